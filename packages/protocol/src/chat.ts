@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { LIMITS } from './limits.js';
+import { ageSchema } from './account.js';
+import { chatIdSchema, clientHashSchema, messageIdSchema, userHashSchema } from './ids.js';
+import { envelopeSchema } from './envelope.js';
+
+export const interestSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .min(1)
+  .max(LIMITS.interestMaxChars)
+  .regex(/^[\p{L}\p{N} _-]+$/u, 'letters, digits, space, _ and - only');
+
+export const matchStartInput = z.strictObject({
+  tolerance: z.number().int().min(0).max(LIMITS.toleranceMax),
+  interests: z.array(interestSchema).max(LIMITS.maxInterests).optional(),
+});
+export const matchStartOutput = z.object({ queued: z.boolean(), ticketId: z.string() });
+
+export const peerSchema = z.object({
+  userHash: userHashSchema,
+  username: z.string(),
+  age: ageSchema,
+});
+
+export const chatStateSchema = z.enum(['active', 'ended']);
+
+export const chatSummarySchema = z.object({
+  chatId: chatIdSchema,
+  peer: peerSchema,
+  state: chatStateSchema,
+  createdAt: z.number().int(),
+  lastActivityAt: z.number().int(),
+  lastSeq: z.number().int(),
+  unread: z.number().int(),
+});
+export const chatListOutput = z.array(chatSummarySchema);
+
+export const chatIdInput = z.strictObject({ chatId: chatIdSchema });
+
+export const historyInput = z.strictObject({
+  chatId: chatIdSchema,
+  /** Return messages with seq strictly below this; omit for the newest page. */
+  beforeSeq: z.number().int().min(1).optional(),
+  limit: z.number().int().min(1).max(LIMITS.historyPageMax).default(50),
+});
+
+export const storedMessageSchema = z.object({
+  chatId: chatIdSchema,
+  messageId: messageIdSchema,
+  seq: z.number().int(),
+  senderUserHash: userHashSchema,
+  senderClientHash: clientHashSchema,
+  envelope: envelopeSchema,
+  sentAt: z.number().int(),
+});
+export const historyOutput = z.object({
+  messages: z.array(storedMessageSchema),
+  /** True when older messages exist below the first one returned. */
+  hasMore: z.boolean(),
+});
+
+export const sendInput = z.strictObject({
+  chatId: chatIdSchema,
+  envelope: envelopeSchema,
+  /** Chosen by the sending device; a retry with the same id returns the first ack. */
+  clientMessageId: z
+    .string()
+    .min(1)
+    .max(LIMITS.clientMessageIdMax)
+    .regex(/^[A-Za-z0-9_.:-]+$/),
+});
+export const sendOutput = z.object({
+  messageId: messageIdSchema,
+  seq: z.number().int(),
+  sentAt: z.number().int(),
+});
+
+export const markReadInput = z.strictObject({
+  chatId: chatIdSchema,
+  seq: z.number().int().min(1),
+});
+
+export const typingInput = z.strictObject({ chatId: chatIdSchema, typing: z.boolean() });
+
+export type MatchStartInput = z.input<typeof matchStartInput>;
+export type Peer = z.infer<typeof peerSchema>;
+export type ChatSummary = z.infer<typeof chatSummarySchema>;
+export type StoredMessage = z.infer<typeof storedMessageSchema>;
+export type SendInput = z.input<typeof sendInput>;
+export type SendOutput = z.infer<typeof sendOutput>;
+export type HistoryInput = z.input<typeof historyInput>;

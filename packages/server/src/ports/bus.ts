@@ -1,0 +1,21 @@
+import type { ClientHash, UserHash } from '@omechat/protocol';
+
+/**
+ * Fan-out between the core and live connections, possibly across server processes.
+ * The local bus delivers in-process; a Redis bus will deliver across processes.
+ * Delivery is at-most-once: durable events are also in Storage, and connections
+ * catch up from there, so a lost bus message delays an event but never loses it.
+ */
+export type BusMessage =
+  /** New durable events exist for this user up to `lastId`, or an ephemeral one is attached. */
+  | { kind: 'events'; userHash: UserHash; lastId: number; ephemeral?: string }
+  /** Close these devices' connections now. */
+  | { kind: 'close-clients'; clientHashes: ClientHash[]; reason: 'revoked' | 'banned' }
+  /** Close all of this user's connections now. */
+  | { kind: 'close-user'; userHash: UserHash; reason: 'revoked' | 'banned' };
+
+export interface Bus {
+  publish(message: BusMessage): void;
+  subscribe(handler: (message: BusMessage) => void): () => void;
+  close(): Promise<void>;
+}
