@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'CHAT_ENDED',
   'ALREADY_REPORTED',
   'INTERNAL',
+  /** Client-side only: the server could not be reached or the connection dropped mid-call. */
+  'UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -134,7 +134,7 @@ export interface Storage {
    * Stores a message with the next seq of its chat and appends its events, atomically.
    * `seq` of the given record is ignored and assigned here. A message with the same
    * (chatId, senderClientHash, clientMessageId) already stored yields `duplicate` with the
-   * first record and stores nothing.
+   * first record and stores nothing, even once the chat has ended: a retry still gets its ack.
    */
   appendMessage(
     message: Omit<MessageRecord, 'seq'>,

@@ -1,0 +1,180 @@
+import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
+import {
+  CLOSE_CODES,
+  TERMINAL_CLOSE_CODES,
+  type ClientHash,
+  type ClientInfo,
+  type Credentials,
+  type LoginInput,
+  type LoginOutput,
+  type Me,
+  type RegisterInput,
+  type RegisterOutput,
+} from '@omechat/protocol';
+import type { AppRouter } from '@omechat/server';
+import { toOmeChatError } from './errors.js';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+/** Why the client stopped for good; null while it may still (re)connect. */
+export type ClosedReason = 'closed' | 'revoked' | 'banned' | 'unauthorized' | null;
+
+export interface OmeChatClientOptions {
+  /** The server's tRPC WebSocket URL, e.g. `ws://localhost:8080/trpc`. */
+  url: string;
+  /** A device's credentials from an earlier `login`; omit to start signed out. */
+  credentials?: Credentials | null;
+  /** A WebSocket implementation for runtimes without a global one (Node 20: `ws`). */
+  WebSocket?: typeof globalThis.WebSocket;
+  /** Delay before reconnect attempt n (0-based). Default: 250 ms doubling to 10 s, with jitter. */
+  retryDelayMs?: (attempt: number) => number;
+}
+
+export interface OmeChatClient {
+  readonly state: ConnectionState;
+  readonly closedReason: ClosedReason;
+  /** The credentials this client connects with (set by `login`). */
+  readonly credentials: Credentials | null;
+  /** Calls `listener` on every state change; returns an unsubscribe function. */
+  onStateChange(listener: (state: ConnectionState, reason: ClosedReason) => void): () => void;
+
+  account: {
+    /** Creates an account. Keep the returned `secret`: it is shown once and is the only password. */
+    register(input: RegisterInput): Promise<RegisterOutput>;
+    /** Signs this device in (a new client) and reconnects authenticated. */
+    login(input: LoginInput): Promise<LoginOutput>;
+    me(): Promise<Me>;
+    rotateSecret(): Promise<{ secret: string }>;
+    delete(input: { secret: string }): Promise<void>;
+  };
+  clients: {
+    list(): Promise<ClientInfo[]>;
+    revoke(input: { clientHash: ClientHash }): Promise<void>;
+  };
+
+  /** Switches to other credentials (or none) and reconnects with them. */
+  useCredentials(credentials: Credentials | null): void;
+  /** Closes the connection for good. */
+  close(): Promise<void>;
+}
+
+export const defaultRetryDelay = (attempt: number) =>
+  Math.min(10_000, 250 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+
+type WsClient = ReturnType<typeof createWSClient>;
+
+/** The internals the event stream and the CLI build on; not part of the public surface. */
+export interface ClientInternals {
+  trpc(): TRPCClient<AppRouter>;
+  onReconnectWith(listener: () => void): () => void;
+}
+
+export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClient & { internals: ClientInternals } {
+  let credentials = options.credentials ?? null;
+  let state: ConnectionState = 'connecting';
+  let closedReason: ClosedReason = null;
+  const stateListeners = new Set<(state: ConnectionState, reason: ClosedReason) => void>();
+  const swapListeners = new Set<() => void>();
+  let everConnected = false;
+
+  const setState = (next: ConnectionState, reason: ClosedReason = null) => {
+    if (next === state && reason === closedReason) return;
+    state = next;
+    closedReason = reason;
+    for (const listener of stateListeners) listener(state, closedReason);
+  };
+
+  let ws: WsClient;
+  let trpc: TRPCClient<AppRouter>;
+
+  const connect = () => {
+    everConnected = false;
+    const current: WsClient = createWSClient({
+      url: options.url,
+      WebSocket: options.WebSocket,
+      connectionParams: () => credentials,
+      retryDelayMs: options.retryDelayMs ?? defaultRetryDelay,
+      onOpen: () => {
+        everConnected = true;
+        if (current === ws) setState('connected');
+      },
+      onClose: (cause) => {
+        if (current !== ws || state === 'closed') return;
+        const code = cause?.code ?? 0;
+        if (TERMINAL_CLOSE_CODES.has(code)) {
+          setState('closed', code === CLOSE_CODES.BANNED ? 'banned' : code === CLOSE_CODES.SESSION_REVOKED ? 'revoked' : 'unauthorized');
+          void current.close();
+        } else {
+          setState(everConnected ? 'reconnecting' : 'connecting');
+        }
+      },
+    });
+    ws = current;
+    trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: current })] });
+  };
+  connect();
+
+  const call = async <T>(fn: (t: TRPCClient<AppRouter>) => Promise<T>): Promise<T> => {
+    try {
+      return await fn(trpc);
+    } catch (err) {
+      throw toOmeChatError(err);
+    }
+  };
+
+  const useCredentials = (next: Credentials | null) => {
+    credentials = next;
+    const old = ws;
+    setState('connecting');
+    connect();
+    void old.close();
+    for (const listener of swapListeners) listener();
+  };
+
+  return {
+    get state() {
+      return state;
+    },
+    get closedReason() {
+      return closedReason;
+    },
+    get credentials() {
+      return credentials;
+    },
+    onStateChange(listener) {
+      stateListeners.add(listener);
+      return () => stateListeners.delete(listener);
+    },
+    account: {
+      register: (input) => call((t) => t.account.register.mutate(input)),
+      login: async (input) => {
+        const result = await call((t) => t.account.login.mutate(input));
+        useCredentials({ clientHash: result.clientHash, accessToken: result.accessToken });
+        return result;
+      },
+      me: () => call((t) => t.account.me.query()),
+      rotateSecret: () => call((t) => t.account.rotateSecret.mutate()),
+      delete: async (input) => {
+        await call((t) => t.account.delete.mutate(input));
+        useCredentials(null);
+      },
+    },
+    clients: {
+      list: () => call((t) => t.clients.list.query()),
+      revoke: async (input) => {
+        await call((t) => t.clients.revoke.mutate(input));
+      },
+    },
+    useCredentials,
+    async close() {
+      setState('closed', 'closed');
+      await ws.close();
+    },
+    internals: {
+      trpc: () => trpc,
+      onReconnectWith(listener) {
+        swapListeners.add(listener);
+        return () => swapListeners.delete(listener);
+      },
+    },
+  };
+}

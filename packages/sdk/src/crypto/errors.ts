@@ -1,0 +1,24 @@
+export type CryptoErrorCode =
+  | 'BAD_SIGNATURE'
+  | 'DECRYPT_FAILED'
+  | 'REPLAY'
+  | 'TOO_MANY_SKIPPED'
+  | 'NO_SESSION'
+  | 'MALFORMED'
+  | 'UNKNOWN_PREKEY'
+  | 'TOO_LARGE';
+
+/**
+ * Every failure of the E2E engine. Messages never contain key material, so an error may be
+ * logged or shown as is; callers branch on `code`.
+ */
+export class CryptoError extends Error {
+  override readonly name = 'CryptoError';
+
+  constructor(
+    readonly code: CryptoErrorCode,
+    message: string = code,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,302 @@
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import {
+  asArray,
+  asObject,
+  equalBytes,
+  readBytes,
+  readOptionalBytes,
+  readString,
+  readU32,
+  toBase64url,
+} from './encoding.js';
+import { CryptoError } from './errors.js';
+import { decodeHeader, encodeHeader, type X3dhInit } from './header.js';
+import { dh, generateKeyPair, x25519FromSecret, type KeyPair, type Rng } from './keys.js';
+
+/** Most message keys one incoming message may make us derive and store (per chain). */
+export const MAX_SKIP = 1000;
+/** Most skipped message keys kept per session; the oldest are dropped first. */
+export const MAX_SKIPPED_KEYS = 2000;
+/** Retired peer ratchet keys remembered so a replay from an old chain reports REPLAY. */
+const RETIRED_RATCHETS_KEPT = 32;
+const NONCE_BYTES = 24;
+const TAG_BYTES = 16;
+const ROOT_INFO = utf8ToBytes('OmeChat/e2e/v1/ratchet');
+
+/**
+ * Double Ratchet state for one device pair. Immutable: every operation returns a new value,
+ * so a failed decryption simply drops its working copy and the stored state is untouched.
+ */
+export interface Session {
+  /** X3DH associated data: initiator's then responder's Ed25519 identity key (64 bytes). */
+  readonly ad: Uint8Array;
+  readonly remoteIdentity: Uint8Array;
+  /** The X3DH ephemeral key: names the handshake both sides derived this session from. */
+  readonly handshake: Uint8Array;
+  readonly rootKey: Uint8Array;
+  readonly ourRatchet: KeyPair;
+  readonly theirRatchet: Uint8Array | undefined;
+  readonly sendChain: Uint8Array | undefined;
+  readonly sendN: number;
+  readonly prevSendN: number;
+  readonly recvChain: Uint8Array | undefined;
+  readonly recvN: number;
+  /** `${base64url(ratchetPub)}:${n}` -> message key, in insertion order. */
+  readonly skipped: ReadonlyMap<string, Uint8Array>;
+  readonly retiredRatchets: readonly string[];
+  /** Repeated in every header until the peer answers, so any of our first messages can start the session. */
+  readonly pendingInit: X3dhInit | undefined;
+}
+
+export function kdfRoot(rootKey: Uint8Array, dhOutput: Uint8Array): { rootKey: Uint8Array; chainKey: Uint8Array } {
+  const out = hkdf(sha256, dhOutput, rootKey, ROOT_INFO, 64);
+  return { rootKey: out.slice(0, 32), chainKey: out.slice(32) };
+}
+
+export function kdfChain(chainKey: Uint8Array): { chainKey: Uint8Array; messageKey: Uint8Array } {
+  return { messageKey: hmac(sha256, chainKey, Uint8Array.of(1)), chainKey: hmac(sha256, chainKey, Uint8Array.of(2)) };
+}
+
+interface SessionStart {
+  readonly sharedSecret: Uint8Array;
+  readonly ad: Uint8Array;
+  readonly remoteIdentity: Uint8Array;
+}
+
+export function initiatorSession(
+  start: SessionStart & { theirSignedPrekey: Uint8Array; init: X3dhInit },
+  rng: Rng,
+): Session {
+  const ourRatchet = generateKeyPair(rng);
+  const { rootKey, chainKey } = kdfRoot(start.sharedSecret, dh(ourRatchet.secretKey, start.theirSignedPrekey));
+  return {
+    ad: start.ad,
+    remoteIdentity: start.remoteIdentity,
+    handshake: start.init.ephemeralPub,
+    rootKey,
+    ourRatchet,
+    theirRatchet: start.theirSignedPrekey,
+    sendChain: chainKey,
+    sendN: 0,
+    prevSendN: 0,
+    recvChain: undefined,
+    recvN: 0,
+    skipped: new Map(),
+    retiredRatchets: [],
+    pendingInit: start.init,
+  };
+}
+
+/** The responder cannot send until the initiator's first message has ratcheted it forward. */
+export function responderSession(start: SessionStart & { ourSignedPrekey: KeyPair; handshake: Uint8Array }): Session {
+  return {
+    ad: start.ad,
+    remoteIdentity: start.remoteIdentity,
+    handshake: start.handshake,
+    rootKey: start.sharedSecret,
+    ourRatchet: start.ourSignedPrekey,
+    theirRatchet: undefined,
+    sendChain: undefined,
+    sendN: 0,
+    prevSendN: 0,
+    recvChain: undefined,
+    recvN: 0,
+    skipped: new Map(),
+    retiredRatchets: [],
+    pendingInit: undefined,
+  };
+}
+
+/** `extraAd` binds the message to context outside the session (the device addresses). */
+export function ratchetEncrypt(
+  session: Session,
+  plaintext: Uint8Array,
+  extraAd: Uint8Array,
+  rng: Rng,
+): { session: Session; header: Uint8Array; ciphertext: Uint8Array } {
+  if (!session.sendChain) throw new CryptoError('NO_SESSION', 'session cannot send before the peer has written');
+  const { chainKey, messageKey } = kdfChain(session.sendChain);
+  const header = encodeHeader({
+    ratchetPub: session.ourRatchet.publicKey,
+    previousChainLength: session.prevSendN,
+    n: session.sendN,
+    init: session.pendingInit,
+  });
+  const nonce = rng(NONCE_BYTES);
+  const sealed = xchacha20poly1305(messageKey, nonce, concatBytes(session.ad, extraAd, header)).encrypt(plaintext);
+  return {
+    session: { ...session, sendChain: chainKey, sendN: session.sendN + 1 },
+    header,
+    ciphertext: concatBytes(nonce, sealed),
+  };
+}
+
+export function ratchetDecrypt(
+  session: Session,
+  header: Uint8Array,
+  ciphertext: Uint8Array,
+  extraAd: Uint8Array,
+  rng: Rng,
+): { session: Session; plaintext: Uint8Array } {
+  const h = decodeHeader(header);
+  const ratchetId = toBase64url(h.ratchetPub);
+  const open = (messageKey: Uint8Array) => openMessage(messageKey, ciphertext, concatBytes(session.ad, extraAd, header));
+
+  const skippedId = `${ratchetId}:${h.n}`;
+  const stored = session.skipped.get(skippedId);
+  if (stored) {
+    const plaintext = open(stored);
+    const skipped = new Map(session.skipped);
+    skipped.delete(skippedId);
+    return { session: { ...session, skipped, pendingInit: undefined }, plaintext };
+  }
+
+  const isCurrentChain = session.theirRatchet !== undefined && equalBytes(session.theirRatchet, h.ratchetPub);
+  if ((isCurrentChain && h.n < session.recvN) || session.retiredRatchets.includes(ratchetId)) {
+    throw new CryptoError('REPLAY', 'message key already used');
+  }
+  let next = isCurrentChain ? session : dhRatchet(skipTo(session, h.previousChainLength), h.ratchetPub, rng);
+  next = skipTo(next, h.n);
+  if (!next.recvChain) throw new CryptoError('DECRYPT_FAILED');
+  const { chainKey, messageKey } = kdfChain(next.recvChain);
+  const plaintext = open(messageKey);
+  return { session: { ...next, recvChain: chainKey, recvN: next.recvN + 1, pendingInit: undefined }, plaintext };
+}
+
+function openMessage(messageKey: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array {
+  if (ciphertext.length < NONCE_BYTES + TAG_BYTES) throw new CryptoError('MALFORMED', 'ciphertext too short');
+  try {
+    return xchacha20poly1305(messageKey, ciphertext.subarray(0, NONCE_BYTES), ad).decrypt(ciphertext.subarray(NONCE_BYTES));
+  } catch {
+    throw new CryptoError('DECRYPT_FAILED');
+  }
+}
+
+/** Derives and stores the keys of messages in the current receiving chain we have not seen yet. */
+function skipTo(session: Session, until: number): Session {
+  if (!session.recvChain || !session.theirRatchet || until <= session.recvN) return session;
+  if (until - session.recvN > MAX_SKIP) throw new CryptoError('TOO_MANY_SKIPPED');
+  const ratchetId = toBase64url(session.theirRatchet);
+  const skipped = new Map(session.skipped);
+  let chain = session.recvChain;
+  for (let n = session.recvN; n < until; n++) {
+    const step = kdfChain(chain);
+    skipped.set(`${ratchetId}:${n}`, step.messageKey);
+    chain = step.chainKey;
+  }
+  // Keys dropped here belong to the oldest gaps: messages most likely lost for good.
+  for (const id of skipped.keys()) {
+    if (skipped.size <= MAX_SKIPPED_KEYS) break;
+    skipped.delete(id);
+  }
+  return { ...session, recvChain: chain, recvN: until, skipped };
+}
+
+function dhRatchet(session: Session, theirRatchet: Uint8Array, rng: Rng): Session {
+  const receiving = kdfRoot(session.rootKey, dh(session.ourRatchet.secretKey, theirRatchet));
+  const ourRatchet = generateKeyPair(rng);
+  const sending = kdfRoot(receiving.rootKey, dh(ourRatchet.secretKey, theirRatchet));
+  const retiredRatchets = session.theirRatchet
+    ? [...session.retiredRatchets, toBase64url(session.theirRatchet)].slice(-RETIRED_RATCHETS_KEPT)
+    : session.retiredRatchets;
+  return {
+    ...session,
+    rootKey: sending.rootKey,
+    ourRatchet,
+    theirRatchet,
+    sendChain: sending.chainKey,
+    sendN: 0,
+    prevSendN: session.sendN,
+    recvChain: receiving.chainKey,
+    recvN: 0,
+    retiredRatchets,
+  };
+}
+
+/** JSON form of a session: byte strings as base64url, absent values as null. */
+export interface SessionJson {
+  ad: string;
+  remoteIdentity: string;
+  handshake: string;
+  rootKey: string;
+  ourRatchetSecret: string;
+  theirRatchet: string | null;
+  sendChain: string | null;
+  sendN: number;
+  prevSendN: number;
+  recvChain: string | null;
+  recvN: number;
+  skipped: [string, string][];
+  retiredRatchets: string[];
+  pendingInit: {
+    identitySigningPub: string;
+    ephemeralPub: string;
+    signedPrekeyId: number;
+    oneTimePrekeyId: number | null;
+  } | null;
+}
+
+const orNull = (bytes: Uint8Array | undefined) => (bytes ? toBase64url(bytes) : null);
+
+export function sessionToJson(s: Session): SessionJson {
+  const init = s.pendingInit;
+  return {
+    ad: toBase64url(s.ad),
+    remoteIdentity: toBase64url(s.remoteIdentity),
+    handshake: toBase64url(s.handshake),
+    rootKey: toBase64url(s.rootKey),
+    ourRatchetSecret: toBase64url(s.ourRatchet.secretKey),
+    theirRatchet: orNull(s.theirRatchet),
+    sendChain: orNull(s.sendChain),
+    sendN: s.sendN,
+    prevSendN: s.prevSendN,
+    recvChain: orNull(s.recvChain),
+    recvN: s.recvN,
+    skipped: [...s.skipped].map(([id, key]) => [id, toBase64url(key)]),
+    retiredRatchets: [...s.retiredRatchets],
+    pendingInit: init
+      ? {
+          identitySigningPub: toBase64url(init.identitySigningPub),
+          ephemeralPub: toBase64url(init.ephemeralPub),
+          signedPrekeyId: init.signedPrekeyId,
+          oneTimePrekeyId: init.oneTimePrekeyId ?? null,
+        }
+      : null,
+  };
+}
+
+export function sessionFromJson(value: unknown): Session {
+  const o = asObject(value, 'session');
+  const init = o.pendingInit === null ? undefined : asObject(o.pendingInit, 'pendingInit');
+  return {
+    ad: readBytes(o, 'ad', 64),
+    remoteIdentity: readBytes(o, 'remoteIdentity', 32),
+    handshake: readBytes(o, 'handshake', 32),
+    rootKey: readBytes(o, 'rootKey', 32),
+    ourRatchet: x25519FromSecret(readBytes(o, 'ourRatchetSecret', 32)),
+    theirRatchet: readOptionalBytes(o, 'theirRatchet', 32),
+    sendChain: readOptionalBytes(o, 'sendChain', 32),
+    sendN: readU32(o, 'sendN'),
+    prevSendN: readU32(o, 'prevSendN'),
+    recvChain: readOptionalBytes(o, 'recvChain', 32),
+    recvN: readU32(o, 'recvN'),
+    skipped: new Map(
+      asArray(o.skipped, 'skipped').map((entry) => {
+        const [id, key] = asArray(entry, 'skipped entry');
+        const pair = asObject({ id, key });
+        return [readString(pair, 'id'), readBytes(pair, 'key', 32)] as const;
+      }),
+    ),
+    retiredRatchets: asArray(o.retiredRatchets, 'retiredRatchets').map((id) => readString({ id }, 'id')),
+    pendingInit: init && {
+      identitySigningPub: readBytes(init, 'identitySigningPub', 32),
+      ephemeralPub: readBytes(init, 'ephemeralPub', 32),
+      signedPrekeyId: readU32(init, 'signedPrekeyId'),
+      oneTimePrekeyId: init.oneTimePrekeyId === null ? undefined : readU32(init, 'oneTimePrekeyId'),
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import type { Bus, BusMessage } from '../../ports/bus.js';
+
+/** In-process fan-out for a single server. */
+export class LocalBus implements Bus {
+  readonly #handlers = new Set<(message: BusMessage) => void>();
+
+  publish(message: BusMessage): void {
+    for (const handler of this.#handlers) handler(message);
+  }
+
+  subscribe(handler: (message: BusMessage) => void): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.#handlers.clear();
+  }
+}

@@ -1,0 +1,4 @@
+import { MemoryStorage } from './memory-storage.js';
+import { storageContract } from './storage.contract.js';
+
+storageContract('memory', (clock) => new MemoryStorage({ clock }));

@@ -1,0 +1,290 @@
+import type { ChatId, ClientHash, UserHash } from '@omechat/protocol';
+import { systemClock, type Clock } from '../../ports/clock.js';
+import type {
+  AppendMessageResult,
+  ChatCursor,
+  ChatEndReason,
+  ChatRecord,
+  ClientRecord,
+  CreateClientResult,
+  CreateUserResult,
+  MessageRecord,
+  NewEvent,
+  Storage,
+  StoredEvent,
+  UserRecord,
+} from '../../ports/storage.js';
+
+interface ChatEntry {
+  chat: ChatRecord;
+  /** Ascending by seq: seqs are assigned in append order and purging keeps the order. */
+  messages: MessageRecord[];
+  /** Idempotency index: `${senderClientHash} ${clientMessageId}` -> message. */
+  bySenderKey: Map<string, MessageRecord>;
+  cursors: Map<UserHash, ChatCursor>;
+}
+
+const copy = <T>(value: T): T => structuredClone(value);
+const senderKey = (m: Pick<MessageRecord, 'senderClientHash' | 'clientMessageId'>) =>
+  `${m.senderClientHash} ${m.clientMessageId}`;
+
+/**
+ * Storage in process memory, for tests and single-process development. Nothing survives a
+ * restart, so "durable" here means "visible to every later call".
+ */
+export class MemoryStorage implements Storage {
+  readonly #clock: Clock;
+  readonly #users = new Map<UserHash, UserRecord>();
+  readonly #userByKey = new Map<string, UserHash>();
+  readonly #clients = new Map<ClientHash, ClientRecord>();
+  readonly #chats = new Map<ChatId, ChatEntry>();
+  /** Ascending by id. */
+  #events: StoredEvent[] = [];
+  #lastEventId = 0;
+  #closed = false;
+
+  constructor(options: { clock?: Clock } = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async createUser(user: UserRecord): Promise<CreateUserResult> {
+    this.#assertOpen();
+    if (this.#users.has(user.userHash)) return 'user_exists';
+    if (this.#userByKey.has(user.usernameKey)) return 'username_taken';
+    this.#users.set(user.userHash, copy(user));
+    this.#userByKey.set(user.usernameKey, user.userHash);
+    return 'created';
+  }
+
+  async getUser(userHash: UserHash): Promise<UserRecord | null> {
+    this.#assertOpen();
+    return copyOrNull(this.#users.get(userHash));
+  }
+
+  async getUserByUsernameKey(usernameKey: string): Promise<UserRecord | null> {
+    this.#assertOpen();
+    const userHash = this.#userByKey.get(usernameKey);
+    return userHash === undefined ? null : copyOrNull(this.#users.get(userHash));
+  }
+
+  async setSecretHash(userHash: UserHash, secretHash: string): Promise<boolean> {
+    this.#assertOpen();
+    const user = this.#users.get(userHash);
+    if (!user) return false;
+    user.secretHash = secretHash;
+    return true;
+  }
+
+  async deleteUser(userHash: UserHash): Promise<ClientHash[]> {
+    this.#assertOpen();
+    const user = this.#users.get(userHash);
+    if (user) this.#userByKey.delete(user.usernameKey);
+    this.#users.delete(userHash);
+    const clientHashes: ClientHash[] = [];
+    for (const client of this.#clients.values()) {
+      if (client.userHash !== userHash) continue;
+      clientHashes.push(client.clientHash);
+      this.#clients.delete(client.clientHash);
+    }
+    for (const { chat } of this.#chats.values()) {
+      if (chat.members.includes(userHash)) this.#chats.delete(chat.chatId);
+    }
+    this.#events = this.#events.filter((e) => e.userHash !== userHash);
+    return clientHashes;
+  }
+
+  async createClient(client: ClientRecord): Promise<CreateClientResult> {
+    this.#assertOpen();
+    if (this.#clients.has(client.clientHash)) return 'client_exists';
+    if (!this.#users.has(client.userHash)) return 'no_user';
+    this.#clients.set(client.clientHash, copy(client));
+    return 'created';
+  }
+
+  async getClient(clientHash: ClientHash): Promise<ClientRecord | null> {
+    this.#assertOpen();
+    return copyOrNull(this.#clients.get(clientHash));
+  }
+
+  async listClients(userHash: UserHash): Promise<ClientRecord[]> {
+    this.#assertOpen();
+    return [...this.#clients.values()]
+      .filter((c) => c.userHash === userHash)
+      .sort((a, b) => a.createdAt - b.createdAt || compare(a.clientHash, b.clientHash))
+      .map(copy);
+  }
+
+  async deleteClient(clientHash: ClientHash): Promise<boolean> {
+    this.#assertOpen();
+    return this.#clients.delete(clientHash);
+  }
+
+  async touchClient(clientHash: ClientHash, at: number): Promise<void> {
+    this.#assertOpen();
+    const client = this.#clients.get(clientHash);
+    if (client) client.lastSeenAt = at;
+  }
+
+  async createChat(chat: ChatRecord, events: NewEvent[]): Promise<StoredEvent[]> {
+    this.#assertOpen();
+    if (this.#chats.has(chat.chatId)) throw new Error(`chat ${chat.chatId} already exists`);
+    const cursors = new Map(
+      chat.members.map((userHash) => [
+        userHash,
+        { chatId: chat.chatId, userHash, deliveredSeq: 0, readSeq: 0 },
+      ]),
+    );
+    const entry: ChatEntry = { chat: copy(chat), messages: [], bySenderKey: new Map(), cursors };
+    this.#chats.set(chat.chatId, entry);
+    return this.#append(events);
+  }
+
+  async getChat(chatId: ChatId): Promise<ChatRecord | null> {
+    this.#assertOpen();
+    return copyOrNull(this.#chats.get(chatId)?.chat);
+  }
+
+  async listChats(userHash: UserHash): Promise<ChatRecord[]> {
+    this.#assertOpen();
+    return [...this.#chats.values()]
+      .map((entry) => entry.chat)
+      .filter((chat) => chat.members.includes(userHash))
+      .sort((a, b) => b.lastActivityAt - a.lastActivityAt || compare(a.chatId, b.chatId))
+      .map(copy);
+  }
+
+  async hasActiveChat(a: UserHash, b: UserHash): Promise<boolean> {
+    this.#assertOpen();
+    for (const { chat } of this.#chats.values()) {
+      const [x, y] = chat.members;
+      if (chat.state === 'active' && ((x === a && y === b) || (x === b && y === a))) return true;
+    }
+    return false;
+  }
+
+  async endChat(
+    chatId: ChatId,
+    reason: ChatEndReason,
+    at: number,
+    events: NewEvent[],
+  ): Promise<StoredEvent[] | null> {
+    this.#assertOpen();
+    const chat = this.#chats.get(chatId)?.chat;
+    if (chat?.state !== 'active') return null;
+    chat.state = 'ended';
+    chat.endedAt = at;
+    chat.endReason = reason;
+    return this.#append(events);
+  }
+
+  async appendMessage(
+    message: Omit<MessageRecord, 'seq'>,
+    events: (seq: number) => NewEvent[],
+  ): Promise<AppendMessageResult> {
+    this.#assertOpen();
+    const entry = this.#chats.get(message.chatId);
+    if (!entry) return { status: 'no_chat' };
+    // Before the state check: a retry of a message stored just before the chat ended still
+    // deserves its ack.
+    const first = entry.bySenderKey.get(senderKey(message));
+    if (first) return { status: 'duplicate', message: copy(first) };
+    if (entry.chat.state !== 'active') return { status: 'chat_ended' };
+
+    const seq = entry.chat.lastSeq + 1;
+    // Built before anything changes, so a builder that throws leaves no trace.
+    const newEvents = events(seq);
+    const stored: MessageRecord = { ...copy(message), seq };
+    entry.messages.push(stored);
+    entry.bySenderKey.set(senderKey(stored), stored);
+    entry.chat.lastSeq = seq;
+    entry.chat.lastActivityAt = Math.max(entry.chat.lastActivityAt, message.sentAt);
+    return { status: 'stored', message: copy(stored), events: this.#append(newEvents) };
+  }
+
+  async getMessages(chatId: ChatId, fromSeq: number, toSeq: number): Promise<MessageRecord[]> {
+    this.#assertOpen();
+    const messages = this.#chats.get(chatId)?.messages ?? [];
+    return messages.filter((m) => m.seq >= fromSeq && m.seq <= toSeq).map(copy);
+  }
+
+  async getCursors(chatId: ChatId): Promise<ChatCursor[]> {
+    this.#assertOpen();
+    return [...(this.#chats.get(chatId)?.cursors.values() ?? [])].map(copy);
+  }
+
+  async advanceCursor(
+    chatId: ChatId,
+    userHash: UserHash,
+    kind: 'delivered' | 'read',
+    seq: number,
+    events: NewEvent[],
+  ): Promise<boolean> {
+    this.#assertOpen();
+    const cursor = this.#chats.get(chatId)?.cursors.get(userHash);
+    const field = kind === 'delivered' ? 'deliveredSeq' : 'readSeq';
+    if (!cursor || cursor[field] >= seq) return false;
+    cursor[field] = seq;
+    this.#append(events);
+    return true;
+  }
+
+  async appendEvents(events: NewEvent[]): Promise<StoredEvent[]> {
+    this.#assertOpen();
+    return this.#append(events);
+  }
+
+  async readEvents(userHash: UserHash, afterId: number, limit: number): Promise<StoredEvent[]> {
+    this.#assertOpen();
+    const found: StoredEvent[] = [];
+    for (const event of this.#events) {
+      if (found.length >= limit) break;
+      if (event.id > afterId && event.userHash === userHash) found.push(copy(event));
+    }
+    return found;
+  }
+
+  async lastEventId(): Promise<number> {
+    this.#assertOpen();
+    return this.#lastEventId;
+  }
+
+  async purgeOlderThan(before: number): Promise<{ messages: number; events: number }> {
+    this.#assertOpen();
+    let messages = 0;
+    for (const entry of this.#chats.values()) {
+      const kept = entry.messages.filter((m) => m.sentAt >= before);
+      messages += entry.messages.length - kept.length;
+      entry.messages = kept;
+      entry.bySenderKey = new Map(kept.map((m) => [senderKey(m), m]));
+    }
+    const eventCount = this.#events.length;
+    this.#events = this.#events.filter((e) => e.createdAt >= before);
+    return { messages, events: eventCount - this.#events.length };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #append(events: readonly NewEvent[]): StoredEvent[] {
+    const createdAt = this.#clock.now();
+    return events.map(({ userHash, type, payload }) => {
+      const event: StoredEvent = { id: ++this.#lastEventId, userHash, type, payload, createdAt };
+      this.#events.push(event);
+      return copy(event);
+    });
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('MemoryStorage is closed');
+  }
+}
+
+function copyOrNull<T>(value: T | undefined): T | null {
+  return value === undefined ? null : copy(value);
+}
+
+/** Binary order, as SQL databases compare ids, so adapters list ties the same way. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,102 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * SQLite schema migrations. Migration N (1-based) brings `PRAGMA user_version` from N-1 to N.
+ * Never edit one that has shipped, since databases in the field already ran it: append.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: everything the Storage port needs.
+  `
+  CREATE TABLE users (
+    user_hash    TEXT PRIMARY KEY,
+    username     TEXT NOT NULL,
+    username_key TEXT NOT NULL UNIQUE,
+    age          INTEGER NOT NULL,
+    secret_hash  TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE clients (
+    client_hash  TEXT PRIMARY KEY,
+    user_hash    TEXT NOT NULL REFERENCES users (user_hash) ON DELETE CASCADE,
+    token_hash   TEXT NOT NULL,
+    device_name  TEXT,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER
+  ) STRICT;
+  CREATE INDEX clients_user ON clients (user_hash);
+
+  -- Members keep the order they were given in; lookups by pair try both orders.
+  CREATE TABLE chats (
+    chat_id          TEXT PRIMARY KEY,
+    user_a           TEXT NOT NULL,
+    user_b           TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('active', 'ended')),
+    created_at       INTEGER NOT NULL,
+    ended_at         INTEGER,
+    end_reason       TEXT CHECK (end_reason IN ('left', 'blocked', 'banned', 'deleted')),
+    last_seq         INTEGER NOT NULL DEFAULT 0,
+    last_activity_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX chats_pair ON chats (user_a, user_b);
+  CREATE INDEX chats_user_b ON chats (user_b);
+
+  -- Messages and cursors go with their chat, so erasing a chat cannot leave content behind.
+  CREATE TABLE messages (
+    chat_id            TEXT NOT NULL REFERENCES chats (chat_id) ON DELETE CASCADE,
+    seq                INTEGER NOT NULL,
+    message_id         TEXT NOT NULL,
+    sender_user_hash   TEXT NOT NULL,
+    sender_client_hash TEXT NOT NULL,
+    client_message_id  TEXT NOT NULL,
+    envelope           TEXT NOT NULL,
+    sent_at            INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE UNIQUE INDEX messages_idempotency
+    ON messages (chat_id, sender_client_hash, client_message_id);
+  CREATE INDEX messages_sent_at ON messages (sent_at);
+
+  CREATE TABLE chat_cursors (
+    chat_id       TEXT NOT NULL REFERENCES chats (chat_id) ON DELETE CASCADE,
+    user_hash     TEXT NOT NULL,
+    delivered_seq INTEGER NOT NULL DEFAULT 0,
+    read_seq      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (chat_id, user_hash)
+  ) STRICT, WITHOUT ROWID;
+
+  -- AUTOINCREMENT: ids are resume cursors held by clients, so one must never be reused
+  -- after the newest events are purged or erased.
+  CREATE TABLE events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_hash  TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX events_user ON events (user_hash, id);
+  CREATE INDEX events_created_at ON events (created_at);
+  `,
+];
+
+/**
+ * Brings the schema up to date, one migration per transaction. Each step reads the version
+ * inside its own write lock, so two processes opening the same file cannot both run it.
+ */
+export function migrate(db: Database): number {
+  const step = db.transaction((): boolean => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(
+        `database schema v${version} is newer than this server knows (v${MIGRATIONS.length})`,
+      );
+    }
+    const sql = MIGRATIONS[version];
+    if (sql === undefined) return false;
+    db.exec(sql);
+    db.pragma(`user_version = ${version + 1}`);
+    return true;
+  });
+  while (step.immediate());
+  return MIGRATIONS.length;
+}

@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { UserHash } from '@omechat/protocol';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from './migrations.js';
+import { SqliteStorage } from './sqlite-storage.js';
+import { storageContract } from './storage.contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'omechat-sqlite-'));
+let files = 0;
+const freshFile = () => join(dir, `storage-${++files}.db`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+storageContract('sqlite', (clock) => new SqliteStorage({ file: freshFile(), clock }));
+
+describe('SqliteStorage on disk', () => {
+  const alice = {
+    userHash: 'user-alice' as UserHash,
+    username: 'alice',
+    usernameKey: 'alice',
+    age: 30,
+    secretHash: '$argon2id$alice',
+    createdAt: 1_000,
+  };
+
+  it('keeps acked writes across close and reopen', async () => {
+    const file = freshFile();
+    const first = new SqliteStorage({ file });
+    await first.createUser(alice);
+    const [event] = await first.appendEvents([
+      { userHash: alice.userHash, type: 't', payload: '{}' },
+    ]);
+    await first.close();
+
+    const second = new SqliteStorage({ file });
+    expect(await second.getUser(alice.userHash)).toEqual(alice);
+    expect(await second.readEvents(alice.userHash, 0, 10)).toEqual([event]);
+    expect(await second.lastEventId()).toBe(event!.id);
+    await second.close();
+  });
+
+  it('runs each migration once and records it in user_version', async () => {
+    const file = freshFile();
+    await new SqliteStorage({ file }).close();
+    const reopened = new SqliteStorage({ file });
+    await reopened.createUser(alice);
+    await reopened.close();
+
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+
+  it('refuses a database written by a newer schema', () => {
+    const file = freshFile();
+    const db = new Database(file);
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => new SqliteStorage({ file })).toThrow(/newer/);
+  });
+});

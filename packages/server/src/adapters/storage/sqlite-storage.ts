@@ -1,0 +1,377 @@
+import Database from 'better-sqlite3';
+import type { ChatId, ClientHash, Envelope, UserHash } from '@omechat/protocol';
+import { systemClock, type Clock } from '../../ports/clock.js';
+import type {
+  AppendMessageResult,
+  ChatCursor,
+  ChatEndReason,
+  ChatRecord,
+  ClientRecord,
+  CreateClientResult,
+  CreateUserResult,
+  MessageRecord,
+  NewEvent,
+  Storage,
+  StoredEvent,
+  UserRecord,
+} from '../../ports/storage.js';
+import { migrate } from './migrations.js';
+
+export interface SqliteStorageOptions {
+  /** A file path, or ':memory:' for a throwaway database. */
+  file: string;
+  /** Stamps `createdAt` on events. */
+  clock?: Clock;
+}
+
+interface ChatRow extends Omit<ChatRecord, 'members'> {
+  userA: UserHash;
+  userB: UserHash;
+}
+interface MessageRow extends Omit<MessageRecord, 'envelope'> {
+  envelope: string;
+}
+type CursorMove = { chatId: ChatId; userHash: UserHash; seq: number };
+
+const USER = `user_hash AS userHash, username, username_key AS usernameKey, age,
+  secret_hash AS secretHash, created_at AS createdAt`;
+const CLIENT = `client_hash AS clientHash, user_hash AS userHash, token_hash AS tokenHash,
+  device_name AS deviceName, created_at AS createdAt, last_seen_at AS lastSeenAt`;
+const CHAT = `chat_id AS chatId, user_a AS userA, user_b AS userB, state, created_at AS createdAt,
+  ended_at AS endedAt, end_reason AS endReason, last_seq AS lastSeq,
+  last_activity_at AS lastActivityAt`;
+const MESSAGE = `chat_id AS chatId, seq, message_id AS messageId,
+  sender_user_hash AS senderUserHash, sender_client_hash AS senderClientHash,
+  client_message_id AS clientMessageId, envelope, sent_at AS sentAt`;
+const CURSOR = `chat_id AS chatId, user_hash AS userHash, delivered_seq AS deliveredSeq,
+  read_seq AS readSeq`;
+
+function prepareStatements(db: Database.Database) {
+  return {
+    getUser: db.prepare<[UserHash], UserRecord>(`SELECT ${USER} FROM users WHERE user_hash = ?`),
+    getUserByKey: db.prepare<[string], UserRecord>(
+      `SELECT ${USER} FROM users WHERE username_key = ?`,
+    ),
+    insertUser: db.prepare<UserRecord>(
+      `INSERT INTO users (user_hash, username, username_key, age, secret_hash, created_at)
+       VALUES (@userHash, @username, @usernameKey, @age, @secretHash, @createdAt)`,
+    ),
+    setSecretHash: db.prepare<[string, UserHash]>(
+      'UPDATE users SET secret_hash = ? WHERE user_hash = ?',
+    ),
+    deleteUser: db.prepare<[UserHash]>('DELETE FROM users WHERE user_hash = ?'),
+    // Messages and cursors follow through ON DELETE CASCADE.
+    deleteChatsOf: db.prepare<{ userHash: UserHash }>(
+      'DELETE FROM chats WHERE user_a = @userHash OR user_b = @userHash',
+    ),
+    deleteEventsOf: db.prepare<[UserHash]>('DELETE FROM events WHERE user_hash = ?'),
+
+    getClient: db.prepare<[ClientHash], ClientRecord>(
+      `SELECT ${CLIENT} FROM clients WHERE client_hash = ?`,
+    ),
+    listClients: db.prepare<[UserHash], ClientRecord>(
+      `SELECT ${CLIENT} FROM clients WHERE user_hash = ? ORDER BY created_at, client_hash`,
+    ),
+    insertClient: db.prepare<ClientRecord>(
+      `INSERT INTO clients (client_hash, user_hash, token_hash, device_name, created_at,
+         last_seen_at)
+       VALUES (@clientHash, @userHash, @tokenHash, @deviceName, @createdAt, @lastSeenAt)`,
+    ),
+    deleteClient: db.prepare<[ClientHash]>('DELETE FROM clients WHERE client_hash = ?'),
+    touchClient: db.prepare<[number, ClientHash]>(
+      'UPDATE clients SET last_seen_at = ? WHERE client_hash = ?',
+    ),
+
+    getChat: db.prepare<[ChatId], ChatRow>(`SELECT ${CHAT} FROM chats WHERE chat_id = ?`),
+    listChats: db.prepare<{ userHash: UserHash }, ChatRow>(
+      `SELECT ${CHAT} FROM chats WHERE user_a = @userHash OR user_b = @userHash
+       ORDER BY last_activity_at DESC, chat_id`,
+    ),
+    insertChat: db.prepare<ChatRow>(
+      `INSERT INTO chats (chat_id, user_a, user_b, state, created_at, ended_at, end_reason,
+         last_seq, last_activity_at)
+       VALUES (@chatId, @userA, @userB, @state, @createdAt, @endedAt, @endReason, @lastSeq,
+         @lastActivityAt)`,
+    ),
+    hasActiveChat: db
+      .prepare<{ a: UserHash; b: UserHash }, 1>(
+        `SELECT 1 FROM chats WHERE state = 'active'
+         AND ((user_a = @a AND user_b = @b) OR (user_a = @b AND user_b = @a)) LIMIT 1`,
+      )
+      .pluck(),
+    endChat: db.prepare<[number, ChatEndReason, ChatId]>(
+      `UPDATE chats SET state = 'ended', ended_at = ?, end_reason = ?
+       WHERE chat_id = ? AND state = 'active'`,
+    ),
+    recordMessageInChat: db.prepare<[number, number, ChatId]>(
+      `UPDATE chats SET last_seq = ?, last_activity_at = MAX(last_activity_at, ?)
+       WHERE chat_id = ?`,
+    ),
+
+    findDuplicate: db.prepare<[ChatId, ClientHash, string], MessageRow>(
+      `SELECT ${MESSAGE} FROM messages
+       WHERE chat_id = ? AND sender_client_hash = ? AND client_message_id = ?`,
+    ),
+    insertMessage: db.prepare<MessageRow>(
+      `INSERT INTO messages (chat_id, seq, message_id, sender_user_hash, sender_client_hash,
+         client_message_id, envelope, sent_at)
+       VALUES (@chatId, @seq, @messageId, @senderUserHash, @senderClientHash, @clientMessageId,
+         @envelope, @sentAt)`,
+    ),
+    getMessages: db.prepare<[ChatId, number, number], MessageRow>(
+      `SELECT ${MESSAGE} FROM messages WHERE chat_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`,
+    ),
+    purgeMessages: db.prepare<[number]>('DELETE FROM messages WHERE sent_at < ?'),
+
+    insertCursor: db.prepare<[ChatId, UserHash]>(
+      'INSERT OR IGNORE INTO chat_cursors (chat_id, user_hash) VALUES (?, ?)',
+    ),
+    getCursors: db.prepare<[ChatId], ChatCursor>(
+      `SELECT ${CURSOR} FROM chat_cursors WHERE chat_id = ? ORDER BY user_hash`,
+    ),
+    advanceDelivered: db.prepare<CursorMove>(
+      `UPDATE chat_cursors SET delivered_seq = @seq
+       WHERE chat_id = @chatId AND user_hash = @userHash AND delivered_seq < @seq`,
+    ),
+    advanceRead: db.prepare<CursorMove>(
+      `UPDATE chat_cursors SET read_seq = @seq
+       WHERE chat_id = @chatId AND user_hash = @userHash AND read_seq < @seq`,
+    ),
+
+    insertEvent: db.prepare<[UserHash, string, string, number]>(
+      'INSERT INTO events (user_hash, type, payload, created_at) VALUES (?, ?, ?, ?)',
+    ),
+    readEvents: db.prepare<[UserHash, number, number], StoredEvent>(
+      `SELECT id, user_hash AS userHash, type, payload, created_at AS createdAt FROM events
+       WHERE user_hash = ? AND id > ? ORDER BY id LIMIT ?`,
+    ),
+    // The AUTOINCREMENT high-water mark, which outlives purged and erased events.
+    lastEventId: db
+      .prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+      .pluck(),
+    purgeEvents: db.prepare<[number]>('DELETE FROM events WHERE created_at < ?'),
+  };
+}
+type Statements = ReturnType<typeof prepareStatements>;
+
+const toChat = ({ userA, userB, ...rest }: ChatRow): ChatRecord => ({
+  ...rest,
+  members: [userA, userB],
+});
+const toMessage = (row: MessageRow): MessageRecord => ({
+  ...row,
+  envelope: JSON.parse(row.envelope) as Envelope,
+});
+
+/**
+ * Storage in one SQLite file: the default for a single server process. better-sqlite3 is
+ * synchronous, so by the time a method resolves its transaction has committed.
+ */
+export class SqliteStorage implements Storage {
+  readonly #db: Database.Database;
+  readonly #clock: Clock;
+  readonly #statements: Statements;
+  readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
+
+  constructor({ file, clock = systemClock }: SqliteStorageOptions) {
+    this.#clock = clock;
+    const db = (this.#db = new Database(file));
+    db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL only fsyncs at checkpoints, so a power cut can roll back
+    // transactions that were already acked. FULL fsyncs the WAL on every commit, which is
+    // what "a method that resolves has made its write durable" needs.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    // Another process (a CLI admin command, a backup) may hold the write lock briefly.
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    this.#statements = prepareStatements(db);
+    this.#transaction = db.transaction((fn: () => unknown) => fn());
+  }
+
+  async createUser(user: UserRecord): Promise<CreateUserResult> {
+    return this.#write((sql) => {
+      if (sql.getUser.get(user.userHash)) return 'user_exists';
+      if (sql.getUserByKey.get(user.usernameKey)) return 'username_taken';
+      sql.insertUser.run(user);
+      return 'created';
+    });
+  }
+
+  async getUser(userHash: UserHash): Promise<UserRecord | null> {
+    return this.#sql().getUser.get(userHash) ?? null;
+  }
+
+  async getUserByUsernameKey(usernameKey: string): Promise<UserRecord | null> {
+    return this.#sql().getUserByKey.get(usernameKey) ?? null;
+  }
+
+  async setSecretHash(userHash: UserHash, secretHash: string): Promise<boolean> {
+    return this.#sql().setSecretHash.run(secretHash, userHash).changes > 0;
+  }
+
+  async deleteUser(userHash: UserHash): Promise<ClientHash[]> {
+    return this.#write((sql) => {
+      const clientHashes = sql.listClients.all(userHash).map((c) => c.clientHash);
+      sql.deleteChatsOf.run({ userHash });
+      sql.deleteEventsOf.run(userHash);
+      sql.deleteUser.run(userHash); // clients follow through ON DELETE CASCADE
+      return clientHashes;
+    });
+  }
+
+  async createClient(client: ClientRecord): Promise<CreateClientResult> {
+    return this.#write((sql) => {
+      if (sql.getClient.get(client.clientHash)) return 'client_exists';
+      if (!sql.getUser.get(client.userHash)) return 'no_user';
+      sql.insertClient.run(client);
+      return 'created';
+    });
+  }
+
+  async getClient(clientHash: ClientHash): Promise<ClientRecord | null> {
+    return this.#sql().getClient.get(clientHash) ?? null;
+  }
+
+  async listClients(userHash: UserHash): Promise<ClientRecord[]> {
+    return this.#sql().listClients.all(userHash);
+  }
+
+  async deleteClient(clientHash: ClientHash): Promise<boolean> {
+    return this.#sql().deleteClient.run(clientHash).changes > 0;
+  }
+
+  async touchClient(clientHash: ClientHash, at: number): Promise<void> {
+    this.#sql().touchClient.run(at, clientHash);
+  }
+
+  async createChat(chat: ChatRecord, events: NewEvent[]): Promise<StoredEvent[]> {
+    return this.#write((sql) => {
+      const [userA, userB] = chat.members;
+      sql.insertChat.run({ ...chat, userA, userB });
+      for (const userHash of chat.members) sql.insertCursor.run(chat.chatId, userHash);
+      return this.#append(events);
+    });
+  }
+
+  async getChat(chatId: ChatId): Promise<ChatRecord | null> {
+    const row = this.#sql().getChat.get(chatId);
+    return row ? toChat(row) : null;
+  }
+
+  async listChats(userHash: UserHash): Promise<ChatRecord[]> {
+    return this.#sql().listChats.all({ userHash }).map(toChat);
+  }
+
+  async hasActiveChat(a: UserHash, b: UserHash): Promise<boolean> {
+    return this.#sql().hasActiveChat.get({ a, b }) !== undefined;
+  }
+
+  async endChat(
+    chatId: ChatId,
+    reason: ChatEndReason,
+    at: number,
+    events: NewEvent[],
+  ): Promise<StoredEvent[] | null> {
+    return this.#write((sql) =>
+      sql.endChat.run(at, reason, chatId).changes > 0 ? this.#append(events) : null,
+    );
+  }
+
+  async appendMessage(
+    message: Omit<MessageRecord, 'seq'>,
+    events: (seq: number) => NewEvent[],
+  ): Promise<AppendMessageResult> {
+    return this.#write((sql): AppendMessageResult => {
+      const { chatId, senderClientHash, clientMessageId, sentAt } = message;
+      const chat = sql.getChat.get(chatId);
+      if (!chat) return { status: 'no_chat' };
+      // Before the state check: a retry of a message stored just before the chat ended
+      // still deserves its ack.
+      const first = sql.findDuplicate.get(chatId, senderClientHash, clientMessageId);
+      if (first) return { status: 'duplicate', message: toMessage(first) };
+      if (chat.state !== 'active') return { status: 'chat_ended' };
+
+      const seq = chat.lastSeq + 1;
+      sql.insertMessage.run({ ...message, seq, envelope: JSON.stringify(message.envelope) });
+      sql.recordMessageInChat.run(seq, sentAt, chatId);
+      const stored = this.#append(events(seq));
+      return { status: 'stored', message: { ...structuredClone(message), seq }, events: stored };
+    });
+  }
+
+  async getMessages(chatId: ChatId, fromSeq: number, toSeq: number): Promise<MessageRecord[]> {
+    return this.#sql().getMessages.all(chatId, fromSeq, toSeq).map(toMessage);
+  }
+
+  async getCursors(chatId: ChatId): Promise<ChatCursor[]> {
+    return this.#sql().getCursors.all(chatId);
+  }
+
+  async advanceCursor(
+    chatId: ChatId,
+    userHash: UserHash,
+    kind: 'delivered' | 'read',
+    seq: number,
+    events: NewEvent[],
+  ): Promise<boolean> {
+    return this.#write((sql) => {
+      const advance = kind === 'delivered' ? sql.advanceDelivered : sql.advanceRead;
+      if (advance.run({ chatId, userHash, seq }).changes === 0) return false;
+      this.#append(events);
+      return true;
+    });
+  }
+
+  async appendEvents(events: NewEvent[]): Promise<StoredEvent[]> {
+    return this.#write(() => this.#append(events));
+  }
+
+  async readEvents(userHash: UserHash, afterId: number, limit: number): Promise<StoredEvent[]> {
+    // SQLite reads a negative LIMIT as "no limit".
+    return this.#sql().readEvents.all(userHash, afterId, Math.max(0, limit));
+  }
+
+  async lastEventId(): Promise<number> {
+    return this.#sql().lastEventId.get() ?? 0;
+  }
+
+  async purgeOlderThan(before: number): Promise<{ messages: number; events: number }> {
+    return this.#write((sql) => ({
+      messages: sql.purgeMessages.run(before).changes,
+      events: sql.purgeEvents.run(before).changes,
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (!this.#db.open) return;
+    // Folds the WAL into the main file and empties it, so a stopped server leaves one
+    // self-contained file that is safe to copy.
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    this.#db.close();
+  }
+
+  #sql(): Statements {
+    if (!this.#db.open) throw new Error('SqliteStorage is closed');
+    return this.#statements;
+  }
+
+  /**
+   * Runs `fn` as one transaction. IMMEDIATE takes the write lock up front, so a concurrent
+   * writer waits on busy_timeout instead of failing mid-transaction with SQLITE_BUSY.
+   */
+  #write<R>(fn: (sql: Statements) => R): R {
+    const sql = this.#sql();
+    return this.#transaction.immediate(() => fn(sql)) as R;
+  }
+
+  /** Only inside #write: the events of one call are stored together or not at all. */
+  #append(events: readonly NewEvent[]): StoredEvent[] {
+    const createdAt = this.#clock.now();
+    return events.map(({ userHash, type, payload }) => {
+      const { insertEvent } = this.#statements;
+      const { lastInsertRowid } = insertEvent.run(userHash, type, payload, createdAt);
+      return { id: Number(lastInsertRowid), userHash, type, payload, createdAt };
+    });
+  }
+}

@@ -1,0 +1,643 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ChatId, ClientHash, MessageId, UserHash } from '@omechat/protocol';
+import type { Clock } from '../../ports/clock.js';
+import type {
+  ChatRecord,
+  ClientRecord,
+  MessageRecord,
+  NewEvent,
+  Storage,
+  StoredEvent,
+  UserRecord,
+} from '../../ports/storage.js';
+
+/**
+ * The behaviour every Storage adapter owes the core. Run it from each adapter's test file:
+ * `storageContract('sqlite', (clock) => new SqliteStorage({ file, clock }))`.
+ * `make` receives the clock the adapter must stamp events with, so retention is testable.
+ */
+export function storageContract(
+  name: string,
+  make: (clock: Clock) => Promise<Storage> | Storage,
+): void {
+  describe(`Storage contract: ${name}`, () => {
+    let now = 1_000;
+    const clock: Clock = { now: () => now };
+    let storage: Storage;
+    let closedByTest = false;
+
+    beforeEach(async () => {
+      now = 1_000;
+      closedByTest = false;
+      storage = await make(clock);
+    });
+    afterEach(async () => {
+      if (!closedByTest) await storage.close();
+    });
+
+    const alice = user('alice');
+    const bob = user('bob');
+    const carol = user('carol');
+    const seed = async (...users: UserRecord[]) => {
+      for (const u of users) expect(await storage.createUser(u)).toBe('created');
+    };
+    const openChat = async (id: string, a: UserRecord, b: UserRecord, events: NewEvent[] = []) => {
+      const record = chat(id, a.userHash, b.userHash);
+      await storage.createChat(record, events);
+      return record;
+    };
+    const send = (msg: Omit<MessageRecord, 'seq'>, events: NewEvent[] = []) =>
+      storage.appendMessage(msg, () => events);
+
+    describe('users', () => {
+      it('stores a user and finds it by hash and by username key', async () => {
+        await seed(alice);
+        expect(await storage.getUser(alice.userHash)).toEqual(alice);
+        expect(await storage.getUserByUsernameKey('alice')).toEqual(alice);
+        expect(await storage.getUser(bob.userHash)).toBeNull();
+        expect(await storage.getUserByUsernameKey('bob')).toBeNull();
+      });
+
+      it('refuses a username that differs only in case', async () => {
+        await seed(alice);
+        const shouting = user('ALICE', { userHash: hash<UserHash>('user-ALICE') });
+        expect(shouting.usernameKey).toBe(alice.usernameKey);
+        expect(await storage.createUser(shouting)).toBe('username_taken');
+        expect(await storage.getUser(shouting.userHash)).toBeNull();
+        expect(await storage.getUserByUsernameKey('alice')).toEqual(alice);
+      });
+
+      it('refuses a second user with the same hash', async () => {
+        await seed(alice);
+        const impostor = user('mallory', { userHash: alice.userHash });
+        expect(await storage.createUser(impostor)).toBe('user_exists');
+        expect(await storage.getUserByUsernameKey('mallory')).toBeNull();
+        expect(await storage.getUser(alice.userHash)).toEqual(alice);
+      });
+
+      it('replaces the secret hash of an existing user only', async () => {
+        await seed(alice);
+        expect(await storage.setSecretHash(alice.userHash, '$argon2id$rotated')).toBe(true);
+        expect(await storage.getUser(alice.userHash)).toEqual({
+          ...alice,
+          secretHash: '$argon2id$rotated',
+        });
+        expect(await storage.setSecretHash(bob.userHash, '$argon2id$x')).toBe(false);
+        expect(await storage.getUser(bob.userHash)).toBeNull();
+      });
+    });
+
+    describe('clients', () => {
+      it('registers a device only for an existing user, once', async () => {
+        const phone = client('phone', alice.userHash);
+        expect(await storage.createClient(phone)).toBe('no_user');
+        expect(await storage.getClient(phone.clientHash)).toBeNull();
+
+        await seed(alice);
+        expect(await storage.createClient(phone)).toBe('created');
+        expect(await storage.getClient(phone.clientHash)).toEqual(phone);
+        expect(await storage.createClient({ ...phone, tokenHash: 'ff'.repeat(32) })).toBe(
+          'client_exists',
+        );
+        expect(await storage.getClient(phone.clientHash)).toEqual(phone);
+      });
+
+      it("lists only the user's own devices", async () => {
+        await seed(alice, bob);
+        const devices = [client('phone', alice.userHash), client('laptop', alice.userHash, 2)];
+        for (const c of [...devices, client('bobs-phone', bob.userHash)]) {
+          await storage.createClient(c);
+        }
+        expect(byKey(await storage.listClients(alice.userHash), 'clientHash')).toEqual(
+          byKey(devices, 'clientHash'),
+        );
+        expect(await storage.listClients(carol.userHash)).toEqual([]);
+      });
+
+      it('records when a device was last seen', async () => {
+        await seed(alice);
+        const phone = client('phone', alice.userHash);
+        await storage.createClient(phone);
+        await storage.touchClient(phone.clientHash, 5_000);
+        expect(await storage.getClient(phone.clientHash)).toEqual({ ...phone, lastSeenAt: 5_000 });
+        await expect(storage.touchClient(hash('nobody'), 5_000)).resolves.toBeUndefined();
+      });
+
+      it('revokes a device', async () => {
+        await seed(alice);
+        const [phone, laptop] = [client('phone', alice.userHash), client('laptop', alice.userHash)];
+        await storage.createClient(phone);
+        await storage.createClient(laptop);
+        expect(await storage.deleteClient(phone.clientHash)).toBe(true);
+        expect(await storage.deleteClient(phone.clientHash)).toBe(false);
+        expect(await storage.getClient(phone.clientHash)).toBeNull();
+        expect(await storage.listClients(alice.userHash)).toEqual([laptop]);
+      });
+    });
+
+    describe('deleteUser', () => {
+      it('erases the user with their devices, chats, messages, cursors and events', async () => {
+        await seed(alice, bob, carol);
+        const devices = [client('phone', alice.userHash), client('laptop', alice.userHash)];
+        for (const c of devices) await storage.createClient(c);
+        await storage.createClient(client('bobs-phone', bob.userHash));
+        const withBob = await openChat('chat-ab', alice, bob, [event(alice), event(bob)]);
+        const withCarol = await openChat('chat-ca', carol, alice);
+        const unrelated = await openChat('chat-bc', bob, carol);
+        await send(message(withBob, alice, 'm1'), [event(bob, 'message.new')]);
+        await send(message(withCarol, carol, 'm1'));
+        await send(message(unrelated, bob, 'm1'));
+        await storage.advanceCursor(withBob.chatId, bob.userHash, 'read', 1, []);
+        await storage.appendEvents([event(alice), event(carol)]);
+
+        const erased = await storage.deleteUser(alice.userHash);
+
+        expect([...erased].sort()).toEqual(devices.map((c) => c.clientHash).sort());
+        expect(await storage.getUser(alice.userHash)).toBeNull();
+        expect(await storage.getUserByUsernameKey('alice')).toBeNull();
+        expect(await storage.listClients(alice.userHash)).toEqual([]);
+        for (const c of devices) expect(await storage.getClient(c.clientHash)).toBeNull();
+        expect(await storage.readEvents(alice.userHash, 0, 100)).toEqual([]);
+        for (const gone of [withBob, withCarol]) {
+          expect(await storage.getChat(gone.chatId)).toBeNull();
+          expect(await storage.getMessages(gone.chatId, 0, 100)).toEqual([]);
+          expect(await storage.getCursors(gone.chatId)).toEqual([]);
+        }
+        expect(await storage.hasActiveChat(alice.userHash, bob.userHash)).toBe(false);
+        expect((await storage.listChats(bob.userHash)).map((c) => c.chatId)).toEqual(['chat-bc']);
+
+        // Everything that was never the deleted user's stays.
+        expect(await storage.getUser(bob.userHash)).toEqual(bob);
+        expect(await storage.listClients(bob.userHash)).toHaveLength(1);
+        expect(await storage.getMessages(unrelated.chatId, 1, 1)).toHaveLength(1);
+        expect(await storage.readEvents(bob.userHash, 0, 100)).toHaveLength(2);
+        expect(await storage.readEvents(carol.userHash, 0, 100)).toHaveLength(1);
+      });
+
+      it('frees the username and tolerates an unknown user', async () => {
+        await seed(alice);
+        await storage.deleteUser(alice.userHash);
+        expect(await storage.deleteUser(alice.userHash)).toEqual([]);
+        expect(await storage.createUser(user('Alice'))).toBe('created');
+      });
+    });
+
+    describe('chats', () => {
+      it('creates a chat and its events together', async () => {
+        await seed(alice, bob);
+        now = 7_000;
+        const found = [event(alice, 'match.found'), event(bob, 'match.found')];
+        const record = chat('chat-ab', alice.userHash, bob.userHash);
+        const stored = await storage.createChat(record, found);
+
+        expect(stored.map(({ id: _, ...rest }) => rest)).toEqual(
+          found.map((e) => ({ ...e, createdAt: 7_000 })),
+        );
+        expect(await storage.getChat(record.chatId)).toEqual(record);
+        expect(await storage.readEvents(alice.userHash, 0, 10)).toEqual([stored[0]]);
+        expect(await storage.readEvents(bob.userHash, 0, 10)).toEqual([stored[1]]);
+        expect(await storage.getChat(hash('chat-none'))).toBeNull();
+      });
+
+      it('rejects a chat id that exists and then appends no events', async () => {
+        await seed(alice, bob, carol);
+        await openChat('chat-1', alice, bob);
+        const before = await storage.lastEventId();
+        await expect(
+          storage.createChat(chat('chat-1', carol.userHash, bob.userHash), [event(carol)]),
+        ).rejects.toThrow();
+        expect(await storage.lastEventId()).toBe(before);
+        expect(await storage.readEvents(carol.userHash, 0, 10)).toEqual([]);
+        expect((await storage.getChat(hash('chat-1')))?.members).toEqual([
+          alice.userHash,
+          bob.userHash,
+        ]);
+      });
+
+      it('starts both cursors at zero', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        expect(byKey(await storage.getCursors(record.chatId), 'userHash')).toEqual([
+          { chatId: record.chatId, userHash: alice.userHash, deliveredSeq: 0, readSeq: 0 },
+          { chatId: record.chatId, userHash: bob.userHash, deliveredSeq: 0, readSeq: 0 },
+        ]);
+        expect(await storage.getCursors(hash('chat-none'))).toEqual([]);
+      });
+
+      it("lists the chats a user is in, in either member's place", async () => {
+        await seed(alice, bob, carol);
+        const first = await openChat('chat-ab', alice, bob);
+        const second = await openChat('chat-ca', carol, alice);
+        await openChat('chat-bc', bob, carol);
+        expect(byKey(await storage.listChats(alice.userHash), 'chatId')).toEqual([first, second]);
+        expect(await storage.listChats(hash('user-nobody'))).toEqual([]);
+      });
+
+      it('knows whether two users share an active chat, in either order', async () => {
+        await seed(alice, bob, carol);
+        const record = await openChat('chat-ab', alice, bob);
+        expect(await storage.hasActiveChat(alice.userHash, bob.userHash)).toBe(true);
+        expect(await storage.hasActiveChat(bob.userHash, alice.userHash)).toBe(true);
+        expect(await storage.hasActiveChat(alice.userHash, carol.userHash)).toBe(false);
+        await storage.endChat(record.chatId, 'left', 2_000, []);
+        expect(await storage.hasActiveChat(alice.userHash, bob.userHash)).toBe(false);
+      });
+
+      it('ends a chat once, with its events', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        const ended = [event(alice, 'chat.ended'), event(bob, 'chat.ended')];
+        const stored = await storage.endChat(record.chatId, 'blocked', 2_000, ended);
+
+        expect(stored?.map((e) => e.userHash)).toEqual([alice.userHash, bob.userHash]);
+        expect(await storage.getChat(record.chatId)).toEqual({
+          ...record,
+          state: 'ended',
+          endedAt: 2_000,
+          endReason: 'blocked',
+        });
+        const lastId = await storage.lastEventId();
+        expect(await storage.endChat(record.chatId, 'left', 3_000, ended)).toBeNull();
+        expect(await storage.lastEventId()).toBe(lastId);
+        expect((await storage.getChat(record.chatId))?.endReason).toBe('blocked');
+        expect(await storage.endChat(hash('chat-none'), 'left', 3_000, ended)).toBeNull();
+      });
+    });
+
+    describe('messages', () => {
+      it('numbers messages 1, 2, 3 within each chat independently', async () => {
+        await seed(alice, bob, carol);
+        const ab = await openChat('chat-ab', alice, bob);
+        const bc = await openChat('chat-bc', bob, carol);
+        const seqs: number[] = [];
+        for (const [record, sender, id] of [
+          [ab, alice, 'a1'],
+          [bc, bob, 'b1'],
+          [ab, bob, 'a2'],
+          [ab, alice, 'a3'],
+          [bc, carol, 'b2'],
+        ] as const) {
+          const result = await send(message(record, sender, id));
+          seqs.push(result.status === 'stored' ? result.message.seq : -1);
+        }
+        expect(seqs).toEqual([1, 1, 2, 3, 2]);
+        expect((await storage.getChat(ab.chatId))?.lastSeq).toBe(3);
+        expect((await storage.getChat(bc.chatId))?.lastSeq).toBe(2);
+      });
+
+      it('stores the message with its events and moves the chat forward', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        now = 9_000;
+        const msg = message(record, alice, 'hello', 5_000);
+        const seen: number[] = [];
+        const result = await storage.appendMessage(msg, (seq) => {
+          seen.push(seq);
+          return [event(bob, 'message.new', JSON.stringify({ chatId: record.chatId, seq }))];
+        });
+
+        expect(seen).toEqual([1]);
+        expect(result).toEqual({
+          status: 'stored',
+          message: { ...msg, seq: 1 },
+          events: [
+            {
+              id: expect.any(Number) as number,
+              userHash: bob.userHash,
+              type: 'message.new',
+              payload: JSON.stringify({ chatId: record.chatId, seq: 1 }),
+              createdAt: 9_000,
+            },
+          ],
+        });
+        expect(await storage.getMessages(record.chatId, 1, 1)).toEqual([{ ...msg, seq: 1 }]);
+        expect(await storage.getChat(record.chatId)).toEqual({
+          ...record,
+          lastSeq: 1,
+          lastActivityAt: 5_000,
+        });
+        expect(await storage.readEvents(bob.userHash, 0, 10)).toHaveLength(1);
+      });
+
+      it('ignores the seq of the given record', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        const withSeq: MessageRecord = { ...message(record, alice, 'x'), seq: 42 };
+        const result = await send(withSeq);
+        expect(result.status === 'stored' && result.message.seq).toBe(1);
+        expect(await storage.getMessages(record.chatId, 42, 42)).toEqual([]);
+      });
+
+      it('answers a retry with the first record and stores nothing new', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        const msg = message(record, alice, 'retry-me');
+        const first = await send(msg, [event(bob)]);
+        const lastId = await storage.lastEventId();
+
+        const retry = {
+          ...message(record, alice, 'retry-me', 8_000),
+          messageId: hash<MessageId>('msg-other'),
+        };
+        expect(await send(retry, [event(bob)])).toEqual({
+          status: 'duplicate',
+          message: { ...msg, seq: 1 },
+        });
+        expect(first.status).toBe('stored');
+        expect(await storage.lastEventId()).toBe(lastId);
+        expect(await storage.getMessages(record.chatId, 0, 100)).toEqual([{ ...msg, seq: 1 }]);
+        expect((await storage.getChat(record.chatId))?.lastSeq).toBe(1);
+      });
+
+      it('treats the same client message id from another device or chat as new', async () => {
+        await seed(alice, bob, carol);
+        const ab = await openChat('chat-ab', alice, bob);
+        const ac = await openChat('chat-ac', alice, carol);
+        await send(message(ab, alice, 'same'));
+        const otherDevice = {
+          ...message(ab, alice, 'same'),
+          senderClientHash: hash<ClientHash>('client-alice-2'),
+        };
+        expect((await send(otherDevice)).status).toBe('stored');
+        expect((await send(message(ac, alice, 'same'))).status).toBe('stored');
+        expect((await send(message(ab, bob, 'same'))).status).toBe('stored');
+        expect((await storage.getChat(ab.chatId))?.lastSeq).toBe(3);
+      });
+
+      it('refuses messages to an ended chat, yet acks a retry of one stored before', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        const early = message(record, alice, 'early');
+        await send(early);
+        await storage.endChat(record.chatId, 'left', 2_000, []);
+        const lastId = await storage.lastEventId();
+
+        expect(await send(message(record, bob, 'late'), [event(alice)])).toEqual({
+          status: 'chat_ended',
+        });
+        expect(await send(early)).toEqual({ status: 'duplicate', message: { ...early, seq: 1 } });
+        expect(await storage.getMessages(record.chatId, 0, 100)).toHaveLength(1);
+        expect(await storage.lastEventId()).toBe(lastId);
+      });
+
+      it('refuses messages to a chat that does not exist', async () => {
+        const ghost = chat('chat-ghost', alice.userHash, bob.userHash);
+        expect(await send(message(ghost, alice, 'x'), [event(bob)])).toEqual({ status: 'no_chat' });
+        expect(await storage.lastEventId()).toBe(0);
+      });
+
+      it('stores nothing when building the events fails', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        await expect(
+          storage.appendMessage(message(record, alice, 'boom'), () => {
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+        expect(await storage.getMessages(record.chatId, 0, 100)).toEqual([]);
+        const retry = await send(message(record, alice, 'boom'));
+        expect(retry.status === 'stored' && retry.message.seq).toBe(1);
+      });
+
+      it('returns the messages of a seq range, ascending, inclusive at both ends', async () => {
+        await seed(alice, bob, carol);
+        const record = await openChat('chat-ab', alice, bob);
+        const other = await openChat('chat-bc', bob, carol);
+        for (const id of ['1', '2', '3', '4', '5']) await send(message(record, alice, id));
+        await send(message(other, bob, 'x'));
+        const seqsOf = async (from: number, to: number) =>
+          (await storage.getMessages(record.chatId, from, to)).map((m) => m.seq);
+
+        expect(await seqsOf(2, 4)).toEqual([2, 3, 4]);
+        expect(await seqsOf(4, 100)).toEqual([4, 5]);
+        expect(await seqsOf(0, 1)).toEqual([1]);
+        expect(await seqsOf(3, 3)).toEqual([3]);
+        expect(await seqsOf(6, 10)).toEqual([]);
+        expect(await seqsOf(4, 2)).toEqual([]);
+        expect(await storage.getMessages(hash('chat-none'), 0, 100)).toEqual([]);
+      });
+    });
+
+    describe('cursors', () => {
+      it('raises a cursor, never lowers it, and appends events only when it moved', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        const { chatId } = record;
+        const start = await storage.lastEventId();
+        const bobMoves = (kind: 'delivered' | 'read', seq: number) =>
+          storage.advanceCursor(chatId, bob.userHash, kind, seq, [event(alice)]);
+        const cursors = async () => byKey(await storage.getCursors(chatId), 'userHash');
+        const cursor = (who: UserRecord, deliveredSeq: number, readSeq: number) => ({
+          chatId,
+          userHash: who.userHash,
+          deliveredSeq,
+          readSeq,
+        });
+
+        expect(await bobMoves('delivered', 3)).toBe(true);
+        expect(await bobMoves('delivered', 2)).toBe(false);
+        expect(await bobMoves('delivered', 3)).toBe(false);
+        expect(await cursors()).toEqual([cursor(alice, 0, 0), cursor(bob, 3, 0)]);
+        expect(await storage.lastEventId()).toBe(start + 1);
+
+        expect(await bobMoves('read', 2)).toBe(true);
+        expect(await cursors()).toEqual([cursor(alice, 0, 0), cursor(bob, 3, 2)]);
+        expect(await storage.lastEventId()).toBe(start + 2);
+      });
+
+      it('moves nothing for a stranger to the chat or an unknown chat', async () => {
+        await seed(alice, bob, carol);
+        const { chatId } = await openChat('chat-ab', alice, bob);
+        const moves = (chat: ChatId, who: UserRecord) =>
+          storage.advanceCursor(chat, who.userHash, 'read', 1, [event(alice)]);
+        expect(await moves(chatId, carol)).toBe(false);
+        expect(await moves(hash('chat-none'), bob)).toBe(false);
+        expect(await storage.getCursors(chatId)).toHaveLength(2);
+        expect(await storage.lastEventId()).toBe(0);
+      });
+    });
+
+    describe('events', () => {
+      it('assigns strictly increasing ids across users, in append order', async () => {
+        expect(await storage.lastEventId()).toBe(0);
+        expect(await storage.appendEvents([])).toEqual([]);
+        const first = await storage.appendEvents([event(alice), event(bob), event(alice)]);
+        const second = await storage.appendEvents([event(carol)]);
+        const ids = [...first, ...second].map((e) => e.id);
+        expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+        expect(ids[0]).toBeGreaterThan(0);
+        expect(await storage.lastEventId()).toBe(ids.at(-1));
+        expect(await storage.readEvents(alice.userHash, 0, 10)).toEqual([first[0], first[2]]);
+      });
+
+      it('pages through one user’s events after a cursor', async () => {
+        const mine: StoredEvent[] = [];
+        for (let i = 0; i < 5; i++) {
+          const [a] = await storage.appendEvents([event(alice, 'test', `{"n":${i}}`), event(bob)]);
+          mine.push(a!);
+        }
+        const page1 = await storage.readEvents(alice.userHash, 0, 2);
+        const page2 = await storage.readEvents(alice.userHash, page1.at(-1)!.id, 2);
+        const page3 = await storage.readEvents(alice.userHash, page2.at(-1)!.id, 2);
+        expect([page1, page2, page3]).toEqual([mine.slice(0, 2), mine.slice(2, 4), mine.slice(4)]);
+        expect(await storage.readEvents(alice.userHash, page3.at(-1)!.id, 2)).toEqual([]);
+        expect(await storage.readEvents(alice.userHash, 0, 0)).toEqual([]);
+      });
+
+      it('never reuses an id, even after the newest events are purged', async () => {
+        const [old] = await storage.appendEvents([event(alice)]);
+        now = 2_000;
+        await storage.purgeOlderThan(3_000);
+        expect(await storage.lastEventId()).toBe(old!.id);
+        const [next] = await storage.appendEvents([event(alice)]);
+        expect(next!.id).toBeGreaterThan(old!.id);
+      });
+    });
+
+    describe('purgeOlderThan', () => {
+      it('deletes messages sent and events created before the cut-off', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        now = 100;
+        await send(message(record, alice, 'a', 100), [event(bob)]);
+        await send(message(record, alice, 'b', 200));
+        now = 300;
+        await send(message(record, alice, 'c', 300), [event(bob)]);
+
+        expect(await storage.purgeOlderThan(250)).toEqual({ messages: 2, events: 1 });
+        expect((await storage.getMessages(record.chatId, 0, 100)).map((m) => m.seq)).toEqual([3]);
+        const kept = await storage.readEvents(bob.userHash, 0, 10);
+        expect(kept.map((e) => e.createdAt)).toEqual([300]);
+        // Strictly before: what was sent or created at the cut-off itself stays.
+        expect(await storage.purgeOlderThan(300)).toEqual({ messages: 0, events: 0 });
+
+        // The chat keeps counting: a seq is never handed out twice.
+        const next = await send(message(record, alice, 'd', 400));
+        expect(next.status === 'stored' && next.message.seq).toBe(4);
+      });
+    });
+
+    describe('isolation', () => {
+      it('hands out copies and keeps its own', async () => {
+        await seed(alice, bob);
+        const input = user('dave');
+        await storage.createUser(input);
+        input.username = 'changed';
+        expect((await storage.getUser(input.userHash))?.username).toBe('dave');
+
+        const got = (await storage.getUser(alice.userHash))!;
+        got.secretHash = 'tampered';
+        expect(await storage.getUser(alice.userHash)).toEqual(alice);
+
+        const phone = client('phone', alice.userHash);
+        await storage.createClient(phone);
+        (await storage.listClients(alice.userHash))[0]!.tokenHash = 'tampered';
+        expect(await storage.getClient(phone.clientHash)).toEqual(phone);
+
+        const record = await openChat('chat-ab', alice, bob);
+        const listed = (await storage.listChats(alice.userHash))[0]!;
+        listed.members[0] = carol.userHash;
+        listed.lastSeq = 99;
+        expect(await storage.getChat(record.chatId)).toEqual(record);
+
+        const msg = message(record, alice, 'm');
+        const sent = await send(msg);
+        msg.envelope.parts[0]!.ciphertext = 'input-tampered';
+        if (sent.status === 'stored') sent.message.envelope.parts[0]!.ciphertext = 'tampered';
+        const [stored] = await storage.getMessages(record.chatId, 1, 1);
+        expect(stored?.envelope).toEqual(message(record, alice, 'm').envelope);
+        stored!.envelope.parts.length = 0;
+        expect((await storage.getMessages(record.chatId, 1, 1))[0]?.envelope.parts).toHaveLength(1);
+
+        (await storage.getCursors(record.chatId))[0]!.readSeq = 50;
+        expect((await storage.getCursors(record.chatId)).map((c) => c.readSeq)).toEqual([0, 0]);
+
+        const [ev] = await storage.appendEvents([event(alice)]);
+        ev!.type = 'tampered';
+        expect((await storage.readEvents(alice.userHash, 0, 10))[0]?.type).toBe('test');
+      });
+    });
+
+    describe('close', () => {
+      it('rejects every call after close', async () => {
+        await seed(alice);
+        closedByTest = true;
+        await storage.close();
+        await expect(storage.getUser(alice.userHash)).rejects.toThrow(Error);
+        await expect(storage.createUser(bob)).rejects.toThrow(Error);
+        await expect(storage.appendEvents([event(alice)])).rejects.toThrow(Error);
+        await expect(storage.lastEventId()).rejects.toThrow(Error);
+      });
+    });
+  });
+}
+
+function hash<T extends string>(value: string): T {
+  return value as T;
+}
+
+function user(username: string, overrides: Partial<UserRecord> = {}): UserRecord {
+  return {
+    userHash: hash(`user-${username.toLowerCase()}`),
+    username,
+    usernameKey: username.toLowerCase(),
+    age: 30,
+    secretHash: `$argon2id$v=19$m=65536,t=3,p=4$${username}`,
+    createdAt: 1_000,
+    ...overrides,
+  };
+}
+
+function client(name: string, userHash: UserHash, createdAt = 1_000): ClientRecord {
+  return {
+    clientHash: hash(`client-${name}`),
+    userHash,
+    tokenHash: 'ab'.repeat(32),
+    deviceName: name,
+    createdAt,
+    lastSeenAt: null,
+  };
+}
+
+function chat(id: string, a: UserHash, b: UserHash): ChatRecord {
+  return {
+    chatId: hash<ChatId>(id),
+    members: [a, b],
+    state: 'active',
+    createdAt: 1_000,
+    endedAt: null,
+    endReason: null,
+    lastSeq: 0,
+    lastActivityAt: 1_000,
+  };
+}
+
+function message(
+  record: ChatRecord,
+  sender: UserRecord,
+  clientMessageId: string,
+  sentAt = 1_500,
+): Omit<MessageRecord, 'seq'> {
+  const peer = record.members.find((m) => m !== sender.userHash)!;
+  return {
+    chatId: record.chatId,
+    messageId: hash(`msg-${record.chatId}-${sender.username}-${clientMessageId}`),
+    senderUserHash: sender.userHash,
+    senderClientHash: hash(`client-${sender.username}`),
+    clientMessageId,
+    envelope: {
+      v: 1,
+      parts: [{ to: hash(`client-${peer}`), header: 'aGVhZGVy', ciphertext: 'c2VhbGVk' }],
+    },
+    sentAt,
+  };
+}
+
+function event(owner: UserRecord, type = 'test', payload = '{}'): NewEvent {
+  return { userHash: owner.userHash, type, payload };
+}
+
+/** The port promises no order for lists, so compare them sorted. */
+function byKey<T extends Record<K, string>, K extends string>(items: T[], key: K): T[] {
+  return [...items].sort((a, b) => (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0));
+}

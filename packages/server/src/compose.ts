@@ -1,0 +1,48 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Config } from './config.js';
+import { createCore, type Core } from './core/app.js';
+import { LocalBus } from './adapters/bus/local-bus.js';
+import { argon2Hasher } from './adapters/crypto/argon2-hasher.js';
+import { cryptoRandom } from './adapters/crypto/crypto-random.js';
+import { MemoryStorage } from './adapters/storage/memory-storage.js';
+import { SqliteStorage } from './adapters/storage/sqlite-storage.js';
+import { systemClock } from './ports/clock.js';
+import type { Storage } from './ports/storage.js';
+import { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
+import type { Logger } from './logger.js';
+
+export function sqliteFile(config: Pick<Config, 'OMECHAT_DATA_DIR'>): string {
+  return join(resolve(config.OMECHAT_DATA_DIR), 'omechat.sqlite');
+}
+
+export function createStorage(config: Config): Storage {
+  if (config.OMECHAT_STORAGE === 'memory') return new MemoryStorage();
+  mkdirSync(resolve(config.OMECHAT_DATA_DIR), { recursive: true });
+  return new SqliteStorage({ file: sqliteFile(config) });
+}
+
+/** Builds the core from configuration: the adapters chosen by config, wired to the domain. */
+export function createCoreFromConfig(config: Config, log?: Logger): Core {
+  return createCore(
+    {
+    storage: createStorage(config),
+    hasher: argon2Hasher({
+      memoryCost: config.OMECHAT_ARGON2_MEMORY_KIB,
+      timeCost: config.OMECHAT_ARGON2_TIME_COST,
+      parallelism: 1,
+    }),
+    random: cryptoRandom,
+    clock: systemClock,
+    bus: new LocalBus(),
+    matcher: new MemoryMatcher({ interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => systemClock.now() }),
+    },
+    {
+      historyCacheBytes: config.OMECHAT_HISTORY_CACHE_BYTES,
+      retentionMs: config.OMECHAT_RETENTION_DAYS * 24 * 3600 * 1000,
+      ticketTtlMs: config.OMECHAT_MATCH_TICKET_TTL_MS,
+      tickMs: 1000,
+      onBackgroundError: (err) => log?.error({ err }, 'background work failed'),
+    },
+  );
+}

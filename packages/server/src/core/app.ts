@@ -1,0 +1,114 @@
+import type { Bus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { Matcher } from '../ports/matcher.js';
+import type { Random } from '../ports/random.js';
+import type { SecretHasher } from '../ports/secret-hasher.js';
+import type { Storage } from '../ports/storage.js';
+import { Accounts } from './accounts.js';
+import { Chats } from './chats.js';
+import { EventHub } from './event-hub.js';
+import type { EventStreamDeps } from './event-stream.js';
+import { Matchmaking } from './matchmaking.js';
+import { MessageCache } from './message-cache.js';
+
+export interface CoreDeps {
+  storage: Storage;
+  hasher: SecretHasher;
+  random: Random;
+  clock: Clock;
+  bus: Bus;
+  matcher: Matcher;
+}
+
+export interface CoreOptions {
+  historyCacheBytes: number;
+  retentionMs: number;
+  ticketTtlMs: number;
+  /** How often background work (matching sweep, ticket expiry) runs; 0 disables it. */
+  tickMs: number;
+  /** Told of a failed background run; the next run tries again. */
+  onBackgroundError?: (err: unknown) => void;
+}
+
+/** The domain engine: every service the transports call, wired to its ports. */
+export interface Core {
+  deps: CoreDeps;
+  accounts: Accounts;
+  chats: Chats;
+  matchmaking: Matchmaking;
+  cache: MessageCache;
+  streamDeps: EventStreamDeps;
+  /** Purges messages older than the retention period, as of `now`. */
+  purgeExpired(now?: number): Promise<{ messages: number; events: number }>;
+  metrics(): Record<string, number>;
+  /** Stops background work and closes the ports, storage last. */
+  close(): Promise<void>;
+}
+
+export function createCore(deps: CoreDeps, options: CoreOptions): Core {
+  const { storage, bus, clock } = deps;
+  const events = new EventHub(storage, bus);
+  const cache = new MessageCache(storage, options.historyCacheBytes);
+  const accounts = new Accounts(deps);
+  const chats = new Chats({ storage, random: deps.random, clock, events, cache });
+  const matchmaking = new Matchmaking(
+    { storage, matcher: deps.matcher, random: deps.random, clock, events, chats },
+    { ticketTtlMs: options.ticketTtlMs },
+  );
+  accounts.onBeforeDelete(async (userHash) => {
+    await matchmaking.cancel(userHash);
+    await chats.endAllOf(userHash, 'deleted');
+  });
+
+  const purgeExpired = async (now = clock.now()) => {
+    const purged = await storage.purgeOlderThan(now - options.retentionMs);
+    if (purged.messages > 0) cache.clear();
+    return purged;
+  };
+
+  // Background work; each run is awaited before the next is scheduled, so runs never overlap.
+  let timer: NodeJS.Timeout | undefined;
+  let lastPurge = 0;
+  const schedule = () => {
+    if (options.tickMs <= 0) return;
+    timer = setTimeout(() => {
+      void (async () => {
+        try {
+          await matchmaking.tick();
+          if (clock.now() - lastPurge > 3600_000) {
+            lastPurge = clock.now();
+            await purgeExpired();
+          }
+        } catch (err) {
+          if (timer) options.onBackgroundError?.(err);
+        }
+        if (timer) schedule();
+      })();
+    }, options.tickMs);
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    deps,
+    accounts,
+    chats,
+    matchmaking,
+    cache,
+    streamDeps: { storage, bus, cache, chats },
+    purgeExpired,
+    metrics: () => ({
+      history_cache_hits: cache.hits,
+      history_cache_misses: cache.misses,
+      history_cache_hit_rate: cache.hitRate,
+      history_cache_bytes: cache.bytes,
+    }),
+    async close() {
+      clearTimeout(timer);
+      timer = undefined;
+      await deps.matcher.close();
+      await bus.close();
+      await storage.close();
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import type {
+  ChatId,
+  ChatSummary,
+  Envelope,
+  OmeEvent,
+  SendOutput,
+  StoredMessage,
+  UserHash,
+} from '@omechat/protocol';
+import type { Clock } from '../ports/clock.js';
+import type { Random } from '../ports/random.js';
+import type { ChatEndReason, ChatRecord, MessageRecord, Storage } from '../ports/storage.js';
+import type { Session } from './accounts.js';
+import { DomainError } from './domain-error.js';
+import { newEvent, type EventHub } from './event-hub.js';
+import type { MessageCache } from './message-cache.js';
+
+export interface ChatsDeps {
+  storage: Storage;
+  random: Random;
+  clock: Clock;
+  events: EventHub;
+  cache: MessageCache;
+}
+
+// Non-members get the same answer whether or not the chat exists: no probing for chat ids.
+const notAMember = () => new DomainError('FORBIDDEN', 'Not a member of this chat');
+
+export function toStoredMessage(m: MessageRecord): StoredMessage {
+  return {
+    chatId: m.chatId,
+    messageId: m.messageId,
+    seq: m.seq,
+    senderUserHash: m.senderUserHash,
+    senderClientHash: m.senderClientHash,
+    envelope: m.envelope,
+    sentAt: m.sentAt,
+  };
+}
+
+const peerOf = (chat: ChatRecord, me: UserHash) => (chat.members[0] === me ? chat.members[1] : chat.members[0]);
+
+/** Chats between two matched users, and the messages in them. */
+export class Chats {
+  constructor(private readonly deps: ChatsDeps) {}
+
+  async requireMember(chatId: ChatId, userHash: UserHash): Promise<ChatRecord> {
+    const chat = await this.deps.storage.getChat(chatId);
+    if (!chat || !chat.members.includes(userHash)) throw notAMember();
+    return chat;
+  }
+
+  async list(session: Session): Promise<ChatSummary[]> {
+    const { storage } = this.deps;
+    const chats = await storage.listChats(session.userHash);
+    const out: ChatSummary[] = [];
+    for (const chat of chats) {
+      const peerHash = peerOf(chat, session.userHash);
+      const peer = await storage.getUser(peerHash);
+      const cursor = (await storage.getCursors(chat.chatId)).find((c) => c.userHash === session.userHash);
+      const readSeq = cursor?.readSeq ?? 0;
+      const unseen = await this.deps.cache.range(chat.chatId, readSeq + 1, chat.lastSeq);
+      out.push({
+        chatId: chat.chatId,
+        peer: { userHash: peerHash, username: peer?.username ?? '(deleted)', age: peer?.age ?? 0 },
+        state: chat.state,
+        createdAt: chat.createdAt,
+        lastActivityAt: chat.lastActivityAt,
+        lastSeq: chat.lastSeq,
+        unread: unseen.filter((m) => m.senderUserHash !== session.userHash).length,
+      });
+    }
+    return out.sort((a, b) => b.lastActivityAt - a.lastActivityAt);
+  }
+
+  async history(session: Session, input: { chatId: ChatId; beforeSeq?: number | undefined; limit: number }) {
+    const chat = await this.requireMember(input.chatId, session.userHash);
+    const top = Math.min(chat.lastSeq, (input.beforeSeq ?? chat.lastSeq + 1) - 1);
+    const from = Math.max(1, top - input.limit + 1);
+    const messages = await this.deps.cache.range(chat.chatId, from, top);
+    return { messages: messages.map(toStoredMessage), hasMore: from > 1 && messages.length > 0 };
+  }
+
+  async send(
+    session: Session,
+    input: { chatId: ChatId; envelope: Envelope; clientMessageId: string },
+  ): Promise<SendOutput> {
+    const { storage, random, clock, events, cache } = this.deps;
+    const chat = await this.requireMember(input.chatId, session.userHash);
+    if (chat.state !== 'active') throw new DomainError('CHAT_ENDED', 'This chat has ended');
+    const draft = {
+      chatId: chat.chatId,
+      messageId: random.messageId(),
+      senderUserHash: session.userHash,
+      senderClientHash: session.clientHash,
+      clientMessageId: input.clientMessageId,
+      envelope: input.envelope,
+      sentAt: clock.now(),
+    };
+    const result = await storage.appendMessage(draft, (seq) =>
+      chat.members.map((member) => newEvent(member, { type: 'message.new', message: toStoredMessage({ ...draft, seq }) })),
+    );
+    if (result.status === 'no_chat') throw notAMember();
+    if (result.status === 'chat_ended') throw new DomainError('CHAT_ENDED', 'This chat has ended');
+    if (result.status === 'stored') {
+      cache.append(result.message);
+      events.announce(result.events);
+    }
+    const { messageId, seq, sentAt } = result.message;
+    return { messageId, seq, sentAt };
+  }
+
+  async markRead(session: Session, input: { chatId: ChatId; seq: number }): Promise<void> {
+    const chat = await this.requireMember(input.chatId, session.userHash);
+    const seq = Math.min(input.seq, chat.lastSeq);
+    if (seq < 1) return;
+    const event: OmeEvent = { type: 'message.read', chatId: chat.chatId, seq, by: session.userHash, at: this.deps.clock.now() };
+    await this.#advance(chat, session.userHash, 'read', seq, event);
+  }
+
+  /** Called when a device of `userHash` has been sent messages up to `seq`. */
+  async markDelivered(chatId: ChatId, userHash: UserHash, seq: number): Promise<void> {
+    const chat = await this.deps.storage.getChat(chatId);
+    if (!chat || !chat.members.includes(userHash)) return;
+    const event: OmeEvent = { type: 'message.delivered', chatId, seq, by: userHash, at: this.deps.clock.now() };
+    await this.#advance(chat, userHash, 'delivered', seq, event);
+  }
+
+  async typing(session: Session, input: { chatId: ChatId; typing: boolean }): Promise<void> {
+    const chat = await this.requireMember(input.chatId, session.userHash);
+    if (chat.state !== 'active') return;
+    this.deps.events.ephemeral(peerOf(chat, session.userHash), {
+      type: 'chat.typing',
+      chatId: chat.chatId,
+      userHash: session.userHash,
+      typing: input.typing,
+    });
+  }
+
+  async leave(session: Session, chatId: ChatId): Promise<void> {
+    const chat = await this.requireMember(chatId, session.userHash);
+    await this.end(chat, 'left');
+  }
+
+  /** Ends a chat for both members and tells them; a no-op for a chat already ended. */
+  async end(chat: ChatRecord, reason: ChatEndReason): Promise<void> {
+    const at = this.deps.clock.now();
+    const event: OmeEvent = { type: 'chat.ended', chatId: chat.chatId, reason, at };
+    const stored = await this.deps.storage.endChat(
+      chat.chatId,
+      reason,
+      at,
+      chat.members.map((m) => newEvent(m, event)),
+    );
+    if (stored) this.deps.events.announce(stored);
+  }
+
+  /** Ends every active chat of a user (account deletion, bans), telling the peers. */
+  async endAllOf(userHash: UserHash, reason: ChatEndReason): Promise<void> {
+    for (const chat of await this.deps.storage.listChats(userHash)) {
+      if (chat.state === 'active') await this.end(chat, reason);
+      if (reason === 'deleted') this.deps.cache.forgetChat(chat.chatId);
+    }
+  }
+
+  /** Users who share an active chat with `userHash`: they are not paired again. */
+  async activePeers(userHash: UserHash): Promise<UserHash[]> {
+    const chats = await this.deps.storage.listChats(userHash);
+    return chats.filter((c) => c.state === 'active').map((c) => peerOf(c, userHash));
+  }
+
+  async #advance(chat: ChatRecord, userHash: UserHash, kind: 'read' | 'delivered', seq: number, event: OmeEvent) {
+    const events = chat.members.map((m) => newEvent(m, event));
+    const moved = await this.deps.storage.advanceCursor(chat.chatId, userHash, kind, seq, events);
+    // advanceCursor appended the events only if the cursor moved; wake both members then.
+    if (moved) {
+      for (const member of chat.members) this.deps.events.wake(member);
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import type { ChatId, OmeEvent, UserHash } from '@omechat/protocol';
+import type { Bus } from '../ports/bus.js';
+import type { StoredEvent, Storage } from '../ports/storage.js';
+import type { Session } from './accounts.js';
+import { toStoredMessage, type Chats } from './chats.js';
+import type { MessageCache } from './message-cache.js';
+
+/** Stored events read per batch; a longer backlog leaves in several batches. */
+const BATCH = 256;
+
+export interface EventBatchOut {
+  /** The id of the last durable event in or before this batch: the resume cursor. */
+  id: string;
+  events: OmeEvent[];
+}
+
+export interface EventStreamDeps {
+  storage: Storage;
+  bus: Bus;
+  cache: MessageCache;
+  chats: Chats;
+}
+
+/**
+ * One device's event stream: the backlog after `lastEventId` (or, without it, only what
+ * happens from now), then live events as they are stored. Every pending event leaves in
+ * one batch, so a busy chat costs one frame per wake-up rather than one per event.
+ * Delivery receipts are recorded once a batch carrying the peer's messages has been handed
+ * to the transport.
+ */
+export async function* streamEvents(
+  deps: EventStreamDeps,
+  session: Session,
+  lastEventId: number | null,
+  signal: AbortSignal,
+): AsyncGenerator<EventBatchOut> {
+  const { storage, bus, cache, chats } = deps;
+  let cursor = lastEventId ?? (await storage.lastEventId());
+  let pending = true;
+  const ephemerals: OmeEvent[] = [];
+  let wake: (() => void) | null = null;
+
+  const unsubscribe = bus.subscribe((message) => {
+    if (message.kind !== 'events' || message.userHash !== session.userHash) return;
+    if (message.ephemeral) ephemerals.push(JSON.parse(message.ephemeral) as OmeEvent);
+    else pending = true;
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  signal.addEventListener('abort', onAbort);
+
+  const materialize = async (e: StoredEvent): Promise<OmeEvent | null> => {
+    if (e.type !== 'message.new') return JSON.parse(e.payload) as OmeEvent;
+    const ref = JSON.parse(e.payload) as { chatId: ChatId; seq: number };
+    const message = await cache.get(ref.chatId, ref.seq);
+    return message ? { type: 'message.new', message: toStoredMessage(message) } : null; // purged
+  };
+
+  try {
+    while (!signal.aborted) {
+      if (!pending && ephemerals.length === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        continue;
+      }
+      const events = ephemerals.splice(0);
+      const delivered = new Map<ChatId, number>();
+      if (pending) {
+        pending = false;
+        const stored = await storage.readEvents(session.userHash, cursor, BATCH);
+        if (stored.length === BATCH) pending = true;
+        for (const e of stored) {
+          const event = await materialize(e);
+          cursor = e.id;
+          if (!event) continue;
+          events.push(event);
+          if (event.type === 'message.new' && event.message.senderUserHash !== session.userHash) {
+            delivered.set(event.message.chatId, Math.max(event.message.seq, delivered.get(event.message.chatId) ?? 0));
+          }
+        }
+      }
+      if (events.length === 0) continue;
+      yield { id: String(cursor), events };
+      for (const [chatId, seq] of delivered) await chats.markDelivered(chatId, session.userHash as UserHash, seq);
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    unsubscribe();
+  }
+}

@@ -1,0 +1,101 @@
+import type { ChatId, UserHash } from '@omechat/protocol';
+import type { Clock } from '../ports/clock.js';
+import type { Matcher, MatchPair } from '../ports/matcher.js';
+import type { Random } from '../ports/random.js';
+import type { Storage } from '../ports/storage.js';
+import type { Session } from './accounts.js';
+import type { Chats } from './chats.js';
+import { DomainError } from './domain-error.js';
+import { newEvent, type EventHub } from './event-hub.js';
+
+export interface MatchmakingDeps {
+  storage: Storage;
+  matcher: Matcher;
+  random: Random;
+  clock: Clock;
+  events: EventHub;
+  chats: Chats;
+}
+
+export interface MatchmakingOptions {
+  /** A ticket that waits this long is withdrawn. */
+  ticketTtlMs: number;
+}
+
+/** Users a user must not be paired with; moderation adds blocks here. */
+export type ExclusionSource = (userHash: UserHash) => Promise<Iterable<UserHash>>;
+
+/** Puts users in the matcher's queue and turns each pair it makes into a chat. */
+export class Matchmaking {
+  readonly #exclusions: ExclusionSource[] = [];
+
+  constructor(
+    private readonly deps: MatchmakingDeps,
+    private readonly options: MatchmakingOptions,
+  ) {
+    this.#exclusions.push((u) => deps.chats.activePeers(u));
+  }
+
+  addExclusionSource(source: ExclusionSource): void {
+    this.#exclusions.push(source);
+  }
+
+  async excludedFor(userHash: UserHash): Promise<ReadonlySet<UserHash>> {
+    const excluded = new Set<UserHash>();
+    for (const source of this.#exclusions) for (const u of await source(userHash)) excluded.add(u);
+    return excluded;
+  }
+
+  async start(session: Session, input: { tolerance: number; interests?: string[] | undefined }) {
+    const user = await this.deps.storage.getUser(session.userHash);
+    if (!user) throw new DomainError('UNAUTHORIZED', 'Account no longer exists');
+    const ticket = {
+      userHash: user.userHash,
+      age: user.age,
+      tolerance: input.tolerance,
+      interests: [...new Set(input.interests ?? [])],
+      enqueuedAt: this.deps.clock.now(),
+    };
+    const pair = await this.deps.matcher.enqueue(ticket, await this.excludedFor(user.userHash));
+    const chatId = pair ? await this.#open(pair) : null;
+    return { queued: pair === null, chatId };
+  }
+
+  cancel(userHash: UserHash): Promise<boolean> {
+    return this.deps.matcher.cancel(userHash);
+  }
+
+  /** Periodic work: relaxed interest preferences may pair waiting tickets; old tickets expire. */
+  async tick(): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.matcher.expire(now - this.options.ticketTtlMs);
+    for (const pair of await this.deps.matcher.sweep(now, (u) => this.excludedFor(u))) await this.#open(pair);
+  }
+
+  async #open(pair: MatchPair): Promise<ChatId> {
+    const { storage, random, clock, events } = this.deps;
+    const [a, b] = [pair.waiting, pair.arriving];
+    const [userA, userB] = await Promise.all([storage.getUser(a.userHash), storage.getUser(b.userHash)]);
+    const chatId = random.chatId();
+    if (!userA || !userB) return chatId; // deleted while queued: nothing to open
+    const at = clock.now();
+    const stored = await storage.createChat(
+      {
+        chatId,
+        members: [a.userHash, b.userHash],
+        state: 'active',
+        createdAt: at,
+        endedAt: null,
+        endReason: null,
+        lastSeq: 0,
+        lastActivityAt: at,
+      },
+      [
+        newEvent(a.userHash, { type: 'match.found', chatId, peer: { userHash: userB.userHash, username: userB.username, age: userB.age }, at }),
+        newEvent(b.userHash, { type: 'match.found', chatId, peer: { userHash: userA.userHash, username: userA.username, age: userA.age }, at }),
+      ],
+    );
+    events.announce(stored);
+    return chatId;
+  }
+}

@@ -1,0 +1,69 @@
+import { CLOSE_CODES, type ClientHash, type UserHash } from '@omechat/protocol';
+import type { Bus, BusMessage } from '../ports/bus.js';
+import type { Connection } from '../trpc/init.js';
+
+/**
+ * Live connections by device and by user, so the core can close a revoked device's or a
+ * banned user's sockets at once, wherever the order comes from (via the Bus).
+ */
+export class ConnectionRegistry {
+  readonly #byClient = new Map<ClientHash, Set<Connection>>();
+  readonly #byUser = new Map<UserHash, Set<Connection>>();
+  readonly #unsubscribe: () => void;
+
+  constructor(bus: Bus) {
+    this.#unsubscribe = bus.subscribe((message) => this.#onBus(message));
+  }
+
+  add(conn: Connection): void {
+    if (!conn.session) return;
+    addTo(this.#byClient, conn.session.clientHash, conn);
+    addTo(this.#byUser, conn.session.userHash, conn);
+  }
+
+  remove(conn: Connection): void {
+    if (!conn.session) return;
+    removeFrom(this.#byClient, conn.session.clientHash, conn);
+    removeFrom(this.#byUser, conn.session.userHash, conn);
+  }
+
+  /** Number of live authenticated connections of a user (for presence-bound state). */
+  countForUser(userHash: UserHash): number {
+    return this.#byUser.get(userHash)?.size ?? 0;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const set of this.#byClient.values()) n += set.size;
+    return n;
+  }
+
+  dispose(): void {
+    this.#unsubscribe();
+  }
+
+  #onBus(message: BusMessage): void {
+    if (message.kind === 'close-clients') {
+      const code = message.reason === 'banned' ? CLOSE_CODES.BANNED : CLOSE_CODES.SESSION_REVOKED;
+      for (const clientHash of message.clientHashes) {
+        for (const conn of this.#byClient.get(clientHash) ?? []) conn.close(code, message.reason);
+      }
+    } else if (message.kind === 'close-user') {
+      const code = message.reason === 'banned' ? CLOSE_CODES.BANNED : CLOSE_CODES.SESSION_REVOKED;
+      for (const conn of this.#byUser.get(message.userHash) ?? []) conn.close(code, message.reason);
+    }
+  }
+}
+
+function addTo<K>(map: Map<K, Set<Connection>>, key: K, conn: Connection) {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(conn);
+}
+
+function removeFrom<K>(map: Map<K, Set<Connection>>, key: K, conn: Connection) {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(conn);
+  if (set.size === 0) map.delete(key);
+}

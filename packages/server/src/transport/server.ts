@@ -1,0 +1,119 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_CODES, connectionParamsSchema } from '@omechat/protocol';
+import type { Config } from '../config.js';
+import type { Core } from '../core/app.js';
+import type { Logger } from '../logger.js';
+import type { Connection, Context } from '../trpc/init.js';
+import { appRouter } from '../trpc/router.js';
+import { ConnectionRegistry } from './connections.js';
+import { httpHandler } from './http.js';
+
+export interface RunningServer {
+  /** The port actually bound (useful with OMECHAT_PORT=0). */
+  port: number;
+  url: string;
+  connections: ConnectionRegistry;
+  /** Graceful shutdown: stop accepting, tell clients to reconnect, drain, close storage. */
+  close(): Promise<void>;
+}
+
+type ServerConfig = Pick<
+  Config,
+  | 'OMECHAT_HOST'
+  | 'OMECHAT_PORT'
+  | 'OMECHAT_MAX_PAYLOAD_BYTES'
+  | 'OMECHAT_MAX_BUFFERED_BYTES'
+  | 'OMECHAT_KEEPALIVE_MS'
+  | 'OMECHAT_PONG_WAIT_MS'
+  | 'OMECHAT_SHUTDOWN_GRACE_MS'
+>;
+
+export async function startServer(opts: { config: ServerConfig; core: Core; log: Logger }): Promise<RunningServer> {
+  const { config, core, log } = opts;
+  const connections = new ConnectionRegistry(core.deps.bus);
+  const inflight = { count: 0 };
+  let accepting = true;
+  let nextConnId = 1;
+
+  const http = createServer(
+    httpHandler({
+      ready: () => accepting,
+      metrics: () => ({ connections: connections.size, inflight_calls: inflight.count, ...core.metrics() }),
+    }),
+  );
+  const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });
+
+  const createContext = async ({ res: ws, info }: { res: WebSocket; info: { connectionParams: unknown } }): Promise<Context> => {
+    const conn: Connection = {
+      id: nextConnId++,
+      session: null,
+      closing: false,
+      close(code, reason) {
+        conn.closing = true;
+        ws.close(code, reason);
+      },
+      bufferedBytes: () => ws.bufferedAmount,
+    };
+    const params = connectionParamsSchema.safeParse(info.connectionParams);
+    if (params.success) conn.session = await core.accounts.authenticate(params.data);
+    if (!accepting) conn.close(CLOSE_CODES.SERVER_SHUTDOWN, 'server shutting down');
+    connections.add(conn);
+    ws.once('close', () => {
+      connections.remove(conn);
+      // A ticket lives only while its user is online somewhere.
+      if (conn.session && connections.countForUser(conn.session.userHash) === 0) {
+        core.matchmaking.cancel(conn.session.userHash).catch((err: unknown) => log.warn({ err }, 'ticket withdrawal failed'));
+      }
+    });
+    log.debug(
+      { conn: conn.id, clientHash: conn.session?.clientHash, authenticated: conn.session !== null },
+      'connection ready',
+    );
+    return { core, conn, log, inflight, limits: { maxBufferedBytes: config.OMECHAT_MAX_BUFFERED_BYTES } };
+  };
+
+  const handler = applyWSSHandler({
+    wss,
+    router: appRouter,
+    createContext,
+    keepAlive: { enabled: true, pingMs: config.OMECHAT_KEEPALIVE_MS, pongWaitMs: config.OMECHAT_PONG_WAIT_MS },
+    onError: ({ error, path }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path }, 'unhandled error');
+    },
+  });
+  wss.on('error', (err) => log.error({ err }, 'websocket server error'));
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.OMECHAT_PORT, config.OMECHAT_HOST, () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
+  const host = config.OMECHAT_HOST === '0.0.0.0' ? '127.0.0.1' : config.OMECHAT_HOST;
+  log.info({ port }, 'omechat listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      accepting = false;
+      log.info({ connections: connections.size }, 'shutting down');
+      handler.broadcastReconnectNotification();
+      // Let calls already running finish their writes so every acked write is durable.
+      const deadline = Date.now() + config.OMECHAT_SHUTDOWN_GRACE_MS;
+      while (inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const ws of wss.clients) ws.close(CLOSE_CODES.SERVER_SHUTDOWN, 'server shutting down');
+      const closeDeadline = Date.now() + 1000;
+      while (wss.clients.size > 0 && Date.now() < closeDeadline) await new Promise((r) => setTimeout(r, 10));
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      connections.dispose();
+      await core.close();
+      log.info('shut down cleanly');
+    })());
+
+  return { port, url: `ws://${host}:${port}/trpc`, connections, close };
+}

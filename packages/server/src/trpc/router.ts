@@ -1,0 +1,17 @@
+import { router } from './init.js';
+import { accountRouter } from './routers/account.js';
+import { clientsRouter } from './routers/clients.js';
+import { chatRouter, matchRouter, messageRouter } from './routers/chat.js';
+import { eventsRouter } from './routers/events.js';
+
+export const appRouter = router({
+  account: accountRouter,
+  clients: clientsRouter,
+  match: matchRouter,
+  chat: chatRouter,
+  message: messageRouter,
+  events: eventsRouter,
+});
+
+/** The whole API's type: the SDK and CLI import this, and nothing else, from the server. */
+export type AppRouter = typeof appRouter;

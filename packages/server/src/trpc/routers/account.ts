@@ -1,0 +1,40 @@
+import {
+  deleteAccountInput,
+  loginInput,
+  loginOutput,
+  meOutput,
+  registerInput,
+  registerOutput,
+  rotateSecretOutput,
+} from '@omechat/protocol';
+import { z } from 'zod';
+import { authedProcedure, noInput, publicProcedure, router } from '../init.js';
+
+export const accountRouter = router({
+  register: publicProcedure
+    .input(registerInput)
+    .output(registerOutput)
+    .mutation(({ ctx, input }) => ctx.core.accounts.register(input)),
+
+  login: publicProcedure
+    .input(loginInput)
+    .output(loginOutput)
+    .mutation(({ ctx, input }) => ctx.core.accounts.login(input)),
+
+  me: authedProcedure.input(noInput).output(meOutput).query(({ ctx }) => ctx.core.accounts.me(ctx.session)),
+
+  rotateSecret: authedProcedure
+    .input(noInput)
+    .output(rotateSecretOutput)
+    .mutation(({ ctx }) => ctx.core.accounts.rotateSecret(ctx.session)),
+
+  delete: authedProcedure
+    .input(deleteAccountInput)
+    .output(z.object({ deleted: z.literal(true) }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.accounts.deleteAccount(ctx.session, input.secret);
+      // This connection stays open but signed out, so the reply reaches the device.
+      ctx.conn.session = null;
+      return { deleted: true as const };
+    }),
+});

@@ -1,0 +1,65 @@
+import {
+  chatIdInput,
+  chatListOutput,
+  historyInput,
+  historyOutput,
+  markReadInput,
+  matchStartInput,
+  sendInput,
+  sendOutput,
+  typingInput,
+  chatIdSchema,
+} from '@omechat/protocol';
+import { z } from 'zod';
+import { authedProcedure, noInput, router } from '../init.js';
+
+const ok = z.object({ ok: z.literal(true) });
+
+export const matchRouter = router({
+  /** Joins the queue. If a partner is waiting, both get `match.found` at once. */
+  start: authedProcedure
+    .input(matchStartInput)
+    .output(z.object({ queued: z.boolean(), chatId: chatIdSchema.nullable() }))
+    .mutation(({ ctx, input }) => ctx.core.matchmaking.start(ctx.session, input)),
+  cancel: authedProcedure
+    .input(noInput)
+    .output(z.object({ cancelled: z.boolean() }))
+    .mutation(async ({ ctx }) => ({ cancelled: await ctx.core.matchmaking.cancel(ctx.session.userHash) })),
+});
+
+export const chatRouter = router({
+  list: authedProcedure.input(noInput).output(chatListOutput).query(({ ctx }) => ctx.core.chats.list(ctx.session)),
+  history: authedProcedure
+    .input(historyInput)
+    .output(historyOutput)
+    .query(({ ctx, input }) => ctx.core.chats.history(ctx.session, input)),
+  leave: authedProcedure
+    .input(chatIdInput)
+    .output(ok)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.chats.leave(ctx.session, input.chatId);
+      return { ok: true as const };
+    }),
+  typing: authedProcedure
+    .input(typingInput)
+    .output(ok)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.chats.typing(ctx.session, input);
+      return { ok: true as const };
+    }),
+});
+
+export const messageRouter = router({
+  /** Persists, then acks. A retry with the same clientMessageId returns the first ack. */
+  send: authedProcedure
+    .input(sendInput)
+    .output(sendOutput)
+    .mutation(({ ctx, input }) => ctx.core.chats.send(ctx.session, input)),
+  markRead: authedProcedure
+    .input(markReadInput)
+    .output(ok)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.chats.markRead(ctx.session, input);
+      return { ok: true as const };
+    }),
+});

@@ -1,0 +1,23 @@
+import { tracked } from '@trpc/server';
+import { CLOSE_CODES, streamInput } from '@omechat/protocol';
+import { streamEvents } from '../../core/event-stream.js';
+import { authedProcedure, router } from '../init.js';
+
+export const eventsRouter = router({
+  /**
+   * The one subscription: batches of events, each tracked with its resume id. On reconnect
+   * the tRPC client sends the last id back as `lastEventId` and gets what it missed.
+   */
+  stream: authedProcedure.input(streamInput).subscription(async function* ({ ctx, input, signal }) {
+    const lastEventId = input?.lastEventId ? Number(input.lastEventId) : null;
+    const stream = streamEvents(ctx.core.streamDeps, ctx.session, lastEventId, signal ?? new AbortController().signal);
+    for await (const batch of stream) {
+      // A device that stopped reading must not make the server buffer for it without end.
+      if (ctx.conn.bufferedBytes() > ctx.limits.maxBufferedBytes) {
+        ctx.conn.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer');
+        return;
+      }
+      yield tracked(batch.id, { events: batch.events });
+    }
+  }),
+});
