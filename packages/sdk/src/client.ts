@@ -10,6 +10,14 @@ import {
   type Me,
   type RegisterInput,
   type RegisterOutput,
+  type ChatId,
+  type ChatSummary,
+  type Envelope,
+  type HistoryInput,
+  type MatchStartInput,
+  type OmeEvent,
+  type SendOutput,
+  type StoredMessage,
 } from '@omechat/protocol';
 import type { AppRouter } from '@omechat/server';
 import { toOmeChatError } from './errors.js';
@@ -27,7 +35,16 @@ export interface OmeChatClientOptions {
   WebSocket?: typeof globalThis.WebSocket;
   /** Delay before reconnect attempt n (0-based). Default: 250 ms doubling to 10 s, with jitter. */
   retryDelayMs?: (attempt: number) => number;
+  /**
+   * Where the event stream resumes: the `lastEventId` saved from `onLastEventId` by an
+   * earlier run. Omit on a new device to receive only what happens from now on.
+   */
+  lastEventId?: string | null;
+  /** Called with the resume cursor after each batch of events; persist it to resume later. */
+  onLastEventId?: (lastEventId: string) => void;
 }
+
+export type EventListener = (event: OmeEvent) => void;
 
 export interface OmeChatClient {
   readonly state: ConnectionState;
@@ -50,6 +67,32 @@ export interface OmeChatClient {
     list(): Promise<ClientInfo[]>;
     revoke(input: { clientHash: ClientHash }): Promise<void>;
   };
+  match: {
+    /** Joins the queue; `match.found` arrives as an event (at once if a partner waits). */
+    start(input: MatchStartInput): Promise<{ queued: boolean; chatId: ChatId | null }>;
+    cancel(): Promise<boolean>;
+  };
+  chat: {
+    list(): Promise<ChatSummary[]>;
+    history(input: HistoryInput): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
+    leave(chatId: ChatId): Promise<void>;
+    typing(chatId: ChatId, typing: boolean): Promise<void>;
+  };
+  message: {
+    /**
+     * Stores an envelope in a chat. Retried calls with the same `clientMessageId` are
+     * acknowledged once; omit it to get a fresh one.
+     */
+    send(input: { chatId: ChatId; envelope: Envelope; clientMessageId?: string }): Promise<SendOutput>;
+    markRead(chatId: ChatId, seq: number): Promise<void>;
+  };
+  /**
+   * Listens to the event stream (opened on the first listener, resumed after reconnects and
+   * credential changes). Returns an unsubscribe function.
+   */
+  on(listener: EventListener): () => void;
+  /** The resume cursor of the event stream. */
+  readonly lastEventId: string | null;
 
   /** Switches to other credentials (or none) and reconnects with them. */
   useCredentials(credentials: Credentials | null): void;
@@ -75,6 +118,27 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
   const stateListeners = new Set<(state: ConnectionState, reason: ClosedReason) => void>();
   const swapListeners = new Set<() => void>();
   let everConnected = false;
+  let lastEventId = options.lastEventId ?? null;
+  const eventListeners = new Set<EventListener>();
+  let stream: { unsubscribe(): void } | null = null;
+
+  const openStream = () => {
+    stream?.unsubscribe();
+    stream = null;
+    if (!credentials || eventListeners.size === 0 || closedReason) return;
+    stream = trpc.events.stream.subscribe(
+      { lastEventId },
+      {
+        onData: ({ id, data }) => {
+          lastEventId = id;
+          for (const event of data.events) for (const listener of eventListeners) listener(event);
+          options.onLastEventId?.(id);
+        },
+        // The link resubscribes after reconnects; an error here is the server refusing.
+        onError: () => undefined,
+      },
+    );
+  };
 
   const setState = (next: ConnectionState, reason: ClosedReason = null) => {
     if (next === state && reason === closedReason) return;
@@ -127,8 +191,12 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     setState('connecting');
     connect();
     void old.close();
+    openStream();
     for (const listener of swapListeners) listener();
   };
+
+  let messageCounter = 0;
+  const freshMessageId = () => `${Date.now().toString(36)}-${(messageCounter++).toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 
   return {
     get state() {
@@ -164,8 +232,47 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
         await call((t) => t.clients.revoke.mutate(input));
       },
     },
+    match: {
+      start: (input) => call((t) => t.match.start.mutate(input)),
+      cancel: async () => (await call((t) => t.match.cancel.mutate())).cancelled,
+    },
+    chat: {
+      list: () => call((t) => t.chat.list.query()),
+      history: (input) => call((t) => t.chat.history.query(input)),
+      leave: async (chatId) => {
+        await call((t) => t.chat.leave.mutate({ chatId }));
+      },
+      typing: async (chatId, typing) => {
+        await call((t) => t.chat.typing.mutate({ chatId, typing }));
+      },
+    },
+    message: {
+      send: (input) =>
+        call((t) =>
+          t.message.send.mutate({ chatId: input.chatId, envelope: input.envelope, clientMessageId: input.clientMessageId ?? freshMessageId() }),
+        ),
+      markRead: async (chatId, seq) => {
+        await call((t) => t.message.markRead.mutate({ chatId, seq }));
+      },
+    },
+    on(listener) {
+      eventListeners.add(listener);
+      if (eventListeners.size === 1) openStream();
+      return () => {
+        eventListeners.delete(listener);
+        if (eventListeners.size === 0) {
+          stream?.unsubscribe();
+          stream = null;
+        }
+      };
+    },
+    get lastEventId() {
+      return lastEventId;
+    },
     useCredentials,
     async close() {
+      stream?.unsubscribe();
+      stream = null;
       setState('closed', 'closed');
       await ws.close();
     },

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { createOmeChatClient, type OmeChatClient } from '@omechat/sdk';
-import type { Credentials } from '@omechat/protocol';
+import type { Credentials, OmeEvent } from '@omechat/protocol';
 import { loadConfig, type Config } from '../src/config.js';
 import { createCoreFromConfig } from '../src/compose.js';
 import type { Core } from '../src/core/app.js';
@@ -99,4 +99,72 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, messa
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${message}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** An envelope as the SDK would build it; the server never looks inside. */
+export function envelopeFor(to: string[], text: string) {
+  return {
+    v: 1 as const,
+    parts: to.map((clientHash) => ({
+      to: clientHash as never,
+      header: Buffer.from(`hdr:${clientHash}`).toString('base64url'),
+      ciphertext: Buffer.from(text).toString('base64url'),
+    })),
+  };
+}
+
+export function textOf(envelope: { parts: { ciphertext: string }[] }): string {
+  return Buffer.from(envelope.parts[0]!.ciphertext, 'base64url').toString();
+}
+
+/** Collects a client's events, with helpers to wait for them. */
+export function recorder(client: OmeChatClient) {
+  const events: OmeEvent[] = [];
+  const off = client.on((e) => events.push(e));
+  return {
+    events,
+    off,
+    of<T extends OmeEvent['type']>(type: T) {
+      return events.filter((e): e is Extract<OmeEvent, { type: T }> => e.type === type);
+    },
+    async next<T extends OmeEvent['type']>(type: T, count = 1, timeoutMs = 5000) {
+      await waitFor(() => this.of(type).length >= count, `${count} ${type} event(s)`, timeoutMs);
+      return this.of(type)[count - 1]!;
+    },
+    texts() {
+      return this.of('message.new').map((e) => textOf(e.message.envelope));
+    },
+  };
+}
+
+/** The real `omechat-server` binary in a child process, for tests that kill it hard. */
+export async function spawnServer(dataDir: string, port = 0) {
+  const { spawn } = await import('node:child_process');
+  const bin = join(import.meta.dirname, '../bin/omechat-server.js');
+  const child = spawn(process.execPath, [bin, 'serve'], {
+    env: { ...process.env, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (ws:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    /** SIGKILL: no shutdown hooks, no flushing. */
+    kill: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    }),
+    stop: () => new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.kill('SIGTERM');
+    }),
+  };
 }

@@ -34,7 +34,7 @@ export interface MatchPair {
   /** The ticket that has been queued longer. */
   waiting: MatchTicket;
   arriving: MatchTicket;
-  /** Interests both tickets hold, in the arriving ticket's order; empty if relaxed. */
+  /** Interests both tickets hold, in the arriving ticket's order; empty if none. */
   sharedInterests: string[];
 }
 
@@ -51,7 +51,7 @@ export interface Matcher {
    * If an allowed partner waits, removes both and returns the pair; otherwise queues it.
    * `excluded`: users this user must never be paired with (blocks in either direction,
    * users already sharing an active chat with them), precomputed by the caller.
-   * Rejects a ticket whose age or tolerance is out of range.
+   * Rejects a ticket that fails `assertMatchTicket`.
    */
   enqueue(ticket: MatchTicket, excluded: ReadonlySet<UserHash>): Promise<MatchPair | null>;
   /** Removes the user's ticket; false if there was none. */
@@ -61,7 +61,8 @@ export interface Matcher {
    * Re-runs matching for tickets that have waited at least `interestRelaxAfterMs` by `now`,
    * since only the passing of that threshold makes a new pair of waiting tickets allowed.
    * Call it periodically. A ticket already swept need not be tried again: every later
-   * arrival considers it. `excludedFor` gives the exclusion set of a waiting ticket's user.
+   * arrival considers it (so two waiting users whose exclusion lapses meanwhile are not
+   * re-checked). `excludedFor` gives the exclusion set of a waiting ticket's user.
    */
   sweep(
     now: number,
@@ -83,14 +84,11 @@ const isIntIn = (n: number, min: number, max: number) =>
  * per-arrival cost bound assumes at most `LIMITS.maxInterests` interests.
  */
 export function assertMatchTicket(ticket: MatchTicket): void {
-  const problem = !isIntIn(ticket.age, LIMITS.ageMin, LIMITS.ageMax)
-    ? 'age'
-    : !isIntIn(ticket.tolerance, 0, LIMITS.toleranceMax)
-      ? 'tolerance'
-      : ticket.interests.length > LIMITS.maxInterests
-        ? 'interests'
-        : !Number.isFinite(ticket.enqueuedAt)
-          ? 'enqueuedAt'
-          : null;
-  if (problem) throw new RangeError(`match ticket ${problem} out of range`);
+  const reject = (field: string) => {
+    throw new RangeError(`match ticket ${field} out of range`);
+  };
+  if (!isIntIn(ticket.age, LIMITS.ageMin, LIMITS.ageMax)) reject('age');
+  if (!isIntIn(ticket.tolerance, 0, LIMITS.toleranceMax)) reject('tolerance');
+  if (ticket.interests.length > LIMITS.maxInterests) reject('interests');
+  if (!Number.isFinite(ticket.enqueuedAt)) reject('enqueuedAt');
 }

@@ -1,0 +1,107 @@
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { describe, expect, it } from 'vitest';
+import { CryptoError } from './errors.js';
+import { decodeHeader } from './header.js';
+import { generateIdentity, generateSignedPrekey } from './keys.js';
+import {
+  MAX_SKIP,
+  MAX_SKIPPED_KEYS,
+  ratchetDecrypt,
+  ratchetEncrypt,
+  sessionFromJson,
+  sessionToJson,
+  type Session,
+} from './ratchet.js';
+import { seededRng } from './seeded-rng.js';
+import { acceptSession, initiateSession, toBundle } from './x3dh.js';
+
+const rng = seededRng('ratchet-test');
+const AD = utf8ToBytes('addresses');
+type Sealed = { header: Uint8Array; ciphertext: Uint8Array };
+
+/** A sender and a receiver sharing one session; `send` returns the sealed messages. */
+function conversation() {
+  const alice = generateIdentity(rng);
+  const bob = generateIdentity(rng);
+  const signedPrekey = generateSignedPrekey(bob, 1, rng);
+  let sender = initiateSession(alice, toBundle(bob, signedPrekey), rng).session;
+  const first = ratchetEncrypt(sender, utf8ToBytes('hello'), AD, rng);
+  sender = first.session;
+  let receiver: Session = acceptSession(bob, signedPrekey.keyPair.secretKey, undefined, decodeHeader(first.header));
+  receiver = open(receiver, first).session;
+  return {
+    get sender() {
+      return sender;
+    },
+    set sender(s: Session) {
+      sender = s;
+    },
+    receiver,
+    send(count: number): Sealed[] {
+      return Array.from({ length: count }, (_, i) => {
+        const sealed = ratchetEncrypt(sender, utf8ToBytes(`message ${i}`), AD, rng);
+        sender = sealed.session;
+        return sealed;
+      });
+    },
+  };
+}
+
+function open(session: Session, m: Sealed) {
+  return ratchetDecrypt(session, m.header, m.ciphertext, AD, rng);
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof CryptoError) return error.code;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('Double Ratchet', () => {
+  it(`refuses to skip more than ${MAX_SKIP} messages of one chain, leaving the session usable`, () => {
+    const c = conversation();
+    const messages = c.send(MAX_SKIP + 2);
+    expect(codeOf(() => open(c.receiver, messages[MAX_SKIP + 1]!))).toBe('TOO_MANY_SKIPPED');
+    const after = open(c.receiver, messages[0]!);
+    expect(new TextDecoder().decode(after.plaintext)).toBe('message 0');
+    const far = open(after.session, messages[MAX_SKIP]!);
+    expect(far.session.skipped.size).toBe(MAX_SKIP - 1);
+    expect(new TextDecoder().decode(open(far.session, messages[500]!).plaintext)).toBe('message 500');
+  });
+
+  it(`keeps at most ${MAX_SKIPPED_KEYS} skipped keys, dropping the oldest`, () => {
+    const c = conversation();
+    let receiver = c.receiver;
+    const chains: Sealed[][] = [];
+    for (let chain = 0; chain < 3; chain++) {
+      const messages = c.send(MAX_SKIP + 1);
+      receiver = open(receiver, messages[MAX_SKIP]!).session;
+      chains.push(messages);
+      // A reply turns the ratchet, so the next batch starts a new chain.
+      const reply = ratchetEncrypt(receiver, utf8ToBytes('reply'), AD, rng);
+      receiver = reply.session;
+      c.sender = open(c.sender, reply).session;
+    }
+    expect(receiver.skipped.size).toBe(MAX_SKIPPED_KEYS);
+    expect(codeOf(() => open(receiver, chains[0]![3]!))).toBe('REPLAY');
+    expect(new TextDecoder().decode(open(receiver, chains[1]![999]!).plaintext)).toBe('message 999');
+    expect(new TextDecoder().decode(open(receiver, chains[2]![0]!).plaintext)).toBe('message 0');
+  });
+
+  it('round-trips through JSON, skipped keys and pending X3DH data included', () => {
+    const c = conversation();
+    const [, second] = c.send(2);
+    const receiver = open(c.receiver, second!).session;
+    for (const session of [receiver, c.sender]) {
+      const restored = sessionFromJson(JSON.parse(JSON.stringify(sessionToJson(session))));
+      expect(restored).toEqual(session);
+    }
+    expect(c.sender.pendingInit).toBeDefined();
+    expect(codeOf(() => sessionFromJson({ ...sessionToJson(receiver), rootKey: 'short' }))).toBe('MALFORMED');
+    expect(codeOf(() => sessionFromJson({ ...sessionToJson(receiver), recvN: -1 }))).toBe('MALFORMED');
+  });
+});

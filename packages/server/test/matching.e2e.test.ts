@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recorder, signUp, startTestServer, waitFor, type TestServer } from './harness.js';
+
+let t: TestServer;
+const open: { close(): Promise<void> }[] = [];
+beforeEach(async () => {
+  t = await startTestServer();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()));
+  await t.destroy();
+});
+
+async function user(age: number) {
+  const u = await signUp(t.url, age);
+  open.push(u.client);
+  const events = recorder(u.client);
+  await waitFor(() => u.client.state === 'connected', 'connection');
+  return { ...u, events };
+}
+
+async function settle() {
+  // Matching happens inside match.start; give pushed events a moment to arrive.
+  await new Promise((r) => setTimeout(r, 150));
+}
+
+describe('matching (ATSS)', () => {
+  it('pairs 15 with 17 and 18 with 22 at tolerance 5, and never 17 with 18', async () => {
+    const u17 = await user(17);
+    const u18 = await user(18);
+    const u22 = await user(22);
+    const u15 = await user(15);
+    expect((await u17.client.match.start({ tolerance: 5 })).queued).toBe(true);
+    expect((await u18.client.match.start({ tolerance: 5 })).queued).toBe(true);
+    await settle();
+    expect(u17.events.of('match.found')).toHaveLength(0);
+    expect(u18.events.of('match.found')).toHaveLength(0);
+
+    expect((await u22.client.match.start({ tolerance: 5 })).queued).toBe(false);
+    expect((await u15.client.match.start({ tolerance: 5 })).queued).toBe(false);
+    const found18 = await u18.events.next('match.found');
+    const found22 = await u22.events.next('match.found');
+    expect(found18.peer).toMatchObject({ userHash: u22.userHash, age: 22, username: u22.username });
+    expect(found22.peer).toMatchObject({ userHash: u18.userHash, age: 18 });
+    expect(found18.chatId).toBe(found22.chatId);
+    expect((await u17.events.next('match.found')).peer.age).toBe(15);
+    expect((await u15.events.next('match.found')).peer.age).toBe(17);
+  });
+
+  it('requires the age gap to fit both tolerances', async () => {
+    const waiting = await user(22);
+    const narrow = await user(25);
+    const close = await user(24);
+    await waiting.client.match.start({ tolerance: 5 });
+    expect((await narrow.client.match.start({ tolerance: 2 })).queued).toBe(true);
+    await settle();
+    expect(waiting.events.of('match.found')).toHaveLength(0);
+    expect((await close.client.match.start({ tolerance: 2 })).queued).toBe(false);
+    expect((await waiting.events.next('match.found')).peer.userHash).toBe(close.userHash);
+  });
+
+  it('gives the match to the compatible ticket that has waited longest', async () => {
+    const first = await user(30);
+    const second = await user(32);
+    const arriving = await user(31);
+    await first.client.match.start({ tolerance: 1 });
+    await second.client.match.start({ tolerance: 1 }); // 30 and 32 are 2 apart: both wait
+    await arriving.client.match.start({ tolerance: 1 });
+    expect((await arriving.events.next('match.found')).peer.userHash).toBe(first.userHash);
+    await settle();
+    expect(second.events.of('match.found')).toHaveLength(0);
+  });
+
+  it('withdraws a cancelled ticket and the ticket of a user whose last connection closed', async () => {
+    const cancels = await user(40);
+    const leaves = await user(40);
+    const arriving = await user(40);
+    await cancels.client.match.start({ tolerance: 0 });
+    expect(await cancels.client.match.cancel()).toBe(true);
+    await leaves.client.match.start({ tolerance: 0 });
+    await leaves.client.close();
+    await waitFor(async () => (await t.core.deps.matcher.size()) === 0, 'the ticket to be withdrawn');
+    expect((await arriving.client.match.start({ tolerance: 0 })).queued).toBe(true);
+    await settle();
+    expect(arriving.events.of('match.found')).toHaveLength(0);
+    expect(cancels.events.of('match.found')).toHaveLength(0);
+  });
+
+  it('does not pair two users again while they share an active chat', async () => {
+    const a = await user(50);
+    const b = await user(50);
+    await a.client.match.start({ tolerance: 0 });
+    await b.client.match.start({ tolerance: 0 });
+    const { chatId } = await a.events.next('match.found');
+    await a.client.match.start({ tolerance: 0 });
+    expect((await b.client.match.start({ tolerance: 0 })).queued).toBe(true);
+    await b.client.chat.leave(chatId);
+    await b.client.match.cancel();
+    expect((await b.client.match.start({ tolerance: 0 })).queued).toBe(false);
+  });
+
+  it('prefers a shared interest, then relaxes after the configured wait', async () => {
+    await t.destroy();
+    t = await startTestServer({ OMECHAT_MATCH_INTEREST_RELAX_MS: '1500' });
+    const cats = await user(60);
+    const dogs = await user(60);
+    const catsToo = await user(60);
+    await cats.client.match.start({ tolerance: 0, interests: ['cats'] });
+    expect((await dogs.client.match.start({ tolerance: 0, interests: ['dogs'] })).queued).toBe(true);
+    expect((await catsToo.client.match.start({ tolerance: 0, interests: ['Cats'] })).queued).toBe(false);
+    expect((await cats.events.next('match.found')).peer.userHash).toBe(catsToo.userHash);
+
+    const birds = await user(60);
+    await birds.client.match.start({ tolerance: 0, interests: ['birds'] });
+    // Neither shares an interest; after the relax period the background sweep pairs them.
+    expect((await dogs.events.next('match.found', 1, 6000)).peer.userHash).toBe(birds.userHash);
+  });
+});
