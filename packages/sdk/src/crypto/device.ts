@@ -11,7 +11,7 @@ import {
   toBase64url,
 } from './encoding.js';
 import { CryptoError } from './errors.js';
-import { decodeHeader, type MessageHeader } from './header.js';
+import { decodeHeader, type MessageHeader, type X3dhInit } from './header.js';
 import {
   defaultRng,
   generateIdentity,
@@ -176,10 +176,11 @@ export class E2EDevice {
     const header = fromBase64url(part.header);
     const ciphertext = fromBase64url(part.ciphertext);
     const parsed = decodeHeader(header);
+    const { init } = parsed;
     const key = peerKey(from);
     const existing = this.sessions.get(key) ?? [];
-    const candidates = parsed.init
-      ? this.handshakeCandidates(existing, parsed)
+    const candidates = init
+      ? this.handshakeCandidates(existing, parsed, init)
       : existing.map((session, index) => ({ session, index }));
     if (candidates.length === 0) throw new CryptoError('NO_SESSION');
 
@@ -190,7 +191,7 @@ export class E2EDevice {
         const opened = ratchetDecrypt(session, header, ciphertext, extraAd, this.rng);
         const others = existing.filter((_, i) => i !== index);
         this.sessions.set(key, [opened.session, ...others].slice(0, SESSIONS_PER_PEER));
-        const oneTimeId = parsed.init?.oneTimePrekeyId;
+        const oneTimeId = init?.oneTimePrekeyId;
         if (index < 0 && oneTimeId !== undefined) this.consumeOneTimePrekey(oneTimeId);
         return opened.plaintext;
       } catch (error) {
@@ -267,9 +268,11 @@ export class E2EDevice {
    * (the initiator repeats the data until we answer); otherwise it starts a new session,
    * kept only if the message decrypts. Index -1 marks the new one.
    */
-  private handshakeCandidates(existing: readonly Session[], header: MessageHeader): { session: Session; index: number }[] {
-    const init = header.init;
-    if (!init) return [];
+  private handshakeCandidates(
+    existing: readonly Session[],
+    header: MessageHeader,
+    init: X3dhInit,
+  ): { session: Session; index: number }[] {
     const index = existing.findIndex((s) => equalBytes(s.handshake, init.ephemeralPub));
     const known = existing[index];
     if (known) return [{ session: known, index }];

@@ -33,7 +33,11 @@ export class IndexedDbKeyStore implements KeyStore {
       const request = globalThis.indexedDB.open(this.databaseName, 1);
       request.onupgradeneeded = () => request.result.createObjectStore(STORE);
       request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error ?? new Error('IndexedDB open failed'));
+      request.onerror = () => {
+        // Let the next call try again instead of failing forever on a transient error.
+        this.db = undefined;
+        reject(request.error ?? new Error('IndexedDB open failed'));
+      };
     });
     return this.db;
   }

@@ -73,7 +73,7 @@ export function initiateSession(
   const spkId = readU32(spk, 'id');
   const spkPub = readBytes(spk, 'pub', 32);
   const signature = readBytes(spk, 'signature', 64);
-  const opk = b.oneTimePrekey === undefined ? undefined : asObject(b.oneTimePrekey, 'oneTimePrekey');
+  const opk = b.oneTimePrekey == null ? undefined : asObject(b.oneTimePrekey, 'oneTimePrekey');
   const opkId = opk && readU32(opk, 'id');
   const opkPub = opk && readBytes(opk, 'pub', 32);
 

@@ -1,4 +1,4 @@
-import type { ChatId, OmeEvent, UserHash } from '@omechat/protocol';
+import type { ChatId, OmeEvent } from '@omechat/protocol';
 import type { Bus } from '../ports/bus.js';
 import type { StoredEvent, Storage } from '../ports/storage.js';
 import type { Session } from './accounts.js';
@@ -81,7 +81,7 @@ export async function* streamEvents(
       }
       if (events.length === 0) continue;
       yield { id: String(cursor), events };
-      for (const [chatId, seq] of delivered) await chats.markDelivered(chatId, session.userHash as UserHash, seq);
+      for (const [chatId, seq] of delivered) await chats.markDelivered(chatId, session.userHash, seq);
     }
   } finally {
     signal.removeEventListener('abort', onAbort);

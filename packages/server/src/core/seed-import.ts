@@ -7,7 +7,6 @@ import {
   userHashSchema,
   usernameKey,
   usernameSchema,
-  type ClientHash,
   type UserHash,
 } from '@omechat/protocol';
 import type { Clock } from '../ports/clock.js';
@@ -96,7 +95,7 @@ export async function importSeed(
       continue;
     }
     const result = await deps.storage.createClient({
-      clientHash: id.data as ClientHash,
+      clientHash: id.data,
       userHash: owner,
       tokenHash: hashToken(record.data.access_token),
       deviceName: null,
