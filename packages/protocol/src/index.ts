@@ -4,5 +4,6 @@ export * from './account.js';
 export * from './envelope.js';
 export * from './chat.js';
 export * from './events.js';
+export * from './keys.js';
 export * from './errors.js';
 export * from './close-codes.js';

@@ -163,7 +163,8 @@ export class E2EDevice {
     const parts = devices.map((device) => {
       const existing = this.sessions.get(peerKey(device)) ?? [];
       const session = existing[0] ?? this.startSession(device);
-      const sealed = ratchetEncrypt(session, plaintext, addressAd(this.address.clientHash, device.clientHash), this.rng);
+      const ad = addressAd(this.address.clientHash, device.clientHash);
+      const sealed = ratchetEncrypt(session, plaintext, ad, this.rng);
       updates.push([peerKey(device), [sealed.session, ...existing.slice(1)]]);
       return { to: device.clientHash, header: toBase64url(sealed.header), ciphertext: toBase64url(sealed.ciphertext) };
     });
@@ -214,7 +215,10 @@ export class E2EDevice {
         secret: toBase64url(k.keyPair.secretKey),
         signature: toBase64url(k.signature),
       })),
-      oneTimePrekeys: [...this.oneTimePrekeys.values()].map((k) => ({ id: k.id, secret: toBase64url(k.keyPair.secretKey) })),
+      oneTimePrekeys: [...this.oneTimePrekeys.values()].map((k) => ({
+        id: k.id,
+        secret: toBase64url(k.keyPair.secretKey),
+      })),
       nextOneTimePrekeyId: this.nextOneTimePrekeyId,
       sessions: Object.fromEntries([...this.sessions].map(([k, list]) => [k, list.map(sessionToJson)])),
     });
@@ -231,12 +235,17 @@ export class E2EDevice {
     if (o.v !== STATE_VERSION) throw new CryptoError('MALFORMED', 'unknown state version');
     const signedPrekeys = asArray(o.signedPrekeys, 'signedPrekeys').map((value) => {
       const k = asObject(value, 'signed prekey');
-      return { id: readU32(k, 'id'), keyPair: x25519FromSecret(readBytes(k, 'secret', 32)), signature: readBytes(k, 'signature', 64) };
+      return {
+        id: readU32(k, 'id'),
+        keyPair: x25519FromSecret(readBytes(k, 'secret', 32)),
+        signature: readBytes(k, 'signature', 64),
+      };
     });
     if (signedPrekeys.length === 0) throw new CryptoError('MALFORMED', 'no signed prekey');
     const oneTimePrekeys = asArray(o.oneTimePrekeys, 'oneTimePrekeys').map((value) => {
       const k = asObject(value, 'one-time prekey');
-      return [readU32(k, 'id'), { id: readU32(k, 'id'), keyPair: x25519FromSecret(readBytes(k, 'secret', 32)) }] as const;
+      const id = readU32(k, 'id');
+      return [id, { id, keyPair: x25519FromSecret(readBytes(k, 'secret', 32)) }] as const;
     });
     const sessions = Object.entries(asObject(o.sessions, 'sessions')).map(
       ([key, list]) => [key, asArray(list, 'sessions').map(sessionFromJson)] as const,
@@ -279,6 +288,7 @@ export class E2EDevice {
     const signedPrekey = this.signedPrekeys.find((k) => k.id === init.signedPrekeyId);
     const oneTime = init.oneTimePrekeyId === undefined ? undefined : this.oneTimePrekeys.get(init.oneTimePrekeyId);
     if (!signedPrekey || (init.oneTimePrekeyId !== undefined && !oneTime)) throw new CryptoError('UNKNOWN_PREKEY');
-    return [{ session: acceptSession(this.identity, signedPrekey.keyPair.secretKey, oneTime?.keyPair.secretKey, header), index: -1 }];
+    const session = acceptSession(this.identity, signedPrekey.keyPair.secretKey, oneTime?.keyPair.secretKey, header);
+    return [{ session, index: -1 }];
   }
 }

@@ -144,7 +144,8 @@ export function ratchetDecrypt(
 ): { session: Session; plaintext: Uint8Array } {
   const h = decodeHeader(header);
   const ratchetId = toBase64url(h.ratchetPub);
-  const open = (messageKey: Uint8Array) => openMessage(messageKey, ciphertext, concatBytes(session.ad, extraAd, header));
+  const ad = concatBytes(session.ad, extraAd, header);
+  const open = (messageKey: Uint8Array) => openMessage(messageKey, ciphertext, ad);
 
   const skippedId = `${ratchetId}:${h.n}`;
   const stored = session.skipped.get(skippedId);
@@ -170,7 +171,8 @@ export function ratchetDecrypt(
 function openMessage(messageKey: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array {
   if (ciphertext.length < NONCE_BYTES + TAG_BYTES) throw new CryptoError('MALFORMED', 'ciphertext too short');
   try {
-    return xchacha20poly1305(messageKey, ciphertext.subarray(0, NONCE_BYTES), ad).decrypt(ciphertext.subarray(NONCE_BYTES));
+    const nonce = ciphertext.subarray(0, NONCE_BYTES);
+    return xchacha20poly1305(messageKey, nonce, ad).decrypt(ciphertext.subarray(NONCE_BYTES));
   } catch {
     throw new CryptoError('DECRYPT_FAILED');
   }

@@ -56,7 +56,8 @@ export function buildVectors() {
 
   return {
     description:
-      'OmeChat E2E v1 test vectors (docs/e2e.md). Regenerate with `npx tsx src/crypto/vectors.gen.ts` only when the protocol version changes.',
+      'OmeChat E2E v1 test vectors (docs/e2e.md). Regenerate with `npx tsx src/crypto/vectors.gen.ts` ' +
+      'only together with a new protocol version.',
     rng: 'stream of SHA-256(utf8(seed) || u32be(counter)), counter = 0, 1, ...; a 32-byte secret is the next 32 bytes',
     seeds: SEEDS,
     alice: {
