@@ -1,6 +1,13 @@
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
-import { E2EDevice, MAX_PLAINTEXT_BYTES, type EncryptedPart } from './device.js';
+import {
+  envelopePartSchema,
+  keysUploadInput,
+  LIMITS,
+  MAX_PREKEYS_PER_UPLOAD,
+  prekeyBundleSchema,
+} from '@omechat/protocol';
+import { E2EDevice, MAX_PLAINTEXT_BYTES } from './device.js';
 import { fromBase64url, toBase64url } from './encoding.js';
 import { CryptoError } from './errors.js';
 import { makeDevice, receive, recipient, send } from './test-helpers.js';
@@ -143,12 +150,12 @@ describe('E2EDevice', () => {
 
     // A forged first message must not burn the prekey.
     expectCode(() => b1.decrypt(a1.address, { ...part!, ciphertext: flipByte(part!.ciphertext, 30) }), 'DECRYPT_FAILED');
-    expect(b1.publicKeys().oneTimePrekeys.map((k) => k.id)).toContain(oneTime!.id);
+    expect(b1.oneTimePrekeyIds()).toContain(oneTime!.id);
 
     expect(receive(b1, a1.address, part)).toBe('first');
-    expect(b1.publicKeys().oneTimePrekeys.map((k) => k.id)).not.toContain(oneTime!.id);
+    expect(b1.oneTimePrekeyIds()).not.toContain(oneTime!.id);
     const stored = JSON.parse(b1.exportState()) as { oneTimePrekeys: { id: number }[] };
-    expect(stored.oneTimePrekeys.map((k) => k.id)).not.toContain(oneTime!.id);
+    expect(stored.oneTimePrekeys.map((k) => k.id)).toEqual(b1.oneTimePrekeyIds());
     expectCode(() => b1.bundle(oneTime!.id), 'UNKNOWN_PREKEY');
 
     // Someone else handed the same bundle (a misbehaving server) cannot start a session with it.
@@ -213,14 +220,15 @@ describe('E2EDevice', () => {
     expectCode(() => E2EDevice.importState('not json'), 'MALFORMED');
   });
 
-  it('keeps parts within the envelope schema limits', () => {
+  it('produces parts, bundles and key uploads the protocol schemas accept', () => {
     const { a1, b1 } = devices();
     const [part] = a1.encryptFor([recipient(a1, b1)], new Uint8Array(MAX_PLAINTEXT_BYTES));
-    const { header, ciphertext } = part as EncryptedPart;
-    expect(header).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(ciphertext).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(header.length).toBeLessThanOrEqual(1024);
-    expect(ciphertext.length).toBeLessThanOrEqual(65536);
+    expect(envelopePartSchema.safeParse(part).success).toBe(true);
+    expect(part!.ciphertext.length).toBe(LIMITS.maxCiphertextChars);
+    const [oneTime] = b1.generateOneTimePrekeys(1);
+    expect(prekeyBundleSchema.safeParse(b1.bundle(oneTime!.id)).success).toBe(true);
+    const upload = { ...b1.publicKeys(), oneTimePrekeys: b1.generateOneTimePrekeys(MAX_PREKEYS_PER_UPLOAD) };
+    expect(keysUploadInput.safeParse(upload).success).toBe(true);
     expectCode(() => a1.encryptFor([b1.address], new Uint8Array(MAX_PLAINTEXT_BYTES + 1)), 'TOO_LARGE');
     expectCode(() => a1.encryptFor([b1.address, b1.address], utf8ToBytes('x')), 'MALFORMED');
   });

@@ -56,12 +56,13 @@ export interface EncryptedPart {
   ciphertext: string;
 }
 
-/** What a device uploads so others can start sessions with it. */
+/**
+ * The fixed part of a key upload (`keysUploadInput` in @omechat/protocol); the one-time
+ * prekeys to go with it come from `generateOneTimePrekeys`.
+ */
 export interface DevicePublicKeys {
-  identitySigningPub: string;
-  identityDhPub: string;
+  identity: { signingPub: string; dhPub: string };
   signedPrekey: PrekeyBundle['signedPrekey'];
-  oneTimePrekeys: { id: number; pub: string }[];
 }
 
 export interface E2EDeviceOptions {
@@ -110,11 +111,7 @@ export class E2EDevice {
 
   publicKeys(): DevicePublicKeys {
     const { identitySigningPub, identityDhPub, signedPrekey } = this.bundle();
-    const oneTimePrekeys = [...this.oneTimePrekeys.values()].map((k) => ({
-      id: k.id,
-      pub: toBase64url(k.keyPair.publicKey),
-    }));
-    return { identitySigningPub, identityDhPub, signedPrekey, oneTimePrekeys };
+    return { identity: { signingPub: identitySigningPub, dhPub: identityDhPub }, signedPrekey };
   }
 
   /** The bundle the server would hand out, optionally with one of our one-time prekeys. */
@@ -131,6 +128,11 @@ export class E2EDevice {
       this.oneTimePrekeys.set(prekey.id, prekey);
       return { id: prekey.id, pub: toBase64url(prekey.keyPair.publicKey) };
     });
+  }
+
+  /** Ids of the one-time prekeys whose private halves we still hold. */
+  oneTimePrekeyIds(): number[] {
+    return [...this.oneTimePrekeys.keys()];
   }
 
   /** Forgets a one-time prekey's private half; `decrypt` does this when a session uses it. */

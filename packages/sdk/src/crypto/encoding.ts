@@ -49,7 +49,7 @@ export function u32be(n: number): Uint8Array {
   return out;
 }
 
-export function isU32(n: unknown): n is number {
+function isU32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
 

@@ -2,7 +2,7 @@ import { concatBytes } from '@noble/hashes/utils.js';
 import { u32be } from './encoding.js';
 import { CryptoError } from './errors.js';
 
-export const HEADER_VERSION = 1;
+const HEADER_VERSION = 1;
 const HAS_INIT = 1;
 const HAS_ONE_TIME_PREKEY = 2;
 const BASE_LENGTH = 42;

@@ -7,6 +7,7 @@ import type { Storage } from '../ports/storage.js';
 import { Accounts } from './accounts.js';
 import { Chats } from './chats.js';
 import { EventHub } from './event-hub.js';
+import { Keys } from './keys.js';
 import type { EventStreamDeps } from './event-stream.js';
 import { Matchmaking } from './matchmaking.js';
 import { MessageCache } from './message-cache.js';
@@ -36,6 +37,7 @@ export interface Core {
   accounts: Accounts;
   chats: Chats;
   matchmaking: Matchmaking;
+  keys: Keys;
   cache: MessageCache;
   streamDeps: EventStreamDeps;
   /** Purges messages older than the retention period, as of `now`. */
@@ -94,6 +96,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     accounts,
     chats,
     matchmaking,
+    keys: new Keys(storage),
     cache,
     streamDeps: { storage, bus, cache, chats },
     purgeExpired,

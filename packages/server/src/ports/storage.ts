@@ -1,4 +1,4 @@
-import type { ChatId, ClientHash, Envelope, MessageId, UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, DeviceBundle, Envelope, IdentityKeys, MessageId, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 
 /**
  * The Storage port: everything the core persists. Adapters live in
@@ -164,6 +164,27 @@ export interface Storage {
   // --- retention --------------------------------------------------------------
   /** Deletes messages sent before `before` and events created before it; returns counts. */
   purgeOlderThan(before: number): Promise<{ messages: number; events: number }>;
+
+  // --- end-to-end keys (public parts only) ------------------------------------
+  /**
+   * Sets a device's identity keys (once: a different identity later gives
+   * `identity_mismatch`) and replaces its signed prekey.
+   */
+  setDeviceKeys(
+    clientHash: ClientHash,
+    identity: IdentityKeys,
+    signedPrekey: SignedPrekey,
+  ): Promise<'ok' | 'identity_mismatch' | 'no_client'>;
+  /** Adds one-time prekeys (ids already held are ignored); returns how many the device holds. */
+  addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number>;
+  countOneTimePrekeys(clientHash: ClientHash): Promise<number>;
+  /** Identity keys of each device of a user that has uploaded them. */
+  listDeviceIdentities(userHash: UserHash): Promise<{ clientHash: ClientHash; identity: IdentityKeys }[]>;
+  /**
+   * A prekey bundle for each device of a user that has keys, atomically taking (deleting)
+   * one one-time prekey per device, so none is ever handed out twice.
+   */
+  takeBundles(userHash: UserHash): Promise<DeviceBundle[]>;
 
   /** Flushes and closes. Calls after close reject. */
   close(): Promise<void>;

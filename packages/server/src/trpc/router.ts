@@ -3,6 +3,7 @@ import { accountRouter } from './routers/account.js';
 import { clientsRouter } from './routers/clients.js';
 import { chatRouter, matchRouter, messageRouter } from './routers/chat.js';
 import { eventsRouter } from './routers/events.js';
+import { keysRouter } from './routers/keys.js';
 
 export const appRouter = router({
   account: accountRouter,
@@ -11,6 +12,7 @@ export const appRouter = router({
   chat: chatRouter,
   message: messageRouter,
   events: eventsRouter,
+  keys: keysRouter,
 });
 
 /** The whole API's type: the SDK and CLI import this, and nothing else, from the server. */

@@ -1,4 +1,4 @@
-import type { ChatId, ClientHash, UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, DeviceBundle, IdentityKeys, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type {
   AppendMessageResult,
@@ -38,6 +38,7 @@ export class MemoryStorage implements Storage {
   readonly #userByKey = new Map<string, UserHash>();
   readonly #clients = new Map<ClientHash, ClientRecord>();
   readonly #chats = new Map<ChatId, ChatEntry>();
+  readonly #deviceKeys = new Map<ClientHash, { identity: IdentityKeys; signedPrekey: SignedPrekey; oneTime: Map<number, Prekey> }>();
   /** Ascending by id. */
   #events: StoredEvent[] = [];
   #lastEventId = 0;
@@ -85,6 +86,7 @@ export class MemoryStorage implements Storage {
       if (client.userHash !== userHash) continue;
       clientHashes.push(client.clientHash);
       this.#clients.delete(client.clientHash);
+      this.#deviceKeys.delete(client.clientHash);
     }
     for (const { chat } of this.#chats.values()) {
       if (chat.members.includes(userHash)) this.#chats.delete(chat.chatId);
@@ -116,6 +118,7 @@ export class MemoryStorage implements Storage {
 
   async deleteClient(clientHash: ClientHash): Promise<boolean> {
     this.#assertOpen();
+    this.#deviceKeys.delete(clientHash);
     return this.#clients.delete(clientHash);
   }
 
@@ -260,6 +263,59 @@ export class MemoryStorage implements Storage {
     const eventCount = this.#events.length;
     this.#events = this.#events.filter((e) => e.createdAt >= before);
     return { messages, events: eventCount - this.#events.length };
+  }
+
+  // --- end-to-end keys ---------------------------------------------------------
+  async setDeviceKeys(clientHash: ClientHash, identity: IdentityKeys, signedPrekey: SignedPrekey) {
+    this.#assertOpen();
+    if (!this.#clients.has(clientHash)) return 'no_client' as const;
+    const held = this.#deviceKeys.get(clientHash);
+    if (held && (held.identity.signingPub !== identity.signingPub || held.identity.dhPub !== identity.dhPub)) {
+      return 'identity_mismatch' as const;
+    }
+    this.#deviceKeys.set(clientHash, { identity: copy(identity), signedPrekey: copy(signedPrekey), oneTime: held?.oneTime ?? new Map() });
+    return 'ok' as const;
+  }
+
+  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number> {
+    this.#assertOpen();
+    const held = this.#deviceKeys.get(clientHash);
+    if (!held) return 0;
+    for (const p of prekeys) if (!held.oneTime.has(p.id)) held.oneTime.set(p.id, copy(p));
+    return held.oneTime.size;
+  }
+
+  async countOneTimePrekeys(clientHash: ClientHash): Promise<number> {
+    this.#assertOpen();
+    return this.#deviceKeys.get(clientHash)?.oneTime.size ?? 0;
+  }
+
+  async listDeviceIdentities(userHash: UserHash) {
+    this.#assertOpen();
+    return (await this.listClients(userHash)).flatMap((c) => {
+      const keys = this.#deviceKeys.get(c.clientHash);
+      return keys ? [{ clientHash: c.clientHash, identity: copy(keys.identity) }] : [];
+    });
+  }
+
+  async takeBundles(userHash: UserHash): Promise<DeviceBundle[]> {
+    this.#assertOpen();
+    return (await this.listClients(userHash)).flatMap((c) => {
+      const keys = this.#deviceKeys.get(c.clientHash);
+      if (!keys) return [];
+      // Lowest id first, as the SQL adapter does.
+      const oneTimePrekey = [...keys.oneTime.values()].sort((a, b) => a.id - b.id)[0];
+      if (oneTimePrekey) keys.oneTime.delete(oneTimePrekey.id);
+      return [{
+        clientHash: c.clientHash,
+        bundle: {
+          identitySigningPub: keys.identity.signingPub,
+          identityDhPub: keys.identity.dhPub,
+          signedPrekey: copy(keys.signedPrekey),
+          ...(oneTimePrekey ? { oneTimePrekey } : {}),
+        },
+      }];
+    });
   }
 
   async close(): Promise<void> {

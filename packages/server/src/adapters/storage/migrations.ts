@@ -77,6 +77,22 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_user ON events (user_hash, id);
   CREATE INDEX events_created_at ON events (created_at);
   `,
+  // 2: end-to-end encryption: public keys of devices. They go with their device.
+  `
+  CREATE TABLE device_keys (
+    client_hash       TEXT PRIMARY KEY REFERENCES clients (client_hash) ON DELETE CASCADE,
+    signing_pub       TEXT NOT NULL,
+    dh_pub            TEXT NOT NULL,
+    signed_prekey     TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE one_time_prekeys (
+    client_hash TEXT NOT NULL REFERENCES device_keys (client_hash) ON DELETE CASCADE,
+    id          INTEGER NOT NULL,
+    pub         TEXT NOT NULL,
+    PRIMARY KEY (client_hash, id)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 /**

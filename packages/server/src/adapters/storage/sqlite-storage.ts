@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { ChatId, ClientHash, Envelope, UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, DeviceBundle, Envelope, IdentityKeys, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type {
   AppendMessageResult,
@@ -154,6 +154,38 @@ function prepareStatements(db: Database.Database) {
 }
 type Statements = ReturnType<typeof prepareStatements>;
 
+interface KeysRow {
+  clientHash: ClientHash;
+  signingPub: string;
+  dhPub: string;
+  signedPrekey: string;
+}
+
+function prepareKeyStatements(db: Database.Database) {
+  return {
+    getKeys: db.prepare<[ClientHash], KeysRow>(
+      'SELECT client_hash AS clientHash, signing_pub AS signingPub, dh_pub AS dhPub, signed_prekey AS signedPrekey FROM device_keys WHERE client_hash = ?',
+    ),
+    upsertKeys: db.prepare<[ClientHash, string, string, string]>(
+      `INSERT INTO device_keys (client_hash, signing_pub, dh_pub, signed_prekey) VALUES (?, ?, ?, ?)
+       ON CONFLICT (client_hash) DO UPDATE SET signed_prekey = excluded.signed_prekey`,
+    ),
+    insertPrekey: db.prepare<[ClientHash, number, string]>(
+      'INSERT OR IGNORE INTO one_time_prekeys (client_hash, id, pub) VALUES (?, ?, ?)',
+    ),
+    countPrekeys: db.prepare<[ClientHash], number>('SELECT count(*) FROM one_time_prekeys WHERE client_hash = ?').pluck(),
+    firstPrekey: db.prepare<[ClientHash], Prekey>(
+      'SELECT id, pub FROM one_time_prekeys WHERE client_hash = ? ORDER BY id LIMIT 1',
+    ),
+    deletePrekey: db.prepare<[ClientHash, number]>('DELETE FROM one_time_prekeys WHERE client_hash = ? AND id = ?'),
+    keysOfUser: db.prepare<[UserHash], KeysRow>(
+      `SELECT k.client_hash AS clientHash, k.signing_pub AS signingPub, k.dh_pub AS dhPub, k.signed_prekey AS signedPrekey
+       FROM device_keys k JOIN clients c ON c.client_hash = k.client_hash
+       WHERE c.user_hash = ? ORDER BY c.created_at, c.client_hash`,
+    ),
+  };
+}
+
 const toChat = ({ userA, userB, ...rest }: ChatRow): ChatRecord => ({
   ...rest,
   members: [userA, userB],
@@ -171,6 +203,7 @@ export class SqliteStorage implements Storage {
   readonly #db: Database.Database;
   readonly #clock: Clock;
   readonly #statements: Statements;
+  readonly #keys: ReturnType<typeof prepareKeyStatements>;
   readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor({ file, clock = systemClock }: SqliteStorageOptions) {
@@ -186,6 +219,7 @@ export class SqliteStorage implements Storage {
     db.pragma('busy_timeout = 5000');
     migrate(db);
     this.#statements = prepareStatements(db);
+    this.#keys = prepareKeyStatements(db);
     this.#transaction = db.transaction((fn: () => unknown) => fn());
   }
 
@@ -341,6 +375,56 @@ export class SqliteStorage implements Storage {
       messages: sql.purgeMessages.run(before).changes,
       events: sql.purgeEvents.run(before).changes,
     }));
+  }
+
+  // --- end-to-end keys ---------------------------------------------------------
+  async setDeviceKeys(clientHash: ClientHash, identity: IdentityKeys, signedPrekey: SignedPrekey) {
+    return this.#write((sql) => {
+      if (!sql.getClient.get(clientHash)) return 'no_client' as const;
+      const held = this.#keys.getKeys.get(clientHash);
+      if (held && (held.signingPub !== identity.signingPub || held.dhPub !== identity.dhPub)) return 'identity_mismatch' as const;
+      this.#keys.upsertKeys.run(clientHash, identity.signingPub, identity.dhPub, JSON.stringify(signedPrekey));
+      return 'ok' as const;
+    });
+  }
+
+  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number> {
+    return this.#write(() => {
+      if (!this.#keys.getKeys.get(clientHash)) return 0;
+      for (const p of prekeys) this.#keys.insertPrekey.run(clientHash, p.id, p.pub);
+      return this.#keys.countPrekeys.get(clientHash) ?? 0;
+    });
+  }
+
+  async countOneTimePrekeys(clientHash: ClientHash): Promise<number> {
+    this.#sql();
+    return this.#keys.countPrekeys.get(clientHash) ?? 0;
+  }
+
+  async listDeviceIdentities(userHash: UserHash) {
+    this.#sql();
+    return this.#keys.keysOfUser.all(userHash).map((row) => ({
+      clientHash: row.clientHash,
+      identity: { signingPub: row.signingPub, dhPub: row.dhPub },
+    }));
+  }
+
+  async takeBundles(userHash: UserHash): Promise<DeviceBundle[]> {
+    return this.#write(() =>
+      this.#keys.keysOfUser.all(userHash).map((row) => {
+        const oneTimePrekey = this.#keys.firstPrekey.get(row.clientHash);
+        if (oneTimePrekey) this.#keys.deletePrekey.run(row.clientHash, oneTimePrekey.id);
+        return {
+          clientHash: row.clientHash,
+          bundle: {
+            identitySigningPub: row.signingPub,
+            identityDhPub: row.dhPub,
+            signedPrekey: JSON.parse(row.signedPrekey) as SignedPrekey,
+            ...(oneTimePrekey ? { oneTimePrekey } : {}),
+          },
+        };
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -558,6 +558,57 @@ export function storageContract(
       });
     });
 
+    describe('end-to-end keys', () => {
+      const key = (c: string) => c.repeat(43);
+      const identity = { signingPub: key('s'), dhPub: key('d') };
+      const spk = (id: number) => ({ id, pub: key('p'), signature: 'g'.repeat(86) });
+      const phone = client('alice-phone', alice.userHash);
+      const laptop = client('alice-laptop', alice.userHash, 2_000);
+
+      it('keeps a device identity fixed and replaces its signed prekey', async () => {
+        await seed(alice);
+        await storage.createClient(phone);
+        expect(await storage.setDeviceKeys(phone.clientHash, identity, spk(1))).toBe('ok');
+        expect(await storage.setDeviceKeys(phone.clientHash, identity, spk(2))).toBe('ok');
+        expect(await storage.setDeviceKeys(phone.clientHash, { ...identity, dhPub: key('x') }, spk(3))).toBe('identity_mismatch');
+        expect(await storage.setDeviceKeys(hash<ClientHash>('nobody'), identity, spk(1))).toBe('no_client');
+        const [bundle] = await storage.takeBundles(alice.userHash);
+        expect(bundle?.bundle.signedPrekey.id).toBe(2);
+        expect(await storage.listDeviceIdentities(alice.userHash)).toEqual([{ clientHash: phone.clientHash, identity }]);
+      });
+
+      it('hands out each one-time prekey once, per device, lowest id first', async () => {
+        await seed(alice);
+        await storage.createClient(phone);
+        await storage.createClient(laptop);
+        await storage.setDeviceKeys(phone.clientHash, identity, spk(1));
+        await storage.setDeviceKeys(laptop.clientHash, { signingPub: key('t'), dhPub: key('e') }, spk(1));
+        expect(await storage.addOneTimePrekeys(phone.clientHash, [{ id: 7, pub: key('a') }, { id: 3, pub: key('b') }])).toBe(2);
+        expect(await storage.addOneTimePrekeys(phone.clientHash, [{ id: 3, pub: key('z') }])).toBe(2);
+        const first = await storage.takeBundles(alice.userHash);
+        expect(first.map((d) => d.clientHash)).toEqual([phone.clientHash, laptop.clientHash]);
+        expect(first[0]!.bundle.oneTimePrekey).toEqual({ id: 3, pub: key('b') });
+        expect(first[1]!.bundle.oneTimePrekey).toBeUndefined();
+        expect((await storage.takeBundles(alice.userHash))[0]!.bundle.oneTimePrekey?.id).toBe(7);
+        expect((await storage.takeBundles(alice.userHash))[0]!.bundle.oneTimePrekey).toBeUndefined();
+        expect(await storage.countOneTimePrekeys(phone.clientHash)).toBe(0);
+      });
+
+      it('forgets a device\'s keys with the device and with its account', async () => {
+        await seed(alice);
+        await storage.createClient(phone);
+        await storage.setDeviceKeys(phone.clientHash, identity, spk(1));
+        await storage.addOneTimePrekeys(phone.clientHash, [{ id: 1, pub: key('a') }]);
+        await storage.deleteClient(phone.clientHash);
+        expect(await storage.takeBundles(alice.userHash)).toEqual([]);
+        expect(await storage.countOneTimePrekeys(phone.clientHash)).toBe(0);
+        await storage.createClient(laptop);
+        await storage.setDeviceKeys(laptop.clientHash, identity, spk(1));
+        await storage.deleteUser(alice.userHash);
+        expect(await storage.listDeviceIdentities(alice.userHash)).toEqual([]);
+      });
+    });
+
     describe('close', () => {
       it('rejects every call after close', async () => {
         await seed(alice);

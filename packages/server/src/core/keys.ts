@@ -1,0 +1,63 @@
+import {
+  MAX_ONE_TIME_PREKEYS,
+  type DeviceBundle,
+  type IdentityKeys,
+  type Prekey,
+  type SignedPrekey,
+  type UserHash,
+} from '@omechat/protocol';
+import type { Storage } from '../ports/storage.js';
+import type { Session } from './accounts.js';
+import { DomainError } from './domain-error.js';
+
+/**
+ * The public-key directory for end-to-end encryption. The server hands out what devices
+ * uploaded; it never sees a private key and cannot decrypt anything.
+ */
+export class Keys {
+  constructor(private readonly storage: Storage) {}
+
+  async upload(
+    session: Session,
+    input: { identity: IdentityKeys; signedPrekey: SignedPrekey; oneTimePrekeys: Prekey[] },
+  ): Promise<{ hasIdentity: boolean; oneTimePrekeys: number }> {
+    const result = await this.storage.setDeviceKeys(session.clientHash, input.identity, input.signedPrekey);
+    if (result === 'identity_mismatch') {
+      throw new DomainError('CONFLICT', "A device's identity key cannot change; sign in as a new device");
+    }
+    if (result === 'no_client') throw new DomainError('UNAUTHORIZED', 'This device no longer exists');
+    const held = await this.storage.countOneTimePrekeys(session.clientHash);
+    const room = Math.max(0, MAX_ONE_TIME_PREKEYS - held);
+    const count = await this.storage.addOneTimePrekeys(session.clientHash, input.oneTimePrekeys.slice(0, room));
+    return { hasIdentity: true, oneTimePrekeys: count };
+  }
+
+  async status(session: Session) {
+    const identities = await this.storage.listDeviceIdentities(session.userHash);
+    return {
+      hasIdentity: identities.some((d) => d.clientHash === session.clientHash),
+      oneTimePrekeys: await this.storage.countOneTimePrekeys(session.clientHash),
+    };
+  }
+
+  /** Bundles of the peer's devices, or of the caller's own other devices. */
+  async bundles(session: Session, userHash: UserHash): Promise<DeviceBundle[]> {
+    await this.#mayAddress(session, userHash);
+    const bundles = await this.storage.takeBundles(userHash);
+    return bundles.filter((d) => d.clientHash !== session.clientHash);
+  }
+
+  async devices(session: Session, userHash: UserHash) {
+    await this.#mayAddress(session, userHash);
+    return this.storage.listDeviceIdentities(userHash);
+  }
+
+  /** Only people who share a chat may fetch each other's keys: no harvesting of prekeys. */
+  async #mayAddress(session: Session, userHash: UserHash): Promise<void> {
+    if (userHash === session.userHash) return;
+    const chats = await this.storage.listChats(session.userHash);
+    if (!chats.some((c) => c.members.includes(userHash))) {
+      throw new DomainError('FORBIDDEN', 'You share no chat with this user');
+    }
+  }
+}
