@@ -21,6 +21,8 @@ import {
 } from '@omechat/protocol';
 import type { AppRouter } from '@omechat/server';
 import { toOmeChatError } from './errors.js';
+import { MemoryKeyStore, type KeyStore } from './crypto/key-store.js';
+import { SecureMessaging, type ClientEvent } from './secure.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 /** Why the client stopped for good; null while it may still (re)connect. */
@@ -42,9 +44,16 @@ export interface OmeChatClientOptions {
   lastEventId?: string | null;
   /** Called with the resume cursor after each batch of events; persist it to resume later. */
   onLastEventId?: (lastEventId: string) => void;
+  /**
+   * Where this device keeps its private keys and ratchet state. Default: in memory (keys die
+   * with the process). Node: `FileKeyStore` from `@omechat/sdk/file-key-store`; browsers:
+   * `IndexedDbKeyStore`.
+   */
+  keyStore?: KeyStore;
 }
 
-export type EventListener = (event: OmeEvent) => void;
+export type EventListener = (event: ClientEvent) => void;
+export type RawEventListener = (event: OmeEvent) => void;
 
 export interface OmeChatClient {
   readonly state: ConnectionState;
@@ -74,10 +83,16 @@ export interface OmeChatClient {
   };
   chat: {
     list(): Promise<ChatSummary[]>;
-    history(input: HistoryInput): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
+    /** Sends text, end-to-end encrypted for every device of the peer and your other devices. */
+    send(chatId: ChatId, text: string, options?: { clientMessageId?: string }): Promise<SendOutput>;
+    /** A page of history; `text` is the plaintext this device saw (it cannot decrypt twice), else null. */
+    history(input: HistoryInput): Promise<{ messages: (StoredMessage & { text: string | null })[]; hasMore: boolean }>;
+    /** The code both people compare to be sure nobody sits in the middle. */
+    safetyCode(chatId: ChatId): Promise<string>;
     leave(chatId: ChatId): Promise<void>;
     typing(chatId: ChatId, typing: boolean): Promise<void>;
   };
+  /** Low level: raw envelopes. Apps use `chat.send` and the `message` event instead. */
   message: {
     /**
      * Stores an envelope in a chat. Retried calls with the same `clientMessageId` are
@@ -88,9 +103,16 @@ export interface OmeChatClient {
   };
   /**
    * Listens to the event stream (opened on the first listener, resumed after reconnects and
-   * credential changes). Returns an unsubscribe function.
+   * credential changes), with messages decrypted. Returns an unsubscribe function.
    */
   on(listener: EventListener): () => void;
+  /** Low level: the protocol's events as they arrive, ciphertext included. */
+  onRaw(listener: RawEventListener): () => void;
+  /**
+   * Resolves once this device's keys exist and their public halves are on the server, so
+   * peers can open encrypted sessions with it. Starts by itself after sign-in.
+   */
+  encryptionReady(): Promise<void>;
   /** The resume cursor of the event stream. */
   readonly lastEventId: string | null;
 
@@ -120,18 +142,23 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
   let everConnected = false;
   let lastEventId = options.lastEventId ?? null;
   const eventListeners = new Set<EventListener>();
+  const rawListeners = new Set<RawEventListener>();
   let stream: { unsubscribe(): void } | null = null;
+  const secure = new SecureMessaging(() => trpc, options.keyStore ?? new MemoryKeyStore(), (event) => {
+    for (const listener of eventListeners) listener(event);
+  });
 
   const openStream = () => {
     stream?.unsubscribe();
     stream = null;
-    if (!credentials || eventListeners.size === 0 || closedReason) return;
+    if (!credentials || eventListeners.size + rawListeners.size === 0 || closedReason) return;
     stream = trpc.events.stream.subscribe(
       { lastEventId },
       {
         onData: ({ id, data }) => {
           lastEventId = id;
-          for (const event of data.events) for (const listener of eventListeners) listener(event);
+          for (const event of data.events) for (const listener of rawListeners) listener(event);
+          if (eventListeners.size > 0) secure.handle(data.events);
           options.onLastEventId?.(id);
         },
         // The link resubscribes after reconnects; an error here is the server refusing.
@@ -176,6 +203,7 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: current })] });
   };
   connect();
+  if (credentials) secure.ready().catch(() => undefined);
 
   const call = async <T>(fn: (t: TRPCClient<AppRouter>) => Promise<T>): Promise<T> => {
     try {
@@ -191,9 +219,24 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     setState('connecting');
     connect();
     void old.close();
+    secure.reset();
+    // Publish this device's keys at once, so peers can start encrypted sessions with it.
+    if (next) secure.ready().catch(() => undefined);
     openStream();
     for (const listener of swapListeners) listener();
   };
+
+  function listen<L>(set: Set<L>, listener: L) {
+    set.add(listener);
+    if (!stream) openStream();
+    return () => {
+      set.delete(listener);
+      if (eventListeners.size + rawListeners.size === 0) {
+        stream?.unsubscribe();
+        stream = null;
+      }
+    };
+  }
 
   let messageCounter = 0;
   const freshMessageId = () => `${Date.now().toString(36)}-${(messageCounter++).toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
@@ -238,7 +281,12 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     },
     chat: {
       list: () => call((t) => t.chat.list.query()),
-      history: (input) => call((t) => t.chat.history.query(input)),
+      send: (chatId, text, opts) => secure.send(chatId, text, opts?.clientMessageId ?? freshMessageId()),
+      history: async (input) => {
+        const page = await call((t) => t.chat.history.query(input));
+        return { ...page, messages: page.messages.map((m) => ({ ...m, text: secure.textOf(m.chatId, m.seq) })) };
+      },
+      safetyCode: (chatId) => secure.safetyCode(chatId),
       leave: async (chatId) => {
         await call((t) => t.chat.leave.mutate({ chatId }));
       },
@@ -255,16 +303,10 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
         await call((t) => t.message.markRead.mutate({ chatId, seq }));
       },
     },
-    on(listener) {
-      eventListeners.add(listener);
-      if (eventListeners.size === 1) openStream();
-      return () => {
-        eventListeners.delete(listener);
-        if (eventListeners.size === 0) {
-          stream?.unsubscribe();
-          stream = null;
-        }
-      };
+    on: (listener) => listen(eventListeners, listener),
+    onRaw: (listener) => listen(rawListeners, listener),
+    encryptionReady: async () => {
+      await secure.ready();
     },
     get lastEventId() {
       return lastEventId;

@@ -1,4 +1,33 @@
 export { createOmeChatClient, defaultRetryDelay } from './client.js';
-export type { OmeChatClient, OmeChatClientOptions, ConnectionState, ClosedReason } from './client.js';
+export type {
+  OmeChatClient,
+  OmeChatClientOptions,
+  ConnectionState,
+  ClosedReason,
+  EventListener,
+  RawEventListener,
+} from './client.js';
+export type { ClientEvent, ChatMessage } from './secure.js';
+export {
+  MemoryKeyStore,
+  IndexedDbKeyStore,
+  CryptoError,
+  safetyCode,
+  type KeyStore,
+  type CryptoErrorCode,
+} from './crypto/index.js';
 export { OmeChatError, toOmeChatError } from './errors.js';
-export type { ErrorCode, Credentials, Me, ClientInfo, LoginOutput, RegisterOutput } from '@omechat/protocol';
+export type {
+  ErrorCode,
+  Credentials,
+  Me,
+  ClientInfo,
+  LoginOutput,
+  RegisterOutput,
+  ChatId,
+  ChatSummary,
+  ClientHash,
+  OmeEvent,
+  UserHash,
+} from '@omechat/protocol';
+export { CLOSE_CODES } from '@omechat/protocol';

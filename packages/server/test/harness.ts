@@ -120,7 +120,7 @@ export function textOf(envelope: { parts: { ciphertext: string }[] }): string {
 /** Collects a client's events, with helpers to wait for them. */
 export function recorder(client: OmeChatClient) {
   const events: OmeEvent[] = [];
-  const off = client.on((e) => events.push(e));
+  const off = client.onRaw((e) => events.push(e));
   return {
     events,
     off,
@@ -137,25 +137,33 @@ export function recorder(client: OmeChatClient) {
   };
 }
 
-/** The real `omechat-server` binary in a child process, for tests that kill it hard. */
-export async function spawnServer(dataDir: string, port = 0) {
+/**
+ * The real `omechat-server` binary in a child process, for tests that kill it hard or look
+ * at its memory. SIGUSR2 writes a heap snapshot into `dataDir`.
+ */
+export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn') {
   const { spawn } = await import('node:child_process');
   const bin = join(import.meta.dirname, '../bin/omechat-server.js');
-  const child = spawn(process.execPath, [bin, 'serve'], {
-    env: { ...process.env, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const child = spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', bin, 'serve'], {
+    cwd: dataDir,
+    env: { ...process.env, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: logLevel },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let output = '';
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on (ws:\/\/\S+)/.exec(out);
+      output += chunk.toString();
+      const m = /listening on (ws:\/\/\S+)/.exec(output);
       if (m) resolve(m[1]!);
     });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
   });
   return {
     url,
+    pid: child.pid!,
+    /** Everything the server printed (its logs). */
+    output: () => output,
     port: Number(new URL(url).port),
     /** SIGKILL: no shutdown hooks, no flushing. */
     kill: () => new Promise<void>((resolve) => {

@@ -1,0 +1,90 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { usernameKey, type ClientHash, type UserHash } from '@omechat/protocol';
+import { argon2Hasher } from '../../packages/server/src/adapters/crypto/argon2-hasher.ts';
+import { cryptoRandom } from '../../packages/server/src/adapters/crypto/crypto-random.ts';
+import { SqliteStorage } from '../../packages/server/src/adapters/storage/sqlite-storage.ts';
+import { sqliteFile } from '../../packages/server/src/compose.ts';
+import { hashToken } from '../../packages/server/src/core/tokens.ts';
+import type { Credentials } from './rpc.ts';
+
+export interface SeededUser {
+  userHash: UserHash;
+  username: string;
+  age: number;
+  devices: Credentials[];
+}
+
+/**
+ * Creates accounts and signed-in devices straight through the server's own Storage adapter,
+ * as `account.register` + `account.login` would leave them (same records, token stored as
+ * its SHA-256), without paying argon2id per account: registering and logging in through
+ * the API costs two argon2id runs (about 25 ms each with both cores busy), so 5,000 devices
+ * would take minutes. Every account gets the same real argon2id hash of one random secret;
+ * nobody logs in with it. Each write commits with fsync (synchronous=FULL), so the file is
+ * built on tmpfs when /dev/shm exists and copied into `dataDir` afterwards.
+ */
+export async function seedAccounts(dataDir: string, users: { age: number; devices: number }[]): Promise<SeededUser[]> {
+  const scratchRoot = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const scratch = mkdtempSync(join(scratchRoot, 'omechat-seed-'));
+  const file = join(scratch, 'omechat.sqlite');
+  const storage = new SqliteStorage({ file });
+  const secretHash = await argon2Hasher().hash(cryptoRandom.secret());
+  const now = Date.now();
+  const out: SeededUser[] = [];
+  try {
+    for (let i = 0; i < users.length; i++) {
+      const { age, devices } = users[i]!;
+      const userHash = cryptoRandom.userHash();
+      const username = `bench_${i}_${userHash.slice(0, 6).replace(/[^A-Za-z0-9]/g, 'x')}`;
+      const created = await storage.createUser({ userHash, username, usernameKey: usernameKey(username), age, secretHash, createdAt: now });
+      if (created !== 'created') throw new Error(`seed: createUser ${created}`);
+      const creds: Credentials[] = [];
+      for (let d = 0; d < devices; d++) {
+        const clientHash: ClientHash = cryptoRandom.clientHash();
+        const accessToken = cryptoRandom.accessToken();
+        const result = await storage.createClient({
+          clientHash,
+          userHash,
+          tokenHash: hashToken(accessToken),
+          deviceName: `bench ${d}`,
+          createdAt: now,
+          lastSeenAt: null,
+        });
+        if (result !== 'created') throw new Error(`seed: createClient ${result}`);
+        creds.push({ clientHash, accessToken });
+      }
+      out.push({ userHash, username, age, devices: creds });
+    }
+  } finally {
+    await storage.close();
+  }
+  mkdirSync(dataDir, { recursive: true });
+  copyFileSync(file, sqliteFile({ OMECHAT_DATA_DIR: dataDir }));
+  rmSync(scratch, { recursive: true, force: true });
+  return out;
+}
+
+/**
+ * Median time of one durable write transaction of the server's SQLite adapter in the temp
+ * dir: with synchronous=FULL it is mostly an fsync, and the event loop waits for it.
+ */
+export async function probeCommitMs(samples = 200): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'omechat-probe-'));
+  const storage = new SqliteStorage({ file: join(dir, 'probe.sqlite') });
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const userHash = cryptoRandom.userHash();
+      const t0 = performance.now();
+      await storage.createUser({ userHash, username: `probe_${i}`, usernameKey: `probe_${i}`, age: 30, secretHash: 'x', createdAt: 0 });
+      times.push(performance.now() - t0);
+    }
+  } finally {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}

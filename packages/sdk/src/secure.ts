@@ -1,0 +1,264 @@
+import type { TRPCClient } from '@trpc/client';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { ChatId, ClientHash, IdentityKeys, OmeEvent, SendOutput, UserHash } from '@omechat/protocol';
+import type { AppRouter } from '@omechat/server';
+import { CryptoError, type CryptoErrorCode } from './crypto/errors.js';
+import { E2EDevice, type RecipientDevice } from './crypto/device.js';
+import type { KeyStore } from './crypto/key-store.js';
+import { safetyCode } from './crypto/safety-code.js';
+import { OmeChatError, toOmeChatError } from './errors.js';
+
+/** A decrypted message, as the app sees it. */
+export interface ChatMessage {
+  chatId: ChatId;
+  seq: number;
+  messageId: string;
+  from: UserHash;
+  fromClientHash: ClientHash;
+  sentAt: number;
+  /** Sent from this device. */
+  own: boolean;
+  text: string;
+}
+
+/** What `client.on` delivers: the protocol's events with messages decrypted. */
+export type ClientEvent =
+  | Exclude<OmeEvent, { type: 'message.new' }>
+  | ({ type: 'message' } & ChatMessage)
+  | {
+      type: 'message.undecryptable';
+      chatId: ChatId;
+      seq: number;
+      messageId: string;
+      from: UserHash;
+      fromClientHash: ClientHash;
+      code: CryptoErrorCode;
+    }
+  /** A device of a peer (or of yours) now shows a different identity key than before. */
+  | { type: 'peer.identityChanged'; userHash: UserHash; clientHash: ClientHash };
+
+/** One-time prekeys uploaded at first, and the level below which the SDK tops them up. */
+const PREKEY_BATCH = 50;
+const PREKEY_LOW_WATER = 20;
+/** How long a user's device list is trusted before it is fetched again. */
+const DEVICES_TTL_MS = 10_000;
+/** Attempts to store a message across dropped connections, with the same clientMessageId. */
+const SEND_ATTEMPTS = 5;
+
+interface Me {
+  userHash: UserHash;
+  clientHash: ClientHash;
+}
+
+type DeviceList = { clientHash: ClientHash; identity: IdentityKeys }[];
+
+/**
+ * End-to-end encryption behind plain text: keys are made and kept on this device, uploaded
+ * as public halves only, and every message is sealed for each device of the peer and of
+ * the sender's other devices (docs/e2e.md).
+ */
+export class SecureMessaging {
+  #me: Me | null = null;
+  #device: Promise<E2EDevice> | null = null;
+  /** Device state changes one at a time: a ratchet step must never be lost or interleaved. */
+  #lock: Promise<unknown> = Promise.resolve();
+  #events: Promise<void> = Promise.resolve();
+  readonly #peers = new Map<ChatId, UserHash>();
+  readonly #devices = new Map<UserHash, { at: number; list: DeviceList }>();
+  readonly #plaintext = new Map<string, string>();
+  #receivedSinceTopUp = 0;
+
+  constructor(
+    private readonly trpc: () => TRPCClient<AppRouter>,
+    private readonly keyStore: KeyStore,
+    private readonly emit: (event: ClientEvent) => void,
+  ) {}
+
+  /** Forgets the signed-in device (after sign-out or a credentials change). */
+  reset(): void {
+    this.#me = null;
+    this.#device = null;
+    this.#devices.clear();
+  }
+
+  /** Loads or creates this device's keys and makes sure the server has enough prekeys. */
+  ready(): Promise<E2EDevice> {
+    this.#device ??= this.#setUp().catch((err: unknown) => {
+      this.#device = null; // try again on the next call
+      throw toOmeChatError(err);
+    });
+    return this.#device;
+  }
+
+  async send(chatId: ChatId, text: string, clientMessageId: string): Promise<SendOutput> {
+    const device = await this.ready();
+    const me = this.#me!;
+    const peer = await this.#peerOf(chatId);
+    const [peerDevices, ownDevices] = await Promise.all([this.#devicesOf(peer), this.#devicesOf(me.userHash)]);
+    if (peerDevices.length === 0) throw new OmeChatError('NOT_FOUND', 'Your peer has no device ready for encrypted chat yet');
+    const targets: RecipientDevice[] = [
+      ...peerDevices.map((d) => ({ userHash: peer, clientHash: d.clientHash })),
+      ...ownDevices.filter((d) => d.clientHash !== me.clientHash).map((d) => ({ userHash: me.userHash, clientHash: d.clientHash })),
+    ];
+    const withBundles = await this.#attachBundles(device, targets);
+    const parts = await this.#exclusive(async () => {
+      const sealed = device.encryptFor(withBundles, new TextEncoder().encode(text));
+      await this.keyStore.save(device.exportState());
+      return sealed;
+    });
+    const envelope = { v: 1 as const, parts: parts.map((p) => ({ ...p, to: p.to as ClientHash })) };
+    const ack = await this.#store(chatId, envelope, clientMessageId);
+    this.#plaintext.set(`${chatId}:${ack.seq}`, text);
+    this.emit({ type: 'message', chatId, seq: ack.seq, messageId: ack.messageId, from: me.userHash, fromClientHash: me.clientHash, sentAt: ack.sentAt, own: true, text });
+    return ack;
+  }
+
+  /** Events arrive in order; they are handled strictly one after another. */
+  handle(events: OmeEvent[]): void {
+    this.#events = this.#events.then(async () => {
+      for (const event of events) await this.#handleOne(event);
+    });
+  }
+
+  /** Plaintext this device has seen for a chat message, if any (it cannot decrypt twice). */
+  textOf(chatId: ChatId, seq: number): string | null {
+    return this.#plaintext.get(`${chatId}:${seq}`) ?? null;
+  }
+
+  /**
+   * A 60-digit code both people compare out of band. It covers every device key of both
+   * users, so it changes when either adds a device or a key is swapped.
+   */
+  async safetyCode(chatId: ChatId): Promise<string> {
+    await this.ready();
+    const peer = await this.#peerOf(chatId);
+    const fingerprint = (list: DeviceList) =>
+      sha256(new TextEncoder().encode(list.map((d) => d.identity.signingPub).sort().join('.')));
+    this.#devices.clear();
+    const [mine, theirs] = await Promise.all([this.#devicesOf(this.#me!.userHash), this.#devicesOf(peer)]);
+    return safetyCode(fingerprint(mine), fingerprint(theirs));
+  }
+
+  rememberPeer(chatId: ChatId, userHash: UserHash): void {
+    this.#peers.set(chatId, userHash);
+  }
+
+  async #setUp(): Promise<E2EDevice> {
+    const me = await this.trpc().account.me.query();
+    this.#me = { userHash: me.userHash, clientHash: me.clientHash };
+    const saved = await this.keyStore.load();
+    let device: E2EDevice | null = null;
+    if (saved) {
+      try {
+        const loaded = E2EDevice.importState(saved);
+        if (loaded.address.clientHash === me.clientHash) device = loaded;
+      } catch {
+        device = null; // unreadable state: this device starts over with new keys
+      }
+    }
+    device ??= E2EDevice.create(this.#me);
+    await this.#topUp(device, true);
+    return device;
+  }
+
+  async #topUp(device: E2EDevice, force = false): Promise<void> {
+    const status = await this.trpc().keys.status.query();
+    if (!force && status.hasIdentity && status.oneTimePrekeys >= PREKEY_LOW_WATER) return;
+    const count = status.hasIdentity ? Math.max(0, PREKEY_BATCH - status.oneTimePrekeys) : PREKEY_BATCH;
+    if (status.hasIdentity && count === 0) return;
+    const oneTimePrekeys = await this.#exclusive(async () => {
+      const fresh = device.generateOneTimePrekeys(count);
+      // Private halves are saved before the public halves are published.
+      await this.keyStore.save(device.exportState());
+      return fresh;
+    });
+    await this.trpc().keys.upload.mutate({ ...device.publicKeys(), oneTimePrekeys });
+  }
+
+  async #handleOne(event: OmeEvent): Promise<void> {
+    if (event.type === 'match.found') this.#peers.set(event.chatId, event.peer.userHash);
+    if (event.type !== 'message.new') return this.emit(event);
+
+    const m = event.message;
+    const me = this.#me;
+    if (!me) return;
+    const key = `${m.chatId}:${m.seq}`;
+    const base = { chatId: m.chatId, seq: m.seq, messageId: m.messageId, from: m.senderUserHash, fromClientHash: m.senderClientHash };
+    if (m.senderClientHash === me.clientHash) return; // emitted when it was sent
+    const part = m.envelope.parts.find((p) => p.to === me.clientHash);
+    if (!part) return; // sealed before this device existed: new devices get no past history
+    const device = await this.ready();
+    try {
+      const bytes = await this.#exclusive(async () => {
+        const plain = device.decrypt({ userHash: m.senderUserHash, clientHash: m.senderClientHash }, part);
+        await this.keyStore.save(device.exportState());
+        return plain;
+      });
+      const text = new TextDecoder().decode(bytes);
+      this.#plaintext.set(key, text);
+      this.emit({ type: 'message', ...base, sentAt: m.sentAt, own: false, text });
+    } catch (err) {
+      const code: CryptoErrorCode = err instanceof CryptoError ? err.code : 'MALFORMED';
+      this.emit({ type: 'message.undecryptable', ...base, code });
+    }
+    if (++this.#receivedSinceTopUp >= PREKEY_LOW_WATER / 2) {
+      this.#receivedSinceTopUp = 0;
+      await this.#topUp(device).catch(() => undefined); // retried after the next messages
+    }
+  }
+
+  async #store(chatId: ChatId, envelope: Parameters<TRPCClient<AppRouter>['message']['send']['mutate']>[0]['envelope'], clientMessageId: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.trpc().message.send.mutate({ chatId, envelope, clientMessageId });
+      } catch (err) {
+        const error = toOmeChatError(err);
+        // The same clientMessageId makes a retry safe: the server stores it at most once.
+        if (error.code !== 'UNAVAILABLE' || attempt >= SEND_ATTEMPTS) throw error;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
+  async #peerOf(chatId: ChatId): Promise<UserHash> {
+    const known = this.#peers.get(chatId);
+    if (known) return known;
+    for (const chat of await this.trpc().chat.list.query()) this.#peers.set(chat.chatId, chat.peer.userHash);
+    const peer = this.#peers.get(chatId);
+    if (!peer) throw new OmeChatError('FORBIDDEN', 'Not a member of this chat');
+    return peer;
+  }
+
+  async #devicesOf(userHash: UserHash): Promise<DeviceList> {
+    const cached = this.#devices.get(userHash);
+    if (cached && Date.now() - cached.at < DEVICES_TTL_MS) return cached.list;
+    const { devices } = await this.trpc().keys.devices.query({ userHash });
+    const device = await this.ready();
+    for (const d of devices) {
+      const known = device.peerIdentity({ userHash, clientHash: d.clientHash });
+      if (known && known !== d.identity.signingPub) this.emit({ type: 'peer.identityChanged', userHash, clientHash: d.clientHash });
+    }
+    this.#devices.set(userHash, { at: Date.now(), list: devices });
+    return devices;
+  }
+
+  /** Prekey bundles for the devices we have no session with yet (fetching one uses it up). */
+  async #attachBundles(device: E2EDevice, targets: RecipientDevice[]): Promise<RecipientDevice[]> {
+    const needing = new Set(targets.filter((t) => !device.peerIdentity(t)).map((t) => t.userHash));
+    const bundles = new Map<string, RecipientDevice['bundle']>();
+    for (const userHash of needing) {
+      const { devices } = await this.trpc().keys.bundles.mutate({ userHash });
+      for (const d of devices) bundles.set(d.clientHash, d.bundle);
+    }
+    return targets
+      .map((t) => ({ ...t, bundle: bundles.get(t.clientHash) }))
+      .filter((t) => device.peerIdentity(t) !== undefined || t.bundle !== undefined);
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+}
+
