@@ -21,11 +21,17 @@ function clockTicks(): number {
 
 /** utime + stime of a process, in seconds (from /proc/<pid>/stat). */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** utime and stime of a process (all its threads), in seconds. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm)".
-  return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+  return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
 }
 
 /** Resident set size and its peak, in bytes (from /proc/<pid>/status). */
@@ -63,6 +69,7 @@ export interface ServerProcess {
   pid: number;
   url: string;
   cpuSeconds(): number;
+  cpuTimes(): { user: number; system: number };
   memory(): { rss: number; peak: number };
   /** SIGTERM, then waits for exit (SIGKILL after 10 s). */
   stop(): Promise<void>;
@@ -95,6 +102,7 @@ function watch(name: string, child: ChildProcess, pattern: RegExp, cleanup: () =
           pid,
           url: m[1]!,
           cpuSeconds: () => cpuSeconds(pid),
+          cpuTimes: () => cpuTimes(pid),
           memory: () => memory(pid),
           async stop() {
             if (!exited) {

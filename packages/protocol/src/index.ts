@@ -7,3 +7,4 @@ export * from './events.js';
 export * from './keys.js';
 export * from './errors.js';
 export * from './close-codes.js';
+export * from './safety.js';

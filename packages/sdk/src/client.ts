@@ -186,10 +186,11 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
       retryDelayMs: options.retryDelayMs ?? defaultRetryDelay,
       onOpen: () => {
         everConnected = true;
-        if (current === ws) setState('connected');
+        if (current === ws && !closedReason) setState('connected');
       },
       onClose: (cause) => {
-        if (current !== ws || state === 'closed') return;
+        // After a terminal close nothing may revive this connection: the app decides what next.
+        if (current !== ws || closedReason) return;
         const code = cause?.code ?? 0;
         if (TERMINAL_CLOSE_CODES.has(code)) {
           setState('closed', code === CLOSE_CODES.BANNED ? 'banned' : code === CLOSE_CODES.SESSION_REVOKED ? 'revoked' : 'unauthorized');

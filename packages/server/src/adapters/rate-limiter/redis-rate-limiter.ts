@@ -1,0 +1,63 @@
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { assertRateLimitRule, type RateLimiter, type RateLimiterStore, type RateLimitRule } from '../../ports/rate-limiter.js';
+import { flexibleLimiter, flexibleOptions } from './flexible.js';
+
+export interface RedisRateLimiterStoreOptions {
+  url: string;
+  /** Prefixes every key, so several deployments (or test runs) can share one Redis. */
+  prefix?: string;
+  /**
+   * While Redis is unreachable, count in this process instead of refusing everything.
+   * Limits then hold per process only; tests turn this off to see Redis's own answers.
+   */
+  memoryFallback?: boolean;
+}
+
+/** Counts in Redis, so a limit holds across every server process that shares it. */
+export class RedisRateLimiterStore implements RateLimiterStore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #fallback: boolean;
+  #closed = false;
+
+  constructor(options: RedisRateLimiterStoreOptions) {
+    // One retry per command: a limit check must answer quickly, not queue behind an outage.
+    this.#redis = new Redis(options.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+    this.#redis.on('error', () => undefined); // surfaced per command; the client reconnects itself
+    this.#prefix = options.prefix ?? 'omechat:rl';
+    this.#fallback = options.memoryFallback ?? true;
+  }
+
+  /** Resolves once Redis answers; rejects with the connection error otherwise. */
+  async ping(): Promise<void> {
+    if (this.#redis.status !== 'ready') {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('Redis did not become ready within 2 s')), 2000);
+        this.#redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    await this.#redis.ping();
+  }
+
+  limiter(name: string, rule: RateLimitRule): RateLimiter {
+    assertRateLimitRule(rule);
+    const options = flexibleOptions(`${this.#prefix}:${name}`, rule);
+    const limiter = new RateLimiterRedis({
+      ...options,
+      storeClient: this.#redis,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: this.#fallback ? new RateLimiterMemory(options) : undefined,
+    });
+    return flexibleLimiter(limiter, rule.points, () => this.#closed);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}
