@@ -18,6 +18,9 @@
  *                              [--paced-rate 400] [--paced-seconds 5] [--cpu-prof DIR] [--no-write]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeMachine, machine, now } from './lib/machine.ts';
 import { startBaseline, startOmeChat, type ServerProcess } from './lib/proc.ts';
@@ -215,12 +218,10 @@ async function run(target: 'omechat' | 'baseline', pairs: number): Promise<Targe
   const t0 = performance.now();
   const stats = new RunStats();
   let server: ServerProcess;
+  let dataDir: string | undefined;
   const endpoints: Endpoint[] = [];
   if (target === 'omechat') {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dataDir = mkdtempSync(join(tmpdir(), 'omechat-relay-'));
+    dataDir = mkdtempSync(join(tmpdir(), 'omechat-relay-'));
     const users = await seedAccounts(dataDir, Array.from({ length: pairs * 2 }, () => ({ age: 30, devices: 1 })));
     server = await startOmeChat({
       dataDir,
@@ -307,6 +308,7 @@ async function run(target: 'omechat' | 'baseline', pairs: number): Promise<Targe
   } finally {
     await Promise.all(endpoints.map((e) => e.rpc?.close()));
     await server.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

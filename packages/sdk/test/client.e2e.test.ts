@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
+import { createOmeChatClient, OmeChatError, type ClientEvent, type OmeChatClient } from '../src/index.js';
+
+/** The SDK against a real server on a real socket. */
+let server: RunningServer;
+let dataDir: string;
+const clients: OmeChatClient[] = [];
+
+async function start(port = 0) {
+  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent' });
+  const log = createLogger('silent');
+  return startServer({ config, core: createCoreFromConfig(config, log), log });
+}
+
+function client(url = server.url) {
+  const c = createOmeChatClient({ url, WebSocket: WebSocket as never, retryDelayMs: () => 50 });
+  clients.push(c);
+  return c;
+}
+
+async function until(predicate: () => boolean, what: string) {
+  const deadline = Date.now() + 5000;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'omechat-sdk-'));
+  server = await start();
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('createOmeChatClient', () => {
+  it('reports connection state and surfaces typed errors', async () => {
+    const c = client();
+    const states: string[] = [];
+    c.onStateChange((s) => states.push(s));
+    await until(() => c.state === 'connected', 'connected');
+    const err = await c.account.me().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OmeChatError);
+    expect((err as OmeChatError).code).toBe('UNAUTHORIZED');
+    const bad = await c.account.register({ username: 'x', age: 10 }).catch((e: unknown) => e);
+    expect((bad as OmeChatError).code).toBe('BAD_REQUEST');
+    expect((bad as OmeChatError).details.fields).toEqual(expect.arrayContaining(['username', 'age']));
+    expect(states).toContain('connected');
+  });
+
+  it('chats end to end and keeps going across a server restart, with nothing lost or doubled', async () => {
+    const a = client();
+    const b = client();
+    const got: ClientEvent[] = [];
+    b.on((e) => got.push(e));
+    a.on(() => undefined);
+    const sa = await a.account.register({ username: `sdk_a_${process.pid}`, age: 44 });
+    await a.account.login({ username: `sdk_a_${process.pid}`, secret: sa.secret });
+    const sb = await b.account.register({ username: `sdk_b_${process.pid}`, age: 44 });
+    await b.account.login({ username: `sdk_b_${process.pid}`, secret: sb.secret });
+    await Promise.all([a.encryptionReady(), b.encryptionReady()]);
+    await a.match.start({ tolerance: 0 });
+    await b.match.start({ tolerance: 0 });
+    await until(() => got.some((e) => e.type === 'match.found'), 'match');
+    const chatId = got.find((e) => e.type === 'match.found')!.chatId as never;
+
+    await a.chat.send(chatId, 'before restart');
+    await until(() => got.some((e) => e.type === 'message'), 'first message');
+
+    const port = server.port;
+    await server.close();
+    await until(() => b.state !== 'connected', 'disconnect');
+    server = await start(port);
+    await until(() => a.state === 'connected' && b.state === 'connected', 'reconnect');
+    await a.chat.send(chatId, 'after restart');
+    await until(() => got.filter((e) => e.type === 'message').length === 2, 'second message');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got.flatMap((e) => (e.type === 'message' ? [e.text] : []))).toEqual(['before restart', 'after restart']);
+    const history = await b.chat.history({ chatId, limit: 10 });
+    expect(history.messages.map((m) => m.text)).toEqual(['before restart', 'after restart']);
+  });
+});
