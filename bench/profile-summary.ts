@@ -45,10 +45,31 @@ function rank(key: (n: Node) => string): [string, number][] {
   return [...sums].sort((a, b) => b[1] - a[1]);
 }
 
+/** Total (inclusive) time: each sample counts once for every distinct function on its stack. */
+function rankInclusive(key: (n: Node) => string, filter: (n: Node) => boolean): [string, number][] {
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const sums = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const node = byId.get(cur)!;
+      if (!filter(node)) continue;
+      const k = key(node);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      sums.set(k, (sums.get(k) ?? 0) + us);
+    }
+  }
+  return [...sums].sort((a, b) => b[1] - a[1]);
+}
+
 const top = Number(values.top);
 const pct = (us: number) => `${((us / total) * 100).toFixed(1).padStart(5)}%`;
 console.log(`total sampled: ${(total / 1e6).toFixed(2)} s`);
 console.log('\nself time by function:');
 for (const [k, us] of rank(fnKey).slice(0, top)) console.log(`${pct(us)}  ${k}`);
+console.log('\ntotal (inclusive) time of project functions (packages/*):');
+for (const [k, us] of rankInclusive(fnKey, (n) => n.callFrame.url.includes('/packages/')).slice(0, top)) console.log(`${pct(us)}  ${k}`);
 console.log('\nself time by file:');
 for (const [k, us] of rank(fileKey).slice(0, top)) console.log(`${pct(us)}  ${k}`);

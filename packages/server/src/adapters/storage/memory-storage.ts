@@ -14,6 +14,8 @@ import type {
   StoredEvent,
   UserRecord,
 } from '../../ports/storage.js';
+import type * as Moderation from '../../ports/storage.js';
+import { MemoryModerationTables } from './memory-moderation.js';
 
 interface ChatEntry {
   chat: ChatRecord;
@@ -43,6 +45,7 @@ export class MemoryStorage implements Storage {
   #events: StoredEvent[] = [];
   #lastEventId = 0;
   #closed = false;
+  readonly #moderation = new MemoryModerationTables();
 
   constructor(options: { clock?: Clock } = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -92,6 +95,7 @@ export class MemoryStorage implements Storage {
       if (chat.members.includes(userHash)) this.#chats.delete(chat.chatId);
     }
     this.#events = this.#events.filter((e) => e.userHash !== userHash);
+    this.#moderation.eraseUser(userHash);
     return clientHashes;
   }
 
@@ -316,6 +320,57 @@ export class MemoryStorage implements Storage {
         },
       }];
     });
+  }
+
+  // --- moderation -------------------------------------------------------------
+  // Kept in MemoryModerationTables; each method checks this adapter is open first.
+
+  async addBlock(block: Moderation.BlockRecord) {
+    return this.#mod().addBlock(block);
+  }
+  async removeBlock(blocker: UserHash, blocked: UserHash) {
+    return this.#mod().removeBlock(blocker, blocked);
+  }
+  async listBlocks(userHash: UserHash) {
+    return this.#mod().listBlocks(userHash);
+  }
+  async createReport(report: Moderation.NewReport) {
+    return this.#mod().createReport(report);
+  }
+  async getReport(reportId: number) {
+    return this.#mod().getReport(reportId);
+  }
+  async listReports(query: Moderation.ReportQuery) {
+    return this.#mod().listReports(query);
+  }
+  async resolveReport(reportId: number, resolution: Moderation.ReportResolution, audit: (r: Moderation.ReportRecord) => Moderation.NewAuditRecord) {
+    return this.#mod().resolveReport(reportId, resolution, audit);
+  }
+  async countReporters(reported: UserHash, since: number) {
+    return this.#mod().countReporters(reported, since);
+  }
+  async createBan(ban: Moderation.NewBan, cascade: { layer: Moderation.BanRecord['layer']; target: string }[], audit: (bans: Moderation.BanRecord[]) => Moderation.NewAuditRecord) {
+    return this.#mod().createBan(ban, cascade, audit);
+  }
+  async revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: Moderation.BanRecord) => Moderation.NewAuditRecord) {
+    return this.#mod().revokeBan(banId, revocation, audit);
+  }
+  async listBans(query: Moderation.BanQuery) {
+    return this.#mod().listBans(query);
+  }
+  async listAudit(query: { beforeId?: number | undefined; limit: number }) {
+    return this.#mod().listAudit(query);
+  }
+  async recordSighting(sighting: Moderation.SightingRecord) {
+    this.#mod().recordSighting(sighting);
+  }
+  async listSightings(userHash: UserHash) {
+    return this.#mod().listSightings(userHash);
+  }
+
+  #mod(): MemoryModerationTables {
+    this.#assertOpen();
+    return this.#moderation;
   }
 
   async close(): Promise<void> {

@@ -93,6 +93,78 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (client_hash, id)
   ) STRICT, WITHOUT ROWID;
   `,
+  // --- moderation ---
+  // 3: blocks, reports, bans, the audit log and network sightings. None references users:
+  // bans and the audit log must outlive the account, and deleteUser erases the rest itself.
+  `
+  CREATE TABLE blocks (
+    blocker_user_hash TEXT NOT NULL,
+    blocked_user_hash TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    PRIMARY KEY (blocker_user_hash, blocked_user_hash)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX blocks_blocked ON blocks (blocked_user_hash);
+
+  CREATE TABLE reports (
+    report_id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id            TEXT NOT NULL,
+    reporter_user_hash TEXT NOT NULL,
+    reported_user_hash TEXT NOT NULL,
+    reason             TEXT NOT NULL,
+    urgent             INTEGER NOT NULL CHECK (urgent IN (0, 1)),
+    note               TEXT,
+    disclosed          TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    resolved_at        INTEGER,
+    resolution         TEXT CHECK (resolution IN ('actioned', 'dismissed')),
+    resolved_by        TEXT,
+    resolution_note    TEXT,
+    UNIQUE (chat_id, reporter_user_hash)
+  ) STRICT;
+  CREATE INDEX reports_reported ON reports (reported_user_hash, created_at);
+  CREATE INDEX reports_reporter ON reports (reporter_user_hash);
+  CREATE INDEX reports_open ON reports (urgent, created_at) WHERE resolved_at IS NULL;
+
+  CREATE TABLE bans (
+    ban_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    layer         TEXT NOT NULL CHECK (layer IN ('account', 'device', 'network')),
+    target        TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    issuer        TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    revoked_at    INTEGER,
+    revoked_by    TEXT,
+    parent_ban_id INTEGER REFERENCES bans (ban_id)
+  ) STRICT;
+  CREATE INDEX bans_target ON bans (layer, target);
+  CREATE INDEX bans_unrevoked ON bans (expires_at) WHERE revoked_at IS NULL;
+  CREATE INDEX bans_parent ON bans (parent_ban_id) WHERE parent_ban_id IS NOT NULL;
+  CREATE TRIGGER bans_kept BEFORE DELETE ON bans
+    BEGIN SELECT RAISE(ABORT, 'bans are revoked, never deleted'); END;
+
+  CREATE TABLE audit_log (
+    audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       INTEGER NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    subject  TEXT NOT NULL,
+    details  TEXT NOT NULL
+  ) STRICT;
+  CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+  CREATE TABLE sightings (
+    client_hash  TEXT NOT NULL,
+    network_key  TEXT NOT NULL,
+    user_hash    TEXT NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    PRIMARY KEY (client_hash, network_key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX sightings_user ON sightings (user_hash, last_seen_at);
+  `,
 ];
 
 /**
