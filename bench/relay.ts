@@ -15,7 +15,7 @@
  * both timed in this process.
  *
  *   node --import tsx relay.ts [--pairs 50,500] [--seconds 8] [--warmup 2] [--window 2]
- *                              [--paced-rate 400] [--paced-seconds 5] [--cpu-prof DIR] [--no-write]
+ *                              [--paced-rate 100] [--paced-seconds 5] [--cpu-prof DIR] [--no-write]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
     window: { type: 'string', default: '2' },
-    'paced-rate': { type: 'string', default: '400' },
+    'paced-rate': { type: 'string', default: '100' },
     'paced-seconds': { type: 'string', default: '5' },
     'cpu-prof': { type: 'string' },
     'no-write': { type: 'boolean', default: false },

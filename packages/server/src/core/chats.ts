@@ -170,11 +170,17 @@ export class Chats {
   }
 
   async #advance(chat: ChatRecord, userHash: UserHash, kind: 'read' | 'delivered', seq: number, event: OmeEvent) {
-    const events = chat.members.map((m) => newEvent(m, event));
-    const moved = await this.deps.storage.advanceCursor(chat.chatId, userHash, kind, seq, events);
-    // advanceCursor appended the events only if the cursor moved; wake both members then.
-    if (moved) {
-      for (const member of chat.members) this.deps.events.wake(member);
-    }
+    // Read receipts also go to the reader's other devices (their unread counts follow);
+    // delivery receipts only matter to the sender.
+    const audience = kind === 'read' ? chat.members : [peerOf(chat, userHash)];
+    const moved = await this.deps.storage.advanceCursor(
+      chat.chatId,
+      userHash,
+      kind,
+      seq,
+      audience.map((m) => newEvent(m, event)),
+    );
+    // advanceCursor appended the events only if the cursor moved.
+    if (moved) for (const member of audience) this.deps.events.wake(member);
   }
 }

@@ -72,7 +72,8 @@ export async function* streamEvents(
         for (const e of stored) {
           const event = await materialize(e);
           cursor = e.id;
-          if (!event) continue;
+          // The sending device has its ack; only the user's other devices need the copy.
+          if (!event || (event.type === 'message.new' && event.message.senderClientHash === session.clientHash)) continue;
           events.push(event);
           if (event.type === 'message.new' && event.message.senderUserHash !== session.userHash) {
             delivered.set(event.message.chatId, Math.max(event.message.seq, delivered.get(event.message.chatId) ?? 0));

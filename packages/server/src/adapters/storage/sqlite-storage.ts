@@ -16,6 +16,8 @@ import type {
   UserRecord,
 } from '../../ports/storage.js';
 import { migrate } from './migrations.js';
+import type * as Moderation from '../../ports/storage.js';
+import { SqliteModerationTables } from './sqlite-moderation.js';
 
 export interface SqliteStorageOptions {
   /** A file path, or ':memory:' for a throwaway database. */
@@ -205,6 +207,7 @@ export class SqliteStorage implements Storage {
   readonly #statements: Statements;
   readonly #keys: ReturnType<typeof prepareKeyStatements>;
   readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  readonly #moderation: SqliteModerationTables;
 
   constructor({ file, clock = systemClock }: SqliteStorageOptions) {
     this.#clock = clock;
@@ -221,6 +224,7 @@ export class SqliteStorage implements Storage {
     this.#statements = prepareStatements(db);
     this.#keys = prepareKeyStatements(db);
     this.#transaction = db.transaction((fn: () => unknown) => fn());
+    this.#moderation = new SqliteModerationTables(db, (fn) => this.#write(fn), () => this.#sql());
   }
 
   async createUser(user: UserRecord): Promise<CreateUserResult> {
@@ -249,6 +253,7 @@ export class SqliteStorage implements Storage {
       const clientHashes = sql.listClients.all(userHash).map((c) => c.clientHash);
       sql.deleteChatsOf.run({ userHash });
       sql.deleteEventsOf.run(userHash);
+      this.#moderation.eraseUser(userHash);
       sql.deleteUser.run(userHash); // clients follow through ON DELETE CASCADE
       return clientHashes;
     });
@@ -425,6 +430,52 @@ export class SqliteStorage implements Storage {
         };
       }),
     );
+  }
+
+  // --- moderation -------------------------------------------------------------
+  // Statements live in SqliteModerationTables; it runs them through #write and #sql.
+
+  async addBlock(block: Moderation.BlockRecord) {
+    return this.#moderation.addBlock(block);
+  }
+  async removeBlock(blocker: UserHash, blocked: UserHash) {
+    return this.#moderation.removeBlock(blocker, blocked);
+  }
+  async listBlocks(userHash: UserHash) {
+    return this.#moderation.listBlocks(userHash);
+  }
+  async createReport(report: Moderation.NewReport) {
+    return this.#moderation.createReport(report);
+  }
+  async getReport(reportId: number) {
+    return this.#moderation.getReport(reportId);
+  }
+  async listReports(query: Moderation.ReportQuery) {
+    return this.#moderation.listReports(query);
+  }
+  async resolveReport(reportId: number, resolution: Moderation.ReportResolution, audit: (r: Moderation.ReportRecord) => Moderation.NewAuditRecord) {
+    return this.#moderation.resolveReport(reportId, resolution, audit);
+  }
+  async countReporters(reported: UserHash, since: number) {
+    return this.#moderation.countReporters(reported, since);
+  }
+  async createBan(ban: Moderation.NewBan, cascade: { layer: Moderation.BanRecord['layer']; target: string }[], audit: (bans: Moderation.BanRecord[]) => Moderation.NewAuditRecord) {
+    return this.#moderation.createBan(ban, cascade, audit);
+  }
+  async revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: Moderation.BanRecord) => Moderation.NewAuditRecord) {
+    return this.#moderation.revokeBan(banId, revocation, audit);
+  }
+  async listBans(query: Moderation.BanQuery) {
+    return this.#moderation.listBans(query);
+  }
+  async listAudit(query: { beforeId?: number | undefined; limit: number }) {
+    return this.#moderation.listAudit(query);
+  }
+  async recordSighting(sighting: Moderation.SightingRecord) {
+    this.#moderation.recordSighting(sighting);
+  }
+  async listSightings(userHash: UserHash) {
+    return this.#moderation.listSightings(userHash);
   }
 
   async close(): Promise<void> {

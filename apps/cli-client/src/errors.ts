@@ -1,0 +1,48 @@
+import { OmeChatError, type ClosedReason, type ErrorCode } from '@omechat/sdk';
+
+/** Codes only the CLI produces; everything else is one of the protocol's `ErrorCode`s. */
+export type CliErrorCode = 'USAGE' | 'NOT_LOGGED_IN' | 'ALREADY_LOGGED_IN' | 'DEVICE_BUSY' | 'TIMEOUT';
+
+export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
+
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(
+    readonly code: CliErrorCode | ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  get exitCode(): number {
+    return this.code === 'USAGE' ? EXIT.usage : EXIT.error;
+  }
+}
+
+export const usage = (message: string) => new CliError('USAGE', message);
+
+/**
+ * A call that was in flight when the server closed the socket for good (revoked, banned)
+ * fails as UNAVAILABLE; the close reason says what really happened.
+ */
+export function toCliError(error: unknown, closedReason: ClosedReason = null): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof OmeChatError) {
+    if (error.code === 'UNAVAILABLE' && closedReason && closedReason !== 'closed') return closedError(closedReason);
+    return new CliError(error.code, error.message);
+  }
+  return new CliError('INTERNAL', error instanceof Error ? error.message : String(error));
+}
+
+export function closedError(reason: Exclude<ClosedReason, null>): CliError {
+  switch (reason) {
+    case 'banned':
+      return new CliError('BANNED', 'This account, device or network is banned');
+    case 'revoked':
+      return new CliError('UNAUTHORIZED', 'This device was signed out (revoked); run `omechat login` again');
+    case 'unauthorized':
+      return new CliError('UNAUTHORIZED', 'The saved credentials are no longer valid; run `omechat login` again');
+    case 'closed':
+      return new CliError('UNAVAILABLE', 'The connection was closed');
+  }
+}

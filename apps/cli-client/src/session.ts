@@ -1,0 +1,191 @@
+import { WebSocket } from 'ws';
+import { createOmeChatClient, type ClientEvent, type ClientHash, type OmeChatClient, type OmeEvent } from '@omechat/sdk';
+import { CliError, closedError, toCliError } from './errors.js';
+import type { LocalState, SavedCredentials } from './state.js';
+
+/** How long a command waits for the server's socket to open. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+export interface Connection {
+  client: OmeChatClient;
+  /** Runs `fn`, turning any failure into a CliError (with the close reason if the socket closed for good). */
+  run<T>(fn: (client: OmeChatClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A client without credentials, for `register` and `login`. */
+export async function connectAnonymous(url: string, keyStore?: ReturnType<LocalState['keyStore']>): Promise<Connection> {
+  return open(url, { keyStore });
+}
+
+/** A signed-in client for commands that do not encrypt or decrypt. */
+export async function connectReadOnly(url: string, state: LocalState): Promise<Connection & { credentials: SavedCredentials }> {
+  const credentials = state.requireCredentials();
+  return { ...(await open(url, { credentials, keyStore: state.readOnlyKeyStore() })), credentials };
+}
+
+export interface DeviceSession extends Connection {
+  credentials: SavedCredentials;
+  /**
+   * Listens to decrypted events. Each one is recorded (messages go to messages.jsonl)
+   * before the cursor moves past it, and events this device already handled are dropped.
+   */
+  listen(listener: (event: ClientEvent) => void): void;
+  /** Stops listening, waits until received events are handled and the cursor saved, closes. */
+  close(): Promise<void>;
+}
+
+/**
+ * This device with its keys and event cursor, for commands that encrypt or decrypt. Holds
+ * the device lock until closed.
+ */
+export async function openDevice(url: string, state: LocalState, command: string): Promise<DeviceSession> {
+  const credentials = state.requireCredentials();
+  const release = state.lock(command);
+  try {
+    const cursor = new CursorKeeper(credentials.clientHash, (id) => state.saveCursor(id));
+    const conn = await open(url, {
+      credentials,
+      keyStore: state.keyStore(),
+      lastEventId: state.cursor(),
+      onLastEventId: (id) => cursor.batchEnd(id),
+    });
+    const { client } = conn;
+    // The SDK drops messages that arrive before it knows which device it is, so listeners
+    // are added only after encryption is set up.
+    await conn.run((c) => c.encryptionReady());
+    const seen = new Set(state.messages().map((m) => `${m.chatId}:${m.seq}`));
+    const listeners: ((event: ClientEvent) => void)[] = [];
+    let offRaw: (() => void) | null = null;
+    let off: (() => void) | null = null;
+    return {
+      ...conn,
+      credentials,
+      listen(listener) {
+        listeners.push(listener);
+        if (off) return;
+        offRaw = client.onRaw((event) => cursor.raw(event));
+        off = client.on((event) => {
+          const key = 'seq' in event ? `${event.chatId}:${event.seq}` : null;
+          const again = key !== null && (event.type === 'message' || event.type === 'message.undecryptable') && seen.has(key);
+          if (!again) {
+            if (event.type === 'message') {
+              seen.add(key!);
+              state.recordMessage({ chatId: event.chatId, seq: event.seq, from: event.from, own: event.own, sentAt: event.sentAt, text: event.text });
+            }
+            for (const l of listeners) l(event);
+          }
+          cursor.emitted(event);
+        });
+      },
+      async close() {
+        offRaw?.();
+        off?.();
+        await cursor.drained(2_000);
+        await conn.close();
+        release();
+      },
+    };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+async function open(
+  url: string,
+  options: Pick<Parameters<typeof createOmeChatClient>[0], 'credentials' | 'keyStore' | 'lastEventId' | 'onLastEventId'>,
+): Promise<Connection> {
+  const client = createOmeChatClient({ url, WebSocket: WebSocket as unknown as typeof globalThis.WebSocket, ...options });
+  const close = () => client.close().catch(() => undefined);
+  try {
+    await connected(client, url);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    client,
+    async run(fn) {
+      try {
+        return await fn(client);
+      } catch (error) {
+        throw toCliError(error, client.closedReason);
+      }
+    },
+    close,
+  };
+}
+
+/** The SDK queues calls until the socket opens and retries forever; a command should not. */
+function connected(client: OmeChatClient, url: string): Promise<void> {
+  if (client.state === 'connected') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new CliError('UNAVAILABLE', `Cannot reach the server at ${url}`)), CONNECT_TIMEOUT_MS);
+    const off = client.onStateChange((state, reason) => {
+      if (state === 'connected') done();
+      else if (state === 'closed') done(closedError(reason ?? 'closed'));
+    });
+    function done(error?: CliError) {
+      clearTimeout(timer);
+      off();
+      if (error) reject(error);
+      else resolve();
+    }
+  });
+}
+
+/**
+ * The SDK reports a batch's resume id before it has decrypted that batch, so saving it at
+ * once could skip messages if the process stops in between. This keeps each id until the
+ * decrypted events of its batch have been handed out: one per event, except messages this
+ * device sent or that were not sealed for it.
+ */
+class CursorKeeper {
+  readonly #batches: { id: string; remaining: number }[] = [];
+  #current = 0;
+  #waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly clientHash: ClientHash,
+    private readonly save: (id: string) => void,
+  ) {}
+
+  raw(event: OmeEvent): void {
+    if (event.type !== 'message.new') this.#current++;
+    else if (event.message.senderClientHash !== this.clientHash && event.message.envelope.parts.some((p) => p.to === this.clientHash)) this.#current++;
+  }
+
+  batchEnd(id: string): void {
+    this.#batches.push({ id, remaining: this.#current });
+    this.#current = 0;
+    this.#flush();
+  }
+
+  emitted(event: ClientEvent): void {
+    // Not from the stream: our own sends, and key warnings raised while sending.
+    if ((event.type === 'message' && event.own) || event.type === 'peer.identityChanged') return;
+    const head = this.#batches[0];
+    if (head) head.remaining--;
+    this.#flush();
+  }
+
+  /** Resolves when every received batch is handled, or after `timeoutMs` (its id then stays unsaved). */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.#batches.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #flush(): void {
+    let done: string | null = null;
+    while (this.#batches[0] && this.#batches[0].remaining <= 0) done = this.#batches.shift()!.id;
+    if (done !== null) this.save(done);
+    if (this.#batches.length === 0) for (const wake of this.#waiters.splice(0)) wake();
+  }
+}

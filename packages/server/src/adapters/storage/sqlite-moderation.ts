@@ -1,0 +1,262 @@
+import type { Database } from 'better-sqlite3';
+import type { BanLayer, ChatId, ReportReason, UserHash } from '@omechat/protocol';
+import type {
+  AuditRecord,
+  BanQuery,
+  BanRecord,
+  BlockRecord,
+  DisclosedMessageRecord,
+  NewAuditRecord,
+  NewBan,
+  NewReport,
+  ReportQuery,
+  ReportRecord,
+  ReportResolution,
+  SightingRecord,
+} from '../../ports/storage.js';
+
+const SIGHTINGS_PER_USER = 32;
+
+const BLOCK = 'blocker_user_hash AS blockerUserHash, blocked_user_hash AS blockedUserHash, created_at AS createdAt';
+const REPORT = `report_id AS reportId, chat_id AS chatId, reporter_user_hash AS reporterUserHash,
+  reported_user_hash AS reportedUserHash, reason, urgent, note, disclosed, created_at AS createdAt,
+  resolved_at AS resolvedAt, resolution, resolved_by AS resolvedBy, resolution_note AS resolutionNote`;
+const BAN = `ban_id AS banId, layer, target, reason, issuer, created_at AS createdAt, expires_at AS expiresAt,
+  revoked_at AS revokedAt, revoked_by AS revokedBy, parent_ban_id AS parentBanId`;
+const AUDIT = 'audit_id AS auditId, at, actor, action, subject, details';
+const SIGHTING = 'user_hash AS userHash, client_hash AS clientHash, network_key AS networkKey, last_seen_at AS lastSeenAt';
+
+interface ReportRow extends Omit<ReportRecord, 'urgent' | 'disclosed'> {
+  urgent: number;
+  disclosed: string;
+}
+interface AuditRow extends Omit<AuditRecord, 'details'> {
+  details: string;
+}
+
+const toReport = (row: ReportRow): ReportRecord => ({
+  ...row,
+  urgent: row.urgent === 1,
+  disclosed: JSON.parse(row.disclosed) as DisclosedMessageRecord[],
+});
+const toAudit = (row: AuditRow): AuditRecord => ({ ...row, details: JSON.parse(row.details) as Record<string, unknown> });
+
+function prepare(db: Database) {
+  return {
+    insertBlock: db.prepare<BlockRecord>(
+      `INSERT OR IGNORE INTO blocks (blocker_user_hash, blocked_user_hash, created_at)
+       VALUES (@blockerUserHash, @blockedUserHash, @createdAt)`,
+    ),
+    deleteBlock: db.prepare<[UserHash, UserHash]>('DELETE FROM blocks WHERE blocker_user_hash = ? AND blocked_user_hash = ?'),
+    listBlocks: db.prepare<{ u: UserHash }, BlockRecord>(
+      `SELECT ${BLOCK} FROM blocks WHERE blocker_user_hash = @u OR blocked_user_hash = @u ORDER BY created_at`,
+    ),
+    eraseBlocks: db.prepare<{ u: UserHash }>('DELETE FROM blocks WHERE blocker_user_hash = @u OR blocked_user_hash = @u'),
+
+    insertReport: db.prepare<[ChatId, UserHash, UserHash, ReportReason, number, string | null, string, number]>(
+      `INSERT OR IGNORE INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note,
+         disclosed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getReport: db.prepare<[number], ReportRow>(`SELECT ${REPORT} FROM reports WHERE report_id = ?`),
+    listReports: db.prepare<{ open: number; resolved: number; limit: number; offset: number }, ReportRow>(
+      `SELECT ${REPORT} FROM reports
+       WHERE (@open = 1 AND resolved_at IS NULL) OR (@resolved = 1 AND resolved_at IS NOT NULL)
+       ORDER BY resolved_at IS NULL DESC, urgent DESC, created_at, report_id LIMIT @limit OFFSET @offset`,
+    ),
+    resolveReport: db.prepare<ReportResolution & { reportId: number }>(
+      `UPDATE reports SET resolved_at = @resolvedAt, resolution = @resolution, resolved_by = @resolvedBy,
+         resolution_note = @resolutionNote WHERE report_id = @reportId AND resolved_at IS NULL`,
+    ),
+    countReporters: db
+      .prepare<[UserHash, number], number>(
+        'SELECT count(DISTINCT reporter_user_hash) FROM reports WHERE reported_user_hash = ? AND created_at >= ?',
+      )
+      .pluck(),
+    eraseReports: db.prepare<{ u: UserHash }>('DELETE FROM reports WHERE reporter_user_hash = @u OR reported_user_hash = @u'),
+
+    insertBan: db.prepare<NewBan & { parentBanId: number | null }>(
+      `INSERT INTO bans (layer, target, reason, issuer, created_at, expires_at, parent_ban_id)
+       VALUES (@layer, @target, @reason, @issuer, @createdAt, @expiresAt, @parentBanId)`,
+    ),
+    getBan: db.prepare<[number], BanRecord>(`SELECT ${BAN} FROM bans WHERE ban_id = ?`),
+    revokeBan: db.prepare<{ banId: number; at: number; by: string }>(
+      `UPDATE bans SET revoked_at = @at, revoked_by = @by
+       WHERE (ban_id = @banId OR parent_ban_id = @banId) AND revoked_at IS NULL`,
+    ),
+    listBans: db.prepare<
+      { activeAt: number | null; layer: BanLayer | null; target: string | null; limit: number; offset: number },
+      BanRecord
+    >(
+      `SELECT ${BAN} FROM bans
+       WHERE (@activeAt IS NULL OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @activeAt)))
+         AND (@layer IS NULL OR layer = @layer) AND (@target IS NULL OR target = @target)
+       ORDER BY created_at DESC, ban_id DESC LIMIT @limit OFFSET @offset`,
+    ),
+
+    insertAudit: db.prepare<[number, string, string, string, string]>(
+      'INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)',
+    ),
+    listAudit: db.prepare<[number, number], AuditRow>(
+      `SELECT ${AUDIT} FROM audit_log WHERE audit_id < ? ORDER BY audit_id DESC LIMIT ?`,
+    ),
+
+    upsertSighting: db.prepare<SightingRecord>(
+      `INSERT INTO sightings (client_hash, network_key, user_hash, last_seen_at)
+       VALUES (@clientHash, @networkKey, @userHash, @lastSeenAt)
+       ON CONFLICT (client_hash, network_key) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+    ),
+    listSightings: db.prepare<[UserHash], SightingRecord>(
+      `SELECT ${SIGHTING} FROM sightings WHERE user_hash = ?
+       ORDER BY last_seen_at DESC, network_key, client_hash`,
+    ),
+    trimSightings: db.prepare<{ u: UserHash; keep: number }>(
+      `DELETE FROM sightings WHERE user_hash = @u AND (client_hash, network_key) NOT IN (
+         SELECT client_hash, network_key FROM sightings WHERE user_hash = @u
+         ORDER BY last_seen_at DESC, network_key, client_hash LIMIT @keep)`,
+    ),
+    eraseSightings: db.prepare<[UserHash]>('DELETE FROM sightings WHERE user_hash = ?'),
+  };
+}
+
+/**
+ * The moderation tables of SqliteStorage (migration 3), kept apart so the main adapter stays
+ * readable. Every method behaves as the Storage method of the same name. `write` runs its
+ * function in an IMMEDIATE transaction; `read` throws once the database is closed.
+ */
+export class SqliteModerationTables {
+  readonly #sql: ReturnType<typeof prepare>;
+
+  constructor(
+    db: Database,
+    private readonly write: <R>(fn: () => R) => R,
+    private readonly read: () => void,
+  ) {
+    this.#sql = prepare(db);
+  }
+
+  /** Only inside the caller's transaction (deleteUser). */
+  eraseUser(userHash: UserHash): void {
+    this.#sql.eraseBlocks.run({ u: userHash });
+    this.#sql.eraseReports.run({ u: userHash });
+    this.#sql.eraseSightings.run(userHash);
+  }
+
+  addBlock(block: BlockRecord): boolean {
+    this.read();
+    return this.#sql.insertBlock.run(block).changes > 0;
+  }
+
+  removeBlock(blocker: UserHash, blocked: UserHash): boolean {
+    this.read();
+    return this.#sql.deleteBlock.run(blocker, blocked).changes > 0;
+  }
+
+  listBlocks(userHash: UserHash): BlockRecord[] {
+    this.read();
+    return this.#sql.listBlocks.all({ u: userHash });
+  }
+
+  createReport(r: NewReport): ReportRecord | null {
+    return this.write(() => {
+      const { changes, lastInsertRowid } = this.#sql.insertReport.run(
+        r.chatId,
+        r.reporterUserHash,
+        r.reportedUserHash,
+        r.reason,
+        r.urgent ? 1 : 0,
+        r.note,
+        JSON.stringify(r.disclosed),
+        r.createdAt,
+      );
+      return changes === 0 ? null : this.#report(Number(lastInsertRowid));
+    });
+  }
+
+  getReport(reportId: number): ReportRecord | null {
+    this.read();
+    return this.#report(reportId);
+  }
+
+  listReports({ status, limit, offset }: ReportQuery): ReportRecord[] {
+    this.read();
+    const open = status !== 'resolved' ? 1 : 0;
+    const resolved = status !== 'open' ? 1 : 0;
+    return this.#sql.listReports.all({ open, resolved, limit, offset }).map(toReport);
+  }
+
+  resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): ReportRecord | null {
+    return this.write(() => {
+      if (this.#sql.resolveReport.run({ ...resolution, reportId }).changes === 0) return null;
+      const report = this.#report(reportId)!;
+      this.#appendAudit(audit(report));
+      return report;
+    });
+  }
+
+  countReporters(reported: UserHash, since: number): number {
+    this.read();
+    return this.#sql.countReporters.get(reported, since) ?? 0;
+  }
+
+  createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): BanRecord[] {
+    return this.write(() => {
+      const parentBanId = Number(this.#sql.insertBan.run({ ...ban, parentBanId: null }).lastInsertRowid);
+      const ids = [parentBanId];
+      for (const c of cascade) {
+        ids.push(Number(this.#sql.insertBan.run({ ...ban, layer: c.layer, target: c.target, parentBanId }).lastInsertRowid));
+      }
+      const bans = ids.map((id) => this.#sql.getBan.get(id)!);
+      this.#appendAudit(audit(bans));
+      return bans;
+    });
+  }
+
+  revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): BanRecord | null {
+    return this.write(() => {
+      const ban = this.#sql.getBan.get(banId);
+      if (!ban || ban.revokedAt !== null) return null;
+      this.#sql.revokeBan.run({ banId, at: revocation.at, by: revocation.by });
+      const revoked = this.#sql.getBan.get(banId)!;
+      this.#appendAudit(audit(revoked));
+      return revoked;
+    });
+  }
+
+  listBans({ activeAt, layer, target, limit, offset }: BanQuery): BanRecord[] {
+    this.read();
+    return this.#sql.listBans.all({
+      activeAt: activeAt ?? null,
+      layer: layer ?? null,
+      target: target ?? null,
+      // SQLite reads a negative LIMIT as "no limit".
+      limit: limit ?? -1,
+      offset: offset ?? 0,
+    });
+  }
+
+  listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): AuditRecord[] {
+    this.read();
+    return this.#sql.listAudit.all(beforeId ?? Number.MAX_SAFE_INTEGER, Math.max(0, limit)).map(toAudit);
+  }
+
+  recordSighting(sighting: SightingRecord): void {
+    this.write(() => {
+      this.#sql.upsertSighting.run(sighting);
+      this.#sql.trimSightings.run({ u: sighting.userHash, keep: SIGHTINGS_PER_USER });
+    });
+  }
+
+  listSightings(userHash: UserHash): SightingRecord[] {
+    this.read();
+    return this.#sql.listSightings.all(userHash);
+  }
+
+  #report(reportId: number): ReportRecord | null {
+    const row = this.#sql.getReport.get(reportId);
+    return row ? toReport(row) : null;
+  }
+
+  #appendAudit(entry: NewAuditRecord): void {
+    this.#sql.insertAudit.run(entry.at, entry.actor, entry.action, entry.subject, JSON.stringify(entry.details));
+  }
+}
