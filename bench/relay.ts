@@ -14,7 +14,7 @@
  * Latency = send of the message.send frame -> arrival of the peer's message.new frame,
  * both timed in this process.
  *
- *   node --import tsx relay.ts [--pairs 50,500] [--seconds 8] [--warmup 2] [--window 2]
+ *   node --import tsx relay.ts [--pairs 50,500] [--seconds 10] [--warmup 2] [--window 2]
  *                              [--paced-rate 100] [--paced-seconds 5] [--cpu-prof DIR] [--no-write]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -32,7 +32,7 @@ import { fmt, percentiles, ratio, Samples, sleep } from './lib/stats.ts';
 const { values: args } = parseArgs({
   options: {
     pairs: { type: 'string', default: '50,500' },
-    seconds: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     window: { type: 'string', default: '2' },
     'paced-rate': { type: 'string', default: '100' },
@@ -157,6 +157,8 @@ interface TargetResult {
   saturated: PhaseResult;
   paced: PhaseResult;
   rssIdle: number;
+  /** Server CPU with every client connected and nothing sent, % of a core. */
+  idleCpuPct: number;
   rssEnd: number;
   rssPeak: number;
   errors: number;
@@ -263,6 +265,9 @@ async function run(target: 'omechat' | 'baseline', pairs: number): Promise<Targe
     await sleep(500); // match.found events and their receipts settle
     const setupSeconds = (performance.now() - t0) / 1000;
     const rssIdle = server.memory().rss;
+    const idle0 = server.cpuSeconds();
+    await sleep(2000);
+    const idleCpuPct = ((server.cpuSeconds() - idle0) / 2) * 100;
 
     // Saturated: each client keeps WINDOW sends in flight.
     stats.saturate = true;
@@ -298,6 +303,7 @@ async function run(target: 'omechat' | 'baseline', pairs: number): Promise<Targe
       saturated,
       paced,
       rssIdle,
+      idleCpuPct,
       rssEnd: mem.rss,
       rssPeak: mem.peak,
       errors: stats.errors,
@@ -324,7 +330,7 @@ function printResult(r: TargetResult) {
   );
   console.log(
     `  ${''.padEnd(8)} paced ${PACED_RATE}/s: ${fmt(p.perSecond)} msg/s, p50 ${fmt(p.p50, 2)} ms, p99 ${fmt(p.p99, 2)} ms, ` +
-      `server CPU ${fmt(p.serverCpuUsPerMsg, 1)} µs/msg`,
+      `server CPU ${fmt(p.serverCpuUsPerMsg, 1)} µs/msg (idle, nothing sent: ${fmt(r.idleCpuPct, 1)}% of a core)`,
   );
   console.log(
     `  ${''.padEnd(8)} server RSS ${MiB(r.rssIdle)} MiB idle -> ${MiB(r.rssEnd)} MiB (peak ${MiB(r.rssPeak)}); ` +
@@ -371,6 +377,7 @@ if (!args['no-write']) {
       row(`latency p99 (paced ${PACED_RATE} msg/s)`, (r) => r.paced.p99, 2, ' ms'),
       row('server CPU per msg (saturated)', (r) => r.saturated.serverCpuUsPerMsg, 1, ' µs'),
       row(`server CPU per msg (paced)`, (r) => r.paced.serverCpuUsPerMsg, 1, ' µs'),
+      row('server CPU, connected and idle', (r) => r.idleCpuPct, 1, '% of a core'),
       row('server CPU (saturated)', (r) => r.saturated.serverCpuPct, 0, '% of a core'),
       row('of which in the kernel (saturated)', (r) => r.saturated.serverSysShare * 100, 0, '%'),
       row('load generator CPU (saturated)', (r) => r.saturated.loadgenCpuPct, 0, '% of a core'),

@@ -1,11 +1,15 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const HERE = import.meta.dirname;
 export const SERVER_BIN = join(HERE, '../../packages/server/bin/omechat-server.js');
 export const BASELINE_SERVER = join(HERE, '../baseline-server.ts');
+const GC_PROBE = join(HERE, 'gc-probe.mjs');
+
+/** Node flags that let `collectAndMeasure` force a GC in the child (see gc-probe.mjs). */
+export const GC_PROBE_ARGS = ['--expose-gc', '--import', GC_PROBE];
 
 let clkTck: number | undefined;
 function clockTicks(): number {
@@ -41,27 +45,36 @@ export function memory(pid: number): { rss: number; peak: number } {
   return { rss: kib('VmRSS'), peak: kib('VmHWM') };
 }
 
-/**
- * Raises a process's open-file limit (soft and hard) with prlimit(1). Root may raise the
- * hard limit; anyone may raise the soft limit up to it. Returns the limit now in force.
- */
-export function raiseFileLimit(pid: number, wanted: number): number {
+/** The soft open-file limit of a process (prlimit(1)); NaN when it cannot be read. */
+function fileLimit(pid: number, which: 'SOFT' | 'HARD'): number {
   try {
-    execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${wanted}:${wanted}`], { stdio: 'ignore' });
-  } catch {
-    try {
-      const hard = execFileSync('prlimit', [`--pid=${pid}`, '--nofile', '--raw', '--noheadings', '--output=HARD'], { encoding: 'utf8' }).trim();
-      execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${hard}:${hard}`], { stdio: 'ignore' });
-    } catch {
-      // no prlimit: keep what we have
-    }
-  }
-  try {
-    const soft = execFileSync('prlimit', [`--pid=${pid}`, '--nofile', '--raw', '--noheadings', '--output=SOFT'], { encoding: 'utf8' }).trim();
-    return soft === 'unlimited' ? Infinity : Number(soft);
+    const v = execFileSync('prlimit', [`--pid=${pid}`, '--nofile', '--raw', '--noheadings', `--output=${which}`], { encoding: 'utf8' }).trim();
+    return v === 'unlimited' ? Infinity : Number(v);
   } catch {
     return NaN;
   }
+}
+
+/**
+ * Raises (never lowers) a process's open-file limit, soft and hard, with prlimit(1). Root
+ * may raise the hard limit; anyone may raise the soft limit up to it. Returns the soft
+ * limit now in force.
+ */
+export function raiseFileLimit(pid: number, wanted: number): number {
+  const soft = fileLimit(pid, 'SOFT');
+  if (soft >= wanted) return soft;
+  const hard = Math.max(fileLimit(pid, 'HARD') || 0, wanted);
+  try {
+    execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${wanted}:${hard}`], { stdio: 'ignore' });
+  } catch {
+    try {
+      const keptHard = fileLimit(pid, 'HARD');
+      execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${keptHard}:${keptHard}`], { stdio: 'ignore' });
+    } catch {
+      // no prlimit, or not allowed: keep what we have
+    }
+  }
+  return fileLimit(pid, 'SOFT');
 }
 
 export interface ServerProcess {
@@ -71,11 +84,16 @@ export interface ServerProcess {
   cpuSeconds(): number;
   cpuTimes(): { user: number; system: number };
   memory(): { rss: number; peak: number };
+  /**
+   * Only for children started with GC_PROBE_ARGS: forces a full GC in the child, then
+   * returns its RSS (from /proc) and V8 heap figures (from process.memoryUsage()).
+   */
+  collectAndMeasure(): Promise<{ rss: number; heapUsed: number; external: number; arrayBuffers: number }>;
   /** SIGTERM, then waits for exit (SIGKILL after 10 s). */
   stop(): Promise<void>;
 }
 
-function watch(name: string, child: ChildProcess, pattern: RegExp, cleanup: () => void): Promise<ServerProcess> {
+function watch(name: string, child: ChildProcess, pattern: RegExp, cleanup: () => void, memoryFile: string): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -104,6 +122,17 @@ function watch(name: string, child: ChildProcess, pattern: RegExp, cleanup: () =
           cpuSeconds: () => cpuSeconds(pid),
           cpuTimes: () => cpuTimes(pid),
           memory: () => memory(pid),
+          async collectAndMeasure() {
+            rmSync(memoryFile, { force: true });
+            child.kill('SIGUSR2');
+            const deadline = Date.now() + 30_000;
+            while (!existsSync(memoryFile)) {
+              if (Date.now() > deadline) throw new Error(`${name}: no memory report (started without GC_PROBE_ARGS?)`);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+            const usage = JSON.parse(readFileSync(memoryFile, 'utf8')) as { heapUsed: number; external: number; arrayBuffers: number };
+            return { rss: memory(pid).rss, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers };
+          },
           async stop() {
             if (!exited) {
               child.kill('SIGTERM');
@@ -136,9 +165,11 @@ export interface OmeChatServerOptions {
 export async function startOmeChat(opts: OmeChatServerOptions = {}): Promise<ServerProcess & { dataDir: string }> {
   const own = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'omechat-bench-'));
+  const memoryFile = join(tmpdir(), `omechat-bench-mem-${process.pid}-${Date.now()}.json`);
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_BIN, 'serve'], {
     env: {
       ...process.env,
+      BENCH_MEMORY_FILE: memoryFile,
       OMECHAT_HOST: '127.0.0.1',
       OMECHAT_PORT: '0',
       OMECHAT_DATA_DIR: dataDir,
@@ -149,18 +180,20 @@ export async function startOmeChat(opts: OmeChatServerOptions = {}): Promise<Ser
   });
   if (opts.fileLimit && child.pid) raiseFileLimit(child.pid, opts.fileLimit);
   const server = await watch('omechat', child, /listening on (ws:\/\/\S+)/, () => {
+    rmSync(memoryFile, { force: true });
     if (own) rmSync(dataDir, { recursive: true, force: true });
-  });
+  }, memoryFile);
   return { ...server, dataDir };
 }
 
 /** The bare `ws` baseline server (bench/baseline-server.ts) in a child process. */
-export async function startBaseline(opts: { fileLimit?: number } = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', BASELINE_SERVER], {
+export async function startBaseline(opts: { fileLimit?: number; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+  const memoryFile = join(tmpdir(), `omechat-bench-mem-${process.pid}-${Date.now()}-b.json`);
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', BASELINE_SERVER], {
     cwd: join(HERE, '..'),
-    env: { ...process.env },
+    env: { ...process.env, BENCH_MEMORY_FILE: memoryFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (opts.fileLimit && child.pid) raiseFileLimit(child.pid, opts.fileLimit);
-  return watch('baseline', child, /baseline listening on (ws:\/\/\S+)/, () => undefined);
+  return watch('baseline', child, /baseline listening on (ws:\/\/\S+)/, () => rmSync(memoryFile, { force: true }), memoryFile);
 }

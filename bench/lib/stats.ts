@@ -35,6 +35,10 @@ export const fmt = (n: number, digits = 0) =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a';
 
 /** "1.23x" */
-export const ratio = (a: number, b: number) => (Number.isFinite(a / b) && b !== 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+export const ratio = (a: number, b: number) => {
+  const r = a / b;
+  if (!Number.isFinite(r) || b === 0) return 'n/a';
+  return `${r >= 100 ? r.toFixed(0) : r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}x`;
+};
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 import { OmeChatError, type ClosedReason, type ErrorCode } from '@omechat/sdk';
 
 /** Codes only the CLI produces; everything else is one of the protocol's `ErrorCode`s. */
-export type CliErrorCode = 'USAGE' | 'NOT_LOGGED_IN' | 'ALREADY_LOGGED_IN' | 'DEVICE_BUSY' | 'TIMEOUT';
+export type CliErrorCode = 'USAGE' | 'NOT_LOGGED_IN' | 'ALREADY_LOGGED_IN' | 'DEVICE_BUSY' | 'TIMEOUT' | 'CANCELLED';
 
 export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
 

@@ -27,7 +27,7 @@ export class Output {
 
   error(error: CliError): void {
     if (this.json) this.line(JSON.stringify({ error: { code: error.code, message: error.message } }));
-    else this.stderr.write(`omechat: ${error.message} (${error.code})\n`);
+    else this.stderr.write(`omechat: ${error.message}${error.code === 'USAGE' ? '' : ` (${error.code})`}\n`);
   }
 }
 

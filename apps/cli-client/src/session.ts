@@ -1,10 +1,13 @@
 import { WebSocket } from 'ws';
-import { createOmeChatClient, type ClientEvent, type ClientHash, type OmeChatClient, type OmeEvent } from '@omechat/sdk';
+import { createOmeChatClient, type ClientEvent, type ClientHash, type KeyStore, type OmeChatClient, type OmeEvent } from '@omechat/sdk';
 import { CliError, closedError, toCliError } from './errors.js';
 import type { LocalState, SavedCredentials } from './state.js';
 
-/** How long a command waits for the server's socket to open. */
-export const CONNECT_TIMEOUT_MS = 10_000;
+/** Where the server is, and how long to wait for its socket to open. */
+export interface ServerAddress {
+  url: string;
+  connectTimeoutMs: number;
+}
 
 export interface Connection {
   client: OmeChatClient;
@@ -14,14 +17,14 @@ export interface Connection {
 }
 
 /** A client without credentials, for `register` and `login`. */
-export async function connectAnonymous(url: string, keyStore?: ReturnType<LocalState['keyStore']>): Promise<Connection> {
-  return open(url, { keyStore });
+export async function connectAnonymous(server: ServerAddress, keyStore?: KeyStore): Promise<Connection> {
+  return open(server, { keyStore });
 }
 
 /** A signed-in client for commands that do not encrypt or decrypt. */
-export async function connectReadOnly(url: string, state: LocalState): Promise<Connection & { credentials: SavedCredentials }> {
+export async function connectReadOnly(server: ServerAddress, state: LocalState): Promise<Connection & { credentials: SavedCredentials }> {
   const credentials = state.requireCredentials();
-  return { ...(await open(url, { credentials, keyStore: state.readOnlyKeyStore() })), credentials };
+  return { ...(await open(server, { credentials, keyStore: state.readOnlyKeyStore() })), credentials };
 }
 
 export interface DeviceSession extends Connection {
@@ -30,7 +33,7 @@ export interface DeviceSession extends Connection {
    * Listens to decrypted events. Each one is recorded (messages go to messages.jsonl)
    * before the cursor moves past it, and events this device already handled are dropped.
    */
-  listen(listener: (event: ClientEvent) => void): void;
+  listen(listener: (event: ClientEvent) => void): () => void;
   /** Stops listening, waits until received events are handled and the cursor saved, closes. */
   close(): Promise<void>;
 }
@@ -39,12 +42,12 @@ export interface DeviceSession extends Connection {
  * This device with its keys and event cursor, for commands that encrypt or decrypt. Holds
  * the device lock until closed.
  */
-export async function openDevice(url: string, state: LocalState, command: string): Promise<DeviceSession> {
+export async function openDevice(server: ServerAddress, state: LocalState, command: string): Promise<DeviceSession> {
   const credentials = state.requireCredentials();
   const release = state.lock(command);
   try {
     const cursor = new CursorKeeper(credentials.clientHash, (id) => state.saveCursor(id));
-    const conn = await open(url, {
+    const conn = await open(server, {
       credentials,
       keyStore: state.keyStore(),
       lastEventId: state.cursor(),
@@ -55,15 +58,16 @@ export async function openDevice(url: string, state: LocalState, command: string
     // are added only after encryption is set up.
     await conn.run((c) => c.encryptionReady());
     const seen = new Set(state.messages().map((m) => `${m.chatId}:${m.seq}`));
-    const listeners: ((event: ClientEvent) => void)[] = [];
+    const listeners = new Set<(event: ClientEvent) => void>();
     let offRaw: (() => void) | null = null;
     let off: (() => void) | null = null;
     return {
       ...conn,
       credentials,
       listen(listener) {
-        listeners.push(listener);
-        if (off) return;
+        listeners.add(listener);
+        const remove = () => void listeners.delete(listener);
+        if (off) return remove;
         offRaw = client.onRaw((event) => cursor.raw(event));
         off = client.on((event) => {
           const key = 'seq' in event ? `${event.chatId}:${event.seq}` : null;
@@ -73,10 +77,18 @@ export async function openDevice(url: string, state: LocalState, command: string
               seen.add(key!);
               state.recordMessage({ chatId: event.chatId, seq: event.seq, from: event.from, own: event.own, sentAt: event.sentAt, text: event.text });
             }
-            for (const l of listeners) l(event);
+            for (const l of listeners) {
+              try {
+                l(event);
+              } catch (error) {
+                // A throw here would stall the SDK's event queue for good.
+                process.stderr.write(`omechat: ${error instanceof Error ? error.message : String(error)}\n`);
+              }
+            }
           }
           cursor.emitted(event);
         });
+        return remove;
       },
       async close() {
         offRaw?.();
@@ -93,13 +105,15 @@ export async function openDevice(url: string, state: LocalState, command: string
 }
 
 async function open(
-  url: string,
+  { url, connectTimeoutMs }: ServerAddress,
   options: Pick<Parameters<typeof createOmeChatClient>[0], 'credentials' | 'keyStore' | 'lastEventId' | 'onLastEventId'>,
 ): Promise<Connection> {
-  const client = createOmeChatClient({ url, WebSocket: WebSocket as unknown as typeof globalThis.WebSocket, ...options });
+  // Only the two fields: the server rejects connectionParams with anything else in them.
+  const credentials = options.credentials ? { clientHash: options.credentials.clientHash, accessToken: options.credentials.accessToken } : null;
+  const client = createOmeChatClient({ url, WebSocket: WebSocket as unknown as typeof globalThis.WebSocket, ...options, credentials });
   const close = () => client.close().catch(() => undefined);
   try {
-    await connected(client, url);
+    await connected(client, url, connectTimeoutMs);
   } catch (error) {
     await close();
     throw error;
@@ -118,10 +132,10 @@ async function open(
 }
 
 /** The SDK queues calls until the socket opens and retries forever; a command should not. */
-function connected(client: OmeChatClient, url: string): Promise<void> {
+function connected(client: OmeChatClient, url: string, timeoutMs: number): Promise<void> {
   if (client.state === 'connected') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new CliError('UNAVAILABLE', `Cannot reach the server at ${url}`)), CONNECT_TIMEOUT_MS);
+    const timer = setTimeout(() => done(new CliError('UNAVAILABLE', `Cannot reach the server at ${url}`)), timeoutMs);
     const off = client.onStateChange((state, reason) => {
       if (state === 'connected') done();
       else if (state === 'closed') done(closedError(reason ?? 'closed'));
@@ -188,4 +202,45 @@ class CursorKeeper {
     if (done !== null) this.save(done);
     if (this.#batches.length === 0) for (const wake of this.#waiters.splice(0)) wake();
   }
+}
+
+/**
+ * Aborts on the first SIGINT or SIGTERM so a long-running command can stop cleanly; a second
+ * one exits at once.
+ */
+export function stopSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(name);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Resolves when `signal` aborts; rejects when the server closes this device's socket for good. */
+export function untilStopped(client: OmeChatClient, signal: AbortSignal, notice: (text: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const finish = (error?: CliError) => {
+      off();
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onAbort = () => finish();
+    const off = client.onStateChange((state, reason) => {
+      if (state === 'reconnecting') notice('* connection lost; reconnecting…');
+      else if (state === 'connected') notice('* reconnected');
+      else if (state === 'closed') finish(closedError(reason ?? 'closed'));
+    });
+    if (signal.aborted) finish();
+    else signal.addEventListener('abort', onAbort);
+  });
 }

@@ -95,6 +95,7 @@ export const adminBanCreateInput = z.discriminatedUnion('layer', [
   z.strictObject({ layer: z.literal('network'), target: networkKeySchema, ...banFields }),
 ]);
 export type AdminBanCreateInput = z.input<typeof adminBanCreateInput>;
+export type AdminBanCreate = z.infer<typeof adminBanCreateInput>;
 
 export const banSchema = z.object({
   banId: z.number().int(),
@@ -106,6 +107,7 @@ export const banSchema = z.object({
   createdAt: z.number().int(),
   expiresAt: z.number().int().nullable(),
   revokedAt: z.number().int().nullable(),
+  revokedBy: z.string().nullable(),
   /** Set on the device bans an account ban brought with it. */
   parentBanId: z.number().int().nullable(),
   active: z.boolean(),
@@ -187,5 +189,6 @@ export const adminUserOutput = z.object({
   /** Networks (keyed hashes) the account's devices connected from, most recent first. */
   networks: z.array(z.object({ networkKey: networkKeySchema, clientHash: clientHashSchema, lastSeenAt: z.number().int() })),
   bans: z.array(banSchema),
-  reportsAgainst: z.number().int(),
+  /** Distinct users who ever reported this account (reports of deleted users excepted). */
+  reporters: z.number().int(),
 });

@@ -11,6 +11,12 @@ import { systemClock } from './ports/clock.js';
 import type { Storage } from './ports/storage.js';
 import { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
 import type { Logger } from './logger.js';
+// --- moderation ---
+import { MemoryRateLimiterStore } from './adapters/rate-limiter/memory-rate-limiter.js';
+import { RedisRateLimiterStore } from './adapters/rate-limiter/redis-rate-limiter.js';
+import type { RateLimiterStore } from './ports/rate-limiter.js';
+import type { ModerationOptions } from './core/moderation.js';
+import type { RateLimitRules } from './core/rate-limits.js';
 
 export function sqliteFile(config: Pick<Config, 'OMECHAT_DATA_DIR'>): string {
   return join(resolve(config.OMECHAT_DATA_DIR), 'omechat.sqlite');
@@ -36,6 +42,7 @@ export function createCoreFromConfig(config: Config, log?: Logger): Core {
     clock: systemClock,
     bus: new LocalBus(),
     matcher: new MemoryMatcher({ interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => systemClock.now() }),
+    rateLimiters: createRateLimiterStore(config),
     },
     {
       historyCacheBytes: config.OMECHAT_HISTORY_CACHE_BYTES,
@@ -43,6 +50,42 @@ export function createCoreFromConfig(config: Config, log?: Logger): Core {
       ticketTtlMs: config.OMECHAT_MATCH_TICKET_TTL_MS,
       tickMs: 1000,
       onBackgroundError: (err) => log?.error({ err }, 'background work failed'),
+      moderation: moderationOptions(config),
+      rateLimits: rateLimitRules(config),
     },
   );
+}
+
+// --- moderation ---
+
+export function createRateLimiterStore(config: Config): RateLimiterStore {
+  if (config.OMECHAT_RATE_LIMIT_STORE === 'redis') return new RedisRateLimiterStore({ url: config.OMECHAT_REDIS_URL });
+  return new MemoryRateLimiterStore();
+}
+
+export function rateLimitRules(config: Config): RateLimitRules | null {
+  if (config.OMECHAT_RATE_LIMIT_STORE === 'off') return null;
+  return {
+    registerPerNetwork: config.OMECHAT_RATE_REGISTER_PER_NETWORK,
+    loginFailuresPerUsername: config.OMECHAT_RATE_LOGIN_FAILURES_PER_USERNAME,
+    loginFailuresPerNetwork: config.OMECHAT_RATE_LOGIN_FAILURES_PER_NETWORK,
+    messagesBurst: config.OMECHAT_RATE_MESSAGES_BURST,
+    messagesSustained: config.OMECHAT_RATE_MESSAGES_SUSTAINED,
+    matchStarts: config.OMECHAT_RATE_MATCH_STARTS,
+    connectionsPerNetwork: config.OMECHAT_RATE_CONNECTIONS_PER_NETWORK,
+    reportsPerUser: config.OMECHAT_RATE_REPORTS_PER_USER,
+  };
+}
+
+export function moderationOptions(config: Config): ModerationOptions {
+  return {
+    adminToken: config.OMECHAT_ADMIN_TOKEN ?? null,
+    escalation: {
+      reporters: config.OMECHAT_REPORTS_TO_SUSPEND,
+      windowMs: config.OMECHAT_REPORT_WINDOW_MS,
+      suspensionMs: config.OMECHAT_SUSPENSION_MS,
+      factor: config.OMECHAT_SUSPENSION_FACTOR,
+      suspensionsBeforePermanent: config.OMECHAT_SUSPENSIONS_BEFORE_PERMANENT,
+    },
+  };
 }

@@ -6,6 +6,23 @@ import { z } from 'zod';
  */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+// --- moderation ---
+/**
+ * A rate limit as `points/windowSeconds`, or `points/windowSeconds/lockoutSeconds` for a limit
+ * that locks the key out once it goes over (failed logins). See docs/safety.md.
+ */
+const rateRule = (fallback: string) =>
+  z
+    .string()
+    .regex(/^\d{1,9}\/\d{1,9}(\/\d{1,9})?$/, 'must be points/windowSeconds[/lockoutSeconds], e.g. 10/900/900')
+    .default(fallback)
+    .transform((value, ctx) => {
+      const [points = 0, window = 0, lockout = 0] = value.split('/').map(Number);
+      if (points < 1 || window < 1) ctx.addIssue({ code: 'custom', message: 'points and window must be at least 1' });
+      return { points, windowMs: window * 1000, blockMs: lockout * 1000 };
+    });
+const secretSetting = z.string().min(32, 'must be at least 32 characters').optional();
+
 const schema = z.object({
   OMECHAT_HOST: z.string().min(1).default('0.0.0.0'),
   OMECHAT_PORT: int(0, 65535).default(8080),
@@ -32,6 +49,36 @@ const schema = z.object({
   OMECHAT_ARGON2_TIME_COST: int(2, 20).default(2),
   /** How long shutdown waits for in-flight calls before closing storage. */
   OMECHAT_SHUTDOWN_GRACE_MS: int(0, 120_000).default(5_000),
+
+  // --- moderation ---
+  /** Authorises the admin.* procedures (connectionParams `{adminToken}`); unset: admin API off. */
+  OMECHAT_ADMIN_TOKEN: secretSetting,
+  /** Key of the HMAC that turns a client's /24 or /64 into its network key; unset: random per process. */
+  OMECHAT_NETWORK_KEY: secretSetting,
+  /** Comma-separated proxy IPs whose X-Forwarded-For is believed; none by default. */
+  OMECHAT_TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.union([z.ipv4(), z.ipv6()]))),
+  /** Automatic escalation: this many distinct reporters within the window suspend an account. */
+  OMECHAT_REPORTS_TO_SUSPEND: int(1, 1000).default(3),
+  OMECHAT_REPORT_WINDOW_MS: int(1000, 365 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+  /** The first suspension; each later one lasts FACTOR times longer; after N it is permanent. */
+  OMECHAT_SUSPENSION_MS: int(1000, 365 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+  OMECHAT_SUSPENSION_FACTOR: int(1, 100).default(4),
+  OMECHAT_SUSPENSIONS_BEFORE_PERMANENT: int(0, 100).default(3),
+  /** Where rate limits count: this process, Redis (shared by processes), or off (benchmarks). */
+  OMECHAT_RATE_LIMIT_STORE: z.enum(['memory', 'redis', 'off']).default('memory'),
+  OMECHAT_REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  OMECHAT_RATE_REGISTER_PER_NETWORK: rateRule('10/3600'),
+  OMECHAT_RATE_LOGIN_FAILURES_PER_USERNAME: rateRule('10/900/900'),
+  OMECHAT_RATE_LOGIN_FAILURES_PER_NETWORK: rateRule('50/900/900'),
+  OMECHAT_RATE_MESSAGES_BURST: rateRule('20/5'),
+  OMECHAT_RATE_MESSAGES_SUSTAINED: rateRule('300/300'),
+  OMECHAT_RATE_MATCH_STARTS: rateRule('30/60'),
+  OMECHAT_RATE_CONNECTIONS_PER_NETWORK: rateRule('120/60'),
+  OMECHAT_RATE_REPORTS_PER_USER: rateRule('10/3600'),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -33,10 +33,13 @@ export interface AccountsDeps {
 
 /** Runs before an account's data is erased, so other parts can end chats and tell peers. */
 export type BeforeDeleteHook = (userHash: UserHash) => Promise<void>;
+/** Runs once a login's secret is verified, before a device is created; throws to refuse it. */
+export type LoginGuard = (userHash: UserHash) => Promise<void>;
 
 export class Accounts {
   readonly #deps: AccountsDeps;
   readonly #beforeDelete: BeforeDeleteHook[] = [];
+  readonly #loginGuards: LoginGuard[] = [];
   /** A hash to verify against when the username is unknown, so both failures cost the same. */
   #decoyHash: Promise<string> | undefined;
 
@@ -46,6 +49,11 @@ export class Accounts {
 
   onBeforeDelete(hook: BeforeDeleteHook): void {
     this.#beforeDelete.push(hook);
+  }
+
+  /** Guards run after the secret is verified, so only its holder learns why login failed. */
+  addLoginGuard(guard: LoginGuard): void {
+    this.#loginGuards.push(guard);
   }
 
   async register(input: { username: string; age: number }): Promise<RegisterOutput> {
@@ -76,6 +84,7 @@ export class Accounts {
       ? await hasher.verify(user.secretHash, input.secret)
       : await hasher.verify(await this.#decoy(), input.secret).then(() => false);
     if (!user || !ok) throw new DomainError('INVALID_CREDENTIALS', 'Wrong username or secret');
+    for (const guard of this.#loginGuards) await guard(user.userHash);
 
     const clients = await storage.listClients(user.userHash);
     if (clients.length >= LIMITS.maxClientsPerUser) {

@@ -11,6 +11,10 @@ import { Keys } from './keys.js';
 import type { EventStreamDeps } from './event-stream.js';
 import { Matchmaking } from './matchmaking.js';
 import { MessageCache } from './message-cache.js';
+// --- moderation ---
+import type { RateLimiterStore } from '../ports/rate-limiter.js';
+import { Moderation, type ModerationOptions } from './moderation.js';
+import { RateLimits, type RateLimitRules } from './rate-limits.js';
 
 export interface CoreDeps {
   storage: Storage;
@@ -19,6 +23,8 @@ export interface CoreDeps {
   clock: Clock;
   bus: Bus;
   matcher: Matcher;
+  // --- moderation ---
+  rateLimiters: RateLimiterStore;
 }
 
 export interface CoreOptions {
@@ -29,6 +35,10 @@ export interface CoreOptions {
   tickMs: number;
   /** Told of a failed background run; the next run tries again. */
   onBackgroundError?: (err: unknown) => void;
+  // --- moderation ---
+  moderation: ModerationOptions;
+  /** null turns every rate limit off (benchmarks only). */
+  rateLimits: RateLimitRules | null;
 }
 
 /** The domain engine: every service the transports call, wired to its ports. */
@@ -38,6 +48,9 @@ export interface Core {
   chats: Chats;
   matchmaking: Matchmaking;
   keys: Keys;
+  // --- moderation ---
+  moderation: Moderation;
+  rateLimits: RateLimits;
   cache: MessageCache;
   streamDeps: EventStreamDeps;
   /** Purges messages older than the retention period, as of `now`. */
@@ -61,6 +74,11 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     await matchmaking.cancel(userHash);
     await chats.endAllOf(userHash, 'deleted');
   });
+  // --- moderation ---
+  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
+  const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits }, options.moderation);
+  // A device on a banned account: refused once the secret checks out, before a device exists.
+  accounts.addLoginGuard((userHash) => moderation.assertNotBanned({ userHash }));
 
   const purgeExpired = async (now = clock.now()) => {
     const purged = await storage.purgeOlderThan(now - options.retentionMs);
@@ -97,6 +115,8 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     chats,
     matchmaking,
     keys: new Keys(storage),
+    moderation,
+    rateLimits,
     cache,
     streamDeps: { storage, bus, cache, chats },
     purgeExpired,
@@ -110,6 +130,8 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
       clearTimeout(timer);
       timer = undefined;
       await deps.matcher.close();
+      moderation.close();
+      await deps.rateLimiters.close();
       await bus.close();
       await storage.close();
     },

@@ -40,9 +40,18 @@ export function toStoredMessage(m: MessageRecord): StoredMessage {
 
 const peerOf = (chat: ChatRecord, me: UserHash) => (chat.members[0] === me ? chat.members[1] : chat.members[0]);
 
+/** Runs before a message is stored; throws to refuse it (moderation: blocks). */
+export type SendGuard = (session: Session, chat: ChatRecord) => Promise<void>;
+
 /** Chats between two matched users, and the messages in them. */
 export class Chats {
+  readonly #sendGuards: SendGuard[] = [];
+
   constructor(private readonly deps: ChatsDeps) {}
+
+  addSendGuard(guard: SendGuard): void {
+    this.#sendGuards.push(guard);
+  }
 
   async requireMember(chatId: ChatId, userHash: UserHash): Promise<ChatRecord> {
     const chat = await this.deps.storage.getChat(chatId);
@@ -88,6 +97,7 @@ export class Chats {
     const { storage, random, clock, events, cache } = this.deps;
     const chat = await this.requireMember(input.chatId, session.userHash);
     if (chat.state !== 'active') throw new DomainError('CHAT_ENDED', 'This chat has ended');
+    for (const guard of this.#sendGuards) await guard(session, chat);
     const draft = {
       chatId: chat.chatId,
       messageId: random.messageId(),

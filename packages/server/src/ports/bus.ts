@@ -12,7 +12,14 @@ export type BusMessage =
   /** Close these devices' connections now. */
   | { kind: 'close-clients'; clientHashes: ClientHash[]; reason: 'revoked' | 'banned' }
   /** Close all of this user's connections now. */
-  | { kind: 'close-user'; userHash: UserHash; reason: 'revoked' | 'banned' };
+  | { kind: 'close-user'; userHash: UserHash; reason: 'revoked' | 'banned' }
+  // --- moderation ---
+  /** Close every connection from this network (keyed hash) now. */
+  | { kind: 'close-network'; networkKey: string; reason: 'banned' }
+  /** Bans changed: every process reloads its cache of active bans. */
+  | { kind: 'bans-changed' }
+  /** A block between these users was added or removed: drop their cached block lists. */
+  | { kind: 'blocks-changed'; userHashes: UserHash[] };
 
 export interface Bus {
   publish(message: BusMessage): void;

@@ -9,6 +9,8 @@ import type { Connection } from '../trpc/init.js';
 export class ConnectionRegistry {
   readonly #byClient = new Map<ClientHash, Set<Connection>>();
   readonly #byUser = new Map<UserHash, Set<Connection>>();
+  /** Every connection, signed in or not, by network key: for network bans. */
+  readonly #byNetwork = new Map<string, Set<Connection>>();
   readonly #unsubscribe: () => void;
 
   constructor(bus: Bus) {
@@ -16,12 +18,14 @@ export class ConnectionRegistry {
   }
 
   add(conn: Connection): void {
+    addTo(this.#byNetwork, conn.networkKey, conn);
     if (!conn.session) return;
     addTo(this.#byClient, conn.session.clientHash, conn);
     addTo(this.#byUser, conn.session.userHash, conn);
   }
 
   remove(conn: Connection): void {
+    removeFrom(this.#byNetwork, conn.networkKey, conn);
     if (!conn.session) return;
     removeFrom(this.#byClient, conn.session.clientHash, conn);
     removeFrom(this.#byUser, conn.session.userHash, conn);
@@ -51,6 +55,11 @@ export class ConnectionRegistry {
     } else if (message.kind === 'close-user') {
       const code = message.reason === 'banned' ? CLOSE_CODES.BANNED : CLOSE_CODES.SESSION_REVOKED;
       for (const conn of this.#byUser.get(message.userHash) ?? []) conn.close(code, message.reason);
+    } else if (message.kind === 'close-network') {
+      // Moderators connect from anywhere: a network ban must not lock them out of unbanning it.
+      for (const conn of this.#byNetwork.get(message.networkKey) ?? []) {
+        if (!conn.admin) conn.close(CLOSE_CODES.BANNED, message.reason);
+      }
     }
   }
 }

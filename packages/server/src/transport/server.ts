@@ -3,6 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES, connectionParamsSchema } from '@omechat/protocol';
+// --- moderation ---
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { adminConnectionParamsSchema } from '@omechat/protocol';
+import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.js';
 import type { Config } from '../config.js';
 import type { Core } from '../core/app.js';
 import type { Logger } from '../logger.js';
@@ -29,7 +34,12 @@ type ServerConfig = Pick<
   | 'OMECHAT_KEEPALIVE_MS'
   | 'OMECHAT_PONG_WAIT_MS'
   | 'OMECHAT_SHUTDOWN_GRACE_MS'
+  | 'OMECHAT_NETWORK_KEY'
+  | 'OMECHAT_TRUSTED_PROXIES'
 >;
+
+/** A banned client gets this long to receive a typed BANNED answer before its socket closes. */
+const BANNED_GRACE_MS = 1000;
 
 export async function startServer(opts: { config: ServerConfig; core: Core; log: Logger }): Promise<RunningServer> {
   const { config, core, log } = opts;
@@ -46,7 +56,24 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   );
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });
 
-  const createContext = async ({ res: ws, info }: { res: WebSocket; info: { connectionParams: unknown } }): Promise<Context> => {
+  // --- moderation ---
+  const trustedProxies = proxySet(config.OMECHAT_TRUSTED_PROXIES);
+  let networkSecret = config.OMECHAT_NETWORK_KEY;
+  if (!networkSecret) {
+    networkSecret = randomBytes(32).toString('hex');
+    log.warn('OMECHAT_NETWORK_KEY is not set: network keys change, and network bans lapse, when this process restarts');
+  }
+  const networkOf = (req: IncomingMessage) => networkKeyOf(networkSecret, networkPrefix(clientAddress(req, trustedProxies)));
+
+  const createContext = async ({
+    req,
+    res: ws,
+    info,
+  }: {
+    req: IncomingMessage;
+    res: WebSocket;
+    info: { connectionParams: unknown };
+  }): Promise<Context> => {
     const conn: Connection = {
       id: nextConnId++,
       session: null,
@@ -56,9 +83,24 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
         ws.close(code, reason);
       },
       bufferedBytes: () => ws.bufferedAmount,
+      networkKey: networkOf(req),
+      admin: null,
     };
-    const params = connectionParamsSchema.safeParse(info.connectionParams);
-    if (params.success) conn.session = await core.accounts.authenticate(params.data);
+    // --- moderation ---
+    // Moderator tools are exempt from the connection limit and from bans, so a network
+    // ban never locks out the moderator who must lift it.
+    const adminParams = adminConnectionParamsSchema.safeParse(info.connectionParams);
+    if (adminParams.success) conn.admin = core.moderation.authenticateAdmin(adminParams.data);
+    const limited = conn.admin ? null : await core.rateLimits.connection(conn.networkKey);
+    if (limited && !limited.allowed) {
+      conn.close(CLOSE_CODES.RATE_LIMITED, 'too many connections');
+    } else {
+      const params = connectionParamsSchema.safeParse(info.connectionParams);
+      if (params.success) conn.session = await core.accounts.authenticate(params.data);
+      const ban = conn.admin ? null : await core.moderation.banFor({ networkKey: conn.networkKey, ...conn.session });
+      if (ban) setTimeout(() => conn.close(CLOSE_CODES.BANNED, 'banned'), BANNED_GRACE_MS);
+      else if (conn.session) await core.moderation.seen(conn.session, conn.networkKey);
+    }
     if (!accepting) conn.close(CLOSE_CODES.SERVER_SHUTDOWN, 'server shutting down');
     connections.add(conn);
     ws.once('close', () => {
@@ -69,7 +111,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       }
     });
     log.debug(
-      { conn: conn.id, clientHash: conn.session?.clientHash, authenticated: conn.session !== null },
+      { conn: conn.id, clientHash: conn.session?.clientHash, authenticated: conn.session !== null, admin: conn.admin !== null },
       'connection ready',
     );
     return { core, conn, log, inflight, limits: { maxBufferedBytes: config.OMECHAT_MAX_BUFFERED_BYTES } };

@@ -5,6 +5,9 @@ import type { Core } from '../core/app.js';
 import type { Session } from '../core/accounts.js';
 import { DomainError } from '../core/domain-error.js';
 import { describeError, toTRPCError } from './errors.js';
+// --- moderation ---
+import { CLOSE_CODES } from '@omechat/protocol';
+import { bannedError, type AdminSession } from '../core/moderation.js';
 
 /** One per WebSocket connection, created from its connectionParams. */
 export interface Connection {
@@ -15,6 +18,11 @@ export interface Connection {
   close(code: number, reason: string): void;
   /** Bytes queued on the socket that the peer has not read yet. */
   bufferedBytes(): number;
+  // --- moderation ---
+  /** HMAC of the client's /24 or /64 (transport/network.ts); never the address itself. */
+  readonly networkKey: string;
+  /** Set when the connection presented the admin token instead of a device's credentials. */
+  admin: AdminSession | null;
 }
 
 export interface Context {
@@ -59,9 +67,40 @@ const base = t.procedure.use(async ({ ctx, next, path }) => {
   }
 });
 
-export const publicProcedure = base;
+// --- moderation ---
+/** Long enough for the BANNED answer to leave before the close frame. */
+const BANNED_CLOSE_DELAY_MS = 20;
 
-export const authedProcedure = base.use(({ ctx, next }) => {
+/**
+ * Refuses every call from a banned account, device or network with BANNED (layer and end,
+ * nothing else), then closes the socket with 4004. Cheap enough for the message path: the
+ * ban cache answers from memory.
+ */
+const notBanned = base.use(async ({ ctx, next }) => {
+  const { conn } = ctx;
+  const ban = await ctx.core.moderation.banFor({
+    networkKey: conn.networkKey,
+    userHash: conn.session?.userHash,
+    clientHash: conn.session?.clientHash,
+  });
+  if (ban) {
+    setTimeout(() => conn.close(CLOSE_CODES.BANNED, 'banned'), BANNED_CLOSE_DELAY_MS);
+    throw bannedError(ban);
+  }
+  return next();
+});
+
+/** Moderator tools: the admin token from config, never a device's credentials. */
+export const adminProcedure = base.use(({ ctx, next }) => {
+  if (!ctx.core.moderation.adminEnabled) throw new DomainError('FORBIDDEN', 'The admin API is disabled on this server');
+  const admin = ctx.conn.admin;
+  if (!admin || ctx.conn.closing) throw new DomainError('UNAUTHORIZED', 'Connect with the admin token');
+  return next({ ctx: { admin } });
+});
+
+export const publicProcedure = notBanned;
+
+export const authedProcedure = notBanned.use(({ ctx, next }) => {
   const session = ctx.conn.session;
   if (!session || ctx.conn.closing) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in: connect with valid connectionParams' });

@@ -10,6 +10,7 @@ import type {
   StoredEvent,
   UserRecord,
 } from '../../ports/storage.js';
+import { moderationStorageContract } from './storage-moderation.contract.js';
 
 /**
  * The behaviour every Storage adapter owes the core. Run it from each adapter's test file:
@@ -608,6 +609,9 @@ export function storageContract(
         expect(await storage.listDeviceIdentities(alice.userHash)).toEqual([]);
       });
     });
+
+    // --- moderation ---
+    moderationStorageContract({ storage: () => storage });
 
     describe('close', () => {
       it('rejects every call after close', async () => {

@@ -1,0 +1,175 @@
+import { hostname } from 'node:os';
+import type { ClientHash, OmeChatClient } from '@omechat/sdk';
+import { CliError, toCliError } from '../errors.js';
+import { describeDevices } from '../format.js';
+import { connectAnonymous, connectReadOnly, type Connection } from '../session.js';
+import { intOption, requiredOption, secretOption, stringOption, type Command, type Context } from '../context.js';
+
+async function using<C extends Connection, T>(conn: C, fn: (conn: C) => Promise<T>): Promise<T> {
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.close();
+  }
+}
+
+const SECRET_WARNING = 'Store it in a password manager now: it is shown only once, it is the only way to log in, and nobody can recover it.';
+
+const register: Command = {
+  args: '--username U --age N',
+  summary: 'create an account (prints its secret once; does not log in)',
+  options: { username: { type: 'string' }, age: { type: 'string' } },
+  async run(ctx) {
+    const username = requiredOption(ctx, 'username');
+    const age = intOption(ctx, 'age');
+    if (age === undefined) throw new CliError('USAGE', '--age is required');
+    const { userHash, secret } = await using(await connectAnonymous(ctx.server), (c) => c.run((client) => client.account.register({ username, age })));
+    ctx.out.result({ userHash, username, secret }, () =>
+      [`Account ${username} created. Your secret:`, '', `  ${secret}`, '', SECRET_WARNING, `Next: omechat login --username ${username} --secret -`].join('\n'),
+    );
+  },
+};
+
+const login: Command = {
+  args: '--username U --secret S [--device-name D]',
+  summary: 'sign this machine in as a new device (--secret - reads it from stdin)',
+  options: { username: { type: 'string' }, secret: { type: 'string' }, 'device-name': { type: 'string' } },
+  async run(ctx) {
+    const username = requiredOption(ctx, 'username');
+    const secret = await secretOption(ctx);
+    const deviceName = stringOption(ctx, 'device-name') ?? `omechat CLI on ${hostname()}`.slice(0, 64);
+    const saved = ctx.state.credentials();
+    if (saved) throw new CliError('ALREADY_LOGGED_IN', `Already logged in as ${saved.username}; run \`omechat logout\` first`);
+    const release = ctx.state.lock('login');
+    try {
+      ctx.state.clear(); // keys, cursor and messages of an earlier device
+      const me = await using(await connectAnonymous(ctx.server, ctx.state.keyStore()), async (c) => {
+        const result = await c.run((client) => client.account.login({ username, secret, deviceName }));
+        const me = await c.run((client) => client.account.me());
+        ctx.state.saveCredentials({ clientHash: result.clientHash, accessToken: result.accessToken, userHash: result.userHash, username: me.username });
+        // Peers can only write to this device once its public keys are on the server.
+        await c.run((client) => client.encryptionReady());
+        return me;
+      });
+      ctx.out.result({ userHash: me.userHash, clientHash: me.clientHash, username: me.username }, () => `Logged in as ${me.username} (device ${me.clientHash}).`);
+    } finally {
+      release();
+    }
+  },
+};
+
+/** Revokes this device on the server; the server closes the socket before it can reply. */
+async function revokeSelf(client: OmeChatClient, clientHash: ClientHash): Promise<void> {
+  try {
+    await client.clients.revoke({ clientHash });
+  } catch (error) {
+    if (client.closedReason === 'revoked') return;
+    throw toCliError(error, client.closedReason);
+  }
+}
+
+/** Signs this device out on the server (best effort) and forgets it locally. */
+async function forgetDevice(ctx: Context): Promise<boolean> {
+  const release = ctx.state.lock('logout');
+  try {
+    let revoked = false;
+    try {
+      await using(await connectReadOnly(ctx.server, ctx.state), (c) => revokeSelf(c.client, c.credentials.clientHash));
+      revoked = true;
+    } catch (error) {
+      const { code, message } = toCliError(error);
+      // Credentials the server no longer accepts have nothing left to revoke.
+      revoked = code === 'UNAUTHORIZED';
+      if (!revoked) ctx.out.notice(`Could not sign this device out on the server (${code}: ${message}); revoke it from another device with \`omechat revoke\`.`);
+    }
+    ctx.state.clear();
+    return revoked;
+  } finally {
+    release();
+  }
+}
+
+const logout: Command = {
+  args: '',
+  summary: 'sign this device out and delete its local credentials, keys and messages',
+  async run(ctx) {
+    const saved = ctx.state.credentials();
+    if (!saved) return ctx.out.result({ loggedOut: false, revoked: false }, () => 'Not logged in.');
+    const revoked = await forgetDevice(ctx);
+    ctx.out.result({ loggedOut: true, revoked }, () => `Logged out ${saved.username}.`);
+  },
+};
+
+const me: Command = {
+  args: '',
+  summary: 'show the signed-in account',
+  async run(ctx) {
+    const me = await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.account.me()));
+    ctx.out.result(me, () =>
+      [`${me.username} (${me.age})`, `user:   ${me.userHash}`, `device: ${me.clientHash}`, `since:  ${new Date(me.createdAt).toLocaleString()}`].join('\n'),
+    );
+  },
+};
+
+const devices: Command = {
+  args: '',
+  summary: "list this account's devices (* marks this one)",
+  async run(ctx) {
+    const devices = await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.clients.list()));
+    ctx.out.result({ devices }, () => describeDevices(devices));
+  },
+};
+
+const revoke: Command = {
+  args: '<clientHash>',
+  summary: 'sign one of your devices out',
+  positionals: [1, 1],
+  async run(ctx) {
+    const clientHash = ctx.positionals[0] as ClientHash;
+    if (clientHash === ctx.state.requireCredentials().clientHash) {
+      const revoked = await forgetDevice(ctx);
+      if (!revoked) throw new CliError('UNAVAILABLE', 'Could not revoke this device on the server; its local state was deleted');
+    } else {
+      await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.clients.revoke({ clientHash })));
+    }
+    ctx.out.result({ revoked: clientHash }, () => `Device ${clientHash} signed out.`);
+  },
+};
+
+const rotateSecret: Command = {
+  args: '',
+  summary: 'replace the account secret (prints the new one once)',
+  async run(ctx) {
+    const { secret } = await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.account.rotateSecret()));
+    ctx.out.result({ secret }, () => ['Your new secret (the old one no longer works):', '', `  ${secret}`, '', SECRET_WARNING].join('\n'));
+  },
+};
+
+const deleteAccount: Command = {
+  args: '--secret S',
+  summary: 'delete the account and all its devices, for good',
+  options: { secret: { type: 'string' } },
+  async run(ctx) {
+    const secret = await secretOption(ctx);
+    const { username } = ctx.state.requireCredentials();
+    const release = ctx.state.lock('delete-account');
+    try {
+      await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.account.delete({ secret })));
+      ctx.state.clear();
+    } finally {
+      release();
+    }
+    ctx.out.result({ deleted: true }, () => `Account ${username} deleted.`);
+  },
+};
+
+export const accountCommands: Record<string, Command> = {
+  register,
+  login,
+  logout,
+  me,
+  devices,
+  revoke,
+  'rotate-secret': rotateSecret,
+  'delete-account': deleteAccount,
+};

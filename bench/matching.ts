@@ -1,0 +1,393 @@
+/**
+ * Matching benchmark: pairing with 100,000 tickets waiting.
+ *
+ * (a) In process: the server's MemoryMatcher against NaiveMatcher (bench/naive-matcher.ts:
+ *     the same rules, applied by scanning every waiting ticket oldest first), fed the same
+ *     tickets under the same fake clock. The queue holds `--waiting` tickets that cannot pair
+ *     with each other (each has its own interest, none has waited long enough to relax),
+ *     aged 13-80 with tolerance 0-5. Then `--arrivals` arrive, alternately:
+ *       - "interest": the age, tolerance and interest of one random waiting ticket, which it
+ *         must take (the only allowed partner sharing an interest);
+ *       - "plain": no interests, random adult age and tolerance: it may take only another
+ *         plain arrival still waiting, else it waits too.
+ *     Every arrival's partner is compared between the two matchers (they must agree).
+ *     Latency = one enqueue call (the match.start -> pair step); matches/s = pairs made over
+ *     the time spent in enqueue calls.
+ * (b) End to end: `omechat-server serve` in a child process (SQLite in a temp dir), with
+ *     `--e2e-waiting` users connected, each with events.stream open and a waiting ticket as
+ *     in (a); then `--e2e-arrivals` users each call match.start taking one of them
+ *     (`--e2e-concurrency` at a time). Latency = match.start sent -> match.found received by
+ *     both users. Baseline in the same run: a fresh server where only the arrivals' partners
+ *     wait. OMECHAT_MATCH_INTEREST_RELAX_MS is set to 1 h so the waiting tickets keep apart.
+ *     Accounts are seeded through the server's Storage adapter (argon2id per account via the
+ *     API would take minutes). Every waiting ticket needs an open connection, so 100,000
+ *     waiting end to end needs ~100k sockets and several minutes: the default is smaller.
+ *
+ *   node --import tsx matching.ts [--waiting 100000] [--arrivals 4000]
+ *        [--e2e-waiting 20000] [--e2e-arrivals 1000] [--e2e-concurrency 8] [--no-e2e] [--no-write]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LIMITS, type UserHash } from '@omechat/protocol';
+import { MemoryMatcher } from '../packages/server/src/adapters/matcher/memory-matcher.ts';
+import type { MatchPair, MatchTicket } from '../packages/server/src/ports/matcher.ts';
+import { describeMachine, machine, now } from './lib/machine.ts';
+import { raiseFileLimit, startOmeChat } from './lib/proc.ts';
+import { commandLine, table, writeSection } from './lib/report.ts';
+import { openMany, RpcClient } from './lib/rpc.ts';
+import { seedAccounts } from './lib/seed.ts';
+import { fmt, percentiles, ratio, Samples, sleep } from './lib/stats.ts';
+import { NaiveMatcher } from './naive-matcher.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    waiting: { type: 'string', default: '100000' },
+    arrivals: { type: 'string', default: '4000' },
+    'e2e-waiting': { type: 'string', default: '20000' },
+    'e2e-arrivals': { type: 'string', default: '1000' },
+    'e2e-concurrency': { type: 'string', default: '8' },
+    'no-e2e': { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const WAITING = Number(args.waiting);
+const ARRIVALS = Number(args.arrivals);
+const E2E_WAITING = Number(args['e2e-waiting']);
+const E2E_ARRIVALS = Math.min(Number(args['e2e-arrivals']), E2E_WAITING);
+const E2E_CONCURRENCY = Number(args['e2e-concurrency']);
+const RELAX_MS = 3600_000;
+
+/** A small deterministic PRNG (mulberry32), so both matchers and every run see the same tickets. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const randInt = (rand: () => number, min: number, max: number) => min + Math.floor(rand() * (max - min + 1));
+
+interface Waiting {
+  age: number;
+  tolerance: number;
+  interest: string;
+}
+
+function makeWaiting(count: number, rand: () => number): Waiting[] {
+  return Array.from({ length: count }, (_, i) => ({ age: randInt(rand, 13, 80), tolerance: randInt(rand, 0, LIMITS.toleranceMax), interest: `w${i}` }));
+}
+
+/** A random order of the waiting tickets: arrival j of kind "interest" takes targets[j]. */
+function shuffled(count: number, rand: () => number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+// ---------------------------------------------------------------------------------------
+// (a) in process
+
+interface InProcessResult {
+  name: string;
+  fillSeconds: number;
+  arrivalSeconds: number;
+  pairs: number;
+  matchesPerSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+  matchedP99: number;
+  inspectedPerArrival: number;
+  partners: (string | null)[];
+}
+
+async function inProcess(): Promise<{ memory: InProcessResult; naive: InProcessResult; agree: boolean }> {
+  const rand = prng(42);
+  const waiting = makeWaiting(WAITING, rand);
+  const targets = shuffled(WAITING, rand);
+  let clock = 1_000_000;
+  const waitingTickets: MatchTicket[] = waiting.map((w, i) => ({
+    userHash: `waiting_${i}_padding_xx` as UserHash,
+    age: w.age,
+    tolerance: w.tolerance,
+    interests: [w.interest],
+    enqueuedAt: clock + i / 100,
+  }));
+  clock += WAITING / 100 + 1;
+  const arrivals: MatchTicket[] = [];
+  for (let j = 0; j < ARRIVALS; j++) {
+    const userHash = `arrival_${j}_padding_xx` as UserHash;
+    const enqueuedAt = clock + j / 100;
+    if (j % 2 === 0) {
+      const w = waiting[targets[j / 2]!]!;
+      arrivals.push({ userHash, age: w.age, tolerance: w.tolerance, interests: [w.interest], enqueuedAt });
+    } else {
+      arrivals.push({ userHash, age: randInt(rand, 18, 80), tolerance: randInt(rand, 0, LIMITS.toleranceMax), interests: [], enqueuedAt });
+    }
+  }
+  const none: ReadonlySet<UserHash> = new Set();
+
+  const runOne = async (
+    name: string,
+    matcher: { enqueue(t: MatchTicket, x: ReadonlySet<UserHash>): Promise<MatchPair | null>; size(): Promise<number>; inspected: number },
+    fill: () => Promise<number>,
+  ): Promise<InProcessResult> => {
+    const f0 = performance.now();
+    const filled = await fill();
+    const fillSeconds = (performance.now() - f0) / 1000;
+    if (filled !== WAITING || (await matcher.size()) !== WAITING) throw new Error(`${name}: ${filled} of ${WAITING} tickets waiting after the fill`);
+    const inspected0 = matcher.inspected;
+    const all = new Samples();
+    const matched = new Samples();
+    const partners: (string | null)[] = [];
+    let busy = 0;
+    for (const ticket of arrivals) {
+      clock = ticket.enqueuedAt;
+      const t0 = performance.now();
+      const pair = await matcher.enqueue(ticket, none);
+      const dt = performance.now() - t0;
+      busy += dt;
+      all.push(dt);
+      if (pair) matched.push(dt);
+      partners.push(pair ? pair.waiting.userHash : null);
+    }
+    const [p50, p99, max] = percentiles(all.values(), [50, 99, 100]);
+    const pairs = matched.length;
+    return {
+      name,
+      fillSeconds,
+      arrivalSeconds: busy / 1000,
+      pairs,
+      matchesPerSecond: pairs / (busy / 1000),
+      p50: p50!,
+      p99: p99!,
+      max: max!,
+      matchedP99: percentiles(matched.values(), [99])[0]!,
+      inspectedPerArrival: (matcher.inspected - inspected0) / arrivals.length,
+      partners,
+    };
+  };
+
+  const options = { interestRelaxAfterMs: RELAX_MS, now: () => clock };
+  const memoryMatcher = new MemoryMatcher(options);
+  const memory = await runOne('MemoryMatcher', memoryMatcher, async () => {
+    let queued = 0;
+    for (const t of waitingTickets) {
+      clock = t.enqueuedAt;
+      if ((await memoryMatcher.enqueue(t, none)) === null) queued++;
+    }
+    return queued;
+  });
+  const naiveMatcher = new NaiveMatcher(options);
+  const naive = await runOne('naive scan', naiveMatcher, async () => {
+    naiveMatcher.load(waitingTickets); // known to be mutually incompatible: MemoryMatcher queued them all
+    return WAITING;
+  });
+  const agree = memory.partners.every((p, i) => p === naive.partners[i]);
+  return { memory, naive, agree };
+}
+
+// ---------------------------------------------------------------------------------------
+// (b) end to end
+
+interface E2eResult {
+  waiting: number;
+  arrivals: number;
+  setupSeconds: number;
+  matchesPerSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+  rss: number;
+  serverCpuPerMatchUs: number;
+}
+
+async function endToEnd(waitingCount: number): Promise<E2eResult> {
+  const t0 = performance.now();
+  const rand = prng(7);
+  const waiting = makeWaiting(waitingCount, rand);
+  const targets = shuffled(waitingCount, rand).slice(0, E2E_ARRIVALS);
+  const dataDir = mkdtempSync(join(tmpdir(), 'omechat-matching-'));
+  const users = await seedAccounts(dataDir, [
+    ...waiting.map((w) => ({ age: w.age, devices: 1 })),
+    ...targets.map((t) => ({ age: waiting[t]!.age, devices: 1 })),
+  ]);
+  const fileLimit = waitingCount + E2E_ARRIVALS + 1024;
+  raiseFileLimit(process.pid, fileLimit);
+  const server = await startOmeChat({
+    dataDir,
+    fileLimit,
+    env: { OMECHAT_MATCH_INTEREST_RELAX_MS: String(RELAX_MS) },
+    nodeArgs: ['--max-old-space-size=8192'],
+  });
+  const found = new Map<number, (at: number) => void>();
+  const clients: RpcClient[] = [];
+  try {
+    // Ports: ~28k ephemeral ports per source address, so spread over 127.0.0.x.
+    const open = (i: number) =>
+      RpcClient.open({
+        url: server.url,
+        credentials: users[i]!.devices[0]!,
+        localAddress: `127.0.0.${1 + Math.floor(i / 20_000)}`,
+        onEvents: (events, at) => {
+          for (const e of events as { type: string }[]) if (e.type === 'match.found') found.get(i)?.(at);
+        },
+      });
+    clients.push(
+      ...(await openMany(waitingCount, 100, async (i) => {
+        const rpc = await open(i);
+        await rpc.subscribe();
+        const w = waiting[i]!;
+        const r = await rpc.call<{ queued: boolean }>('mutation', 'match.start', { tolerance: w.tolerance, interests: [w.interest] });
+        if (!r.queued) throw new Error(`waiting user ${i} was paired during the fill`);
+        return rpc;
+      })),
+    );
+    const arrivalClients = await openMany(E2E_ARRIVALS, 100, async (j) => {
+      const rpc = await open(waitingCount + j);
+      await rpc.subscribe();
+      return rpc;
+    });
+    clients.push(...arrivalClients);
+    await sleep(500);
+    const setupSeconds = (performance.now() - t0) / 1000;
+
+    const latencies = new Samples();
+    let next = 0;
+    const cpu0 = server.cpuSeconds();
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: E2E_CONCURRENCY }, async () => {
+        while (next < E2E_ARRIVALS) {
+          const j = next++;
+          const target = targets[j]!;
+          const w = waiting[target]!;
+          const both = Promise.all([
+            new Promise<number>((r) => found.set(target, r)),
+            new Promise<number>((r) => found.set(waitingCount + j, r)),
+          ]);
+          const sent = performance.now();
+          const reply = await arrivalClients[j]!.call<{ queued: boolean }>('mutation', 'match.start', {
+            tolerance: w.tolerance,
+            interests: [w.interest],
+          });
+          if (reply.queued) throw new Error(`arrival ${j} was not paired`);
+          const [a, b] = await both;
+          latencies.push(Math.max(a, b) - sent);
+        }
+      }),
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    const cpu = server.cpuSeconds() - cpu0;
+    const [p50, p99, max] = percentiles(latencies.values(), [50, 99, 100]);
+    return {
+      waiting: waitingCount,
+      arrivals: E2E_ARRIVALS,
+      setupSeconds,
+      matchesPerSecond: E2E_ARRIVALS / elapsed,
+      p50: p50!,
+      p99: p99!,
+      max: max!,
+      rss: server.memory().rss,
+      serverCpuPerMatchUs: (cpu * 1e6) / E2E_ARRIVALS,
+    };
+  } finally {
+    // Closing withdraws tickets one by one; terminate instead of waiting for close handshakes.
+    for (const c of clients) c.ws.terminate();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+const m = machine();
+console.log(`machine: ${describeMachine(m)}`);
+console.log(`\n(a) in process: ${fmt(WAITING)} tickets waiting, ${fmt(ARRIVALS)} arrivals (half take a waiting ticket by interest, half plain)`);
+const a = await inProcess();
+for (const r of [a.memory, a.naive]) {
+  console.log(
+    `  ${r.name.padEnd(13)} ${fmt(r.matchesPerSecond)} matches/s (${r.pairs} pairs), enqueue p50 ${fmt(r.p50 * 1000, 1)} µs, p99 ${fmt(r.p99 * 1000, 1)} µs ` +
+      `(matching arrivals: p99 ${fmt(r.matchedP99 * 1000, 1)} µs), max ${fmt(r.max * 1000)} µs, ${fmt(r.inspectedPerArrival, 1)} tickets inspected per arrival; ` +
+      `fill ${fmt(r.fillSeconds, 2)} s`,
+  );
+}
+console.log(
+  `  ratio MemoryMatcher/naive: matches/s ${ratio(a.memory.matchesPerSecond, a.naive.matchesPerSecond)}, p99 ${ratio(a.memory.p99, a.naive.p99)}; ` +
+    `same partner for every arrival: ${a.agree ? 'yes' : 'NO'}`,
+);
+
+let e2e: { full: E2eResult; small: E2eResult } | undefined;
+if (!args['no-e2e']) {
+  console.log(`\n(b) end to end: ${fmt(E2E_ARRIVALS)} arrivals, ${E2E_CONCURRENCY} at a time, each taking one waiting user by interest`);
+  const small = await endToEnd(E2E_ARRIVALS);
+  const full = await endToEnd(E2E_WAITING);
+  for (const r of [small, full]) {
+    console.log(
+      `  ${fmt(r.waiting).padStart(7)} waiting: ${fmt(r.matchesPerSecond)} matches/s, match.start -> match.found (both) p50 ${fmt(r.p50, 2)} ms, ` +
+        `p99 ${fmt(r.p99, 2)} ms, max ${fmt(r.max, 2)} ms; server CPU ${fmt(r.serverCpuPerMatchUs)} µs per match; ` +
+        `server RSS ${fmt(r.rss / 2 ** 20)} MiB; setup ${fmt(r.setupSeconds, 1)} s`,
+    );
+  }
+  console.log(
+    `  ratio ${fmt(E2E_WAITING)} waiting / ${fmt(E2E_ARRIVALS)} waiting: matches/s ${ratio(full.matchesPerSecond, small.matchesPerSecond)}, ` +
+      `p99 ${ratio(full.p99, small.p99)}`,
+  );
+  e2e = { full, small };
+}
+
+if (!args['no-write']) {
+  const us = (ms: number) => `${fmt(ms * 1000, 1)} µs`;
+  const rowA = (what: string, of: (r: InProcessResult) => number, show: (n: number) => string) => [what, show(of(a.memory)), show(of(a.naive)), ratio(of(a.memory), of(a.naive))];
+  let e2eText = '(not run: --no-e2e)';
+  if (e2e) {
+    const { full, small } = e2e;
+    const rowB = (what: string, of: (r: E2eResult) => number, show: (n: number) => string) => [what, show(of(full)), show(of(small)), ratio(of(full), of(small))];
+    e2eText = `${table(['figure', `${fmt(full.waiting)} waiting`, `baseline: ${fmt(small.waiting)} waiting`, 'ratio'], [
+      rowB('matches per second', (r) => r.matchesPerSecond, (n) => fmt(n)),
+      rowB('match.start -> match.found (both users), p50', (r) => r.p50, (n) => `${fmt(n, 2)} ms`),
+      rowB('match.start -> match.found (both users), p99', (r) => r.p99, (n) => `${fmt(n, 2)} ms`),
+      rowB('... max', (r) => r.max, (n) => `${fmt(n, 2)} ms`),
+      rowB('server CPU per match', (r) => r.serverCpuPerMatchUs, (n) => `${fmt(n)} µs`),
+      rowB('server RSS after the run', (r) => r.rss / 2 ** 20, (n) => `${fmt(n)} MiB`),
+      rowB('setup (seed, connect, queue)', (r) => r.setupSeconds, (n) => `${fmt(n, 1)} s`),
+    ])}`;
+  }
+  writeSection(
+    'matching',
+    `## Matching
+
+- **Machine:** ${describeMachine(m)}
+- **Date:** ${now()}
+- **Command:** \`${commandLine('matching')}\` (run from the repository root)
+
+### (a) In process: ${fmt(WAITING)} tickets waiting
+
+The server's \`MemoryMatcher\` against \`bench/naive-matcher.ts\` (the same rules, scanning every waiting ticket oldest first), fed the same tickets under the same fake clock. ${fmt(WAITING)} waiting tickets that cannot pair with each other (ages 13-80, tolerance 0-5, each with its own interest, none relaxed), then ${fmt(ARRIVALS)} arrivals: half take one random waiting ticket by its interest, half have no interests and can only pair with each other. Latency = one \`enqueue\` call (the match.start -> pair step); matches/s = pairs / time inside \`enqueue\`. Both matchers chose the same partner for every arrival: **${a.agree ? 'yes' : 'NO'}**. The naive queue is bulk-loaded (searching on each of 100k fills would cost O(n^2)).
+
+${table(['figure', 'MemoryMatcher', 'naive scan baseline', 'MemoryMatcher/naive'], [
+  rowA('matches per second', (r) => r.matchesPerSecond, (n) => fmt(n)),
+  rowA('enqueue latency p50 (all arrivals)', (r) => r.p50, us),
+  rowA('enqueue latency p99 (all arrivals)', (r) => r.p99, us),
+  rowA('enqueue latency p99 (arrivals that paired)', (r) => r.matchedP99, us),
+  rowA('enqueue latency max', (r) => r.max, us),
+  rowA('tickets inspected per arrival', (r) => r.inspectedPerArrival, (n) => fmt(n, 1)),
+  rowA('pairs made', (r) => r.pairs, (n) => fmt(n)),
+])}
+
+MemoryMatcher filled its ${fmt(WAITING)}-ticket queue through \`enqueue\` in ${fmt(a.memory.fillSeconds, 2)} s.
+
+### (b) End to end through the server
+
+\`omechat-server serve\` in a child process, SQLite in the temp dir, accounts seeded through its Storage adapter. ${e2e ? fmt(e2e.full.waiting) : 'N'} users connected, each with \`events.stream\` open and a waiting ticket built as in (a); then ${fmt(E2E_ARRIVALS)} arrivals, ${E2E_CONCURRENCY} at a time, each calling \`match.start\` with the interest, age and tolerance of one waiting user. Latency = \`match.start\` sent -> \`match.found\` received by both users. Baseline in the same run: a fresh server where only the ${fmt(E2E_ARRIVALS)} partners wait. \`OMECHAT_MATCH_INTEREST_RELAX_MS=3600000\` so the waiting tickets do not relax and pair with each other. End to end is not run at 100,000 waiting by default: each waiting ticket needs a live connection (about 1 ms of server time to open and 26 KiB, see Memory), so it would take several minutes; run it with \`--e2e-waiting 100000\`.
+
+${e2eText}
+`,
+  );
+}

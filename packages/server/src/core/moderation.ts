@@ -1,0 +1,407 @@
+import {
+  URGENT_REPORT_REASONS,
+  type AdminBanCreate,
+  type AuditEntry,
+  type Ban,
+  type BanLayer,
+  type ChatId,
+  type ClientHash,
+  type ReportReason,
+  type ReportRecordOut,
+  type UserHash,
+} from '@omechat/protocol';
+import type { Bus } from '../ports/bus.js';
+import type { Clock } from '../ports/clock.js';
+import type { AuditAction, AuditRecord, BanRecord, ChatRecord, ReportRecord, Storage } from '../ports/storage.js';
+import type { Session } from './accounts.js';
+import type { Chats } from './chats.js';
+import { DomainError } from './domain-error.js';
+import type { Matchmaking } from './matchmaking.js';
+import { BanCache, BlockCache, type BanSubject } from './moderation-cache.js';
+import type { RateLimits } from './rate-limits.js';
+import { hashToken, tokenMatches } from './tokens.js';
+
+export type { BanSubject } from './moderation-cache.js';
+
+/** The issuer of automatic suspensions; no moderator may use this name. */
+export const SYSTEM_ISSUER = 'system';
+
+export interface EscalationOptions {
+  /** Distinct reporters within `windowMs` that suspend an account. */
+  reporters: number;
+  windowMs: number;
+  /** The first suspension; each later one lasts `factor` times the one before. */
+  suspensionMs: number;
+  factor: number;
+  /** After this many suspensions the next one is permanent. */
+  suspensionsBeforePermanent: number;
+}
+
+export interface ModerationOptions {
+  /** null: the admin API is disabled. */
+  adminToken: string | null;
+  escalation: EscalationOptions;
+}
+
+export interface ModerationDeps {
+  storage: Storage;
+  clock: Clock;
+  bus: Bus;
+  chats: Chats;
+  matchmaking: Matchmaking;
+  rateLimits: RateLimits;
+}
+
+/** A connection that presented the admin token. */
+export interface AdminSession {
+  /** Recorded as the actor in the audit log and the issuer of bans. */
+  moderator: string;
+}
+
+const peerOf = (chat: ChatRecord, me: UserHash) => (chat.members[0] === me ? chat.members[1] : chat.members[0]);
+
+const LAYER_WORDS: Record<BanLayer, string> = { account: 'This account', device: 'This device', network: 'Your network' };
+
+/** What a banned user is told: the layer and the end, never who banned them or why. */
+export function bannedError(ban: Pick<BanRecord, 'layer' | 'expiresAt'>): DomainError {
+  const until = ban.expiresAt === null ? 'permanently' : `until ${new Date(ban.expiresAt).toISOString()}`;
+  return new DomainError('BANNED', `${LAYER_WORDS[ban.layer]} is banned ${until}`, {
+    banLayer: ban.layer,
+    banExpiresAt: ban.expiresAt,
+  });
+}
+
+/**
+ * Personal safety: blocks, reports, automatic escalation, and the multi-layer banning system
+ * (account, device, network) with its enforcement and the moderators' API.
+ */
+export class Moderation {
+  readonly #bans: BanCache;
+  readonly #blocks: BlockCache;
+  readonly #adminTokenHash: string | null;
+  readonly #unsubscribe: () => void;
+  /** Escalation runs one at a time per reported user, so two reports cannot both suspend. */
+  readonly #escalating = new Map<UserHash, Promise<void>>();
+
+  constructor(
+    private readonly deps: ModerationDeps,
+    private readonly options: ModerationOptions,
+  ) {
+    this.#bans = new BanCache(deps.storage, deps.clock);
+    this.#blocks = new BlockCache(deps.storage);
+    this.#adminTokenHash = options.adminToken === null ? null : hashToken(options.adminToken);
+    this.#unsubscribe = deps.bus.subscribe((message) => {
+      if (message.kind === 'bans-changed') this.#bans.reload().catch(() => undefined);
+      else if (message.kind === 'blocks-changed') this.#blocks.forget(message.userHashes);
+    });
+    deps.matchmaking.addExclusionSource((userHash) => this.#blocks.get(userHash));
+    deps.chats.addSendGuard((session, chat) => this.#guardSend(session, chat));
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  // --- enforcement -------------------------------------------------------------
+
+  /** The active ban that applies to a request from `subject`, if any. */
+  banFor(subject: BanSubject): Promise<BanRecord | null> {
+    return this.#bans.find(subject);
+  }
+
+  async assertNotBanned(subject: BanSubject): Promise<void> {
+    const ban = await this.#bans.find(subject);
+    if (ban) throw bannedError(ban);
+  }
+
+  /** Remembers the network a device connected from, for moderators looking into an account. */
+  async seen(session: Session, networkKey: string): Promise<void> {
+    await this.deps.storage.recordSighting({ ...session, networkKey, lastSeenAt: this.deps.clock.now() });
+  }
+
+  // --- blocks --------------------------------------------------------------------
+
+  async block(session: Session, target: UserHash): Promise<void> {
+    const { storage, chats, clock } = this.deps;
+    if (target === session.userHash) throw new DomainError('BAD_REQUEST', 'You cannot block yourself');
+    if (!(await storage.getUser(target))) throw new DomainError('NOT_FOUND', 'No such user');
+    await storage.addBlock({ blockerUserHash: session.userHash, blockedUserHash: target, createdAt: clock.now() });
+    this.#blocksChanged(session.userHash, target);
+    for (const chat of await storage.listChats(session.userHash)) {
+      if (chat.state === 'active' && chat.members.includes(target)) await chats.end(chat, 'blocked');
+    }
+  }
+
+  async unblock(session: Session, target: UserHash): Promise<boolean> {
+    const removed = await this.deps.storage.removeBlock(session.userHash, target);
+    if (removed) this.#blocksChanged(session.userHash, target);
+    return removed;
+  }
+
+  /** The users this user blocked (not those who blocked them: that stays private). */
+  async listBlocks(session: Session): Promise<{ userHash: UserHash; blockedAt: number }[]> {
+    const blocks = await this.deps.storage.listBlocks(session.userHash);
+    return blocks
+      .filter((b) => b.blockerUserHash === session.userHash)
+      .map((b) => ({ userHash: b.blockedUserHash, blockedAt: b.createdAt }));
+  }
+
+  #blocksChanged(a: UserHash, b: UserHash) {
+    this.#blocks.forget([a, b]);
+    this.deps.bus.publish({ kind: 'blocks-changed', userHashes: [a, b] });
+  }
+
+  /**
+   * A chat normally ends when a block is made, but a match opened in the same instant can
+   * slip past the exclusion: such a chat is ended at its first message.
+   */
+  async #guardSend(session: Session, chat: ChatRecord): Promise<void> {
+    const blocked = await this.#blocks.get(session.userHash);
+    if (!blocked.has(peerOf(chat, session.userHash))) return;
+    await this.deps.chats.end(chat, 'blocked');
+    throw new DomainError('CHAT_ENDED', 'This chat has ended');
+  }
+
+  // --- reports -------------------------------------------------------------------
+
+  async report(
+    session: Session,
+    input: { chatId: ChatId; reason: ReportReason; note?: string | undefined; disclosed?: { seq: number; text: string }[] | undefined },
+  ): Promise<{ urgent: boolean }> {
+    const { storage, chats, clock, rateLimits } = this.deps;
+    const chat = await chats.requireMember(input.chatId, session.userHash);
+    await rateLimits.report(session.userHash);
+    const reported = peerOf(chat, session.userHash);
+    const disclosed = [];
+    for (const { seq, text } of input.disclosed ?? []) {
+      const [message] = seq <= chat.lastSeq ? await storage.getMessages(chat.chatId, seq, seq) : [];
+      disclosed.push({ seq, text, sender: message?.senderUserHash ?? null });
+    }
+    const urgent = URGENT_REPORT_REASONS.has(input.reason);
+    const stored = await storage.createReport({
+      chatId: chat.chatId,
+      reporterUserHash: session.userHash,
+      reportedUserHash: reported,
+      reason: input.reason,
+      urgent,
+      note: input.note ?? null,
+      disclosed,
+      createdAt: clock.now(),
+    });
+    if (!stored) throw new DomainError('ALREADY_REPORTED', 'You already reported this chat');
+    await this.#serialised(reported, () => this.#escalate(reported));
+    return { urgent };
+  }
+
+  async #serialised(userHash: UserHash, fn: () => Promise<void>): Promise<void> {
+    const before = this.#escalating.get(userHash) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    this.#escalating.set(userHash, run);
+    try {
+      await run;
+    } finally {
+      if (this.#escalating.get(userHash) === run) this.#escalating.delete(userHash);
+    }
+  }
+
+  /**
+   * Suspends an account once enough distinct users reported it within the window. Reports
+   * made before the last suspension do not count again, so a suspension that ends does not
+   * restart at once on old reports. Revoked suspensions do not count towards the next length.
+   */
+  async #escalate(userHash: UserHash): Promise<void> {
+    const { storage, clock } = this.deps;
+    const e = this.options.escalation;
+    const current = await this.#bans.find({ userHash });
+    if (current?.layer === 'account') return;
+    const suspensions = (await storage.listBans({ layer: 'account', target: userHash })).filter((b) => b.issuer === SYSTEM_ISSUER);
+    const now = clock.now();
+    const lastAt = Math.max(-Infinity, ...suspensions.map((b) => b.createdAt));
+    const since = Math.max(now - e.windowMs, lastAt + 1);
+    const reporters = await storage.countReporters(userHash, since);
+    if (reporters < e.reporters) return;
+    const counted = suspensions.filter((b) => b.revokedAt === null).length;
+    const expiresAt = counted >= e.suspensionsBeforePermanent ? null : now + e.suspensionMs * e.factor ** counted;
+    await this.ban(
+      SYSTEM_ISSUER,
+      { layer: 'account', target: userHash, reason: `automatic: reported by ${reporters} users`, expiresAt },
+      'suspension',
+    );
+  }
+
+  // --- bans ----------------------------------------------------------------------
+
+  /**
+   * Issues a ban and enforces it at once: the banned connections close with BANNED (4004),
+   * the owner's match ticket is withdrawn and their chats end for the peers ('banned').
+   * An account ban also bans every device the account has now.
+   */
+  async ban(issuer: string, input: AdminBanCreate, action: AuditAction = 'ban.create'): Promise<BanRecord> {
+    const { storage, clock, bus, chats, matchmaking } = this.deps;
+    const now = clock.now();
+    if (input.expiresAt !== null && input.expiresAt <= now) {
+      throw new DomainError('BAD_REQUEST', 'expiresAt must be in the future (or null for a permanent ban)');
+    }
+    let owner: UserHash | null = null;
+    let cascade: { layer: BanLayer; target: string }[] = [];
+    if (input.layer === 'account') {
+      if (!(await storage.getUser(input.target))) throw new DomainError('NOT_FOUND', 'No such account');
+      owner = input.target;
+      cascade = (await storage.listClients(owner)).map((c) => ({ layer: 'device', target: c.clientHash }));
+    } else if (input.layer === 'device') {
+      owner = (await storage.getClient(input.target as ClientHash))?.userHash ?? null;
+    }
+    const bans = await storage.createBan(
+      { layer: input.layer, target: input.target, reason: input.reason, issuer, createdAt: now, expiresAt: input.expiresAt },
+      cascade,
+      ([ban, ...children]) => ({
+        at: now,
+        actor: issuer,
+        action,
+        subject: `${input.layer}:${input.target}`,
+        details: { banId: ban!.banId, reason: input.reason, expiresAt: input.expiresAt, devices: children.map((c) => c.target) },
+      }),
+    );
+    this.#bans.add(bans);
+    bus.publish({ kind: 'bans-changed' });
+
+    if (input.layer === 'account') bus.publish({ kind: 'close-user', userHash: input.target, reason: 'banned' });
+    else if (input.layer === 'device') bus.publish({ kind: 'close-clients', clientHashes: [input.target as ClientHash], reason: 'banned' });
+    else bus.publish({ kind: 'close-network', networkKey: input.target, reason: 'banned' });
+    if (owner) {
+      await matchmaking.cancel(owner);
+      await chats.endAllOf(owner, 'banned');
+    }
+    return bans[0]!;
+  }
+
+  async revokeBan(admin: AdminSession, input: { banId: number; reason?: string | undefined }): Promise<Ban> {
+    const { storage, clock, bus } = this.deps;
+    const at = clock.now();
+    const revoked = await storage.revokeBan(input.banId, { at, by: admin.moderator }, (ban) => ({
+      at,
+      actor: admin.moderator,
+      action: 'ban.revoke',
+      subject: `${ban.layer}:${ban.target}`,
+      details: { banId: ban.banId, reason: input.reason ?? null },
+    }));
+    if (!revoked) throw new DomainError('NOT_FOUND', 'No such ban, or it was already revoked');
+    this.#bans.revoke(revoked.banId);
+    bus.publish({ kind: 'bans-changed' });
+    return this.#banOut(revoked, at);
+  }
+
+  async listBans(query: {
+    status: 'active' | 'all';
+    layer?: BanLayer | undefined;
+    target?: string | undefined;
+    limit: number;
+    offset: number;
+  }): Promise<Ban[]> {
+    const now = this.deps.clock.now();
+    const bans = await this.deps.storage.listBans({
+      activeAt: query.status === 'active' ? now : undefined,
+      layer: query.layer,
+      target: query.target,
+      limit: query.limit,
+      offset: query.offset,
+    });
+    return bans.map((b) => this.#banOut(b, now));
+  }
+
+  #banOut(ban: BanRecord, now: number): Ban {
+    return { ...ban, active: ban.revokedAt === null && (ban.expiresAt === null || ban.expiresAt > now) };
+  }
+
+  // --- the moderators' API ---------------------------------------------------------
+
+  get adminEnabled(): boolean {
+    return this.#adminTokenHash !== null;
+  }
+
+  /** Compares in constant time; null for a wrong token, a reserved name, or no admin API. */
+  authenticateAdmin(params: { adminToken: string; moderator?: string | undefined }): AdminSession | null {
+    if (this.#adminTokenHash === null || !tokenMatches(this.#adminTokenHash, params.adminToken)) return null;
+    const moderator = params.moderator ?? 'admin';
+    return moderator.toLowerCase() === SYSTEM_ISSUER ? null : { moderator };
+  }
+
+  async listReports(query: { status: 'open' | 'resolved' | 'all'; limit: number; offset: number }): Promise<ReportRecordOut[]> {
+    return (await this.deps.storage.listReports(query)).map(reportOut);
+  }
+
+  async resolveReport(
+    admin: AdminSession,
+    input: { reportId: number; resolution: 'actioned' | 'dismissed'; note?: string | undefined },
+  ): Promise<ReportRecordOut> {
+    const { storage, clock } = this.deps;
+    const resolvedAt = clock.now();
+    const resolved = await storage.resolveReport(
+      input.reportId,
+      { resolvedAt, resolution: input.resolution, resolvedBy: admin.moderator, resolutionNote: input.note ?? null },
+      (r) => ({
+        at: resolvedAt,
+        actor: admin.moderator,
+        action: 'report.resolve',
+        subject: `report:${r.reportId}`,
+        details: { resolution: input.resolution, reported: r.reportedUserHash, reason: r.reason },
+      }),
+    );
+    if (resolved) return reportOut(resolved);
+    if (await storage.getReport(input.reportId)) throw new DomainError('CONFLICT', 'This report is already resolved');
+    throw new DomainError('NOT_FOUND', 'No such report');
+  }
+
+  async listAudit(query: { limit: number; beforeId?: number | undefined }): Promise<AuditEntry[]> {
+    return (await this.deps.storage.listAudit(query)).map(auditOut);
+  }
+
+  /** Everything a moderator needs to decide on an account, networks included (as keys). */
+  async inspectUser(userHash: UserHash) {
+    const { storage, clock } = this.deps;
+    const user = await storage.getUser(userHash);
+    if (!user) throw new DomainError('NOT_FOUND', 'No such account');
+    const clients = await storage.listClients(userHash);
+    const bans = [
+      ...(await storage.listBans({ layer: 'account', target: userHash })),
+      ...(await Promise.all(clients.map((c) => storage.listBans({ layer: 'device', target: c.clientHash })))).flat(),
+    ];
+    const now = clock.now();
+    return {
+      userHash,
+      username: user.username,
+      age: user.age,
+      createdAt: user.createdAt,
+      devices: clients.map((c) => ({ clientHash: c.clientHash, createdAt: c.createdAt, lastSeenAt: c.lastSeenAt })),
+      networks: (await storage.listSightings(userHash)).map((s) => ({
+        networkKey: s.networkKey,
+        clientHash: s.clientHash,
+        lastSeenAt: s.lastSeenAt,
+      })),
+      bans: bans.sort((a, b) => b.createdAt - a.createdAt || b.banId - a.banId).map((b) => this.#banOut(b, now)),
+      reporters: await storage.countReporters(userHash, 0),
+    };
+  }
+}
+
+function reportOut(r: ReportRecord): ReportRecordOut {
+  return {
+    reportId: r.reportId,
+    chatId: r.chatId,
+    reporter: r.reporterUserHash,
+    reported: r.reportedUserHash,
+    reason: r.reason,
+    urgent: r.urgent,
+    note: r.note,
+    disclosed: r.disclosed,
+    createdAt: r.createdAt,
+    resolvedAt: r.resolvedAt,
+    resolution: r.resolution,
+    resolvedBy: r.resolvedBy,
+    resolutionNote: r.resolutionNote,
+  };
+}
+
+function auditOut(a: AuditRecord): AuditEntry {
+  return { auditId: a.auditId, at: a.at, actor: a.actor, action: a.action, subject: a.subject, details: a.details };
+}

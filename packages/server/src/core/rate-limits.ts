@@ -1,0 +1,104 @@
+import type { ClientHash, UserHash } from '@omechat/protocol';
+import type { RateLimitDecision, RateLimiter, RateLimiterStore, RateLimitRule } from '../ports/rate-limiter.js';
+import { DomainError } from './domain-error.js';
+
+/**
+ * Every rate limit the server enforces, by name. Sizes come from config (see
+ * docs/safety.md, "Rate limits"); keys are network keys, usernames, devices or users,
+ * never raw addresses.
+ */
+export const RATE_LIMIT_NAMES = [
+  /** New accounts per network. */
+  'registerPerNetwork',
+  /** Failed logins per username; going over locks the username out. */
+  'loginFailuresPerUsername',
+  /** Failed logins per network; going over locks the network out of logging in. */
+  'loginFailuresPerNetwork',
+  /** Messages per device, short window: the burst a person can type. */
+  'messagesBurst',
+  /** Messages per device, long window: the rate they can keep up. */
+  'messagesSustained',
+  /** match.start calls per device. */
+  'matchStarts',
+  /** New WebSocket connections per network. */
+  'connectionsPerNetwork',
+  /** Reports per user. */
+  'reportsPerUser',
+] as const;
+export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
+export type RateLimitRules = Record<RateLimitName, RateLimitRule>;
+
+const refuse = (decision: Extract<RateLimitDecision, { allowed: false }>, what: string) =>
+  new DomainError('RATE_LIMITED', `Too many ${what}; try again in ${Math.ceil(decision.retryAfterMs / 1000)} s`, {
+    retryAfterMs: decision.retryAfterMs,
+  });
+
+/** The server's rate limits over the RateLimiter port; each check throws RATE_LIMITED. */
+export class RateLimits {
+  readonly #limiters: Record<RateLimitName, RateLimiter> | null;
+
+  /** `rules: null` turns every limit off (benchmarks only). */
+  constructor(store: RateLimiterStore, rules: RateLimitRules | null) {
+    this.#limiters = rules
+      ? (Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, store.limiter(name, rules[name])])) as Record<
+          RateLimitName,
+          RateLimiter
+        >)
+      : null;
+  }
+
+  /** For the transport, which closes the socket itself rather than answering a call. */
+  async connection(networkKey: string): Promise<RateLimitDecision> {
+    return (await this.#limiters?.connectionsPerNetwork.consume(networkKey)) ?? { allowed: true, remaining: Infinity };
+  }
+
+  registration(networkKey: string): Promise<void> {
+    return this.#take('registerPerNetwork', networkKey, 'new accounts from your network');
+  }
+
+  /**
+   * Runs a login attempt under the failed-login limits: refused up front while the
+   * username or the network is locked out; a failure counts against both; a success
+   * clears the username's count (not the network's: one good login must not launder a
+   * network's guessing).
+   */
+  async login<T>(usernameKey: string, networkKey: string, attempt: () => Promise<T>): Promise<T> {
+    const l = this.#limiters;
+    if (!l) return attempt();
+    for (const decision of [await l.loginFailuresPerUsername.peek(usernameKey), await l.loginFailuresPerNetwork.peek(networkKey)]) {
+      if (!decision.allowed) throw refuse(decision, 'failed sign-ins');
+    }
+    try {
+      const result = await attempt();
+      await l.loginFailuresPerUsername.reset(usernameKey);
+      return result;
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'INVALID_CREDENTIALS') {
+        const byName = await l.loginFailuresPerUsername.consume(usernameKey);
+        const byNetwork = await l.loginFailuresPerNetwork.consume(networkKey);
+        // This failure started a lockout: say so now rather than at the next attempt.
+        if (!byName.allowed) throw refuse(byName, 'failed sign-ins');
+        if (!byNetwork.allowed) throw refuse(byNetwork, 'failed sign-ins');
+      }
+      throw err;
+    }
+  }
+
+  async message(clientHash: ClientHash): Promise<void> {
+    await this.#take('messagesBurst', clientHash, 'messages');
+    await this.#take('messagesSustained', clientHash, 'messages');
+  }
+
+  matchStart(clientHash: ClientHash): Promise<void> {
+    return this.#take('matchStarts', clientHash, 'match requests');
+  }
+
+  report(userHash: UserHash): Promise<void> {
+    return this.#take('reportsPerUser', userHash, 'reports');
+  }
+
+  async #take(name: RateLimitName, key: string, what: string): Promise<void> {
+    const decision = await this.#limiters?.[name].consume(key);
+    if (decision && !decision.allowed) throw refuse(decision, what);
+  }
+}
