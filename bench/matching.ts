@@ -24,7 +24,7 @@
  *     waiting end to end needs ~100k sockets and several minutes: the default is smaller.
  *
  *   node --import tsx matching.ts [--waiting 100000] [--arrivals 4000]
- *        [--e2e-waiting 20000] [--e2e-arrivals 1000] [--e2e-concurrency 8] [--no-e2e] [--no-write]
+ *        [--e2e-waiting 20000] [--e2e-arrivals 1000] [--e2e-concurrency 8] [--no-e2e] [--cpu-prof DIR] [--no-write]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     'e2e-arrivals': { type: 'string', default: '1000' },
     'e2e-concurrency': { type: 'string', default: '8' },
     'no-e2e': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -208,7 +209,7 @@ interface E2eResult {
   serverCpuPerMatchUs: number;
 }
 
-async function endToEnd(waitingCount: number): Promise<E2eResult> {
+async function endToEnd(waitingCount: number, profile = false): Promise<E2eResult> {
   const t0 = performance.now();
   const rand = prng(7);
   const waiting = makeWaiting(waitingCount, rand);
@@ -224,7 +225,7 @@ async function endToEnd(waitingCount: number): Promise<E2eResult> {
     dataDir,
     fileLimit,
     env: { OMECHAT_MATCH_INTEREST_RELAX_MS: String(RELAX_MS) },
-    nodeArgs: ['--max-old-space-size=8192'],
+    nodeArgs: ['--max-old-space-size=8192', ...(profile && args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [])],
   });
   const found = new Map<number, (at: number) => void>();
   const clients: RpcClient[] = [];
@@ -327,7 +328,7 @@ let e2e: { full: E2eResult; small: E2eResult } | undefined;
 if (!args['no-e2e']) {
   console.log(`\n(b) end to end: ${fmt(E2E_ARRIVALS)} arrivals, ${E2E_CONCURRENCY} at a time, each taking one waiting user by interest`);
   const small = await endToEnd(E2E_ARRIVALS);
-  const full = await endToEnd(E2E_WAITING);
+  const full = await endToEnd(E2E_WAITING, true);
   for (const r of [small, full]) {
     console.log(
       `  ${fmt(r.waiting).padStart(7)} waiting: ${fmt(r.matchesPerSecond)} matches/s, match.start -> match.found (both) p50 ${fmt(r.p50, 2)} ms, ` +

@@ -29,6 +29,7 @@ export function toCliError(error: unknown, closedReason: ClosedReason = null): C
   if (error instanceof CliError) return error;
   if (error instanceof OmeChatError) {
     if (error.code === 'UNAVAILABLE' && closedReason && closedReason !== 'closed') return closedError(closedReason);
+    if (error.code === 'UNAUTHORIZED') return closedError('unauthorized');
     return new CliError(error.code, error.message);
   }
   return new CliError('INTERNAL', error instanceof Error ? error.message : String(error));
@@ -39,9 +40,9 @@ export function closedError(reason: Exclude<ClosedReason, null>): CliError {
     case 'banned':
       return new CliError('BANNED', 'This account, device or network is banned');
     case 'revoked':
-      return new CliError('UNAUTHORIZED', 'This device was signed out (revoked); run `omechat login` again');
+      return new CliError('UNAUTHORIZED', 'This device was signed out; run `omechat logout`, then `omechat login`');
     case 'unauthorized':
-      return new CliError('UNAUTHORIZED', 'The saved credentials are no longer valid; run `omechat login` again');
+      return new CliError('UNAUTHORIZED', 'The server no longer accepts this device (signed out elsewhere?); run `omechat logout`, then `omechat login`');
     case 'closed':
       return new CliError('UNAVAILABLE', 'The connection was closed');
   }

@@ -64,7 +64,7 @@ const dateTime = (ms: number | null) => (ms === null ? 'never' : new Date(ms).to
 
 /** One event as a line for people; null for events not worth a line (receipts). */
 export function describeEvent(event: ClientEvent, names: Names, withChat = true): string | null {
-  const where = withChat ? `[${event.type === 'peer.identityChanged' || event.type === 'session.revoked' ? '-' : event.chatId}] ` : '';
+  const where = withChat && 'chatId' in event ? `[${event.chatId}] ` : '';
   switch (event.type) {
     case 'match.found':
       return `${where}* matched with ${event.peer.username} (${event.peer.age})`;
@@ -78,6 +78,8 @@ export function describeEvent(event: ClientEvent, names: Names, withChat = true)
       return `${where}* the chat ended (${event.reason})`;
     case 'session.revoked':
       return `* device ${event.clientHash} was signed out`;
+    case 'encryption.failed':
+      return `* encryption keys could not be set up (${event.code}): ${event.message}`;
     case 'peer.identityChanged':
       return `! the encryption key of ${names.of(event.userHash)}'s device ${event.clientHash} changed; compare safety codes again`;
     case 'message.delivered':

@@ -1,7 +1,8 @@
+/* eslint-disable @typescript-eslint/no-unsafe-return -- the values come from the CLI's JSON output */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliUser, finished, jsonLines, signUp, startTestServer, uniqueName, waitFor, type Json } from './harness.js';
+import { CliUser, exited, jsonLines, signUp, startTestServer, uniqueName, waitFor, type Json } from './harness.js';
 
 /** The `omechat` binary as a child process against a real server in this process. */
 let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -105,10 +106,10 @@ describe('chatting', () => {
     expect(await alice.json(['send', chatId, 'are you there?'])).toMatchObject({ seq: 2 });
     await waitFor(() => events.filter((e) => e.type === 'message').length === 2, 'the second message');
     listening.kill('SIGINT');
-    expect((await finished(listening)).code, 'SIGINT stops listen cleanly').toBe(0);
+    expect(await exited(listening), 'SIGINT stops listen cleanly').toBe(0);
     const messages = events.filter((e) => e.type === 'message');
     expect(messages.map((m) => m.text)).toEqual(['hello from alice', 'are you there?']);
-    expect(messages[0]).toMatchObject({ chatId, seq: 1, own: false, from: a.peer.userHash === b.peer.userHash ? undefined : b.peer.userHash });
+    expect(messages[0]).toMatchObject({ chatId, seq: 1, own: false, from: b.peer.userHash });
 
     // History shows the text on both sides: each device keeps what it has decrypted or sent.
     const bobHistory = await bob.json(['history', chatId]);
@@ -125,24 +126,21 @@ describe('chatting', () => {
     await waitFor(() => later.some((e) => e.type === 'message'), 'the message sent while bob was away');
     await new Promise((r) => setTimeout(r, 300));
     again.kill('SIGTERM');
-    expect((await finished(again)).code).toBe(0);
+    expect(await exited(again)).toBe(0);
     expect(later.filter((e) => e.type === 'message').map((m) => m.text)).toEqual(['third']);
   });
 
   it('lets one process at a time use a device', async () => {
     const { bob, chatId } = await matchedPair();
     const listening = bob.spawn(['listen', '--json']);
-    const started = new Promise<void>((resolve) => listening.stderr.once('data', () => resolve()));
     jsonLines(listening);
-    // --json keeps stderr quiet; wait for the lock file instead.
     await waitFor(() => readdirSync(bob.home).includes('lock'), 'listen to take the device');
     const busy = await bob.run(['send', chatId, 'hi', '--json']);
     expect(busy.code).toBe(1);
     expect(busy.lines[0].error.code).toBe('DEVICE_BUSY');
     expect((await bob.json(['chats'])).chats, 'commands that do not touch keys still run').toHaveLength(1);
     listening.kill('SIGINT');
-    await finished(listening);
-    void started;
+    await exited(listening);
     expect(readdirSync(bob.home)).not.toContain('lock');
   });
 
@@ -168,8 +166,8 @@ describe('chatting', () => {
     // End of input is a clean exit.
     annChat.stdin.end();
     benChat.stdin.end();
-    expect((await finished(annChat)).code).toBe(0);
-    expect((await finished(benChat)).code).toBe(0);
+    expect(await exited(annChat)).toBe(0);
+    expect(await exited(benChat)).toBe(0);
     expect((await alice.json(['chats'])).chats).toEqual([expect.objectContaining({ chatId, state: 'ended' })]);
   });
 });

@@ -79,6 +79,12 @@ export function finished(child: ChildProcessWithoutNullStreams): Promise<CliResu
   });
 }
 
+/** Resolves with a long-running child's exit code. */
+export function exited(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
 /** Collects a long-running child's stdout as JSON lines. */
 export function jsonLines(child: ChildProcessWithoutNullStreams): Json[] {
   const lines: Json[] = [];

@@ -16,7 +16,8 @@ export const matchStartInput = z.strictObject({
   tolerance: z.number().int().min(0).max(LIMITS.toleranceMax),
   interests: z.array(interestSchema).max(LIMITS.maxInterests).optional(),
 });
-export const matchStartOutput = z.object({ queued: z.boolean(), ticketId: z.string() });
+/** `chatId` is set when a waiting partner was found at once (match.found follows too). */
+export const matchStartOutput = z.object({ queued: z.boolean(), chatId: chatIdSchema.nullable() });
 
 export const peerSchema = z.object({
   userHash: userHashSchema,

@@ -38,6 +38,11 @@ export interface OmeChatClientOptions {
   /** Delay before reconnect attempt n (0-based). Default: 250 ms doubling to 10 s, with jitter. */
   retryDelayMs?: (attempt: number) => number;
   /**
+   * How long a call may wait (for a connection and for its answer) before it fails with
+   * `UNAVAILABLE`. Default 15 s.
+   */
+  callTimeoutMs?: number;
+  /**
    * Where the event stream resumes: the `lastEventId` saved from `onLastEventId` by an
    * earlier run. Omit on a new device to receive only what happens from now on.
    */
@@ -113,6 +118,11 @@ export interface OmeChatClient {
    * peers can open encrypted sessions with it. Starts by itself after sign-in.
    */
   encryptionReady(): Promise<void>;
+  /**
+   * Resolves once the event stream is live (a listener is attached and the server has
+   * answered), so nothing that happens afterwards can be missed.
+   */
+  eventsLive(): Promise<void>;
   /** The resume cursor of the event stream. */
   readonly lastEventId: string | null;
 
@@ -126,6 +136,9 @@ export const defaultRetryDelay = (attempt: number) =>
   Math.min(10_000, 250 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
 
 type WsClient = ReturnType<typeof createWSClient>;
+export interface CallOptions {
+  signal: AbortSignal;
+}
 
 /** The internals the event stream and the CLI build on; not part of the public surface. */
 export interface ClientInternals {
@@ -140,15 +153,26 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
   const stateListeners = new Set<(state: ConnectionState, reason: ClosedReason) => void>();
   const swapListeners = new Set<() => void>();
   let everConnected = false;
+  const callOptions = (): CallOptions => ({ signal: AbortSignal.timeout(options.callTimeoutMs ?? 15_000) });
   let lastEventId = options.lastEventId ?? null;
   const eventListeners = new Set<EventListener>();
   const rawListeners = new Set<RawEventListener>();
   let stream: { unsubscribe(): void } | null = null;
-  const secure = new SecureMessaging(() => trpc, options.keyStore ?? new MemoryKeyStore(), (event) => {
-    for (const listener of eventListeners) listener(event);
+  const secure = new SecureMessaging(() => trpc, callOptions, options.keyStore ?? new MemoryKeyStore(), (event) => {
+    for (const listener of eventListeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        // An app's listener that throws must not stop the others or the stream.
+        console.error('OmeChat: an event listener threw', err);
+      }
+    }
   });
 
+  let markLive: () => void = () => undefined;
+  let live = new Promise<void>((resolve) => (markLive = resolve));
   const openStream = () => {
+    live = new Promise<void>((resolve) => (markLive = resolve));
     stream?.unsubscribe();
     stream = null;
     if (!credentials || eventListeners.size + rawListeners.size === 0 || closedReason) return;
@@ -156,10 +180,14 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
       { lastEventId },
       {
         onData: ({ id, data }) => {
-          lastEventId = id;
+          markLive();
           for (const event of data.events) for (const listener of rawListeners) listener(event);
-          if (eventListeners.size > 0) secure.handle(data.events);
-          options.onLastEventId?.(id);
+          // The cursor moves only once the batch is handled (decrypted), so a saved cursor
+          // never skips a message the app has not seen.
+          void secure.handle(eventListeners.size > 0 ? data.events : []).then(() => {
+            lastEventId = id;
+            options.onLastEventId?.(id);
+          });
         },
         // The link resubscribes after reconnects; an error here is the server refusing.
         onError: () => undefined,
@@ -182,7 +210,8 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     const current: WsClient = createWSClient({
       url: options.url,
       WebSocket: options.WebSocket,
-      connectionParams: () => credentials,
+      // Only what the server's strict schema takes, whatever object the app saved.
+      connectionParams: () => credentials && { clientHash: credentials.clientHash, accessToken: credentials.accessToken },
       retryDelayMs: options.retryDelayMs ?? defaultRetryDelay,
       onOpen: () => {
         everConnected = true;
@@ -204,13 +233,22 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: current })] });
   };
   connect();
-  if (credentials) secure.ready().catch(() => undefined);
+  if (credentials) secure.start();
 
-  const call = async <T>(fn: (t: TRPCClient<AppRouter>) => Promise<T>): Promise<T> => {
+  const call = async <T>(fn: (t: TRPCClient<AppRouter>, opts: CallOptions) => Promise<T>): Promise<T> => {
     try {
-      return await fn(trpc);
+      return await fn(trpc, callOptions());
     } catch (err) {
-      throw toOmeChatError(err);
+      const error = toOmeChatError(err);
+      // The server no longer accepts these credentials (e.g. revoked while offline): stop here
+      // rather than retrying forever; the app signs in again or calls useCredentials(null).
+      if (error.code === 'UNAUTHORIZED' && credentials && !closedReason) {
+        setState('closed', 'unauthorized');
+        stream?.unsubscribe();
+        stream = null;
+        void ws.close();
+      }
+      throw error;
     }
   };
 
@@ -222,7 +260,7 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     void old.close();
     secure.reset();
     // Publish this device's keys at once, so peers can start encrypted sessions with it.
-    if (next) secure.ready().catch(() => undefined);
+    if (next) secure.start();
     openStream();
     for (const listener of swapListeners) listener();
   };
@@ -257,51 +295,51 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
       return () => stateListeners.delete(listener);
     },
     account: {
-      register: (input) => call((t) => t.account.register.mutate(input)),
+      register: (input) => call((t, o) => t.account.register.mutate(input, o)),
       login: async (input) => {
-        const result = await call((t) => t.account.login.mutate(input));
+        const result = await call((t, o) => t.account.login.mutate(input, o));
         useCredentials({ clientHash: result.clientHash, accessToken: result.accessToken });
         return result;
       },
-      me: () => call((t) => t.account.me.query()),
-      rotateSecret: () => call((t) => t.account.rotateSecret.mutate()),
+      me: () => call((t, o) => t.account.me.query(undefined, o)),
+      rotateSecret: () => call((t, o) => t.account.rotateSecret.mutate(undefined, o)),
       delete: async (input) => {
-        await call((t) => t.account.delete.mutate(input));
+        await call((t, o) => t.account.delete.mutate(input, o));
         useCredentials(null);
       },
     },
     clients: {
-      list: () => call((t) => t.clients.list.query()),
+      list: () => call((t, o) => t.clients.list.query(undefined, o)),
       revoke: async (input) => {
-        await call((t) => t.clients.revoke.mutate(input));
+        await call((t, o) => t.clients.revoke.mutate(input, o));
       },
     },
     match: {
-      start: (input) => call((t) => t.match.start.mutate(input)),
-      cancel: async () => (await call((t) => t.match.cancel.mutate())).cancelled,
+      start: (input) => call((t, o) => t.match.start.mutate(input, o)),
+      cancel: async () => (await call((t, o) => t.match.cancel.mutate(undefined, o))).cancelled,
     },
     chat: {
-      list: () => call((t) => t.chat.list.query()),
+      list: () => call((t, o) => t.chat.list.query(undefined, o)),
       send: (chatId, text, opts) => secure.send(chatId, text, opts?.clientMessageId ?? freshMessageId()),
       history: async (input) => {
-        const page = await call((t) => t.chat.history.query(input));
+        const page = await call((t, o) => t.chat.history.query(input, o));
         return { ...page, messages: page.messages.map((m) => ({ ...m, text: secure.textOf(m.chatId, m.seq) })) };
       },
       safetyCode: (chatId) => secure.safetyCode(chatId),
       leave: async (chatId) => {
-        await call((t) => t.chat.leave.mutate({ chatId }));
+        await call((t, o) => t.chat.leave.mutate({ chatId }, o));
       },
       typing: async (chatId, typing) => {
-        await call((t) => t.chat.typing.mutate({ chatId, typing }));
+        await call((t, o) => t.chat.typing.mutate({ chatId, typing }, o));
       },
     },
     message: {
       send: (input) =>
-        call((t) =>
-          t.message.send.mutate({ chatId: input.chatId, envelope: input.envelope, clientMessageId: input.clientMessageId ?? freshMessageId() }),
+        call((t, o) =>
+          t.message.send.mutate({ chatId: input.chatId, envelope: input.envelope, clientMessageId: input.clientMessageId ?? freshMessageId() }, o),
         ),
       markRead: async (chatId, seq) => {
-        await call((t) => t.message.markRead.mutate({ chatId, seq }));
+        await call((t, o) => t.message.markRead.mutate({ chatId, seq }, o));
       },
     },
     on: (listener) => listen(eventListeners, listener),
@@ -309,6 +347,7 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     encryptionReady: async () => {
       await secure.ready();
     },
+    eventsLive: () => live,
     get lastEventId() {
       return lastEventId;
     },

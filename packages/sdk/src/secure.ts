@@ -1,12 +1,13 @@
 import type { TRPCClient } from '@trpc/client';
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { ChatId, ClientHash, IdentityKeys, OmeEvent, SendOutput, UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, ErrorCode, IdentityKeys, OmeEvent, SendOutput, UserHash } from '@omechat/protocol';
 import type { AppRouter } from '@omechat/server';
 import { CryptoError, type CryptoErrorCode } from './crypto/errors.js';
 import { E2EDevice, type RecipientDevice } from './crypto/device.js';
 import type { KeyStore } from './crypto/key-store.js';
 import { safetyCode } from './crypto/safety-code.js';
 import { OmeChatError, toOmeChatError } from './errors.js';
+import type { CallOptions } from './client.js';
 
 /** A decrypted message, as the app sees it. */
 export interface ChatMessage {
@@ -16,8 +17,10 @@ export interface ChatMessage {
   from: UserHash;
   fromClientHash: ClientHash;
   sentAt: number;
-  /** Sent from this device. */
+  /** Sent by you (from this or another of your devices). */
   own: boolean;
+  /** Sent from this very device. */
+  fromThisDevice: boolean;
   text: string;
 }
 
@@ -35,7 +38,9 @@ export type ClientEvent =
       code: CryptoErrorCode;
     }
   /** A device of a peer (or of yours) now shows a different identity key than before. */
-  | { type: 'peer.identityChanged'; userHash: UserHash; clientHash: ClientHash };
+  | { type: 'peer.identityChanged'; userHash: UserHash; clientHash: ClientHash }
+  /** This device could not set up its keys (it retries on the next send or message). */
+  | { type: 'encryption.failed'; code: ErrorCode; message: string };
 
 /** One-time prekeys uploaded at first, and the level below which the SDK tops them up. */
 const PREKEY_BATCH = 50;
@@ -70,6 +75,7 @@ export class SecureMessaging {
 
   constructor(
     private readonly trpc: () => TRPCClient<AppRouter>,
+    private readonly opts: () => CallOptions,
     private readonly keyStore: KeyStore,
     private readonly emit: (event: ClientEvent) => void,
   ) {}
@@ -79,6 +85,14 @@ export class SecureMessaging {
     this.#me = null;
     this.#device = null;
     this.#devices.clear();
+  }
+
+  /** Starts key set-up in the background, reporting a failure as an `encryption.failed` event. */
+  start(): void {
+    this.ready().catch((err: unknown) => {
+      const error = toOmeChatError(err);
+      this.emit({ type: 'encryption.failed', code: error.code, message: error.message });
+    });
   }
 
   /** Loads or creates this device's keys and makes sure the server has enough prekeys. */
@@ -109,15 +123,25 @@ export class SecureMessaging {
     const envelope = { v: 1 as const, parts: parts.map((p) => ({ ...p, to: p.to as ClientHash })) };
     const ack = await this.#store(chatId, envelope, clientMessageId);
     this.#plaintext.set(`${chatId}:${ack.seq}`, text);
-    this.emit({ type: 'message', chatId, seq: ack.seq, messageId: ack.messageId, from: me.userHash, fromClientHash: me.clientHash, sentAt: ack.sentAt, own: true, text });
+    this.emit({ type: 'message', chatId, seq: ack.seq, messageId: ack.messageId, from: me.userHash, fromClientHash: me.clientHash, sentAt: ack.sentAt, own: true, fromThisDevice: true, text });
     return ack;
   }
 
-  /** Events arrive in order; they are handled strictly one after another. */
-  handle(events: OmeEvent[]): void {
+  /**
+   * Events arrive in order and are handled strictly one after another; the promise settles
+   * once these are handled. One event's failure never holds up the next.
+   */
+  handle(events: OmeEvent[]): Promise<void> {
     this.#events = this.#events.then(async () => {
-      for (const event of events) await this.#handleOne(event);
+      for (const event of events) {
+        try {
+          await this.#handleOne(event);
+        } catch {
+          // #handleOne reports what it can as events; nothing else may stop the stream.
+        }
+      }
     });
+    return this.#events;
   }
 
   /** Plaintext this device has seen for a chat message, if any (it cannot decrypt twice). */
@@ -144,7 +168,7 @@ export class SecureMessaging {
   }
 
   async #setUp(): Promise<E2EDevice> {
-    const me = await this.trpc().account.me.query();
+    const me = await this.trpc().account.me.query(undefined, this.opts());
     this.#me = { userHash: me.userHash, clientHash: me.clientHash };
     const saved = await this.keyStore.load();
     let device: E2EDevice | null = null;
@@ -162,7 +186,7 @@ export class SecureMessaging {
   }
 
   async #topUp(device: E2EDevice, force = false): Promise<void> {
-    const status = await this.trpc().keys.status.query();
+    const status = await this.trpc().keys.status.query(undefined, this.opts());
     if (!force && status.hasIdentity && status.oneTimePrekeys >= PREKEY_LOW_WATER) return;
     const count = status.hasIdentity ? Math.max(0, PREKEY_BATCH - status.oneTimePrekeys) : PREKEY_BATCH;
     if (status.hasIdentity && count === 0) return;
@@ -172,7 +196,7 @@ export class SecureMessaging {
       await this.keyStore.save(device.exportState());
       return fresh;
     });
-    await this.trpc().keys.upload.mutate({ ...device.publicKeys(), oneTimePrekeys });
+    await this.trpc().keys.upload.mutate({ ...device.publicKeys(), oneTimePrekeys }, this.opts());
   }
 
   async #handleOne(event: OmeEvent): Promise<void> {
@@ -180,14 +204,18 @@ export class SecureMessaging {
     if (event.type !== 'message.new') return this.emit(event);
 
     const m = event.message;
-    const me = this.#me;
-    if (!me) return;
     const key = `${m.chatId}:${m.seq}`;
     const base = { chatId: m.chatId, seq: m.seq, messageId: m.messageId, from: m.senderUserHash, fromClientHash: m.senderClientHash };
+    let device: E2EDevice;
+    try {
+      device = await this.ready();
+    } catch {
+      return this.emit({ type: 'message.undecryptable', ...base, code: 'NO_SESSION' });
+    }
+    const me = this.#me!;
     if (m.senderClientHash === me.clientHash) return; // emitted when it was sent
     const part = m.envelope.parts.find((p) => p.to === me.clientHash);
     if (!part) return; // sealed before this device existed: new devices get no past history
-    const device = await this.ready();
     try {
       const bytes = await this.#exclusive(async () => {
         const plain = device.decrypt({ userHash: m.senderUserHash, clientHash: m.senderClientHash }, part);
@@ -196,7 +224,7 @@ export class SecureMessaging {
       });
       const text = new TextDecoder().decode(bytes);
       this.#plaintext.set(key, text);
-      this.emit({ type: 'message', ...base, sentAt: m.sentAt, own: false, text });
+      this.emit({ type: 'message', ...base, sentAt: m.sentAt, own: m.senderUserHash === me.userHash, fromThisDevice: false, text });
     } catch (err) {
       const code: CryptoErrorCode = err instanceof CryptoError ? err.code : 'MALFORMED';
       this.emit({ type: 'message.undecryptable', ...base, code });
@@ -210,7 +238,7 @@ export class SecureMessaging {
   async #store(chatId: ChatId, envelope: Parameters<TRPCClient<AppRouter>['message']['send']['mutate']>[0]['envelope'], clientMessageId: string) {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.trpc().message.send.mutate({ chatId, envelope, clientMessageId });
+        return await this.trpc().message.send.mutate({ chatId, envelope, clientMessageId }, this.opts());
       } catch (err) {
         const error = toOmeChatError(err);
         // The same clientMessageId makes a retry safe: the server stores it at most once.
@@ -223,7 +251,7 @@ export class SecureMessaging {
   async #peerOf(chatId: ChatId): Promise<UserHash> {
     const known = this.#peers.get(chatId);
     if (known) return known;
-    for (const chat of await this.trpc().chat.list.query()) this.#peers.set(chat.chatId, chat.peer.userHash);
+    for (const chat of await this.trpc().chat.list.query(undefined, this.opts())) this.#peers.set(chat.chatId, chat.peer.userHash);
     const peer = this.#peers.get(chatId);
     if (!peer) throw new OmeChatError('FORBIDDEN', 'Not a member of this chat');
     return peer;
@@ -232,7 +260,7 @@ export class SecureMessaging {
   async #devicesOf(userHash: UserHash): Promise<DeviceList> {
     const cached = this.#devices.get(userHash);
     if (cached && Date.now() - cached.at < DEVICES_TTL_MS) return cached.list;
-    const { devices } = await this.trpc().keys.devices.query({ userHash });
+    const { devices } = await this.trpc().keys.devices.query({ userHash }, this.opts());
     const device = await this.ready();
     for (const d of devices) {
       const known = device.peerIdentity({ userHash, clientHash: d.clientHash });
@@ -247,7 +275,7 @@ export class SecureMessaging {
     const needing = new Set(targets.filter((t) => !device.peerIdentity(t)).map((t) => t.userHash));
     const bundles = new Map<string, RecipientDevice['bundle']>();
     for (const userHash of needing) {
-      const { devices } = await this.trpc().keys.bundles.mutate({ userHash });
+      const { devices } = await this.trpc().keys.bundles.mutate({ userHash }, this.opts());
       for (const d of devices) bundles.set(d.clientHash, d.bundle);
     }
     return targets

@@ -56,6 +56,37 @@ describe('createOmeChatClient', () => {
     expect(states).toContain('connected');
   });
 
+  it('fails a call with UNAVAILABLE when the server cannot be reached in time', async () => {
+    const c = createOmeChatClient({ url: 'ws://127.0.0.1:9/trpc', WebSocket: WebSocket as never, retryDelayMs: () => 50, callTimeoutMs: 300 });
+    clients.push(c);
+    const err = await c.account.register({ username: 'nobody_home', age: 30 }).catch((e: unknown) => e);
+    expect((err as OmeChatError).code).toBe('UNAVAILABLE');
+    expect(c.state).not.toBe('connected');
+  });
+
+  it('gives a new device its resume cursor as soon as the stream is live', async () => {
+    const c = client();
+    const { secret } = await c.account.register({ username: `sdk_live_${process.pid}`, age: 50 });
+    const cursors: string[] = [];
+    const d = createOmeChatClient({ url: server.url, WebSocket: WebSocket as never, onLastEventId: (id) => cursors.push(id) });
+    clients.push(d);
+    await d.account.login({ username: `sdk_live_${process.pid}`, secret });
+    d.on(() => undefined);
+    await d.eventsLive();
+    await until(() => cursors.length > 0, 'a cursor');
+    expect(d.lastEventId).toMatch(/^\d+$/);
+  });
+
+  it('revokes its own device: the call succeeds, then the client is closed as revoked', async () => {
+    const c = client();
+    const name = `sdk_self_${process.pid}`;
+    const { secret } = await c.account.register({ username: name, age: 51 });
+    const { clientHash } = await c.account.login({ username: name, secret });
+    await c.clients.revoke({ clientHash });
+    await until(() => c.state === 'closed', 'closed');
+    expect(c.closedReason).toBe('revoked');
+  });
+
   it('chats end to end and keeps going across a server restart, with nothing lost or doubled', async () => {
     const a = client();
     const b = client();

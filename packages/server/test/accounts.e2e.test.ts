@@ -126,6 +126,8 @@ describe('accounts and devices', () => {
     await waitFor(() => second.state === 'closed', 'the other device to be closed');
     const after = connect(t.url, credentials);
     expect(await codeOf(after.account.me())).toBe('UNAUTHORIZED');
+    expect(after.closedReason).toBe('unauthorized');
+    after.useCredentials(null);
     expect(await codeOf(after.account.login({ username, secret }))).toBe('INVALID_CREDENTIALS');
     await after.account.register({ username, age: 40 });
     await Promise.all([client.close(), second.close(), after.close()]);

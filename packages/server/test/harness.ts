@@ -26,6 +26,22 @@ export interface TestServer {
   destroy(): Promise<void>;
 }
 
+// --- moderation ---
+/**
+ * Every test client connects from loopback, one network: limits far above anything a test
+ * does, so only tests that set their own limit (rate-limits.e2e.test.ts) meet one.
+ */
+export const TEST_RATE_LIMITS: Record<string, string> = {
+  OMECHAT_RATE_REGISTER_PER_NETWORK: '1000000/3600',
+  OMECHAT_RATE_LOGIN_FAILURES_PER_USERNAME: '1000000/900/900',
+  OMECHAT_RATE_LOGIN_FAILURES_PER_NETWORK: '1000000/900/900',
+  OMECHAT_RATE_MESSAGES_BURST: '1000000/5',
+  OMECHAT_RATE_MESSAGES_SUSTAINED: '1000000/300',
+  OMECHAT_RATE_MATCH_STARTS: '1000000/60',
+  OMECHAT_RATE_CONNECTIONS_PER_NETWORK: '1000000/60',
+  OMECHAT_RATE_REPORTS_PER_USER: '1000000/3600',
+};
+
 export async function startTestServer(
   env: Record<string, string> = {},
   dataDir = mkdtempSync(join(tmpdir(), 'omechat-test-')),
@@ -37,6 +53,7 @@ export async function startTestServer(
     OMECHAT_DATA_DIR: dataDir,
     OMECHAT_LOG_LEVEL: 'debug',
     OMECHAT_SHUTDOWN_GRACE_MS: '2000',
+    ...TEST_RATE_LIMITS,
     ...env,
   });
   const log = createLogger(config.OMECHAT_LOG_LEVEL, { write: (line: string) => void logs.push(line) });
@@ -146,7 +163,7 @@ export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn') 
   const bin = join(import.meta.dirname, '../bin/omechat-server.js');
   const child = spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', bin, 'serve'], {
     cwd: dataDir,
-    env: { ...process.env, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: logLevel },
+    env: { ...process.env, ...TEST_RATE_LIMITS, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: logLevel },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -34,7 +34,9 @@ class Room {
     private readonly tty: boolean,
   ) {}
 
+  /** A line for people; --json output carries events and errors only. */
   say(text: string): void {
+    if (this.ctx.out.json) return;
     if (!this.tty) return this.ctx.out.line(text);
     clearLine(process.stdout, 0);
     cursorTo(process.stdout, 0);
@@ -86,7 +88,7 @@ class Room {
       this.say(`* matched with ${this.current.peer.username} (${this.current.peer.age}) — say hi! /help lists commands.`);
     } catch (error) {
       if (error instanceof CliError && error.code === 'CANCELLED') return;
-      if (error instanceof CliError && error.code === 'TIMEOUT') return this.say(`* ${error.message}. /next to try again, /quit to exit.`);
+      if (error instanceof CliError && error.code === 'TIMEOUT' && !this.ctx.out.json) return this.say(`* ${error.message}. /next to try again, /quit to exit.`);
       throw error;
     } finally {
       this.#matching = null;
@@ -172,8 +174,9 @@ const chat: Command = {
       }
 
       rl.on('line', (line) => {
-        if (line.trim() === '/quit') void room.quit();
-        else room.enqueue(() => room.line(line));
+        if (line.trim() === '/quit') return void room.quit();
+        room.enqueue(() => room.line(line));
+        if (tty) rl.prompt();
       });
       rl.on('SIGINT', () => void room.quit()); // Ctrl+C in a terminal reaches readline, not the process
       rl.on('close', () => void room.endOfInput());
@@ -182,6 +185,7 @@ const chat: Command = {
       stop.signal.addEventListener('abort', () => void room.quit());
       await Promise.race([room.done, untilStopped(session.client, new AbortController().signal, (text) => room.say(text))]);
     } finally {
+      if (tty) process.stdout.write('\n'); // leave the shell prompt on a line of its own
       rl.close();
       stop.dispose();
       await session.close();

@@ -165,7 +165,10 @@ export class Accounts {
       throw new DomainError('NOT_FOUND', 'No such device');
     }
     await this.#deps.storage.deleteClient(clientHash);
-    this.#deps.bus.publish({ kind: 'close-clients', clientHashes: [clientHash], reason: 'revoked' });
+    // The calling device is signed out by the transport after its reply (see account.delete).
+    if (clientHash !== session.clientHash) {
+      this.#deps.bus.publish({ kind: 'close-clients', clientHashes: [clientHash], reason: 'revoked' });
+    }
     // The user's other devices learn of it through their event streams.
     await this.#deps.storage.appendEvents([
       { userHash: session.userHash, type: 'session.revoked', payload: JSON.stringify({ type: 'session.revoked', clientHash }) },

@@ -57,6 +57,9 @@ export async function* streamEvents(
   };
 
   try {
+    // An empty first batch tells the device the stream is live and gives it a resume cursor
+    // even before anything happens.
+    yield { id: String(cursor), events: [] };
     while (!signal.aborted) {
       if (!pending && ephemerals.length === 0) {
         await new Promise<void>((resolve) => (wake = resolve));

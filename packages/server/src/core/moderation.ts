@@ -275,6 +275,11 @@ export class Moderation {
     return bans[0]!;
   }
 
+  /** A moderator's ban; an account ban also bans the account's current devices. */
+  async createBan(admin: AdminSession, input: AdminBanCreate): Promise<Ban> {
+    return this.#banOut(await this.ban(admin.moderator, input), this.deps.clock.now());
+  }
+
   async revokeBan(admin: AdminSession, input: { banId: number; reason?: string | undefined }): Promise<Ban> {
     const { storage, clock, bus } = this.deps;
     const at = clock.now();

@@ -82,6 +82,13 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
         conn.closing = true;
         ws.close(code, reason);
       },
+      closeAfterReply(code, reason) {
+        conn.session = null;
+        conn.closing = true;
+        // Replies are written within the microtasks that follow the resolver; a macrotask later
+        // the reply is queued on the socket ahead of the close frame.
+        setTimeout(() => ws.close(code, reason), 10);
+      },
       bufferedBytes: () => ws.bufferedAmount,
       networkKey: networkOf(req),
       admin: null,
@@ -99,7 +106,9 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       if (params.success) conn.session = await core.accounts.authenticate(params.data);
       const ban = conn.admin ? null : await core.moderation.banFor({ networkKey: conn.networkKey, ...conn.session });
       if (ban) setTimeout(() => conn.close(CLOSE_CODES.BANNED, 'banned'), BANNED_GRACE_MS);
-      else if (conn.session) await core.moderation.seen(conn.session, conn.networkKey);
+      else if (conn.session) {
+        await core.moderation.seen(conn.session, conn.networkKey).catch((err: unknown) => log.warn({ err }, 'sighting not recorded'));
+      }
     }
     if (!accepting) conn.close(CLOSE_CODES.SERVER_SHUTDOWN, 'server shutting down');
     connections.add(conn);

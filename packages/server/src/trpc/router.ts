@@ -4,6 +4,9 @@ import { clientsRouter } from './routers/clients.js';
 import { chatRouter, matchRouter, messageRouter } from './routers/chat.js';
 import { eventsRouter } from './routers/events.js';
 import { keysRouter } from './routers/keys.js';
+// --- moderation ---
+import { adminRouter } from './routers/admin.js';
+import { safetyRouter } from './routers/safety.js';
 
 export const appRouter = router({
   account: accountRouter,
@@ -13,6 +16,9 @@ export const appRouter = router({
   message: messageRouter,
   events: eventsRouter,
   keys: keysRouter,
+  // --- moderation ---
+  safety: safetyRouter,
+  admin: adminRouter,
 });
 
 /** The whole API's type: the SDK and CLI import this, and nothing else, from the server. */

@@ -10,7 +10,7 @@ rateLimiterContract('redis', async () => {
     await store.ping();
   } catch (err) {
     await store.close();
-    throw new Error(`Redis at ${url} is unreachable (set OMECHAT_TEST_REDIS_URL): ${String(err)}`);
+    throw new Error(`Redis at ${url} is unreachable (set OMECHAT_TEST_REDIS_URL): ${String(err)}`, { cause: err });
   }
   return store;
 });

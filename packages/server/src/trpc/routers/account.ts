@@ -6,6 +6,7 @@ import {
   registerInput,
   registerOutput,
   rotateSecretOutput,
+  usernameKey,
 } from '@omechat/protocol';
 import { z } from 'zod';
 import { authedProcedure, noInput, publicProcedure, router } from '../init.js';
@@ -14,12 +15,17 @@ export const accountRouter = router({
   register: publicProcedure
     .input(registerInput)
     .output(registerOutput)
-    .mutation(({ ctx, input }) => ctx.core.accounts.register(input)),
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.registration(ctx.conn.networkKey);
+      return ctx.core.accounts.register(input);
+    }),
 
   login: publicProcedure
     .input(loginInput)
     .output(loginOutput)
-    .mutation(({ ctx, input }) => ctx.core.accounts.login(input)),
+    .mutation(({ ctx, input }) =>
+      ctx.core.rateLimits.login(usernameKey(input.username), ctx.conn.networkKey, () => ctx.core.accounts.login(input)),
+    ),
 
   me: authedProcedure.input(noInput).output(meOutput).query(({ ctx }) => ctx.core.accounts.me(ctx.session)),
 

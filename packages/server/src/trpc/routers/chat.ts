@@ -5,10 +5,10 @@ import {
   historyOutput,
   markReadInput,
   matchStartInput,
+  matchStartOutput,
   sendInput,
   sendOutput,
   typingInput,
-  chatIdSchema,
 } from '@omechat/protocol';
 import { z } from 'zod';
 import { authedProcedure, noInput, router } from '../init.js';
@@ -19,8 +19,11 @@ export const matchRouter = router({
   /** Joins the queue. If a partner is waiting, both get `match.found` at once. */
   start: authedProcedure
     .input(matchStartInput)
-    .output(z.object({ queued: z.boolean(), chatId: chatIdSchema.nullable() }))
-    .mutation(({ ctx, input }) => ctx.core.matchmaking.start(ctx.session, input)),
+    .output(matchStartOutput)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.matchStart(ctx.session.clientHash);
+      return ctx.core.matchmaking.start(ctx.session, input);
+    }),
   cancel: authedProcedure
     .input(noInput)
     .output(z.object({ cancelled: z.boolean() }))
@@ -54,7 +57,10 @@ export const messageRouter = router({
   send: authedProcedure
     .input(sendInput)
     .output(sendOutput)
-    .mutation(({ ctx, input }) => ctx.core.chats.send(ctx.session, input)),
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.message(ctx.session.clientHash);
+      return ctx.core.chats.send(ctx.session, input);
+    }),
   markRead: authedProcedure
     .input(markReadInput)
     .output(ok)

@@ -1,4 +1,4 @@
-import { clientsListOutput, revokeClientInput } from '@omechat/protocol';
+import { CLOSE_CODES, clientsListOutput, revokeClientInput } from '@omechat/protocol';
 import { z } from 'zod';
 import { authedProcedure, noInput, router } from '../init.js';
 
@@ -13,6 +13,7 @@ export const clientsRouter = router({
     .output(z.object({ revoked: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {
       await ctx.core.accounts.revokeClient(ctx.session, input.clientHash);
+      if (input.clientHash === ctx.session.clientHash) ctx.conn.closeAfterReply(CLOSE_CODES.SESSION_REVOKED, 'revoked');
       return { revoked: true as const };
     }),
 });

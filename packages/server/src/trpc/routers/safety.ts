@@ -1,0 +1,25 @@
+import { blockInput, blocksListOutput, reportInput, reportOutput } from '@omechat/protocol';
+import { z } from 'zod';
+import { authedProcedure, noInput, router } from '../init.js';
+
+export const safetyRouter = router({
+  /** Never matched again; a chat between the two ends ('blocked'); no message passes. */
+  block: authedProcedure
+    .input(blockInput)
+    .output(z.object({ blocked: z.literal(true) }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.moderation.block(ctx.session, input.userHash);
+      return { blocked: true as const };
+    }),
+  unblock: authedProcedure
+    .input(blockInput)
+    .output(z.object({ unblocked: z.boolean() }))
+    .mutation(async ({ ctx, input }) => ({ unblocked: await ctx.core.moderation.unblock(ctx.session, input.userHash) })),
+  /** The users this user blocked. */
+  blocks: authedProcedure.input(noInput).output(blocksListOutput).query(({ ctx }) => ctx.core.moderation.listBlocks(ctx.session)),
+  /** Reports the peer of a chat this user is in; once per chat. */
+  report: authedProcedure
+    .input(reportInput)
+    .output(reportOutput)
+    .mutation(({ ctx, input }) => ctx.core.moderation.report(ctx.session, input)),
+});
