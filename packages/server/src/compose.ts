@@ -42,7 +42,7 @@ export function createCoreFromConfig(config: Config, log?: Logger): Core {
     clock: systemClock,
     bus: new LocalBus(),
     matcher: new MemoryMatcher({ interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => systemClock.now() }),
-    rateLimiters: createRateLimiterStore(config),
+    rateLimiters: createRateLimiterStore(config, log),
     },
     {
       historyCacheBytes: config.OMECHAT_HISTORY_CACHE_BYTES,
@@ -58,9 +58,12 @@ export function createCoreFromConfig(config: Config, log?: Logger): Core {
 
 // --- moderation ---
 
-export function createRateLimiterStore(config: Config): RateLimiterStore {
-  if (config.OMECHAT_RATE_LIMIT_STORE === 'redis') return new RedisRateLimiterStore({ url: config.OMECHAT_REDIS_URL });
-  return new MemoryRateLimiterStore();
+export function createRateLimiterStore(config: Config, log?: Logger): RateLimiterStore {
+  if (config.OMECHAT_RATE_LIMIT_STORE !== 'redis') return new MemoryRateLimiterStore();
+  const store = new RedisRateLimiterStore({ url: config.OMECHAT_REDIS_URL });
+  // Not fatal: limits fall back to counting per process until Redis answers.
+  store.ping().catch((err: unknown) => log?.warn({ err }, 'Redis for rate limits is unreachable; counting per process meanwhile'));
+  return store;
 }
 
 export function rateLimitRules(config: Config): RateLimitRules | null {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '@omechat/protocol';
@@ -157,6 +158,23 @@ describe('rate limits', () => {
     // Another network connects and is served.
     const elsewhere = track(connectFrom(t.url, '127.0.2.40'));
     await elsewhere.account.register({ username: uniqueName(), age: 20 });
+  });
+
+  it('hold across server processes that share Redis', async () => {
+    const shared = {
+      OMECHAT_RATE_LIMIT_STORE: 'redis',
+      OMECHAT_REDIS_URL: process.env.OMECHAT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      // Fresh per run, so counts left in Redis by earlier runs belong to other keys.
+      OMECHAT_NETWORK_KEY: randomBytes(32).toString('hex'),
+      OMECHAT_RATE_REGISTER_PER_NETWORK: '2/60',
+    };
+    t = await startTestServer(shared);
+    const other = await startTestServer(shared);
+    track({ close: () => other.destroy() });
+    await track(connectFrom(t.url)).account.register({ username: uniqueName(), age: 20 });
+    await track(connectFrom(other.url)).account.register({ username: uniqueName(), age: 20 });
+    await limited(track(connectFrom(t.url)).account.register({ username: uniqueName(), age: 20 }));
+    await limited(track(connectFrom(other.url)).account.register({ username: uniqueName(), age: 20 }));
   });
 
   it('are off with OMECHAT_RATE_LIMIT_STORE=off, for benchmarks', async () => {

@@ -58,6 +58,8 @@ export interface AdminSession {
   moderator: string;
 }
 
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
 const peerOf = (chat: ChatRecord, me: UserHash) => (chat.members[0] === me ? chat.members[1] : chat.members[0]);
 
 const LAYER_WORDS: Record<BanLayer, string> = { account: 'This account', device: 'This device', network: 'Your network' };
@@ -116,7 +118,8 @@ export class Moderation {
 
   /** Remembers the network a device connected from, for moderators looking into an account. */
   async seen(session: Session, networkKey: string): Promise<void> {
-    await this.deps.storage.recordSighting({ ...session, networkKey, lastSeenAt: this.deps.clock.now() });
+    const { userHash, clientHash } = session;
+    await this.deps.storage.recordSighting({ userHash, clientHash, networkKey, lastSeenAt: this.deps.clock.now() });
   }
 
   // --- blocks --------------------------------------------------------------------
@@ -221,7 +224,8 @@ export class Moderation {
     const reporters = await storage.countReporters(userHash, since);
     if (reporters < e.reporters) return;
     const counted = suspensions.filter((b) => b.revokedAt === null).length;
-    const expiresAt = counted >= e.suspensionsBeforePermanent ? null : now + e.suspensionMs * e.factor ** counted;
+    // Clamped to the last instant a Date can hold: factor ** n grows past it quickly.
+    const expiresAt = counted >= e.suspensionsBeforePermanent ? null : Math.min(now + e.suspensionMs * e.factor ** counted, MAX_DATE_MS);
     await this.ban(
       SYSTEM_ISSUER,
       { layer: 'account', target: userHash, reason: `automatic: reported by ${reporters} users`, expiresAt },

@@ -19,6 +19,8 @@ export class RedisRateLimiterStore implements RateLimiterStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #fallback: boolean;
+  /** Settles once Redis first answers, or after a second: until then calls wait for it. */
+  readonly #started: Promise<void>;
   #closed = false;
 
   constructor(options: RedisRateLimiterStoreOptions) {
@@ -27,6 +29,17 @@ export class RedisRateLimiterStore implements RateLimiterStore {
     this.#redis.on('error', () => undefined); // surfaced per command; the client reconnects itself
     this.#prefix = options.prefix ?? 'omechat:rl';
     this.#fallback = options.memoryFallback ?? true;
+    // At start-up a call waits briefly for the connection rather than falling back at once,
+    // or the first counts of every process would stay local. Later, in an outage, calls
+    // fall back immediately (rejectIfRedisNotReady) instead of queueing.
+    this.#started = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      timer.unref();
+      this.#redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Resolves once Redis answers; rejects with the connection error otherwise. */
@@ -52,7 +65,22 @@ export class RedisRateLimiterStore implements RateLimiterStore {
       rejectIfRedisNotReady: true,
       insuranceLimiter: this.#fallback ? new RateLimiterMemory(options) : undefined,
     });
-    return flexibleLimiter(limiter, rule.points, () => this.#closed);
+    const inner = flexibleLimiter(limiter, rule.points, () => this.#closed);
+    const started = this.#started;
+    return {
+      async consume(key, points) {
+        await started;
+        return inner.consume(key, points);
+      },
+      async peek(key) {
+        await started;
+        return inner.peek(key);
+      },
+      async reset(key) {
+        await started;
+        return inner.reset(key);
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { UserHash } from '@omechat/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStorage } from './sqlite-storage.js';
 
@@ -14,7 +13,7 @@ describe('SqliteStorage moderation tables', () => {
     const file = join(dir, 'audit.db');
     const storage = new SqliteStorage({ file });
     await storage.createBan(
-      { layer: 'account', target: 'user-mallory' as UserHash, reason: 'x', issuer: 'mod', createdAt: 1, expiresAt: null },
+      { layer: 'account', target: 'user-mallory', reason: 'x', issuer: 'mod', createdAt: 1, expiresAt: null },
       [],
       () => ({ at: 1, actor: 'mod', action: 'ban.create', subject: 'account:user-mallory', details: {} }),
     );
