@@ -4,9 +4,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { OmeChatError } from '@omechat/sdk';
 import { CLOSE_CODES } from '@omechat/protocol';
-import { connect, signUp, startTestServer, uniqueName, waitFor, type TestServer } from './harness.js';
+import { codeOf, connect, signUp, startTestServer, uniqueName, waitFor, type TestServer } from './harness.js';
 
 const run = promisify(execFile);
 let t: TestServer;
@@ -16,16 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.destroy();
 });
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof OmeChatError) return err.code;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('accounts and devices', () => {
   it('registers with a 64-character secret and logs in on two devices', async () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { createOmeChatClient, type OmeChatClient } from '@omechat/sdk';
-import type { Credentials, OmeEvent } from '@omechat/protocol';
+import { createOmeChatClient, OmeChatError, toOmeChatError, type OmeChatClient } from '@omechat/sdk';
+import type { Credentials, ErrorDetails, OmeEvent } from '@omechat/protocol';
 import { loadConfig, type Config } from '../src/config.js';
 import { createCoreFromConfig } from '../src/compose.js';
 import type { Core } from '../src/core/app.js';
@@ -192,4 +192,67 @@ export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn') 
       child.kill('SIGTERM');
     }),
   };
+}
+
+/**
+ * A WebSocket that connects from a given loopback address. All of 127.0.0.0/8 is loopback
+ * on Linux, so 127.0.1.x is another /24 than 127.0.0.1: another network, without faking a
+ * header.
+ */
+export function wsFrom(localAddress: string, headers: Record<string, string> = {}): typeof globalThis.WebSocket {
+  class FromAddress extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, { localAddress, headers });
+    }
+  }
+  return FromAddress as unknown as typeof globalThis.WebSocket;
+}
+
+export type TestClient = ReturnType<typeof createOmeChatClient>;
+
+export function connectFrom(
+  url: string,
+  localAddress = '127.0.0.1',
+  credentials?: Credentials | null,
+  headers?: Record<string, string>,
+): TestClient {
+  return createOmeChatClient({ url, credentials: credentials ?? null, WebSocket: wsFrom(localAddress, headers), retryDelayMs: () => 50 });
+}
+
+/** Registers and logs in one device from `localAddress`. */
+export async function signUpFrom(url: string, localAddress = '127.0.0.1', age = 20, username = uniqueName()) {
+  const client = connectFrom(url, localAddress);
+  const { userHash, secret } = await client.account.register({ username, age });
+  const creds = await client.account.login({ username, secret });
+  const credentials = { clientHash: creds.clientHash, accessToken: creds.accessToken };
+  return { client, userHash, secret, username, credentials };
+}
+
+export async function failure(promise: Promise<unknown>): Promise<{ code: string; details: ErrorDetails; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    const e = err instanceof OmeChatError ? err : toOmeChatError(err);
+    return { code: e.code, details: e.details, message: e.message };
+  }
+  throw new Error('expected the call to fail');
+}
+
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  return (await failure(promise)).code;
+}
+
+/** Two users from the given addresses, matched, each recording events. */
+export async function matchedPair(url: string, from: [string, string] = ['127.0.0.1', '127.0.0.1']) {
+  const a = await signUpFrom(url, from[0]);
+  const b = await signUpFrom(url, from[1]);
+  const ea = recorder(a.client);
+  const eb = recorder(b.client);
+  await waitFor(() => a.client.state === 'connected' && b.client.state === 'connected', 'connections');
+  await new Promise((r) => setTimeout(r, 50)); // streams subscribed
+  await a.client.match.start({ tolerance: 0 });
+  await b.client.match.start({ tolerance: 0 });
+  const { chatId } = await ea.next('match.found');
+  await eb.next('match.found');
+  return { a, b, ea, eb, chatId };
 }

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES, type ChatId } from '@omechat/protocol';
-import { createOmeChatClient, OmeChatError, type OmeChatClient } from '@omechat/sdk';
-import { connect, envelopeFor, recorder, signUp, spawnServer, startTestServer, waitFor, type TestServer } from './harness.js';
+import { createOmeChatClient, type OmeChatClient } from '@omechat/sdk';
+import { codeOf, matchedPair, connect, envelopeFor, recorder, signUp, spawnServer, startTestServer, waitFor, type TestServer } from './harness.js';
 
 let t: TestServer;
 const open: { close(): Promise<void> }[] = [];
@@ -22,32 +22,7 @@ const track = <C extends { close(): Promise<void> }>(c: C) => {
   return c;
 };
 
-async function codeOf(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof OmeChatError) return err.code;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
-
-/** Two users, matched, each with an open event stream. */
-async function pair(url = t.url, age = 25) {
-  const a = await signUp(url, age);
-  const b = await signUp(url, age);
-  track(a.client);
-  track(b.client);
-  const ea = recorder(a.client);
-  const eb = recorder(b.client);
-  await waitFor(() => a.client.state === 'connected' && b.client.state === 'connected', 'connections');
-  await new Promise((r) => setTimeout(r, 50)); // streams subscribed
-  await a.client.match.start({ tolerance: 0 });
-  await b.client.match.start({ tolerance: 0 });
-  const { chatId } = await ea.next('match.found');
-  await eb.next('match.found');
-  return { a, b, ea, eb, chatId };
-}
+const pair = (url = t.url) => matchedPair(url);
 
 const send = (client: OmeChatClient, chatId: ChatId, to: string[], text: string, clientMessageId?: string) =>
   client.message.send({ chatId, envelope: envelopeFor(to, text), clientMessageId });

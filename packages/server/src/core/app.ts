@@ -114,7 +114,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     accounts,
     chats,
     matchmaking,
-    keys: new Keys(storage),
+    keys: new Keys(storage, (a, b) => moderation.blockedEitherWay(a, b)),
     moderation,
     rateLimits,
     cache,

@@ -15,7 +15,11 @@ import { DomainError } from './domain-error.js';
  * uploaded; it never sees a private key and cannot decrypt anything.
  */
 export class Keys {
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    /** Blocked users may not fetch each other's keys (nor use up one-time prekeys). */
+    private readonly blockedEitherWay: (a: UserHash, b: UserHash) => Promise<boolean>,
+  ) {}
 
   async upload(
     session: Session,
@@ -56,7 +60,7 @@ export class Keys {
   async #mayAddress(session: Session, userHash: UserHash): Promise<void> {
     if (userHash === session.userHash) return;
     const chats = await this.storage.listChats(session.userHash);
-    if (!chats.some((c) => c.members.includes(userHash))) {
+    if (!chats.some((c) => c.members.includes(userHash)) || (await this.blockedEitherWay(session.userHash, userHash))) {
       throw new DomainError('FORBIDDEN', 'You share no chat with this user');
     }
   }

@@ -141,6 +141,11 @@ export class Moderation {
     return removed;
   }
 
+  /** True when either of the two users blocked the other. */
+  async blockedEitherWay(a: UserHash, b: UserHash): Promise<boolean> {
+    return (await this.#blocks.get(a)).has(b);
+  }
+
   /** The users this user blocked (not those who blocked them: that stays private). */
   async listBlocks(session: Session): Promise<{ userHash: UserHash; blockedAt: number }[]> {
     const blocks = await this.deps.storage.listBlocks(session.userHash);

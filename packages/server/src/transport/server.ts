@@ -82,8 +82,18 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
         conn.closing = true;
         ws.close(code, reason);
       },
-      closeAfterReply(code, reason) {
+      signOut() {
+        const session = conn.session;
+        if (!session) return;
+        connections.remove(conn); // while conn.session still says where it is registered
         conn.session = null;
+        // A ticket lives only while its user is online somewhere.
+        if (connections.countForUser(session.userHash) === 0) {
+          core.matchmaking.cancel(session.userHash).catch((err: unknown) => log.warn({ err }, 'ticket withdrawal failed'));
+        }
+      },
+      closeAfterReply(code, reason) {
+        conn.signOut();
         conn.closing = true;
         // Replies are written within the microtasks that follow the resolver; a macrotask later
         // the reply is queued on the socket ahead of the close frame.
@@ -112,13 +122,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     }
     if (!accepting) conn.close(CLOSE_CODES.SERVER_SHUTDOWN, 'server shutting down');
     connections.add(conn);
-    ws.once('close', () => {
-      connections.remove(conn);
-      // A ticket lives only while its user is online somewhere.
-      if (conn.session && connections.countForUser(conn.session.userHash) === 0) {
-        core.matchmaking.cancel(conn.session.userHash).catch((err: unknown) => log.warn({ err }, 'ticket withdrawal failed'));
-      }
-    });
+    ws.once('close', () => conn.signOut());
     log.debug(
       { conn: conn.id, clientHash: conn.session?.clientHash, authenticated: conn.session !== null, admin: conn.admin !== null },
       'connection ready',

@@ -16,6 +16,8 @@ export interface Connection {
   /** Set when the server closes this connection; calls still in its queue are refused. */
   closing: boolean;
   close(code: number, reason: string): void;
+  /** Forgets this connection's session (it stays open, signed out). */
+  signOut(): void;
   /** Signs this connection out now and closes it once the current reply has left. */
   closeAfterReply(code: number, reason: string): void;
   /** Bytes queued on the socket that the peer has not read yet. */

@@ -277,7 +277,7 @@ export class MemoryStorage implements Storage {
     if (held && (held.identity.signingPub !== identity.signingPub || held.identity.dhPub !== identity.dhPub)) {
       return 'identity_mismatch' as const;
     }
-    this.#deviceKeys.set(clientHash, { identity: copy(identity), signedPrekey: copy(signedPrekey), oneTime: held?.oneTime ?? new Map() });
+    this.#deviceKeys.set(clientHash, { identity: copy(identity), signedPrekey: copy(signedPrekey), oneTime: held?.oneTime ?? new Map<number, Prekey>() });
     return 'ok' as const;
   }
 

@@ -40,7 +40,7 @@ export const accountRouter = router({
     .mutation(async ({ ctx, input }) => {
       await ctx.core.accounts.deleteAccount(ctx.session, input.secret);
       // This connection stays open but signed out, so the reply reaches the device.
-      ctx.conn.session = null;
+      ctx.conn.signOut();
       return { deleted: true as const };
     }),
 });
