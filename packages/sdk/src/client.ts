@@ -18,6 +18,8 @@ import {
   type OmeEvent,
   type SendOutput,
   type StoredMessage,
+  type ReportReason,
+  type UserHash,
 } from '@omechat/protocol';
 import type { AppRouter } from '@omechat/server';
 import { toOmeChatError } from './errors.js';
@@ -96,6 +98,17 @@ export interface OmeChatClient {
     safetyCode(chatId: ChatId): Promise<string>;
     leave(chatId: ChatId): Promise<void>;
     typing(chatId: ChatId, typing: boolean): Promise<void>;
+  };
+  safety: {
+    /** Never matched with this user again; a chat between you ends; nothing passes either way. */
+    block(userHash: UserHash): Promise<void>;
+    unblock(userHash: UserHash): Promise<boolean>;
+    blocks(): Promise<{ userHash: UserHash; blockedAt: number }[]>;
+    /**
+     * Reports the peer of a chat, once per chat. `discloseSeqs` picks messages this device
+     * decrypted to show the moderators; nothing else of the chat can reach them.
+     */
+    report(input: { chatId: ChatId; reason: ReportReason; note?: string; discloseSeqs?: number[] }): Promise<{ urgent: boolean }>;
   };
   /** Low level: raw envelopes. Apps use `chat.send` and the `message` event instead. */
   message: {
@@ -331,6 +344,20 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
       },
       typing: async (chatId, typing) => {
         await call((t, o) => t.chat.typing.mutate({ chatId, typing }, o));
+      },
+    },
+    safety: {
+      block: async (userHash) => {
+        await call((t, o) => t.safety.block.mutate({ userHash }, o));
+      },
+      unblock: async (userHash) => (await call((t, o) => t.safety.unblock.mutate({ userHash }, o))).unblocked,
+      blocks: () => call((t, o) => t.safety.blocks.query(undefined, o)),
+      report: ({ chatId, reason, note, discloseSeqs = [] }) => {
+        const disclosed = discloseSeqs.flatMap((seq) => {
+          const text = secure.textOf(chatId, seq);
+          return text ? [{ seq, text }] : [];
+        });
+        return call((t, o) => t.safety.report.mutate({ chatId, reason, note, disclosed: disclosed.length ? disclosed : undefined }, o));
       },
     },
     message: {

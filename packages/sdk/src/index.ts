@@ -29,5 +29,6 @@ export type {
   ClientHash,
   OmeEvent,
   UserHash,
+  ReportReason,
 } from '@omechat/protocol';
 export { CLOSE_CODES } from '@omechat/protocol';

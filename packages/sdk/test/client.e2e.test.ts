@@ -117,5 +117,15 @@ describe('createOmeChatClient', () => {
     expect(got.flatMap((e) => (e.type === 'message' ? [e.text] : []))).toEqual(['before restart', 'after restart']);
     const history = await b.chat.history({ chatId, limit: 10 });
     expect(history.messages.map((m) => m.text)).toEqual(['before restart', 'after restart']);
+
+    // Safety: a report may disclose what this device decrypted; a block ends the chat.
+    expect(await b.safety.report({ chatId, reason: 'minor-safety', discloseSeqs: [1] })).toEqual({ urgent: true });
+    const again = await b.safety.report({ chatId, reason: 'spam' }).catch((e: unknown) => e);
+    expect((again as OmeChatError).code).toBe('ALREADY_REPORTED');
+    const found = got.find((e) => e.type === 'match.found');
+    if (found?.type !== 'match.found') throw new Error('no match');
+    await b.safety.block(found.peer.userHash);
+    await until(() => got.some((e) => e.type === 'chat.ended'), 'the chat to end');
+    expect((await b.safety.blocks()).length).toBe(1);
   });
 });

@@ -51,6 +51,9 @@ describe('blocks', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(eb.texts()).toEqual(['hello']);
     expect(ea.texts()).toEqual([]);
+    // Nor can either fetch the other's keys (and use up one-time prekeys).
+    expect(await codeOf(rpc(a.client).keys.bundles.mutate({ userHash: b.userHash }))).toBe('FORBIDDEN');
+    expect(await codeOf(rpc(a.client).keys.devices.query({ userHash: b.userHash }))).toBe('FORBIDDEN');
   });
 
   it('keep the two apart in matching, whoever blocked whom, while others still match', async () => {
