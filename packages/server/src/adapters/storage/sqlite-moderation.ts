@@ -121,14 +121,14 @@ function prepare(db: Database) {
 /**
  * The moderation tables of SqliteStorage (migration 3), kept apart so the main adapter stays
  * readable. Every method behaves as the Storage method of the same name. `write` runs its
- * function in an IMMEDIATE transaction; `read` throws once the database is closed.
+ * function atomically and resolves once it is committed; `read` throws once the database is closed.
  */
 export class SqliteModerationTables {
   readonly #sql: ReturnType<typeof prepare>;
 
   constructor(
     db: Database,
-    private readonly write: <R>(fn: () => R) => R,
+    private readonly write: <R>(fn: () => R) => Promise<R>,
     private readonly read: () => void,
   ) {
     this.#sql = prepare(db);
@@ -141,14 +141,12 @@ export class SqliteModerationTables {
     this.#sql.eraseSightings.run(userHash);
   }
 
-  addBlock(block: BlockRecord): boolean {
-    this.read();
-    return this.#sql.insertBlock.run(block).changes > 0;
+  addBlock(block: BlockRecord): Promise<boolean> {
+    return this.write(() => this.#sql.insertBlock.run(block).changes > 0);
   }
 
-  removeBlock(blocker: UserHash, blocked: UserHash): boolean {
-    this.read();
-    return this.#sql.deleteBlock.run(blocker, blocked).changes > 0;
+  removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
+    return this.write(() => this.#sql.deleteBlock.run(blocker, blocked).changes > 0);
   }
 
   listBlocks(userHash: UserHash): BlockRecord[] {
@@ -156,7 +154,7 @@ export class SqliteModerationTables {
     return this.#sql.listBlocks.all({ u: userHash });
   }
 
-  createReport(r: NewReport): ReportRecord | null {
+  createReport(r: NewReport): Promise<ReportRecord | null> {
     return this.write(() => {
       const { changes, lastInsertRowid } = this.#sql.insertReport.run(
         r.chatId,
@@ -184,7 +182,7 @@ export class SqliteModerationTables {
     return this.#sql.listReports.all({ open, resolved, limit, offset }).map(toReport);
   }
 
-  resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): ReportRecord | null {
+  resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): Promise<ReportRecord | null> {
     return this.write(() => {
       if (this.#sql.resolveReport.run({ ...resolution, reportId }).changes === 0) return null;
       const report = this.#report(reportId)!;
@@ -198,7 +196,7 @@ export class SqliteModerationTables {
     return this.#sql.countReporters.get(reported, since) ?? 0;
   }
 
-  createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): BanRecord[] {
+  createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): Promise<BanRecord[]> {
     return this.write(() => {
       const parentBanId = Number(this.#sql.insertBan.run({ ...ban, parentBanId: null }).lastInsertRowid);
       const ids = [parentBanId];
@@ -211,7 +209,7 @@ export class SqliteModerationTables {
     });
   }
 
-  revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): BanRecord | null {
+  revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): Promise<BanRecord | null> {
     return this.write(() => {
       const ban = this.#sql.getBan.get(banId);
       if (!ban || ban.revokedAt !== null) return null;
@@ -239,8 +237,8 @@ export class SqliteModerationTables {
     return this.#sql.listAudit.all(beforeId ?? Number.MAX_SAFE_INTEGER, Math.max(0, limit)).map(toAudit);
   }
 
-  recordSighting(sighting: SightingRecord): void {
-    this.write(() => {
+  recordSighting(sighting: SightingRecord): Promise<void> {
+    return this.write(() => {
       this.#sql.upsertSighting.run(sighting);
       this.#sql.trimSightings.run({ u: sighting.userHash, keep: SIGHTINGS_PER_USER });
     });

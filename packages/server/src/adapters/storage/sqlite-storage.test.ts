@@ -54,6 +54,36 @@ describe('SqliteStorage on disk', () => {
     db.close();
   });
 
+  it('commits the writes of one turn together, yet each succeeds or fails alone', async () => {
+    const storage = new SqliteStorage({ file: freshFile() });
+    const bob = { ...alice, userHash: 'user-bob' as UserHash, username: 'bob', usernameKey: 'bob' };
+    const outcomes = await Promise.allSettled([
+      storage.createUser(alice),
+      storage.createUser(alice),
+      storage.appendEvents([{ userHash: alice.userHash, type: 't', payload: '{}' }]),
+      storage.createChat(
+        { chatId: 'chat-1' as never, members: [alice.userHash, bob.userHash], state: 'active', createdAt: 1, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: 1 },
+        [{ userHash: alice.userHash, type: 'x', payload: '{}' }],
+      ),
+      storage.createChat(
+        { chatId: 'chat-1' as never, members: [alice.userHash, bob.userHash], state: 'active', createdAt: 1, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: 1 },
+        [{ userHash: alice.userHash, type: 'y', payload: '{}' }],
+      ),
+      storage.createUser(bob),
+    ]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? typeof o.value === 'string' ? o.value : 'ok' : 'rejected'))).toEqual([
+      'created',
+      'user_exists',
+      'ok',
+      'ok',
+      'rejected', // the same chat id twice: this write alone is rolled back
+      'created',
+    ]);
+    expect((await storage.readEvents(alice.userHash, 0, 10)).map((e) => e.type)).toEqual(['t', 'x']);
+    expect(await storage.getUser(bob.userHash)).toEqual(bob);
+    await storage.close();
+  });
+
   it('refuses a database written by a newer schema', () => {
     const file = freshFile();
     const db = new Database(file);

@@ -207,6 +207,7 @@ export class SqliteStorage implements Storage {
   readonly #statements: Statements;
   readonly #keys: ReturnType<typeof prepareKeyStatements>;
   readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  readonly #pending: { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   readonly #moderation: SqliteModerationTables;
 
   constructor({ file, clock = systemClock }: SqliteStorageOptions) {
@@ -245,7 +246,7 @@ export class SqliteStorage implements Storage {
   }
 
   async setSecretHash(userHash: UserHash, secretHash: string): Promise<boolean> {
-    return this.#sql().setSecretHash.run(secretHash, userHash).changes > 0;
+    return this.#write((sql) => sql.setSecretHash.run(secretHash, userHash).changes > 0);
   }
 
   async deleteUser(userHash: UserHash): Promise<ClientHash[]> {
@@ -277,11 +278,11 @@ export class SqliteStorage implements Storage {
   }
 
   async deleteClient(clientHash: ClientHash): Promise<boolean> {
-    return this.#sql().deleteClient.run(clientHash).changes > 0;
+    return this.#write((sql) => sql.deleteClient.run(clientHash).changes > 0);
   }
 
   async touchClient(clientHash: ClientHash, at: number): Promise<void> {
-    this.#sql().touchClient.run(at, clientHash);
+    await this.#write((sql) => sql.touchClient.run(at, clientHash));
   }
 
   async createChat(chat: ChatRecord, events: NewEvent[]): Promise<StoredEvent[]> {
@@ -472,7 +473,7 @@ export class SqliteStorage implements Storage {
     return this.#moderation.listAudit(query);
   }
   async recordSighting(sighting: Moderation.SightingRecord) {
-    this.#moderation.recordSighting(sighting);
+    await this.#moderation.recordSighting(sighting);
   }
   async listSightings(userHash: UserHash) {
     return this.#moderation.listSightings(userHash);
@@ -480,6 +481,7 @@ export class SqliteStorage implements Storage {
 
   async close(): Promise<void> {
     if (!this.#db.open) return;
+    this.#flush(); // writes already accepted are committed before the file closes
     // Folds the WAL into the main file and empties it, so a stopped server leaves one
     // self-contained file that is safe to copy.
     this.#db.pragma('wal_checkpoint(TRUNCATE)');
@@ -492,12 +494,45 @@ export class SqliteStorage implements Storage {
   }
 
   /**
-   * Runs `fn` as one transaction. IMMEDIATE takes the write lock up front, so a concurrent
-   * writer waits on busy_timeout instead of failing mid-transaction with SQLITE_BUSY.
+   * Group commit. Each write runs in its own savepoint, all atomic on their own, but the
+   * writes queued during one turn of the event loop share one transaction and so one fsync:
+   * with synchronous=FULL the fsync (≈0.6 ms here) is what a write costs, and under load
+   * hundreds of messages share it. A write resolves only after its batch has committed, so
+   * "resolved means durable" still holds. IMMEDIATE takes the write lock up front, so a
+   * writer in another process waits on busy_timeout instead of failing with SQLITE_BUSY.
    */
-  #write<R>(fn: (sql: Statements) => R): R {
+  #write<R>(fn: (sql: Statements) => R): Promise<R> {
     const sql = this.#sql();
-    return this.#transaction.immediate(() => fn(sql)) as R;
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.push({ run: () => fn(sql), resolve: resolve as (value: unknown) => void, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0 || !this.#db.open) return;
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.#transaction.immediate(() => {
+        for (const write of batch) {
+          try {
+            // A transaction function called inside a transaction runs as a savepoint.
+            outcomes.push({ ok: true, value: this.#transaction(write.run) });
+          } catch (error) {
+            outcomes.push({ ok: false, value: error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const write of batch) write.reject(error); // the commit itself failed
+      return;
+    }
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.value);
+    });
   }
 
   /** Only inside #write: the events of one call are stored together or not at all. */
