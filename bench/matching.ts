@@ -24,7 +24,7 @@
  *     waiting end to end needs ~100k sockets and several minutes: the default is smaller.
  *
  *   node --import tsx matching.ts [--waiting 100000] [--arrivals 4000]
- *        [--e2e-waiting 20000] [--e2e-arrivals 1000] [--e2e-concurrency 8] [--no-e2e] [--cpu-prof DIR] [--no-write]
+ *        [--e2e-waiting 10000] [--e2e-arrivals 1000] [--e2e-concurrency 8] [--no-e2e] [--cpu-prof DIR] [--no-write]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +33,7 @@ import { parseArgs } from 'node:util';
 import { LIMITS, type UserHash } from '@omechat/protocol';
 import { MemoryMatcher } from '../packages/server/src/adapters/matcher/memory-matcher.ts';
 import type { MatchPair, MatchTicket } from '../packages/server/src/ports/matcher.ts';
-import { describeMachine, machine, now } from './lib/machine.ts';
+import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
 import { raiseFileLimit, startOmeChat } from './lib/proc.ts';
 import { commandLine, table, writeSection } from './lib/report.ts';
 import { openMany, RpcClient } from './lib/rpc.ts';
@@ -45,7 +45,7 @@ const { values: args } = parseArgs({
   options: {
     waiting: { type: 'string', default: '100000' },
     arrivals: { type: 'string', default: '4000' },
-    'e2e-waiting': { type: 'string', default: '20000' },
+    'e2e-waiting': { type: 'string', default: '10000' },
     'e2e-arrivals': { type: 'string', default: '1000' },
     'e2e-concurrency': { type: 'string', default: '8' },
     'no-e2e': { type: 'boolean', default: false },
@@ -279,7 +279,9 @@ async function endToEnd(waitingCount: number, profile = false): Promise<E2eResul
             interests: [w.interest],
           });
           if (reply.queued) throw new Error(`arrival ${j} was not paired`);
+          const timer = setTimeout(() => console.error(`arrival ${j} (target ${target}): match.found missing after 10 s; reply ${JSON.stringify(reply)}`), 10_000);
           const [a, b] = await both;
+          clearTimeout(timer);
           latencies.push(Math.max(a, b) - sent);
         }
       }),
@@ -309,7 +311,10 @@ async function endToEnd(waitingCount: number, profile = false): Promise<E2eResul
 // ---------------------------------------------------------------------------------------
 
 const m = machine();
-console.log(`machine: ${describeMachine(m)}`);
+const revision = codeRevision();
+const machineLine = describeMachine(m);
+console.log(`machine: ${machineLine}`);
+console.log(`code: ${revision}`);
 console.log(`\n(a) in process: ${fmt(WAITING)} tickets waiting, ${fmt(ARRIVALS)} arrivals (half take a waiting ticket by interest, half plain)`);
 const a = await inProcess();
 for (const r of [a.memory, a.naive]) {
@@ -364,9 +369,10 @@ if (!args['no-write']) {
     'matching',
     `## Matching
 
-- **Machine:** ${describeMachine(m)}
+- **Machine:** ${machineLine}
 - **Date:** ${now()}
-- **Command:** \`${commandLine('matching')}\` (run from the repository root)
+- **Command:** ${commandLine('matching')}
+- **Code:** ${revision}
 
 ### (a) In process: ${fmt(WAITING)} tickets waiting
 
@@ -386,7 +392,7 @@ MemoryMatcher filled its ${fmt(WAITING)}-ticket queue through \`enqueue\` in ${f
 
 ### (b) End to end through the server
 
-\`omechat-server serve\` in a child process, SQLite in the temp dir, accounts seeded through its Storage adapter. ${e2e ? fmt(e2e.full.waiting) : 'N'} users connected, each with \`events.stream\` open and a waiting ticket built as in (a); then ${fmt(E2E_ARRIVALS)} arrivals, ${E2E_CONCURRENCY} at a time, each calling \`match.start\` with the interest, age and tolerance of one waiting user. Latency = \`match.start\` sent -> \`match.found\` received by both users. Baseline in the same run: a fresh server where only the ${fmt(E2E_ARRIVALS)} partners wait. \`OMECHAT_MATCH_INTEREST_RELAX_MS=3600000\` so the waiting tickets do not relax and pair with each other. End to end is not run at 100,000 waiting by default: each waiting ticket needs a live connection (about 1 ms of server time to open and 26 KiB, see Memory), so it would take several minutes; run it with \`--e2e-waiting 100000\`.
+\`omechat-server serve\` in a child process, SQLite in the temp dir, accounts seeded through its Storage adapter. Rate limits stay on (memory store) but raised out of reach, since all load comes from one loopback network (\`BENCH_SERVER_ENV\` in \`bench/lib/proc.ts\`). ${e2e ? fmt(e2e.full.waiting) : 'N'} users connected, each with \`events.stream\` open and a waiting ticket built as in (a); then ${fmt(E2E_ARRIVALS)} arrivals, ${E2E_CONCURRENCY} at a time, each calling \`match.start\` with the interest, age and tolerance of one waiting user. Latency = \`match.start\` sent -> \`match.found\` received by both users. Baseline in the same run: a fresh server where only the ${fmt(E2E_ARRIVALS)} partners wait. \`OMECHAT_MATCH_INTEREST_RELAX_MS=3600000\` so the waiting tickets do not relax and pair with each other. End to end is not run at 100,000 waiting by default: each waiting ticket needs its own live, authenticated connection, and setting up ${e2e ? `${fmt(e2e.full.waiting)} of them took ${fmt(e2e.full.setupSeconds)} s` : 'them takes long'} here, so 100,000 would take several minutes (and ~100k sockets); run it with \`--e2e-waiting 100000\` to try.
 
 ${e2eText}
 `,

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LIMITS } from '@omechat/protocol';
-import { describeMachine, machine, now } from './lib/machine.ts';
+import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
 import { GC_PROBE_ARGS, raiseFileLimit, startBaseline, startOmeChat, type ServerProcess } from './lib/proc.ts';
 import { commandLine, table, writeSection } from './lib/report.ts';
 import { openMany, RpcClient, type Credentials } from './lib/rpc.ts';
@@ -98,7 +98,10 @@ const KiB = (b: number) => fmt(b / 1024, 1);
 const MiB = (b: number) => fmt(b / 2 ** 20, 1);
 
 const m = machine();
-console.log(`machine: ${describeMachine(m)}`);
+const revision = codeRevision();
+const machineLine = describeMachine(m);
+console.log(`machine: ${machineLine}`);
+console.log(`code: ${revision}`);
 const ownLimit = raiseFileLimit(process.pid, FILE_LIMIT);
 if (ownLimit < FILE_LIMIT) console.warn(`warning: this process may open only ${ownLimit} files; ${FILE_LIMIT} wanted`);
 console.log(`${CONNECTIONS} idle connections, each authenticated with its own device and with events.stream open\n`);
@@ -132,10 +135,11 @@ if (!args['no-write']) {
     'memory',
     `## Memory
 
-- **Machine:** ${describeMachine(m)}
+- **Machine:** ${machineLine}
 - **Date:** ${now()}
-- **Command:** \`${commandLine('memory')}\` (run from the repository root)
-- **Setup:** ${fmt(CONNECTIONS)} idle WebSocket connections on loopback. OmeChat: \`omechat-server serve\`, SQLite in the temp dir, ${Math.ceil(CONNECTIONS / LIMITS.maxClientsPerUser)} accounts x ${LIMITS.maxClientsPerUser} devices seeded through its Storage adapter; each connection authenticates with its own device and opens \`events.stream\`. Baseline: \`bench/baseline-server.ts\` (bare \`ws\`) answering the same handshake frames. Both servers in child processes with \`--expose-gc\`; figures after a full GC, ${args.settle} s after the last connection opened; per connection = (with connections - without) / ${fmt(CONNECTIONS)}.
+- **Command:** ${commandLine('memory')}
+- **Code:** ${revision}
+- **Setup:** ${fmt(CONNECTIONS)} idle WebSocket connections on loopback. OmeChat: \`omechat-server serve\`, SQLite in the temp dir, ${Math.ceil(CONNECTIONS / LIMITS.maxClientsPerUser)} accounts x ${LIMITS.maxClientsPerUser} devices seeded through its Storage adapter; each connection authenticates with its own device and opens \`events.stream\`. Baseline: \`bench/baseline-server.ts\` (bare \`ws\`) answering the same handshake frames. Rate limits stay on (memory store) but raised out of reach, since all load comes from one loopback network (\`BENCH_SERVER_ENV\` in \`bench/lib/proc.ts\`). Both servers in child processes with \`--expose-gc\`; figures after a full GC, ${args.settle} s after the last connection opened; per connection = (with connections - without) / ${fmt(CONNECTIONS)}.
 
 ${table(['figure', 'OmeChat', 'bare ws baseline', 'OmeChat/baseline'], [
   row('RSS per connection', (r) => perConnection(r, 'rss'), (n) => `${KiB(n)} KiB`),

@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeMachine, machine, now } from './lib/machine.ts';
+import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
 import { startBaseline, startOmeChat, type ServerProcess } from './lib/proc.ts';
 import { commandLine, table, writeSection } from './lib/report.ts';
 import { openMany, RpcClient, type Credentials } from './lib/rpc.ts';
@@ -340,7 +340,10 @@ function printResult(r: TargetResult) {
 }
 
 const m = machine();
-console.log(`machine: ${describeMachine(m)}`);
+const revision = codeRevision();
+const machineLine = describeMachine(m);
+console.log(`machine: ${machineLine}`);
+console.log(`code: ${revision}`);
 const commitMs = await probeCommitMs();
 console.log(`SQLite durable commit (server adapter, synchronous=FULL) in the temp dir: median ${fmt(commitMs, 3)} ms`);
 const results: { pairs: number; omechat: TargetResult; baseline: TargetResult }[] = [];
@@ -391,14 +394,17 @@ if (!args['no-write']) {
     'relay',
     `## Relay
 
-- **Machine:** ${describeMachine(m)}
+- **Machine:** ${machineLine}
 - **Date:** ${now()}
-- **Command:** \`${commandLine('relay')}\` (run from the repository root)
+- **Command:** ${commandLine('relay')}
+- **Code:** ${revision}
 - **Setup:** server and baseline each in a child process (CPU from /proc/<pid>/stat utime+stime, RSS from /proc/<pid>/status), load generator in the parent on the same cores, loopback.
   OmeChat: \`omechat-server serve\`, SQLite in the temp dir, accounts seeded through its Storage adapter, pairs matched with \`match.start\`, every client subscribed to \`events.stream\`, 100-byte ciphertext envelopes through \`message.send\`.
   Baseline: \`bench/baseline-server.ts\`, a bare \`ws\` relay answering the same frames (ack + \`message.new\` push), no framework, no storage.
+  Rate limits stay on (memory store) but raised out of reach, since all load comes from one loopback network (\`BENCH_SERVER_ENV\` in \`bench/lib/proc.ts\`).
   Saturated: every client keeps ${WINDOW} sends awaiting their ack, both directions, ${SECONDS} s measured after ${WARMUP} s warm-up. Paced: ${PACED_RATE} msg/s in total, ${PACED_SECONDS} s.
-  Latency: \`message.send\` frame sent -> peer's \`message.new\` frame received, both timed in the load generator.
+  Latency: \`message.send\` frame sent -> peer's \`message.new\` frame received, both timed in the load generator. Saturated latency is mostly queueing (sends in flight / throughput); the paced rows are the latency of a server that keeps up.
+  The load generator shares the cores: when it is near 100% of a core (the baseline), the baseline's throughput is a floor, and CPU per message is the figure to compare.
 - **SQLite durable commit** (the server's adapter, synchronous=FULL, temp dir): median ${fmt(commitMs, 3)} ms, during which the server's event loop waits.
 
 ${table(['pairs', 'figure', 'OmeChat', 'bare ws baseline', 'OmeChat/baseline'], rows)}

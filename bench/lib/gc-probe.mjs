@@ -2,6 +2,7 @@
 // SIGUSR2, runs a full GC and writes process.memoryUsage() as JSON to $BENCH_MEMORY_FILE,
 // so memory figures are taken after garbage is collected, the same way for every server.
 import { renameSync, writeFileSync } from 'node:fs';
+import process from 'node:process';
 
 process.on('SIGUSR2', () => {
   globalThis.gc?.();

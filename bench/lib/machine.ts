@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
@@ -42,7 +43,9 @@ export function machine(): Machine {
 }
 
 export function describeMachine(m = machine()): string {
-  return `${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB RAM, Node ${m.node}, ${m.os}, temp dir on ${m.tmpFs}`;
+  // Load from other processes shares the cores with the servers and the load generator.
+  const load = os.loadavg()[0]?.toFixed(2) ?? '?';
+  return `${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB RAM, Node ${m.node}, ${m.os}, temp dir on ${m.tmpFs}, load average ${load} at start`;
 }
 
 export function printMachine(m = machine()): void {
@@ -52,4 +55,19 @@ export function printMachine(m = machine()): void {
 /** YYYY-MM-DD HH:MM UTC */
 export function now(): string {
   return new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+}
+
+/**
+ * The server code measured: the commit, and whether packages/ had uncommitted changes
+ * (other work in the same checkout), read with git without changing anything.
+ */
+export function codeRevision(): string {
+  try {
+    const root = resolve(import.meta.dirname, '../..');
+    const commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', root, 'status', '--porcelain', '--', 'packages'], { encoding: 'utf8' }).trim() !== '';
+    return `${commit}${dirty ? ' with uncommitted changes in packages/' : ''}`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
 }

@@ -152,6 +152,21 @@ function watch(name: string, child: ChildProcess, pattern: RegExp, cleanup: () =
   });
 }
 
+/**
+ * Server settings every benchmark uses. Rate limits stay on (counted in process memory, so
+ * their cost per call is measured) but are raised out of reach: all the load comes from one
+ * loopback network and a few clients send far faster than a person.
+ */
+export const BENCH_SERVER_ENV: Record<string, string> = {
+  OMECHAT_RATE_LIMIT_STORE: 'memory',
+  OMECHAT_RATE_CONNECTIONS_PER_NETWORK: '999999999/60',
+  OMECHAT_RATE_MESSAGES_BURST: '999999999/5',
+  OMECHAT_RATE_MESSAGES_SUSTAINED: '999999999/300',
+  OMECHAT_RATE_MATCH_STARTS: '999999999/60',
+  // A fixed key: no warning about network bans lapsing on restart.
+  OMECHAT_NETWORK_KEY: 'bench-network-key-0123456789abcdef0123456789',
+};
+
 export interface OmeChatServerOptions {
   /** A data dir already seeded; made and removed here when omitted. */
   dataDir?: string;
@@ -174,6 +189,7 @@ export async function startOmeChat(opts: OmeChatServerOptions = {}): Promise<Ser
       OMECHAT_PORT: '0',
       OMECHAT_DATA_DIR: dataDir,
       OMECHAT_LOG_LEVEL: 'warn',
+      ...BENCH_SERVER_ENV,
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

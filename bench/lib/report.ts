@@ -31,8 +31,10 @@ export function table(head: string[], rows: (string | number)[][]): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** The command line that ran this script, as typed from the repository root. */
+/** Markdown: the command that ran this script, from the repository root, and what it executes. */
 export function commandLine(script: string): string {
-  const args = process.argv.slice(2);
-  return `pnpm --filter @omechat/bench run ${script}${args.length ? ` -- ${args.join(' ')}` : ''}`;
+  const args = process.argv.slice(2).join(' ');
+  const pnpm = `pnpm --filter @omechat/bench run ${script}${args ? ` -- ${args}` : ''}`;
+  const node = `cd bench && node --import tsx ${script}.ts${args ? ` ${args}` : ''}`;
+  return `\`${pnpm}\` (= \`${node}\`)`;
 }

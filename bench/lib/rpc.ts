@@ -44,7 +44,9 @@ export class RpcClient {
   readonly ws: WebSocket;
   #nextId = SUBSCRIPTION_ID + 1;
   readonly #pending = new Map<number, Pending>();
-  #started: (() => void) | null = null;
+  #started: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  /** The close code, once the socket has closed. */
+  closeCode: number | null = null;
   /** Frames received on this connection (calls, pushes, keep-alive pings). */
   framesIn = 0;
   lastEventId: string | null = null;
@@ -56,8 +58,11 @@ export class RpcClient {
     this.ws = ws;
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
     ws.on('close', (code: number) => {
+      this.closeCode = code;
       for (const p of this.#pending.values()) p.reject(new Error(`${p.path}: socket closed (${code})`));
       this.#pending.clear();
+      this.#started?.reject(new Error(`events.stream: socket closed (${code})`));
+      this.#started = null;
       opts.onClose?.(code);
     });
     ws.on('error', () => undefined); // 'close' follows and rejects what is pending
@@ -98,8 +103,9 @@ export class RpcClient {
 
   /** Opens `events.stream`; resolves once the server has started it. */
   subscribe(path = 'events.stream', input: unknown = {}): Promise<void> {
-    return new Promise((resolve) => {
-      this.#started = resolve;
+    return new Promise((resolve, reject) => {
+      if (this.closeCode !== null) return reject(new Error(`${path}: socket closed (${this.closeCode})`));
+      this.#started = { resolve, reject };
       this.ws.send(JSON.stringify({ id: SUBSCRIPTION_ID, method: 'subscription', params: { path, input } }));
     });
   }
@@ -131,9 +137,15 @@ export class RpcClient {
     };
     if (msg.id === SUBSCRIPTION_ID) {
       const result = msg.result;
-      if (!result) throw new RpcError('events.stream', msg.error);
+      if (!result) {
+        const err = new RpcError('events.stream', msg.error);
+        if (!this.#started) throw err;
+        this.#started.reject(err);
+        this.#started = null;
+        return;
+      }
       if (result.type === 'started') {
-        this.#started?.();
+        this.#started?.resolve();
         this.#started = null;
       } else if (result.type === 'data') {
         const tracked = result.data as { id: string; data: { events: unknown[] } };
