@@ -108,7 +108,8 @@ export class Accounts {
   async authenticate(credentials: Credentials): Promise<Session | null> {
     const client = await this.#deps.storage.getClient(credentials.clientHash);
     if (!client || !tokenMatches(client.tokenHash, credentials.accessToken)) return null;
-    await this.#deps.storage.touchClient(client.clientHash, this.#deps.clock.now());
+    // Last-seen is a hint, not a record: written in the background, not on the connect path.
+    this.#deps.storage.touchClient(client.clientHash, this.#deps.clock.now()).catch(() => undefined);
     return { userHash: client.userHash, clientHash: client.clientHash };
   }
 

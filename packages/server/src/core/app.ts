@@ -118,7 +118,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     moderation,
     rateLimits,
     cache,
-    streamDeps: { storage, bus, cache, chats },
+    streamDeps: { storage, events, cache, chats },
     purgeExpired,
     metrics: () => ({
       history_cache_hits: cache.hits,
@@ -132,6 +132,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
       await deps.matcher.close();
       moderation.close();
       await deps.rateLimiters.close();
+      events.close();
       await bus.close();
       await storage.close();
     },

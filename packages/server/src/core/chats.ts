@@ -44,7 +44,18 @@ const peerOf = (chat: ChatRecord, me: UserHash) => (chat.members[0] === me ? cha
 export type SendGuard = (session: Session, chat: ChatRecord) => Promise<void>;
 
 /** Chats between two matched users, and the messages in them. */
+/** Entries the in-memory maps below keep before starting over; they are only shortcuts. */
+const MEMO_LIMIT = 50_000;
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  if (map.size >= MEMO_LIMIT) map.clear();
+  map.set(key, value);
+}
+
 export class Chats {
+  readonly #chats = new Map<ChatId, ChatRecord>();
+  /** Highest delivered seq recorded per chat and member. */
+  readonly #delivered = new Map<string, number>();
+
   readonly #sendGuards: SendGuard[] = [];
 
   constructor(private readonly deps: ChatsDeps) {}
@@ -95,7 +106,8 @@ export class Chats {
     input: { chatId: ChatId; envelope: Envelope; clientMessageId: string },
   ): Promise<SendOutput> {
     const { storage, random, clock, events, cache } = this.deps;
-    const chat = await this.requireMember(input.chatId, session.userHash);
+    const chat = await this.#cachedChat(input.chatId);
+    if (!chat || !chat.members.includes(session.userHash)) throw notAMember();
     if (chat.state !== 'active') throw new DomainError('CHAT_ENDED', 'This chat has ended');
     for (const guard of this.#sendGuards) await guard(session, chat);
     const draft = {
@@ -114,7 +126,7 @@ export class Chats {
     if (result.status === 'chat_ended') throw new DomainError('CHAT_ENDED', 'This chat has ended');
     if (result.status === 'stored') {
       cache.append(result.message);
-      events.announce(result.events);
+      events.announce(result.events, session.clientHash);
     }
     const { messageId, seq, sentAt } = result.message;
     return { messageId, seq, sentAt };
@@ -130,7 +142,10 @@ export class Chats {
 
   /** Called when a device of `userHash` has been sent messages up to `seq`. */
   async markDelivered(chatId: ChatId, userHash: UserHash, seq: number): Promise<void> {
-    const chat = await this.deps.storage.getChat(chatId);
+    const key = `${chatId}/${userHash}`;
+    if ((this.#delivered.get(key) ?? 0) >= seq) return; // another device got there first
+    remember(this.#delivered, key, seq);
+    const chat = await this.#cachedChat(chatId);
     if (!chat || !chat.members.includes(userHash)) return;
     const event: OmeEvent = { type: 'message.delivered', chatId, seq, by: userHash, at: this.deps.clock.now() };
     await this.#advance(chat, userHash, 'delivered', seq, event);
@@ -152,8 +167,22 @@ export class Chats {
     await this.end(chat, 'left');
   }
 
+  /**
+   * Members and state of recently used chats, so the message path reads no chat row. A chat
+   * ended by another process may still look active here: appendMessage checks the state in
+   * its transaction, so nothing is stored in an ended chat either way.
+   */
+  async #cachedChat(chatId: ChatId): Promise<ChatRecord | null> {
+    const cached = this.#chats.get(chatId);
+    if (cached) return cached;
+    const chat = await this.deps.storage.getChat(chatId);
+    if (chat) remember(this.#chats, chatId, chat);
+    return chat;
+  }
+
   /** Ends a chat for both members and tells them; a no-op for a chat already ended. */
   async end(chat: ChatRecord, reason: ChatEndReason): Promise<void> {
+    this.#chats.delete(chat.chatId);
     const at = this.deps.clock.now();
     const event: OmeEvent = { type: 'chat.ended', chatId: chat.chatId, reason, at };
     const stored = await this.deps.storage.endChat(

@@ -1,5 +1,5 @@
-import type { OmeEvent, UserHash } from '@omechat/protocol';
-import type { Bus } from '../ports/bus.js';
+import type { ClientHash, OmeEvent, UserHash } from '@omechat/protocol';
+import type { Bus, BusMessage } from '../ports/bus.js';
 import type { NewEvent, StoredEvent, Storage } from '../ports/storage.js';
 
 /** Builds the stored form of a protocol event for a user. */
@@ -18,18 +18,46 @@ export function newEvent(userHash: UserHash, event: OmeEvent): NewEvent {
  * in order even when two appends race, and lets a woken stream take all pending events
  * in one batch.
  */
+export type EventsMessage = Extract<BusMessage, { kind: 'events' }>;
+
 export class EventHub {
+  /** Streams by user: one bus subscription per process, so a wake touches only its user. */
+  readonly #listeners = new Map<UserHash, Set<(message: EventsMessage) => void>>();
+  readonly #unsubscribe: () => void;
+
   constructor(
     private readonly storage: Storage,
     private readonly bus: Bus,
-  ) {}
-
-  announce(events: StoredEvent[]): void {
-    for (const userHash of new Set(events.map((e) => e.userHash))) this.wake(userHash);
+  ) {
+    this.#unsubscribe = bus.subscribe((message) => {
+      if (message.kind !== 'events') return;
+      for (const listener of this.#listeners.get(message.userHash) ?? []) listener(message);
+    });
   }
 
-  wake(userHash: UserHash): void {
-    this.bus.publish({ kind: 'events', userHash });
+  /** Calls `listener` for every wake of this user's streams; returns the unsubscribe. */
+  listen(userHash: UserHash, listener: (message: EventsMessage) => void): () => void {
+    let set = this.#listeners.get(userHash);
+    if (!set) this.#listeners.set(userHash, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.#listeners.delete(userHash);
+    };
+  }
+
+  /** `fromClient`: the events are that device's own message (its stream need not wake). */
+  announce(events: StoredEvent[], fromClient?: ClientHash): void {
+    for (const userHash of new Set(events.map((e) => e.userHash))) this.wake(userHash, fromClient);
+  }
+
+  wake(userHash: UserHash, fromClient?: ClientHash): void {
+    this.bus.publish(fromClient ? { kind: 'events', userHash, fromClient } : { kind: 'events', userHash });
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    this.#listeners.clear();
   }
 
   async append(events: NewEvent[]): Promise<void> {

@@ -1,9 +1,9 @@
 import type { ChatId, OmeEvent } from '@omechat/protocol';
-import type { Bus } from '../ports/bus.js';
 import type { StoredEvent, Storage } from '../ports/storage.js';
 import type { Session } from './accounts.js';
 import { toStoredMessage, type Chats } from './chats.js';
 import type { MessageCache } from './message-cache.js';
+import type { EventHub } from './event-hub.js';
 
 /** Stored events read per batch; a longer backlog leaves in several batches. */
 const BATCH = 256;
@@ -16,7 +16,7 @@ export interface EventBatchOut {
 
 export interface EventStreamDeps {
   storage: Storage;
-  bus: Bus;
+  events: EventHub;
   cache: MessageCache;
   chats: Chats;
 }
@@ -34,15 +34,15 @@ export async function* streamEvents(
   lastEventId: number | null,
   signal: AbortSignal,
 ): AsyncGenerator<EventBatchOut> {
-  const { storage, bus, cache, chats } = deps;
+  const { storage, events: hub, cache, chats } = deps;
   let cursor = lastEventId ?? (await storage.lastEventId());
   let pending = true;
   const ephemerals: OmeEvent[] = [];
   let wake: (() => void) | null = null;
 
-  const unsubscribe = bus.subscribe((message) => {
-    if (message.kind !== 'events' || message.userHash !== session.userHash) return;
+  const unsubscribe = hub.listen(session.userHash, (message) => {
     if (message.ephemeral) ephemerals.push(JSON.parse(message.ephemeral) as OmeEvent);
+    else if (message.fromClient === session.clientHash) return; // our own message: nothing to send
     else pending = true;
     wake?.();
   });
@@ -85,7 +85,9 @@ export async function* streamEvents(
       }
       if (events.length === 0) continue;
       yield { id: String(cursor), events };
-      for (const [chatId, seq] of delivered) await chats.markDelivered(chatId, session.userHash, seq);
+      // Receipts are written in the background (group commit batches them); the stream
+      // does not wait for them before reading on.
+      for (const [chatId, seq] of delivered) chats.markDelivered(chatId, session.userHash, seq).catch(() => undefined);
     }
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -62,14 +62,14 @@ export class MessageCache {
     if (toSeq < fromSeq || toSeq < 1) return [];
     const out: MessageRecord[] = [];
     for (let b = blockOf(Math.max(1, fromSeq)); b <= blockOf(toSeq); b++) {
-      const block = await this.#load(chatId, b);
+      const block = await this.#load(chatId, b, toSeq);
       for (const m of block.messages) if (m.seq >= fromSeq && m.seq <= toSeq) out.push(m);
     }
     return out;
   }
 
   async get(chatId: ChatId, seq: number): Promise<MessageRecord | undefined> {
-    const block = await this.#load(chatId, blockOf(seq));
+    const block = await this.#load(chatId, blockOf(seq), seq);
     return block.messages.find((m) => m.seq === seq);
   }
 
@@ -83,13 +83,24 @@ export class MessageCache {
     this.#bytes = 0;
   }
 
-  async #load(chatId: ChatId, block: number): Promise<Block> {
+  /** The block, complete at least up to `upTo` if such messages exist in storage. */
+  async #load(chatId: ChatId, block: number, upTo: number): Promise<Block> {
     const key = keyOf(chatId, block);
     const cached = this.#blocks.get(key);
-    if (cached) {
+    const last = cached?.messages.at(-1)?.seq ?? block * BLOCK_SIZE;
+    if (cached && last >= Math.min(upTo, (block + 1) * BLOCK_SIZE)) {
       this.hits++;
       this.#blocks.delete(key);
       this.#blocks.set(key, cached);
+      return cached;
+    }
+    if (cached) {
+      // Another server process stored messages this one has not seen: fetch only the tail.
+      this.misses++;
+      const tail = await this.storage.getMessages(chatId, last + 1, (block + 1) * BLOCK_SIZE);
+      const fresh = tail.filter((m) => m.seq > (cached.messages.at(-1)?.seq ?? 0));
+      cached.messages.push(...fresh);
+      this.#touch(cached, fresh.reduce((n, m) => n + sizeOf(m), 0));
       return cached;
     }
     this.misses++;

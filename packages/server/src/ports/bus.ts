@@ -7,8 +7,11 @@ import type { ClientHash, UserHash } from '@omechat/protocol';
  * catch up from there, so a lost bus message delays an event but never loses it.
  */
 export type BusMessage =
-  /** New durable events exist for this user in Storage, or an ephemeral one is attached. */
-  | { kind: 'events'; userHash: UserHash; ephemeral?: string }
+  /**
+   * New durable events exist for this user in Storage, or an ephemeral one is attached.
+   * `fromClient`: they are that device's own message, which its stream skips anyway.
+   */
+  | { kind: 'events'; userHash: UserHash; ephemeral?: string; fromClient?: ClientHash }
   /** Close these devices' connections now. */
   | { kind: 'close-clients'; clientHashes: ClientHash[]; reason: 'revoked' | 'banned' }
   /** Close all of this user's connections now. */

@@ -336,7 +336,8 @@ export class SqliteStorage implements Storage {
       sql.insertMessage.run({ ...message, seq, envelope: JSON.stringify(message.envelope) });
       sql.recordMessageInChat.run(seq, sentAt, chatId);
       const stored = this.#append(events(seq));
-      return { status: 'stored', message: { ...structuredClone(message), seq }, events: stored };
+      // The stored copy is the JSON above, so a shallow copy cannot alias it.
+      return { status: 'stored', message: { ...message, seq }, events: stored };
     });
   }
 
