@@ -15,7 +15,7 @@ export async function startTestServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'omechat-cli-server-'));
   const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent' });
   const log = createLogger(config.OMECHAT_LOG_LEVEL);
-  const server = await startServer({ config, core: createCoreFromConfig(config, log), log });
+  const server = await startServer({ config, core: await createCoreFromConfig(config, log), log });
   return {
     url: server.url,
     async close() {

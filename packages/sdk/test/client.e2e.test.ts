@@ -14,7 +14,7 @@ const clients: OmeChatClient[] = [];
 async function start(port = 0) {
   const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent' });
   const log = createLogger('silent');
-  return startServer({ config, core: createCoreFromConfig(config, log), log });
+  return startServer({ config, core: await createCoreFromConfig(config, log), log });
 }
 
 function client(url = server.url) {

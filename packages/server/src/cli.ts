@@ -18,7 +18,7 @@ async function runImportSeed(args: string[]): Promise<number> {
     return 64;
   }
   const readJson = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
-  const core = createCoreFromConfig(loadConfig());
+  const core = await createCoreFromConfig(loadConfig());
   try {
     const report = await importSeed(core.deps, readJson(values.users), readJson(values.clients));
     for (const p of report.problems) process.stderr.write(`skipped ${p.file} record ${JSON.stringify(p.key)}: ${p.reason}\n`);

@@ -1,12 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { createCore, type Core } from './core/app.js';
 import { LocalBus } from './adapters/bus/local-bus.js';
 import { argon2Hasher } from './adapters/crypto/argon2-hasher.js';
 import { cryptoRandom } from './adapters/crypto/crypto-random.js';
 import { MemoryStorage } from './adapters/storage/memory-storage.js';
 import { SqliteStorage } from './adapters/storage/sqlite-storage.js';
+import { PostgresStorage } from './adapters/storage/postgres-storage.js';
+import { RedisBus } from './adapters/bus/redis-bus.js';
+import type { Bus } from './ports/bus.js';
 import { systemClock } from './ports/clock.js';
 import type { Storage } from './ports/storage.js';
 import { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
@@ -22,17 +25,47 @@ export function sqliteFile(config: Pick<Config, 'OMECHAT_DATA_DIR'>): string {
   return join(resolve(config.OMECHAT_DATA_DIR), 'omechat.sqlite');
 }
 
-export function createStorage(config: Config): Storage {
+export async function createStorage(config: Config, log?: Logger): Promise<Storage> {
   if (config.OMECHAT_STORAGE === 'memory') return new MemoryStorage();
+  if (config.OMECHAT_STORAGE === 'postgres') {
+    // loadConfig already refuses this; a Config built by hand may not have been through it.
+    const url = config.OMECHAT_DATABASE_URL;
+    if (url === undefined) throw new ConfigError('OMECHAT_DATABASE_URL is required when OMECHAT_STORAGE=postgres');
+    return PostgresStorage.open({
+      url,
+      onIdleError: (err) => log?.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it'),
+    });
+  }
   mkdirSync(resolve(config.OMECHAT_DATA_DIR), { recursive: true });
   return new SqliteStorage({ file: sqliteFile(config) });
 }
 
-/** Builds the core from configuration: the adapters chosen by config, wired to the domain. */
-export function createCoreFromConfig(config: Config, log?: Logger): Core {
+/** Unlike the rate limiter store, an unreachable Redis bus stops the start: other processes would never hear this one. */
+export async function createBus(config: Config, log?: Logger): Promise<Bus> {
+  if (config.OMECHAT_BUS === 'local') return new LocalBus();
+  return RedisBus.open({
+    url: config.OMECHAT_REDIS_URL,
+    onError: (err) => log?.warn({ err }, 'bus message dropped'),
+  });
+}
+
+/**
+ * Builds the core from configuration: the adapters chosen by config, wired to the domain.
+ * Async because PostgreSQL and Redis are connected (and the schema migrated) before the core
+ * exists, so a server that cannot reach them fails at start, not on its first request.
+ */
+export async function createCoreFromConfig(config: Config, log?: Logger): Promise<Core> {
+  const storage = await createStorage(config, log);
+  let bus: Bus;
+  try {
+    bus = await createBus(config, log);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   return createCore(
     {
-    storage: createStorage(config),
+    storage,
     hasher: argon2Hasher({
       memoryCost: config.OMECHAT_ARGON2_MEMORY_KIB,
       timeCost: config.OMECHAT_ARGON2_TIME_COST,
@@ -40,7 +73,7 @@ export function createCoreFromConfig(config: Config, log?: Logger): Core {
     }),
     random: cryptoRandom,
     clock: systemClock,
-    bus: new LocalBus(),
+    bus,
     matcher: new MemoryMatcher({ interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => systemClock.now() }),
     rateLimiters: createRateLimiterStore(config, log),
     },

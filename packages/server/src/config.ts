@@ -26,7 +26,14 @@ const secretSetting = z.string().min(32, 'must be at least 32 characters').optio
 const schema = z.object({
   OMECHAT_HOST: z.string().min(1).default('0.0.0.0'),
   OMECHAT_PORT: int(0, 65535).default(8080),
-  OMECHAT_STORAGE: z.enum(['sqlite', 'memory']).default('sqlite'),
+  OMECHAT_STORAGE: z.enum(['sqlite', 'memory', 'postgres']).default('sqlite'),
+  /** PostgreSQL to use when OMECHAT_STORAGE=postgres (required then), e.g. postgres://user:pass@host/db. */
+  OMECHAT_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** How live events reach connections: in this process only, or across processes via Redis (OMECHAT_REDIS_URL). */
+  OMECHAT_BUS: z.enum(['local', 'redis']).default('local'),
   OMECHAT_DATA_DIR: z.string().min(1).default('./data'),
   OMECHAT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest WebSocket frame accepted; larger frames close the socket with 1009. */
@@ -79,6 +86,11 @@ const schema = z.object({
   OMECHAT_RATE_MATCH_STARTS: rateRule('30/60'),
   OMECHAT_RATE_CONNECTIONS_PER_NETWORK: rateRule('120/60'),
   OMECHAT_RATE_REPORTS_PER_USER: rateRule('10/3600'),
+}).refine((config) => config.OMECHAT_STORAGE !== 'postgres' || config.OMECHAT_DATABASE_URL !== undefined, {
+  path: ['OMECHAT_DATABASE_URL'],
+  message: 'required when OMECHAT_STORAGE=postgres',
+  // Checked even when other variables are bad, so one run names every problem.
+  when: () => true,
 });
 
 export type Config = z.infer<typeof schema>;

@@ -16,7 +16,7 @@ export async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.OMECHAT_LOG_LEVEL);
-  const core = createCoreFromConfig(config, log);
+  const core = await createCoreFromConfig(config, log);
   const server = await startServer({ config, core, log });
   process.stdout.write(`OmeChat listening on ${server.url} (storage: ${config.OMECHAT_STORAGE})\n`);
 

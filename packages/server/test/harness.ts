@@ -57,7 +57,7 @@ export async function startTestServer(
     ...env,
   });
   const log = createLogger(config.OMECHAT_LOG_LEVEL, { write: (line: string) => void logs.push(line) });
-  const core = createCoreFromConfig(config, log);
+  const core = await createCoreFromConfig(config, log);
   const server = await startServer({ config, core, log });
   let closed = false;
   const close = async () => {

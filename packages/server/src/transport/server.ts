@@ -117,7 +117,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       const ban = conn.admin ? null : await core.moderation.banFor({ networkKey: conn.networkKey, ...conn.session });
       if (ban) setTimeout(() => conn.close(CLOSE_CODES.BANNED, 'banned'), BANNED_GRACE_MS);
       else if (conn.session) {
-        // Queued before any later write (group commit keeps order), so not awaited here.
+        // A hint for moderators (which networks a device used); not worth holding the connect for.
         core.moderation.seen(conn.session, conn.networkKey).catch((err: unknown) => log.warn({ err }, 'sighting not recorded'));
       }
     }

@@ -1,0 +1,55 @@
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import type { UserHash } from '@omechat/protocol';
+import type { BusMessage } from '../../ports/bus.js';
+import { busContract } from './bus.contract.js';
+import { RedisBus } from './redis-bus.js';
+
+// .ci/run starts Redis; an unreachable one fails the suite rather than skipping it.
+const url = process.env.OMECHAT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+// A channel per test, so parallel runs sharing one Redis never hear each other.
+const channelOf = (scope: string) => `omechat-test:bus:${scope}`;
+
+async function openBus(scope: string, onError?: (err: unknown) => void): Promise<RedisBus> {
+  try {
+    return await RedisBus.open({ url, channel: channelOf(scope), connectTimeoutMs: 2000, ...(onError ? { onError } : {}) });
+  } catch (err) {
+    throw new Error(`Redis at ${url} is unreachable (set OMECHAT_TEST_REDIS_URL): ${String(err)}`, { cause: err });
+  }
+}
+
+busContract('redis', { open: (scope) => openBus(scope), crossProcess: true });
+
+describe('RedisBus', () => {
+  const wake = (who: string): BusMessage => ({ kind: 'events', userHash: `user-${who}` as UserHash });
+
+  it('refuses to open, promptly, when Redis cannot be reached', async () => {
+    const started = Date.now();
+    await expect(RedisBus.open({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/unreachable/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('skips what it cannot read and handlers that throw, and goes on delivering', async () => {
+    const scope = `robust-${process.pid}-${Date.now()}`;
+    const errors: unknown[] = [];
+    const bus = await openBus(scope, (err) => errors.push(err));
+    const received: BusMessage[] = [];
+    bus.subscribe(() => {
+      throw new Error('a broken handler');
+    });
+    bus.subscribe((m) => received.push(m));
+    const raw = new Redis(url);
+    try {
+      await raw.publish(channelOf(scope), 'not json');
+      await raw.publish(channelOf(scope), JSON.stringify({ hello: 'world' }));
+      await raw.publish(channelOf(scope), JSON.stringify({ from: 'another-process', message: wake('fine') }));
+      const deadline = Date.now() + 3000;
+      while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(received).toEqual([wake('fine')]);
+      expect(errors).toHaveLength(3); // the two unreadable messages and the throwing handler
+    } finally {
+      raw.disconnect();
+      await bus.close();
+    }
+  });
+});

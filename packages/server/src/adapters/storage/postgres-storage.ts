@@ -1,0 +1,628 @@
+import { Pool, types, type CustomTypesConfig, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
+import type { ChatId, ClientHash, DeviceBundle, Envelope, IdentityKeys, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
+import { systemClock, type Clock } from '../../ports/clock.js';
+import type {
+  AppendMessageResult,
+  ChatCursor,
+  ChatEndReason,
+  ChatRecord,
+  ClientRecord,
+  CreateClientResult,
+  CreateUserResult,
+  MessageRecord,
+  NewEvent,
+  Storage,
+  StoredEvent,
+  UserRecord,
+} from '../../ports/storage.js';
+import type * as Moderation from '../../ports/storage.js';
+import { assertSchemaName, migratePostgres } from './postgres-migrations.js';
+import { PostgresModerationTables } from './postgres-moderation.js';
+
+export interface PostgresStorageOptions {
+  /** A libpq-style URL, e.g. postgres://user:pass@host:5432/db. */
+  url: string;
+  /** Tables live in this schema (created if missing); default: the connection's search_path. */
+  schema?: string;
+  /** Stamps `createdAt` on events. */
+  clock?: Clock;
+  /** Most connections the pool opens; default 10. */
+  maxConnections?: number;
+  /** Told when an idle pooled connection fails (the server went away); the pool replaces it. */
+  onIdleError?: (err: Error) => void;
+}
+
+/** What both the pool (one autocommitted statement) and a transaction's client can run. */
+export interface Sql {
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+}
+
+/**
+ * bigint columns (timestamps in ms, ids, seqs) come back as JS numbers: they stay far below
+ * 2^53, and every record type of the port declares them as `number`.
+ */
+const parseTypes: CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+    oid === (types.builtins.INT8 as number) ? Number : types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+};
+
+const FOREIGN_KEY_VIOLATION = '23503';
+const pgCode = (err: unknown) => (err as { code?: unknown } | null)?.code;
+
+const USER = `user_hash AS "userHash", username, username_key AS "usernameKey", age,
+  secret_hash AS "secretHash", created_at AS "createdAt"`;
+const CLIENT = `client_hash AS "clientHash", user_hash AS "userHash", token_hash AS "tokenHash",
+  device_name AS "deviceName", created_at AS "createdAt", last_seen_at AS "lastSeenAt"`;
+const CHAT = `chat_id AS "chatId", user_a AS "userA", user_b AS "userB", state, created_at AS "createdAt",
+  ended_at AS "endedAt", end_reason AS "endReason", last_seq AS "lastSeq", last_activity_at AS "lastActivityAt"`;
+const MESSAGE = `chat_id AS "chatId", seq, message_id AS "messageId", sender_user_hash AS "senderUserHash",
+  sender_client_hash AS "senderClientHash", client_message_id AS "clientMessageId", envelope, sent_at AS "sentAt"`;
+const CURSOR = `chat_id AS "chatId", user_hash AS "userHash", delivered_seq AS "deliveredSeq", read_seq AS "readSeq"`;
+const EVENT = `id, user_hash AS "userHash", type, payload, created_at AS "createdAt"`;
+
+interface ChatRow extends Omit<ChatRecord, 'members'> {
+  userA: UserHash;
+  userB: UserHash;
+}
+interface MessageRow extends Omit<MessageRecord, 'envelope'> {
+  envelope: string;
+}
+interface KeysRow {
+  clientHash: ClientHash;
+  signingPub: string;
+  dhPub: string;
+  signedPrekey: SignedPrekey;
+}
+
+const toChat = ({ userA, userB, ...rest }: ChatRow): ChatRecord => ({ ...rest, members: [userA, userB] });
+const toMessage = (row: MessageRow): MessageRecord => ({ ...row, envelope: JSON.parse(row.envelope) as Envelope });
+
+/**
+ * Storage in PostgreSQL, for several server processes sharing one database. Every method
+ * that writes more than one statement runs them in one transaction on one pooled connection;
+ * a method resolves after COMMIT, which (synchronous_commit on) is durable.
+ */
+export class PostgresStorage implements Storage {
+  readonly #pool: Pool;
+  readonly #clock: Clock;
+  readonly #moderation: PostgresModerationTables;
+  #closed = false;
+
+  /** Connects, brings the schema up to date, and returns the storage. */
+  static async open(options: PostgresStorageOptions): Promise<PostgresStorage> {
+    const schema = options.schema ?? null;
+    if (schema !== null) assertSchemaName(schema);
+    const pool = new Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 10,
+      // Unqualified table names resolve in our schema on every pooled connection.
+      ...(schema !== null ? { options: `-c search_path=${schema}` } : {}),
+      types: parseTypes,
+    });
+    // An idle connection that dies must not become an uncaught 'error' event.
+    pool.on('error', (err) => options.onIdleError?.(err));
+    try {
+      const client = await pool.connect();
+      try {
+        await migratePostgres(client, schema);
+      } finally {
+        client.release();
+      }
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    return new PostgresStorage(pool, options.clock ?? systemClock);
+  }
+
+  private constructor(pool: Pool, clock: Clock) {
+    this.#pool = pool;
+    this.#clock = clock;
+    this.#moderation = new PostgresModerationTables(
+      (fn) => this.#read(fn),
+      (fn) => this.#tx(fn),
+    );
+  }
+
+  // --- accounts -------------------------------------------------------------
+
+  async createUser(user: UserRecord): Promise<CreateUserResult> {
+    return this.#read(async (sql) => {
+      const inserted = await sql.query(
+        `INSERT INTO users (user_hash, username, username_key, age, secret_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [user.userHash, user.username, user.usernameKey, user.age, user.secretHash, user.createdAt],
+      );
+      if (inserted.rowCount === 1) return 'created';
+      // Either unique key clashed; the hash is checked first, as the other adapters do.
+      const sameHash = await sql.query('SELECT 1 FROM users WHERE user_hash = $1', [user.userHash]);
+      return sameHash.rowCount === 1 ? 'user_exists' : 'username_taken';
+    });
+  }
+
+  async getUser(userHash: UserHash): Promise<UserRecord | null> {
+    return this.#one<UserRecord>(`SELECT ${USER} FROM users WHERE user_hash = $1`, [userHash]);
+  }
+
+  async getUserByUsernameKey(usernameKey: string): Promise<UserRecord | null> {
+    return this.#one<UserRecord>(`SELECT ${USER} FROM users WHERE username_key = $1`, [usernameKey]);
+  }
+
+  async setSecretHash(userHash: UserHash, secretHash: string): Promise<boolean> {
+    return this.#changed('UPDATE users SET secret_hash = $2 WHERE user_hash = $1', [userHash, secretHash]);
+  }
+
+  async deleteUser(userHash: UserHash): Promise<ClientHash[]> {
+    return this.#tx(async (sql) => {
+      const clients = await sql.query<{ clientHash: ClientHash }>(
+        'SELECT client_hash AS "clientHash" FROM clients WHERE user_hash = $1 ORDER BY created_at, client_hash',
+        [userHash],
+      );
+      // Chats first, locked in one order, so two deletions sharing chats cannot deadlock;
+      // messages and cursors follow through ON DELETE CASCADE. A send racing this waits on
+      // the chat lock and commits first, so the events DELETE below (a fresh snapshot) sees
+      // its events too.
+      await sql.query(
+        `DELETE FROM chats WHERE chat_id IN (
+           SELECT chat_id FROM chats WHERE user_a = $1 OR user_b = $1 ORDER BY chat_id FOR UPDATE)`,
+        [userHash],
+      );
+      await sql.query('DELETE FROM events WHERE user_hash = $1', [userHash]);
+      await this.#moderation.eraseUser(sql, userHash);
+      await sql.query('DELETE FROM users WHERE user_hash = $1', [userHash]); // clients and keys cascade
+      return clients.rows.map((c) => c.clientHash);
+    });
+  }
+
+  // --- clients ----------------------------------------------------------------
+
+  async createClient(client: ClientRecord): Promise<CreateClientResult> {
+    return this.#read(async (sql) => {
+      try {
+        const inserted = await sql.query(
+          `INSERT INTO clients (client_hash, user_hash, token_hash, device_name, created_at, last_seen_at)
+           SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM users WHERE user_hash = $2)
+           ON CONFLICT (client_hash) DO NOTHING`,
+          [client.clientHash, client.userHash, client.tokenHash, client.deviceName, client.createdAt, client.lastSeenAt],
+        );
+        if (inserted.rowCount === 1) return 'created';
+      } catch (err) {
+        // The user was deleted between the EXISTS and the insert's foreign key check.
+        if (pgCode(err) !== FOREIGN_KEY_VIOLATION) throw err;
+      }
+      const existing = await sql.query('SELECT 1 FROM clients WHERE client_hash = $1', [client.clientHash]);
+      return existing.rowCount === 1 ? 'client_exists' : 'no_user';
+    });
+  }
+
+  async getClient(clientHash: ClientHash): Promise<ClientRecord | null> {
+    return this.#one<ClientRecord>(`SELECT ${CLIENT} FROM clients WHERE client_hash = $1`, [clientHash]);
+  }
+
+  async listClients(userHash: UserHash): Promise<ClientRecord[]> {
+    return this.#all<ClientRecord>(
+      `SELECT ${CLIENT} FROM clients WHERE user_hash = $1 ORDER BY created_at, client_hash`,
+      [userHash],
+    );
+  }
+
+  async deleteClient(clientHash: ClientHash): Promise<boolean> {
+    return this.#changed('DELETE FROM clients WHERE client_hash = $1', [clientHash]);
+  }
+
+  async touchClient(clientHash: ClientHash, at: number): Promise<void> {
+    await this.#changed('UPDATE clients SET last_seen_at = $2 WHERE client_hash = $1', [clientHash, at]);
+  }
+
+  // --- chats ------------------------------------------------------------------
+
+  async createChat(chat: ChatRecord, events: NewEvent[]): Promise<StoredEvent[]> {
+    return this.#tx(async (sql) => {
+      const [userA, userB] = chat.members;
+      await sql.query(
+        `INSERT INTO chats (chat_id, user_a, user_b, state, created_at, ended_at, end_reason, last_seq, last_activity_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [chat.chatId, userA, userB, chat.state, chat.createdAt, chat.endedAt, chat.endReason, chat.lastSeq, chat.lastActivityAt],
+      );
+      await sql.query(
+        'INSERT INTO chat_cursors (chat_id, user_hash) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING',
+        [chat.chatId, [userA, userB]],
+      );
+      return this.#appendEvents(sql, events);
+    });
+  }
+
+  async getChat(chatId: ChatId): Promise<ChatRecord | null> {
+    const row = await this.#one<ChatRow>(`SELECT ${CHAT} FROM chats WHERE chat_id = $1`, [chatId]);
+    return row ? toChat(row) : null;
+  }
+
+  async listChats(userHash: UserHash): Promise<ChatRecord[]> {
+    const rows = await this.#all<ChatRow>(
+      `SELECT ${CHAT} FROM chats WHERE user_a = $1 OR user_b = $1 ORDER BY last_activity_at DESC, chat_id`,
+      [userHash],
+    );
+    return rows.map(toChat);
+  }
+
+  async hasActiveChat(a: UserHash, b: UserHash): Promise<boolean> {
+    const row = await this.#one(
+      `SELECT 1 FROM chats WHERE state = 'active'
+       AND ((user_a = $1 AND user_b = $2) OR (user_a = $2 AND user_b = $1)) LIMIT 1`,
+      [a, b],
+    );
+    return row !== null;
+  }
+
+  async endChat(chatId: ChatId, reason: ChatEndReason, at: number, events: NewEvent[]): Promise<StoredEvent[] | null> {
+    return this.#tx(async (sql) => {
+      const ended = await sql.query(
+        `UPDATE chats SET state = 'ended', ended_at = $2, end_reason = $3 WHERE chat_id = $1 AND state = 'active'`,
+        [chatId, at, reason],
+      );
+      return ended.rowCount === 0 ? null : this.#appendEvents(sql, events);
+    });
+  }
+
+  // --- messages ---------------------------------------------------------------
+
+  async appendMessage(
+    message: Omit<MessageRecord, 'seq'>,
+    events: (seq: number) => NewEvent[],
+  ): Promise<AppendMessageResult> {
+    return this.#tx(async (sql): Promise<AppendMessageResult> => {
+      const { chatId, senderClientHash, clientMessageId, sentAt } = message;
+      // The row lock serialises sends to one chat: the next seq is read and written under it,
+      // so concurrent sends (from any process) get consecutive seqs, never the same one.
+      const locked = await sql.query<{ state: ChatRecord['state']; lastSeq: number }>(
+        'SELECT state, last_seq AS "lastSeq" FROM chats WHERE chat_id = $1 FOR UPDATE',
+        [chatId],
+      );
+      const chat = locked.rows[0];
+      if (!chat) return { status: 'no_chat' };
+      // A statement of its own, after the lock: under READ COMMITTED its snapshot includes a
+      // retry of this message that committed while we waited. Before the state check, so a
+      // retry of a message stored just before the chat ended still gets its ack.
+      const first = await sql.query<MessageRow>(
+        `SELECT ${MESSAGE} FROM messages WHERE chat_id = $1 AND sender_client_hash = $2 AND client_message_id = $3`,
+        [chatId, senderClientHash, clientMessageId],
+      );
+      if (first.rows[0]) return { status: 'duplicate', message: toMessage(first.rows[0]) };
+      if (chat.state !== 'active') return { status: 'chat_ended' };
+
+      const seq = chat.lastSeq + 1;
+      const toAppend = events(seq);
+      await sql.query(
+        `WITH stored AS (
+           INSERT INTO messages (chat_id, seq, message_id, sender_user_hash, sender_client_hash,
+             client_message_id, envelope, sent_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+         UPDATE chats SET last_seq = $2, last_activity_at = GREATEST(last_activity_at, $8) WHERE chat_id = $1`,
+        [
+          chatId,
+          seq,
+          message.messageId,
+          message.senderUserHash,
+          senderClientHash,
+          clientMessageId,
+          JSON.stringify(message.envelope),
+          sentAt,
+        ],
+      );
+      const stored = await this.#appendEvents(sql, toAppend);
+      // What is stored is the JSON above, so a shallow copy cannot alias it.
+      return { status: 'stored', message: { ...message, seq }, events: stored };
+    });
+  }
+
+  async getMessages(chatId: ChatId, fromSeq: number, toSeq: number): Promise<MessageRecord[]> {
+    const rows = await this.#all<MessageRow>(
+      `SELECT ${MESSAGE} FROM messages WHERE chat_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq`,
+      [chatId, fromSeq, toSeq],
+    );
+    return rows.map(toMessage);
+  }
+
+  // --- cursors ----------------------------------------------------------------
+
+  async getCursors(chatId: ChatId): Promise<ChatCursor[]> {
+    return this.#all<ChatCursor>(`SELECT ${CURSOR} FROM chat_cursors WHERE chat_id = $1 ORDER BY user_hash`, [chatId]);
+  }
+
+  async advanceCursor(
+    chatId: ChatId,
+    userHash: UserHash,
+    kind: 'delivered' | 'read',
+    seq: number,
+    events: NewEvent[],
+  ): Promise<boolean> {
+    const column = kind === 'delivered' ? 'delivered_seq' : 'read_seq';
+    return this.#tx(async (sql) => {
+      // The WHERE makes "only ever rises" hold under concurrency too: the UPDATE re-checks
+      // the row after waiting for a concurrent raise.
+      const moved = await sql.query(
+        `UPDATE chat_cursors SET ${column} = $3 WHERE chat_id = $1 AND user_hash = $2 AND ${column} < $3`,
+        [chatId, userHash, seq],
+      );
+      if (moved.rowCount === 0) return false;
+      await this.#appendEvents(sql, events);
+      return true;
+    });
+  }
+
+  // --- events -----------------------------------------------------------------
+
+  async appendEvents(events: NewEvent[]): Promise<StoredEvent[]> {
+    if (events.length === 0) return this.#read(async () => []);
+    return this.#tx((sql) => this.#appendEvents(sql, events));
+  }
+
+  async readEvents(userHash: UserHash, afterId: number, limit: number): Promise<StoredEvent[]> {
+    return this.#all<StoredEvent>(
+      `SELECT ${EVENT} FROM events WHERE user_hash = $1 AND id > $2 ORDER BY id LIMIT $3`,
+      [userHash, afterId, Math.max(0, limit)],
+    );
+  }
+
+  async lastEventId(): Promise<number> {
+    const row = await this.#one<{ lastId: number }>('SELECT last_id AS "lastId" FROM event_counter');
+    return row?.lastId ?? 0;
+  }
+
+  // --- retention --------------------------------------------------------------
+
+  async purgeOlderThan(before: number): Promise<{ messages: number; events: number }> {
+    return this.#tx(async (sql) => ({
+      messages: (await sql.query('DELETE FROM messages WHERE sent_at < $1', [before])).rowCount ?? 0,
+      events: (await sql.query('DELETE FROM events WHERE created_at < $1', [before])).rowCount ?? 0,
+    }));
+  }
+
+  // --- end-to-end keys ----------------------------------------------------------
+
+  async setDeviceKeys(
+    clientHash: ClientHash,
+    identity: IdentityKeys,
+    signedPrekey: SignedPrekey,
+  ): Promise<'ok' | 'identity_mismatch' | 'no_client'> {
+    return this.#read(async (sql) => {
+      try {
+        // One statement decides: a new device gets its keys; a known one only a new signed
+        // prekey, and only when the identity matches (else no row comes back).
+        const set = await sql.query(
+          `INSERT INTO device_keys (client_hash, signing_pub, dh_pub, signed_prekey)
+           SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM clients WHERE client_hash = $1)
+           ON CONFLICT (client_hash) DO UPDATE SET signed_prekey = excluded.signed_prekey
+             WHERE device_keys.signing_pub = excluded.signing_pub AND device_keys.dh_pub = excluded.dh_pub`,
+          [clientHash, identity.signingPub, identity.dhPub, JSON.stringify(signedPrekey)],
+        );
+        if (set.rowCount === 1) return 'ok';
+      } catch (err) {
+        if (pgCode(err) !== FOREIGN_KEY_VIOLATION) throw err; // the device was revoked meanwhile
+      }
+      const held = await sql.query('SELECT 1 FROM device_keys WHERE client_hash = $1', [clientHash]);
+      return held.rowCount === 1 ? 'identity_mismatch' : 'no_client';
+    });
+  }
+
+  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number> {
+    return this.#tx(async (sql) => {
+      // FOR KEY SHARE keeps the device's keys from being deleted under the inserts.
+      const keys = await sql.query('SELECT 1 FROM device_keys WHERE client_hash = $1 FOR KEY SHARE', [clientHash]);
+      if (keys.rowCount === 0) return 0;
+      await sql.query(
+        `INSERT INTO one_time_prekeys (client_hash, id, pub)
+         SELECT $1, p.id, p.pub FROM unnest($2::bigint[], $3::text[]) AS p(id, pub)
+         ON CONFLICT DO NOTHING`,
+        [clientHash, prekeys.map((p) => p.id), prekeys.map((p) => p.pub)],
+      );
+      const count = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_prekeys WHERE client_hash = $1', [
+        clientHash,
+      ]);
+      return count.rows[0]?.n ?? 0;
+    });
+  }
+
+  async countOneTimePrekeys(clientHash: ClientHash): Promise<number> {
+    const row = await this.#one<{ n: number }>('SELECT count(*) AS n FROM one_time_prekeys WHERE client_hash = $1', [
+      clientHash,
+    ]);
+    return row?.n ?? 0;
+  }
+
+  async listDeviceIdentities(userHash: UserHash): Promise<{ clientHash: ClientHash; identity: IdentityKeys }[]> {
+    const rows = await this.#all<KeysRow>(
+      `SELECT k.client_hash AS "clientHash", k.signing_pub AS "signingPub", k.dh_pub AS "dhPub"
+       FROM device_keys k JOIN clients c ON c.client_hash = k.client_hash
+       WHERE c.user_hash = $1 ORDER BY c.created_at, c.client_hash`,
+      [userHash],
+    );
+    return rows.map((row) => ({ clientHash: row.clientHash, identity: { signingPub: row.signingPub, dhPub: row.dhPub } }));
+  }
+
+  async takeBundles(userHash: UserHash): Promise<DeviceBundle[]> {
+    // One statement: pick each device's lowest one-time prekey and delete exactly the picked
+    // rows. SKIP LOCKED makes a concurrent taker pick the next key instead of waiting and
+    // then handing out the same one; a key is only ever returned by the statement that
+    // deleted it.
+    const rows = await this.#all<KeysRow & { prekeyId: number | null; prekeyPub: string | null }>(
+      `WITH picked AS (
+         SELECT k.client_hash, k.signing_pub, k.dh_pub, k.signed_prekey, c.created_at, p.id, p.pub
+         FROM device_keys k
+         JOIN clients c ON c.client_hash = k.client_hash
+         LEFT JOIN LATERAL (
+           SELECT id, pub FROM one_time_prekeys o WHERE o.client_hash = k.client_hash
+           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+         ) p ON true
+         WHERE c.user_hash = $1
+       ), taken AS (
+         DELETE FROM one_time_prekeys o USING picked WHERE o.client_hash = picked.client_hash AND o.id = picked.id
+       )
+       SELECT client_hash AS "clientHash", signing_pub AS "signingPub", dh_pub AS "dhPub",
+         signed_prekey AS "signedPrekey", id AS "prekeyId", pub AS "prekeyPub"
+       FROM picked ORDER BY created_at, client_hash`,
+      [userHash],
+    );
+    return rows.map((row) => ({
+      clientHash: row.clientHash,
+      bundle: {
+        identitySigningPub: row.signingPub,
+        identityDhPub: row.dhPub,
+        signedPrekey: row.signedPrekey,
+        ...(row.prekeyId !== null && row.prekeyPub !== null ? { oneTimePrekey: { id: row.prekeyId, pub: row.prekeyPub } } : {}),
+      },
+    }));
+  }
+
+  // --- moderation ---------------------------------------------------------------
+  // Statements live in PostgresModerationTables; it runs them through #read and #tx.
+
+  async addBlock(block: Moderation.BlockRecord) {
+    return this.#moderation.addBlock(block);
+  }
+  async removeBlock(blocker: UserHash, blocked: UserHash) {
+    return this.#moderation.removeBlock(blocker, blocked);
+  }
+  async listBlocks(userHash: UserHash) {
+    return this.#moderation.listBlocks(userHash);
+  }
+  async createReport(report: Moderation.NewReport) {
+    return this.#moderation.createReport(report);
+  }
+  async getReport(reportId: number) {
+    return this.#moderation.getReport(reportId);
+  }
+  async listReports(query: Moderation.ReportQuery) {
+    return this.#moderation.listReports(query);
+  }
+  async resolveReport(
+    reportId: number,
+    resolution: Moderation.ReportResolution,
+    audit: (r: Moderation.ReportRecord) => Moderation.NewAuditRecord,
+  ) {
+    return this.#moderation.resolveReport(reportId, resolution, audit);
+  }
+  async countReporters(reported: UserHash, since: number) {
+    return this.#moderation.countReporters(reported, since);
+  }
+  async createBan(
+    ban: Moderation.NewBan,
+    cascade: { layer: Moderation.BanRecord['layer']; target: string }[],
+    audit: (bans: Moderation.BanRecord[]) => Moderation.NewAuditRecord,
+  ) {
+    return this.#moderation.createBan(ban, cascade, audit);
+  }
+  async revokeBan(
+    banId: number,
+    revocation: { at: number; by: string },
+    audit: (ban: Moderation.BanRecord) => Moderation.NewAuditRecord,
+  ) {
+    return this.#moderation.revokeBan(banId, revocation, audit);
+  }
+  async listBans(query: Moderation.BanQuery) {
+    return this.#moderation.listBans(query);
+  }
+  async listAudit(query: { beforeId?: number | undefined; limit: number }) {
+    return this.#moderation.listAudit(query);
+  }
+  async recordSighting(sighting: Moderation.SightingRecord) {
+    await this.#moderation.recordSighting(sighting);
+  }
+  async listSightings(userHash: UserHash) {
+    return this.#moderation.listSightings(userHash);
+  }
+
+  /** Waits for transactions in flight to finish, then closes every connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  // --- plumbing -------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('PostgresStorage is closed');
+  }
+
+  /** Statements that need no transaction: each runs on its own pooled connection. */
+  async #read<R>(fn: (sql: Sql) => Promise<R>): Promise<R> {
+    this.#assertOpen();
+    return fn(this.#pool);
+  }
+
+  async #one<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R | null> {
+    return this.#read(async (sql) => (await sql.query<R>(text, values)).rows[0] ?? null);
+  }
+
+  async #all<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return this.#read(async (sql) => (await sql.query<R>(text, values)).rows);
+  }
+
+  async #changed(text: string, values: unknown[]): Promise<boolean> {
+    return this.#read(async (sql) => ((await sql.query(text, values)).rowCount ?? 0) > 0);
+  }
+
+  /**
+   * Runs `fn` in one transaction on one connection: COMMIT if it resolves, ROLLBACK if it
+   * throws (including when a callback of the caller, such as an event or audit builder,
+   * throws). A connection whose ROLLBACK failed is dropped rather than reused.
+   */
+  async #tx<R>(fn: (sql: Sql) => Promise<R>): Promise<R> {
+    this.#assertOpen();
+    const client: PoolClient = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        });
+        throw err;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Appends events inside the caller's transaction, always as its last statement.
+   *
+   * Ids must become visible in increasing order: a stream reads `id > cursor` and moves its
+   * cursor past what it read, so an event that committed with a smaller id after a larger
+   * one was read would never be delivered. A sequence cannot promise that (nextval is handed
+   * out at once and transactions commit in any order). Instead the ids come from a one-row
+   * counter, bumped with UPDATE … RETURNING: the row lock is held until COMMIT, so the next
+   * appender only gets its ids once this transaction is visible to every reader. A rollback
+   * gives its ids back, so ids have no gaps either, and the counter doubles as the
+   * high-water mark lastEventId() reports.
+   *
+   * The cost is that event appends, across all processes, commit one at a time. Taking the
+   * counter last keeps that critical section to this one INSERT plus the COMMIT; every
+   * other lock (a chat row) is taken before it, so lock order is always chat -> counter
+   * and appends cannot deadlock with each other.
+   */
+  async #appendEvents(sql: Sql, events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    const { rows } = await sql.query<StoredEvent>(
+      `WITH counter AS (UPDATE event_counter SET last_id = last_id + $1 RETURNING last_id)
+       INSERT INTO events (id, user_hash, type, payload, created_at)
+       SELECT counter.last_id - $1 + e.n, e.user_hash, e.type, e.payload, $5
+       FROM counter, unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(user_hash, type, payload, n)
+       RETURNING ${EVENT}`,
+      [
+        events.length,
+        events.map((e) => e.userHash),
+        events.map((e) => e.type),
+        events.map((e) => e.payload),
+        this.#clock.now(),
+      ],
+    );
+    // RETURNING promises no order; ids were given in the order of `events`.
+    return rows.sort((a, b) => a.id - b.id);
+  }
+}
