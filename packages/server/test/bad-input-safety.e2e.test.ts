@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { createTRPCClient, createWSClient, wsLink, TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../src/index.js';
 import { signUp, startTestServer, type TestServer } from './harness.js';
+import { call, codeOfError, errorOf, rawClient } from './raw-client.js';
 import { ADMIN_TOKEN } from './safety-harness.js';
 
 /**
@@ -10,34 +8,10 @@ import { ADMIN_TOKEN } from './safety-harness.js';
  * typed error code, no internals, and the server keeps serving. (bad-input.e2e.test.ts does
  * the same for the account procedures.)
  */
-type Untyped = Record<string, Record<string, Record<'query' | 'mutate', (input?: unknown) => Promise<unknown>>>>;
 let t: TestServer;
 let user: ReturnType<typeof rawClient>;
 let anonymous: ReturnType<typeof rawClient>;
 let admin: ReturnType<typeof rawClient>;
-
-function rawClient(connectionParams: Record<string, string> | null) {
-  const ws = createWSClient({ url: t.url, WebSocket: WebSocket as never, connectionParams, retryDelayMs: () => 50 });
-  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: ws })] }) as unknown as Untyped;
-  return { client, close: () => ws.close() };
-}
-
-function codeOfError(err: unknown): string {
-  expect(err).toBeInstanceOf(TRPCClientError);
-  const e = err as TRPCClientError<AppRouter>;
-  expect(e.data?.omechatCode, e.message).toBeTypeOf('string');
-  expect(JSON.stringify(e.shape)).not.toMatch(/at .*\.ts:\d+|node_modules|SQLITE|stack/i);
-  return e.data!.omechatCode;
-}
-
-async function errorOf(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (err) {
-    return codeOfError(err);
-  }
-  throw new Error('expected the call to fail');
-}
 
 const big = 'x'.repeat(100 * 1024);
 const hostile: unknown[] = [
@@ -77,9 +51,9 @@ beforeAll(async () => {
   t = await startTestServer({ OMECHAT_ADMIN_TOKEN: ADMIN_TOKEN });
   const { credentials, client } = await signUp(t.url);
   await client.close();
-  user = rawClient(credentials);
-  anonymous = rawClient(null);
-  admin = rawClient({ adminToken: ADMIN_TOKEN });
+  user = rawClient(t.url, credentials);
+  anonymous = rawClient(t.url, null);
+  admin = rawClient(t.url, { adminToken: ADMIN_TOKEN });
 });
 afterAll(async () => {
   await user.close();
@@ -105,13 +79,6 @@ const adminProcedures: [string, 'mutate' | 'query'][] = [
 ];
 /** Procedures for which some of the inputs above are valid (lists take optional filters). */
 const acceptsSome = new Set(['safety.blocks', 'admin.reports.list', 'admin.bans.list', 'admin.audit.list']);
-
-function call(client: Untyped, path: string, kind: 'mutate' | 'query', input: unknown) {
-  const [ns, ...rest] = path.split('.');
-  let node = (client as Record<string, unknown>)[ns!] as Record<string, unknown>;
-  for (const part of rest) node = node[part] as Record<string, unknown>;
-  return (node as unknown as Record<'query' | 'mutate', (i: unknown) => Promise<unknown>>)[kind](input);
-}
 
 const allowed = ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'NOT_FOUND', 'FORBIDDEN'];
 

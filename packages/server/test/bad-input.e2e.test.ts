@@ -1,37 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createTRPCClient, createWSClient, wsLink, TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../src/index.js';
 import { signUp, startTestServer, type TestServer } from './harness.js';
+import { call, errorOf, rawClient } from './raw-client.js';
 
 /**
  * Hostile and malformed input against every procedure: each gets a typed error code
  * (`data.omechatCode`), no stack or internals, and the server keeps serving.
  */
-type Untyped = Record<string, Record<string, Record<'query' | 'mutate', (input?: unknown) => Promise<unknown>>>>;
 let t: TestServer;
 let authed: ReturnType<typeof rawClient>;
 let anonymous: ReturnType<typeof rawClient>;
-
-function rawClient(connectionParams: Record<string, string> | null) {
-  const ws = createWSClient({ url: t.url, WebSocket: WebSocket as never, connectionParams, retryDelayMs: () => 50 });
-  // Untyped on purpose: these calls send what the types would forbid.
-  const client = createTRPCClient<AppRouter>({ links: [wsLink({ client: ws })] }) as unknown as Untyped;
-  return { client, close: () => ws.close() };
-}
-
-async function errorOf(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TRPCClientError);
-    const e = err as TRPCClientError<AppRouter>;
-    expect(e.data?.omechatCode, e.message).toBeTypeOf('string');
-    expect(JSON.stringify(e.shape)).not.toMatch(/at .*\.ts:\d+|node_modules|SQLITE|stack/i);
-    return e.data!.omechatCode as string;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const huge = 'x'.repeat(10 * 1024 * 1024);
 const big = 'x'.repeat(100 * 1024); // below the frame limit, above every field limit
@@ -61,8 +39,8 @@ beforeAll(async () => {
   t = await startTestServer();
   const { credentials, client } = await signUp(t.url);
   await client.close();
-  authed = rawClient(credentials);
-  anonymous = rawClient(null);
+  authed = rawClient(t.url, credentials);
+  anonymous = rawClient(t.url, null);
 });
 afterAll(async () => {
   await authed.close();
@@ -79,11 +57,6 @@ const procedures: [string, 'mutate' | 'query'][] = [
   ['clients.list', 'query'],
   ['clients.revoke', 'mutate'],
 ];
-
-function call(client: Untyped, path: string, kind: 'mutate' | 'query', input: unknown) {
-  const [ns, name] = path.split('.') as [string, string];
-  return client[ns]![name]![kind](input);
-}
 
 describe('bad input', () => {
   it.each(procedures)('%s answers hostile input with typed errors', async (path, kind) => {
