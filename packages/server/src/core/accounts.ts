@@ -15,6 +15,7 @@ import type { Random } from '../ports/random.js';
 import type { SecretHasher } from '../ports/secret-hasher.js';
 import type { Storage } from '../ports/storage.js';
 import { DomainError } from './domain-error.js';
+import { newEvent, type EventHub } from './event-hub.js';
 import { hashToken, tokenMatches } from './tokens.js';
 
 /** Who is calling: established once per connection from its connectionParams. */
@@ -29,6 +30,7 @@ export interface AccountsDeps {
   random: Random;
   clock: Clock;
   bus: Bus;
+  events: EventHub;
 }
 
 /** Runs before an account's data is erased, so other parts can end chats and tell peers. */
@@ -171,10 +173,7 @@ export class Accounts {
       this.#deps.bus.publish({ kind: 'close-clients', clientHashes: [clientHash], reason: 'revoked' });
     }
     // The user's other devices learn of it through their event streams.
-    await this.#deps.storage.appendEvents([
-      { userHash: session.userHash, type: 'session.revoked', payload: JSON.stringify({ type: 'session.revoked', clientHash }) },
-    ]);
-    this.#deps.bus.publish({ kind: 'events', userHash: session.userHash });
+    await this.#deps.events.append([newEvent(session.userHash, { type: 'session.revoked', clientHash })]);
   }
 
   async #requireUser(session: Session) {

@@ -11,7 +11,6 @@ import { Keys } from './keys.js';
 import type { EventStreamDeps } from './event-stream.js';
 import { Matchmaking } from './matchmaking.js';
 import { MessageCache } from './message-cache.js';
-// --- moderation ---
 import type { RateLimiterStore } from '../ports/rate-limiter.js';
 import { Moderation, type ModerationOptions } from './moderation.js';
 import { RateLimits, type RateLimitRules } from './rate-limits.js';
@@ -23,7 +22,6 @@ export interface CoreDeps {
   clock: Clock;
   bus: Bus;
   matcher: Matcher;
-  // --- moderation ---
   rateLimiters: RateLimiterStore;
 }
 
@@ -35,7 +33,6 @@ export interface CoreOptions {
   tickMs: number;
   /** Told of a failed background run; the next run tries again. */
   onBackgroundError?: (err: unknown) => void;
-  // --- moderation ---
   moderation: ModerationOptions;
   /** null turns every rate limit off (benchmarks only). */
   rateLimits: RateLimitRules | null;
@@ -48,7 +45,6 @@ export interface Core {
   chats: Chats;
   matchmaking: Matchmaking;
   keys: Keys;
-  // --- moderation ---
   moderation: Moderation;
   rateLimits: RateLimits;
   cache: MessageCache;
@@ -64,7 +60,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const { storage, bus, clock } = deps;
   const events = new EventHub(storage, bus);
   const cache = new MessageCache(storage, options.historyCacheBytes);
-  const accounts = new Accounts(deps);
+  const accounts = new Accounts({ ...deps, events });
   const chats = new Chats({ storage, random: deps.random, clock, events, cache });
   const matchmaking = new Matchmaking(
     { storage, matcher: deps.matcher, random: deps.random, clock, events, chats },
@@ -74,7 +70,6 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     await matchmaking.cancel(userHash);
     await chats.endAllOf(userHash, 'deleted');
   });
-  // --- moderation ---
   const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
   const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits }, options.moderation);
   // A device on a banned account: refused once the secret checks out, before a device exists.
