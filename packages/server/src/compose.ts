@@ -14,7 +14,6 @@ import { systemClock } from './ports/clock.js';
 import type { Storage } from './ports/storage.js';
 import { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
 import type { Logger } from './logger.js';
-// --- moderation ---
 import { MemoryRateLimiterStore } from './adapters/rate-limiter/memory-rate-limiter.js';
 import { RedisRateLimiterStore } from './adapters/rate-limiter/redis-rate-limiter.js';
 import type { RateLimiterStore } from './ports/rate-limiter.js';
@@ -89,7 +88,6 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
   );
 }
 
-// --- moderation ---
 
 export function createRateLimiterStore(config: Config, log?: Logger): RateLimiterStore {
   if (config.OMECHAT_RATE_LIMIT_STORE !== 'redis') return new MemoryRateLimiterStore();

@@ -6,7 +6,6 @@ import { z } from 'zod';
  */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-// --- moderation ---
 /**
  * A rate limit as `points/windowSeconds`, or `points/windowSeconds/lockoutSeconds` for a limit
  * that locks the key out once it goes over (failed logins). See docs/safety.md.
@@ -57,7 +56,6 @@ const schema = z.object({
   /** How long shutdown waits for in-flight calls before closing storage. */
   OMECHAT_SHUTDOWN_GRACE_MS: int(0, 120_000).default(5_000),
 
-  // --- moderation ---
   /** Authorises the admin.* procedures (connectionParams `{adminToken}`); unset: admin API off. */
   OMECHAT_ADMIN_TOKEN: secretSetting,
   /** Key of the HMAC that turns a client's /24 or /64 into its network key; unset: random per process. */

@@ -26,7 +26,6 @@ export interface TestServer {
   destroy(): Promise<void>;
 }
 
-// --- moderation ---
 /**
  * Every test client connects from loopback, one network: limits far above anything a test
  * does, so only tests that set their own limit (rate-limits.e2e.test.ts) meet one.

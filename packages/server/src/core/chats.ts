@@ -43,7 +43,6 @@ const peerOf = (chat: ChatRecord, me: UserHash) => (chat.members[0] === me ? cha
 /** Runs before a message is stored; throws to refuse it (moderation: blocks). */
 export type SendGuard = (session: Session, chat: ChatRecord) => Promise<void>;
 
-/** Chats between two matched users, and the messages in them. */
 /** Entries the in-memory maps below keep before starting over; they are only shortcuts. */
 const MEMO_LIMIT = 50_000;
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
@@ -51,6 +50,7 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.set(key, value);
 }
 
+/** Chats between two matched users, and the messages in them. */
 export class Chats {
   readonly #chats = new Map<ChatId, ChatRecord>();
   /** Highest delivered seq recorded per chat and member. */

@@ -11,6 +11,8 @@ export function newEvent(userHash: UserHash, event: OmeEvent): NewEvent {
   return { userHash, type: event.type, payload: JSON.stringify(event) };
 }
 
+export type EventsMessage = Extract<BusMessage, { kind: 'events' }>;
+
 /**
  * Makes durable events known to live connections: after Storage has appended them, one
  * bus message per user wakes that user's event streams, which then read from Storage.
@@ -18,8 +20,6 @@ export function newEvent(userHash: UserHash, event: OmeEvent): NewEvent {
  * in order even when two appends race, and lets a woken stream take all pending events
  * in one batch.
  */
-export type EventsMessage = Extract<BusMessage, { kind: 'events' }>;
-
 export class EventHub {
   /** Streams by user: one bus subscription per process, so a wake touches only its user. */
   readonly #listeners = new Map<UserHash, Set<(message: EventsMessage) => void>>();

@@ -16,7 +16,6 @@ export type BusMessage =
   | { kind: 'close-clients'; clientHashes: ClientHash[]; reason: 'revoked' | 'banned' }
   /** Close all of this user's connections now. */
   | { kind: 'close-user'; userHash: UserHash; reason: 'revoked' | 'banned' }
-  // --- moderation ---
   /** Close every connection from this network (keyed hash) now. */
   | { kind: 'close-network'; networkKey: string; reason: 'banned' }
   /** Bans changed: every process reloads its cache of active bans. */

@@ -1,19 +1,16 @@
-import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CLOSE_CODES, connectionParamsSchema } from '@omechat/protocol';
-// --- moderation ---
-import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { adminConnectionParamsSchema } from '@omechat/protocol';
-import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.js';
+import { adminConnectionParamsSchema, CLOSE_CODES, connectionParamsSchema } from '@omechat/protocol';
 import type { Config } from '../config.js';
 import type { Core } from '../core/app.js';
 import type { Logger } from '../logger.js';
 import type { Connection, Context } from '../trpc/init.js';
 import { appRouter } from '../trpc/router.js';
 import { ConnectionRegistry } from './connections.js';
+import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.js';
 import { httpHandler } from './http.js';
 
 export interface RunningServer {
@@ -56,7 +53,6 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   );
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });
 
-  // --- moderation ---
   const trustedProxies = proxySet(config.OMECHAT_TRUSTED_PROXIES);
   let networkSecret = config.OMECHAT_NETWORK_KEY;
   if (!networkSecret) {
@@ -103,7 +99,6 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       networkKey: networkOf(req),
       admin: null,
     };
-    // --- moderation ---
     // Moderator tools are exempt from the connection limit and from bans, so a network
     // ban never locks out the moderator who must lift it.
     const adminParams = adminConnectionParamsSchema.safeParse(info.connectionParams);

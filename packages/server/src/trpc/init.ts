@@ -5,7 +5,6 @@ import type { Core } from '../core/app.js';
 import type { Session } from '../core/accounts.js';
 import { DomainError } from '../core/domain-error.js';
 import { describeError, toTRPCError } from './errors.js';
-// --- moderation ---
 import { CLOSE_CODES } from '@omechat/protocol';
 import { bannedError, type AdminSession } from '../core/moderation.js';
 
@@ -22,7 +21,6 @@ export interface Connection {
   closeAfterReply(code: number, reason: string): void;
   /** Bytes queued on the socket that the peer has not read yet. */
   bufferedBytes(): number;
-  // --- moderation ---
   /** HMAC of the client's /24 or /64 (transport/network.ts); never the address itself. */
   readonly networkKey: string;
   /** Set when the connection presented the admin token instead of a device's credentials. */
@@ -71,7 +69,6 @@ const base = t.procedure.use(async ({ ctx, next, path }) => {
   }
 });
 
-// --- moderation ---
 /** Long enough for the BANNED answer to leave before the close frame. */
 const BANNED_CLOSE_DELAY_MS = 20;
 

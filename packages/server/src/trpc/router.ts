@@ -4,7 +4,6 @@ import { clientsRouter } from './routers/clients.js';
 import { chatRouter, matchRouter, messageRouter } from './routers/chat.js';
 import { eventsRouter } from './routers/events.js';
 import { keysRouter } from './routers/keys.js';
-// --- moderation ---
 import { adminRouter } from './routers/admin.js';
 import { safetyRouter } from './routers/safety.js';
 
@@ -16,7 +15,6 @@ export const appRouter = router({
   message: messageRouter,
   events: eventsRouter,
   keys: keysRouter,
-  // --- moderation ---
   safety: safetyRouter,
   admin: adminRouter,
 });

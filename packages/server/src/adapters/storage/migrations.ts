@@ -93,7 +93,6 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (client_hash, id)
   ) STRICT, WITHOUT ROWID;
   `,
-  // --- moderation ---
   // 3: blocks, reports, bans, the audit log and network sightings. None references users:
   // bans and the audit log must outlive the account, and deleteUser erases the rest itself.
   `

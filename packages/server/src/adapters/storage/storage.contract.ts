@@ -610,7 +610,6 @@ export function storageContract(
       });
     });
 
-    // --- moderation ---
     moderationStorageContract({ storage: () => storage });
 
     describe('close', () => {
