@@ -53,7 +53,8 @@ export function describeError(error: TRPCError): { message: string } & OmeChatEr
   }
   if (cause instanceof ZodError) {
     const fields = [...new Set(cause.issues.map((i) => i.path.join('.') || '(input)'))];
-    const tooBig = cause.issues.some((i) => i.code === 'too_big');
+    // Too long a string or list is a size problem; too large a number is just a bad value.
+    const tooBig = cause.issues.some((i) => i.code === 'too_big' && i.origin !== 'number' && i.origin !== 'bigint');
     return {
       message: `Invalid input: ${fields.join(', ')}`,
       omechatCode: tooBig ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST',
