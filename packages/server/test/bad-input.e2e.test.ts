@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { signUp, startTestServer, type TestServer } from './harness.js';
-import { call, errorOf, rawClient } from './raw-client.js';
+import { call, codeOfError, errorOf, rawClient, type Untyped } from './raw-client.js';
 
 /**
  * Hostile and malformed input against every procedure: each gets a typed error code
@@ -56,16 +56,67 @@ const procedures: [string, 'mutate' | 'query'][] = [
   ['account.delete', 'mutate'],
   ['clients.list', 'query'],
   ['clients.revoke', 'mutate'],
+  ['match.start', 'mutate'],
+  ['match.cancel', 'mutate'],
+  ['chat.list', 'query'],
+  ['chat.history', 'query'],
+  ['chat.leave', 'mutate'],
+  ['chat.typing', 'mutate'],
+  ['message.send', 'mutate'],
+  ['message.markRead', 'mutate'],
+  ['keys.upload', 'mutate'],
+  ['keys.status', 'query'],
+  ['keys.bundles', 'mutate'],
+  ['keys.devices', 'query'],
 ];
+const takesNoInput = ['account.me', 'account.rotateSecret', 'clients.list', 'match.cancel', 'chat.list', 'keys.status'];
 
 describe('bad input', () => {
   it.each(procedures)('%s answers hostile input with typed errors', async (path, kind) => {
-    const takesInput = !['account.me', 'account.rotateSecret', 'clients.list'].includes(path);
     for (const input of hostile) {
-      if (!takesInput && input === undefined) continue; // that is the valid call
+      if (takesNoInput.includes(path) && input === undefined) continue; // that is the valid call
       const code = await errorOf(call(authed.client, path, kind, input));
       expect(['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'INVALID_CREDENTIALS', 'USERNAME_TAKEN', 'NOT_FOUND']).toContain(code);
     }
+    expect(await authed.client.account!.me!.query()).toHaveProperty('userHash');
+  });
+
+  it('refuses out-of-range and oversized chat, message and key input with the right code', async () => {
+    const chatId = 'C'.repeat(22);
+    const part = (ciphertext: string) => ({ to: 'D'.repeat(22), header: 'aGVhZGVy', ciphertext });
+    const cases: [string, 'mutate' | 'query', unknown, string][] = [
+      ['match.start', 'mutate', { tolerance: 6 }, 'BAD_REQUEST'],
+      ['match.start', 'mutate', { tolerance: 2, interests: ['a', 'b', 'c', 'd', 'e', 'f'] }, 'PAYLOAD_TOO_LARGE'],
+      ['chat.history', 'query', { chatId, limit: 10_000 }, 'BAD_REQUEST'],
+      ['message.send', 'mutate', { chatId, clientMessageId: 'm1', envelope: { v: 1, parts: [part('x'.repeat(70_000))] } }, 'PAYLOAD_TOO_LARGE'],
+      ['message.send', 'mutate', { chatId, clientMessageId: 'm1', envelope: { v: 1, parts: [part('not base64!')] } }, 'BAD_REQUEST'],
+      ['message.send', 'mutate', { chatId, clientMessageId: 'm1', envelope: { v: 1, parts: [part('abc')], plaintext: 'hi' } }, 'BAD_REQUEST'],
+      ['message.markRead', 'mutate', { chatId, seq: 0 }, 'BAD_REQUEST'],
+      ['keys.upload', 'mutate', { identity: { signingPub: 'short', dhPub: 'short' }, signedPrekey: {} }, 'BAD_REQUEST'],
+      ['keys.bundles', 'mutate', { userHash: big }, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [path, kind, input, expected] of cases) {
+      expect(await errorOf(call(authed.client, path, kind, input)), path).toBe(expected);
+    }
+    expect(await authed.client.account!.me!.query()).toHaveProperty('userHash');
+  });
+
+  it('answers a bad or unauthorised event subscription with a typed error', async () => {
+    const subscribe = (client: Untyped, input: unknown) =>
+      new Promise<unknown>((resolve) => {
+        const events = client.events as unknown as Record<string, { subscribe(i: unknown, o: object): { unsubscribe(): void } }>;
+        const sub = events.stream!.subscribe(input, {
+          onData: () => resolve(new Error('expected no data')),
+          onError: (err: unknown) => {
+            sub.unsubscribe();
+            resolve(err);
+          },
+        });
+      });
+    expect(codeOfError(await subscribe(authed.client, { lastEventId: 'not-a-number' }))).toBe('BAD_REQUEST');
+    expect(codeOfError(await subscribe(authed.client, { lastEventId: '1', extra: true }))).toBe('BAD_REQUEST');
+    expect(codeOfError(await subscribe(anonymous.client, {}))).toBe('UNAUTHORIZED');
+    expect(await authed.client.account!.me!.query()).toHaveProperty('userHash');
   });
 
   it('reports an oversized field as PAYLOAD_TOO_LARGE and a wrong type as BAD_REQUEST', async () => {
