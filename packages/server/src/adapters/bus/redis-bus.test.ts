@@ -23,10 +23,8 @@ busContract('redis', { open: (scope) => openBus(scope), crossProcess: true });
 describe('RedisBus', () => {
   const wake = (who: string): BusMessage => ({ kind: 'events', userHash: `user-${who}` as UserHash });
 
-  it('refuses to open, promptly, when Redis cannot be reached', async () => {
-    const started = Date.now();
+  it('refuses to open when Redis cannot be reached', async () => {
     await expect(RedisBus.open({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/unreachable/);
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('skips what it cannot read and handlers that throw, and goes on delivering', async () => {
