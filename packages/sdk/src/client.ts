@@ -153,10 +153,9 @@ export interface CallOptions {
   signal: AbortSignal;
 }
 
-/** The internals the event stream and the CLI build on; not part of the public surface. */
+/** The internals tests and tools build on; not part of the public surface. */
 export interface ClientInternals {
   trpc(): TRPCClient<AppRouter>;
-  onReconnectWith(listener: () => void): () => void;
 }
 
 export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClient & { internals: ClientInternals } {
@@ -164,7 +163,6 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
   let state: ConnectionState = 'connecting';
   let closedReason: ClosedReason = null;
   const stateListeners = new Set<(state: ConnectionState, reason: ClosedReason) => void>();
-  const swapListeners = new Set<() => void>();
   let everConnected = false;
   const callOptions = (): CallOptions => ({ signal: AbortSignal.timeout(options.callTimeoutMs ?? 15_000) });
   let lastEventId = options.lastEventId ?? null;
@@ -182,12 +180,15 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     }
   });
 
+  const closeStream = () => {
+    stream?.unsubscribe();
+    stream = null;
+  };
   let markLive: () => void = () => undefined;
   let live = new Promise<void>((resolve) => (markLive = resolve));
   const openStream = () => {
     live = new Promise<void>((resolve) => (markLive = resolve));
-    stream?.unsubscribe();
-    stream = null;
+    closeStream();
     if (!credentials || eventListeners.size + rawListeners.size === 0 || closedReason) return;
     stream = trpc.events.stream.subscribe(
       { lastEventId },
@@ -257,8 +258,7 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
       // rather than retrying forever; the app signs in again or calls useCredentials(null).
       if (error.code === 'UNAUTHORIZED' && credentials && !closedReason) {
         setState('closed', 'unauthorized');
-        stream?.unsubscribe();
-        stream = null;
+        closeStream();
         void ws.close();
       }
       throw error;
@@ -275,7 +275,6 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     // Publish this device's keys at once, so peers can start encrypted sessions with it.
     if (next) secure.start();
     openStream();
-    for (const listener of swapListeners) listener();
   };
 
   function listen<L>(set: Set<L>, listener: L) {
@@ -283,10 +282,7 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     if (!stream) openStream();
     return () => {
       set.delete(listener);
-      if (eventListeners.size + rawListeners.size === 0) {
-        stream?.unsubscribe();
-        stream = null;
-      }
+      if (eventListeners.size + rawListeners.size === 0) closeStream();
     };
   }
 
@@ -380,17 +376,12 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     },
     useCredentials,
     async close() {
-      stream?.unsubscribe();
-      stream = null;
+      closeStream();
       setState('closed', 'closed');
       await ws.close();
     },
     internals: {
       trpc: () => trpc,
-      onReconnectWith(listener) {
-        swapListeners.add(listener);
-        return () => swapListeners.delete(listener);
-      },
     },
   };
 }
