@@ -89,11 +89,10 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
         }
       },
       closeAfterReply(code, reason) {
-        conn.signOut();
         conn.closing = true;
         // Replies are written within the microtasks that follow the resolver; a macrotask later
         // the reply is queued on the socket ahead of the close frame.
-        setTimeout(() => ws.close(code, reason), 10);
+        setTimeout(() => ws.close(code, reason), 20);
       },
       bufferedBytes: () => ws.bufferedAmount,
       networkKey: networkOf(req),

@@ -17,7 +17,7 @@ export interface Connection {
   close(code: number, reason: string): void;
   /** Forgets this connection's session (it stays open, signed out). */
   signOut(): void;
-  /** Signs this connection out now and closes it once the current reply has left. */
+  /** Closes this connection once the current reply has left. */
   closeAfterReply(code: number, reason: string): void;
   /** Bytes queued on the socket that the peer has not read yet. */
   bufferedBytes(): number;
@@ -69,9 +69,6 @@ const base = t.procedure.use(async ({ ctx, next, path }) => {
   }
 });
 
-/** Long enough for the BANNED answer to leave before the close frame. */
-const BANNED_CLOSE_DELAY_MS = 20;
-
 /**
  * Refuses every call from a banned account, device or network with BANNED (layer and end,
  * nothing else), then closes the socket with 4004. Cheap enough for the message path: the
@@ -85,7 +82,7 @@ const notBanned = base.use(async ({ ctx, next }) => {
     clientHash: conn.session?.clientHash,
   });
   if (ban) {
-    setTimeout(() => conn.close(CLOSE_CODES.BANNED, 'banned'), BANNED_CLOSE_DELAY_MS);
+    conn.closeAfterReply(CLOSE_CODES.BANNED, 'banned');
     throw bannedError(ban);
   }
   return next();

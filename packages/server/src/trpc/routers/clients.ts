@@ -13,7 +13,10 @@ export const clientsRouter = router({
     .output(z.object({ revoked: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {
       await ctx.core.accounts.revokeClient(ctx.session, input.clientHash);
-      if (input.clientHash === ctx.session.clientHash) ctx.conn.closeAfterReply(CLOSE_CODES.SESSION_REVOKED, 'revoked');
+      if (input.clientHash === ctx.session.clientHash) {
+        ctx.conn.signOut();
+        ctx.conn.closeAfterReply(CLOSE_CODES.SESSION_REVOKED, 'revoked');
+      }
       return { revoked: true as const };
     }),
 });
