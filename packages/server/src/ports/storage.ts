@@ -68,10 +68,12 @@ export interface ChatCursor {
 }
 
 /**
- * A durable event in a user's stream. `id` increases strictly, across all users, in the
- * order events were appended, and is the resume cursor clients hand back.
- * `payload` is the JSON of the protocol event; for `message.new` it holds only
- * `{chatId, seq}` and the message is read from the message store.
+ * A durable event in a user's stream. `id` is its position in that user's stream: ids of one
+ * user increase by one per event, in commit order, and are never reused (every user has
+ * their own sequence, so appends for different users share no counter or lock). It is the
+ * resume cursor a device hands back. `payload` is the JSON of the protocol event.
+ * A message is not an event row: it is stored once, in its chat, with its position in each
+ * member's stream, and read back as a stream entry (see `readStream`).
  */
 export interface StoredEvent {
   id: number;
@@ -80,6 +82,9 @@ export interface StoredEvent {
   payload: string;
   createdAt: number;
 }
+
+/** What a user's stream holds at one position: an event, or a message of one of their chats. */
+export type StreamEntry = StoredEvent | { id: number; userHash: UserHash; message: MessageRecord };
 
 export interface NewEvent {
   userHash: UserHash;
@@ -91,7 +96,8 @@ export type CreateUserResult = 'created' | 'username_taken' | 'user_exists';
 export type CreateClientResult = 'created' | 'client_exists' | 'no_user';
 
 export type AppendMessageResult =
-  | { status: 'stored'; message: MessageRecord; events: StoredEvent[] }
+  /** `streamIds`: the message's id in each member's stream, in the chat's member order. */
+  | { status: 'stored'; message: MessageRecord; streamIds: [number, number] }
   | { status: 'duplicate'; message: MessageRecord }
   | { status: 'chat_ended' }
   | { status: 'no_chat' };
@@ -103,7 +109,7 @@ export interface Storage {
   getUserByUsernameKey(usernameKey: string): Promise<UserRecord | null>;
   setSecretHash(userHash: UserHash, secretHash: string): Promise<boolean>;
   /**
-   * Erases the user, their clients, events, cursors and their chats with all messages.
+   * Erases the user, their clients, stream, cursors and their chats with all messages.
    * Returns the client hashes that existed, so live connections can be closed.
    * Also erases the blocks, reports and sightings naming the user, but never bans or audit
    * entries: a ban must outlive the account it was issued against.
@@ -134,15 +140,12 @@ export interface Storage {
 
   // --- messages ---------------------------------------------------------------
   /**
-   * Stores a message with the next seq of its chat and appends its events, atomically.
-   * `seq` of the given record is ignored and assigned here. A message with the same
+   * Stores a message with the next seq of its chat and the next id in each member's stream,
+   * atomically. `seq` of the given record is ignored and assigned here. A message with the same
    * (chatId, senderClientHash, clientMessageId) already stored yields `duplicate` with the
    * first record and stores nothing, even once the chat has ended: a retry still gets its ack.
    */
-  appendMessage(
-    message: Omit<MessageRecord, 'seq'>,
-    events: (seq: number) => NewEvent[],
-  ): Promise<AppendMessageResult>;
+  appendMessage(message: Omit<MessageRecord, 'seq'>): Promise<AppendMessageResult>;
   /** Messages of a chat with fromSeq <= seq <= toSeq, ascending. */
   getMessages(chatId: ChatId, fromSeq: number, toSeq: number): Promise<MessageRecord[]>;
 
@@ -159,10 +162,10 @@ export interface Storage {
 
   // --- events -----------------------------------------------------------------
   appendEvents(events: NewEvent[]): Promise<StoredEvent[]>;
-  /** Events of a user with id > afterId, ascending, at most `limit`. */
-  readEvents(userHash: UserHash, afterId: number, limit: number): Promise<StoredEvent[]>;
-  /** The highest event id assigned so far (0 when none). */
-  lastEventId(): Promise<number>;
+  /** A user's stream after `afterId`: events and messages, ascending by id, at most `limit`. */
+  readStream(userHash: UserHash, afterId: number, limit: number): Promise<StreamEntry[]>;
+  /** The highest id assigned in a user's stream so far (0 when none). */
+  streamHead(userHash: UserHash): Promise<number>;
 
   // --- retention --------------------------------------------------------------
   /** Deletes messages sent before `before` and events created before it; returns counts. */

@@ -12,10 +12,17 @@ import type {
   NewEvent,
   Storage,
   StoredEvent,
+  StreamEntry,
   UserRecord,
 } from '../../ports/storage.js';
 import type * as Moderation from '../../ports/storage.js';
 import { MemoryModerationTables } from './memory-moderation.js';
+
+interface Stream {
+  head: number;
+  /** Events are copies; a message entry points at the record in its chat. */
+  entries: ({ id: number; event: StoredEvent } | { id: number; message: MessageRecord })[];
+}
 
 interface ChatEntry {
   chat: ChatRecord;
@@ -41,9 +48,10 @@ export class MemoryStorage implements Storage {
   readonly #clients = new Map<ClientHash, ClientRecord>();
   readonly #chats = new Map<ChatId, ChatEntry>();
   readonly #deviceKeys = new Map<ClientHash, { identity: IdentityKeys; signedPrekey: SignedPrekey; oneTime: Map<number, Prekey> }>();
-  /** Ascending by id. */
-  #events: StoredEvent[] = [];
-  #lastEventId = 0;
+  /** Each user's stream, ascending by id: reads look only at the reader's own entries. */
+  readonly #streams = new Map<UserHash, Stream>();
+  /** Chats by member, so a user's chats are found without visiting every chat. */
+  readonly #chatsOf = new Map<UserHash, Set<ChatId>>();
   #closed = false;
   readonly #moderation = new MemoryModerationTables();
 
@@ -91,10 +99,18 @@ export class MemoryStorage implements Storage {
       this.#clients.delete(client.clientHash);
       this.#deviceKeys.delete(client.clientHash);
     }
-    for (const { chat } of this.#chats.values()) {
-      if (chat.members.includes(userHash)) this.#chats.delete(chat.chatId);
+    for (const chatId of this.#chatsOf.get(userHash) ?? []) {
+      const chat = this.#chats.get(chatId)!.chat;
+      this.#chats.delete(chatId);
+      for (const member of chat.members) {
+        this.#chatsOf.get(member)?.delete(chatId);
+        // The peer's stream loses the messages of the erased chat.
+        const stream = this.#streams.get(member);
+        if (stream) stream.entries = stream.entries.filter((e) => !('message' in e) || e.message.chatId !== chatId);
+      }
     }
-    this.#events = this.#events.filter((e) => e.userHash !== userHash);
+    this.#chatsOf.delete(userHash);
+    this.#streams.delete(userHash);
     this.#moderation.eraseUser(userHash);
     return clientHashes;
   }
@@ -143,6 +159,11 @@ export class MemoryStorage implements Storage {
     );
     const entry: ChatEntry = { chat: copy(chat), messages: [], bySenderKey: new Map(), cursors };
     this.#chats.set(chat.chatId, entry);
+    for (const member of chat.members) {
+      let chats = this.#chatsOf.get(member);
+      if (!chats) this.#chatsOf.set(member, (chats = new Set()));
+      chats.add(chat.chatId);
+    }
     return this.#append(events);
   }
 
@@ -153,18 +174,17 @@ export class MemoryStorage implements Storage {
 
   async listChats(userHash: UserHash): Promise<ChatRecord[]> {
     this.#assertOpen();
-    return [...this.#chats.values()]
-      .map((entry) => entry.chat)
-      .filter((chat) => chat.members.includes(userHash))
+    return [...(this.#chatsOf.get(userHash) ?? [])]
+      .map((chatId) => this.#chats.get(chatId)!.chat)
       .sort((a, b) => b.lastActivityAt - a.lastActivityAt || compare(a.chatId, b.chatId))
       .map(copy);
   }
 
   async hasActiveChat(a: UserHash, b: UserHash): Promise<boolean> {
     this.#assertOpen();
-    for (const { chat } of this.#chats.values()) {
-      const [x, y] = chat.members;
-      if (chat.state === 'active' && ((x === a && y === b) || (x === b && y === a))) return true;
+    for (const chatId of this.#chatsOf.get(a) ?? []) {
+      const chat = this.#chats.get(chatId)!.chat;
+      if (chat.state === 'active' && chat.members.includes(b)) return true;
     }
     return false;
   }
@@ -184,10 +204,7 @@ export class MemoryStorage implements Storage {
     return this.#append(events);
   }
 
-  async appendMessage(
-    message: Omit<MessageRecord, 'seq'>,
-    events: (seq: number) => NewEvent[],
-  ): Promise<AppendMessageResult> {
+  async appendMessage(message: Omit<MessageRecord, 'seq'>): Promise<AppendMessageResult> {
     this.#assertOpen();
     const entry = this.#chats.get(message.chatId);
     if (!entry) return { status: 'no_chat' };
@@ -198,20 +215,26 @@ export class MemoryStorage implements Storage {
     if (entry.chat.state !== 'active') return { status: 'chat_ended' };
 
     const seq = entry.chat.lastSeq + 1;
-    // Built before anything changes, so a builder that throws leaves no trace.
-    const newEvents = events(seq);
     const stored: MessageRecord = { ...copy(message), seq };
     entry.messages.push(stored);
     entry.bySenderKey.set(senderKey(stored), stored);
     entry.chat.lastSeq = seq;
     entry.chat.lastActivityAt = Math.max(entry.chat.lastActivityAt, message.sentAt);
-    return { status: 'stored', message: copy(stored), events: this.#append(newEvents) };
+    const streamIds = entry.chat.members.map((member) => {
+      const stream = this.#stream(member);
+      stream.entries.push({ id: ++stream.head, message: stored });
+      return stream.head;
+    }) as [number, number];
+    return { status: 'stored', message: copy(stored), streamIds };
   }
 
   async getMessages(chatId: ChatId, fromSeq: number, toSeq: number): Promise<MessageRecord[]> {
     this.#assertOpen();
     const messages = this.#chats.get(chatId)?.messages ?? [];
-    return messages.filter((m) => m.seq >= fromSeq && m.seq <= toSeq).map(copy);
+    const first = firstAbove(messages, (m) => m.seq, fromSeq - 1);
+    const found: MessageRecord[] = [];
+    for (let i = first; i < messages.length && messages[i]!.seq <= toSeq; i++) found.push(copy(messages[i]!));
+    return found;
   }
 
   async getCursors(chatId: ChatId): Promise<ChatCursor[]> {
@@ -240,19 +263,18 @@ export class MemoryStorage implements Storage {
     return this.#append(events);
   }
 
-  async readEvents(userHash: UserHash, afterId: number, limit: number): Promise<StoredEvent[]> {
+  async readStream(userHash: UserHash, afterId: number, limit: number): Promise<StreamEntry[]> {
     this.#assertOpen();
-    const found: StoredEvent[] = [];
-    for (const event of this.#events) {
-      if (found.length >= limit) break;
-      if (event.id > afterId && event.userHash === userHash) found.push(copy(event));
-    }
-    return found;
+    const entries = this.#streams.get(userHash)?.entries ?? [];
+    return entries
+      .slice(firstAbove(entries, (e) => e.id, afterId))
+      .slice(0, Math.max(0, limit))
+      .map((e) => ('event' in e ? copy(e.event) : { id: e.id, userHash, message: copy(e.message) }));
   }
 
-  async lastEventId(): Promise<number> {
+  async streamHead(userHash: UserHash): Promise<number> {
     this.#assertOpen();
-    return this.#lastEventId;
+    return this.#streams.get(userHash)?.head ?? 0;
   }
 
   async purgeOlderThan(before: number): Promise<{ messages: number; events: number }> {
@@ -264,9 +286,13 @@ export class MemoryStorage implements Storage {
       entry.messages = kept;
       entry.bySenderKey = new Map(kept.map((m) => [senderKey(m), m]));
     }
-    const eventCount = this.#events.length;
-    this.#events = this.#events.filter((e) => e.createdAt >= before);
-    return { messages, events: eventCount - this.#events.length };
+    let events = 0;
+    for (const stream of this.#streams.values()) {
+      const kept = stream.entries.filter((e) => ('event' in e ? e.event.createdAt : e.message.sentAt) >= before);
+      events += stream.entries.filter((e) => 'event' in e).length - kept.filter((e) => 'event' in e).length;
+      stream.entries = kept;
+    }
+    return { messages, events };
   }
 
   // --- end-to-end keys ---------------------------------------------------------
@@ -380,10 +406,17 @@ export class MemoryStorage implements Storage {
   #append(events: readonly NewEvent[]): StoredEvent[] {
     const createdAt = this.#clock.now();
     return events.map(({ userHash, type, payload }) => {
-      const event: StoredEvent = { id: ++this.#lastEventId, userHash, type, payload, createdAt };
-      this.#events.push(event);
+      const stream = this.#stream(userHash);
+      const event: StoredEvent = { id: ++stream.head, userHash, type, payload, createdAt };
+      stream.entries.push({ id: event.id, event });
       return copy(event);
     });
+  }
+
+  #stream(userHash: UserHash): Stream {
+    let stream = this.#streams.get(userHash);
+    if (!stream) this.#streams.set(userHash, (stream = { head: 0, entries: [] }));
+    return stream;
   }
 
   #assertOpen(): void {
@@ -393,6 +426,18 @@ export class MemoryStorage implements Storage {
 
 function copyOrNull<T>(value: T | undefined): T | null {
   return value === undefined ? null : copy(value);
+}
+
+/** Index of the first item whose key is above `after`, in a list ascending by that key. */
+function firstAbove<T>(items: readonly T[], key: (item: T) => number, after: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(items[mid]!) <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Binary order, as SQL databases compare ids, so adapters list ties the same way. */

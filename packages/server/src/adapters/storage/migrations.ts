@@ -164,6 +164,50 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX sightings_user ON sightings (user_hash, last_seen_at);
   `,
+  // 4: one stream per user. A message is stored once, with its id in each member's stream;
+  // other events keep their rows, numbered per user. Old cursors keep their meaning: every
+  // old event keeps its global id as its id in its user's stream, every message takes the
+  // ids of its old message.new events, and each stream continues above the old high-water mark.
+  `
+  CREATE TABLE streams (
+    user_hash     TEXT PRIMARY KEY,
+    last_event_id INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO streams (user_hash, last_event_id)
+    SELECT user_hash, (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events')
+    FROM (SELECT user_hash FROM users UNION SELECT user_hash FROM events);
+
+  CREATE TABLE stream_events (
+    user_hash  TEXT NOT NULL,
+    id         INTEGER NOT NULL,
+    type       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_hash, id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX stream_events_created_at ON stream_events (created_at);
+  INSERT INTO stream_events SELECT user_hash, id, type, payload, created_at FROM events
+    WHERE type <> 'message.new';
+
+  ALTER TABLE messages ADD COLUMN event_id_a INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE messages ADD COLUMN event_id_b INTEGER NOT NULL DEFAULT 0;
+  CREATE TEMP TABLE old_message_events AS
+    SELECT id, user_hash, json_extract(payload, '$.chatId') AS chat_id,
+      json_extract(payload, '$.seq') AS seq
+    FROM events WHERE type = 'message.new';
+  CREATE INDEX temp.old_message_events_key ON old_message_events (chat_id, seq, user_hash);
+  UPDATE messages SET
+    event_id_a = coalesce((SELECT o.id FROM old_message_events o, chats c
+      WHERE c.chat_id = messages.chat_id AND o.chat_id = c.chat_id AND o.seq = messages.seq
+        AND o.user_hash = c.user_a), 0),
+    event_id_b = coalesce((SELECT o.id FROM old_message_events o, chats c
+      WHERE c.chat_id = messages.chat_id AND o.chat_id = c.chat_id AND o.seq = messages.seq
+        AND o.user_hash = c.user_b), 0);
+  DROP TABLE temp.old_message_events;
+  DROP TABLE events;
+  CREATE INDEX messages_stream_a ON messages (chat_id, event_id_a);
+  CREATE INDEX messages_stream_b ON messages (chat_id, event_id_b);
+  `,
 ];
 
 /**

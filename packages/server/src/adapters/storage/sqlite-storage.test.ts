@@ -36,8 +36,8 @@ describe('SqliteStorage on disk', () => {
 
     const second = new SqliteStorage({ file });
     expect(await second.getUser(alice.userHash)).toEqual(alice);
-    expect(await second.readEvents(alice.userHash, 0, 10)).toEqual([event]);
-    expect(await second.lastEventId()).toBe(event!.id);
+    expect(await second.readStream(alice.userHash, 0, 10)).toEqual([event]);
+    expect(await second.streamHead(alice.userHash)).toBe(event!.id);
     await second.close();
   });
 
@@ -79,8 +79,39 @@ describe('SqliteStorage on disk', () => {
       'rejected', // the same chat id twice: this write alone is rolled back
       'created',
     ]);
-    expect((await storage.readEvents(alice.userHash, 0, 10)).map((e) => e.type)).toEqual(['t', 'x']);
+    expect((await storage.readStream(alice.userHash, 0, 10)).map((e) => ('type' in e ? e.type : 'message'))).toEqual(['t', 'x']);
     expect(await storage.getUser(bob.userHash)).toEqual(bob);
+    await storage.close();
+  });
+
+  it('keeps the meaning of cursors handed out before streams were numbered per user', async () => {
+    // A database as schema v3 left it: one global event id, a message.new row per member.
+    const file = freshFile();
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    for (const sql of MIGRATIONS.slice(0, 3)) old.exec(sql);
+    old.pragma('user_version = 3');
+    const bob = { ...alice, userHash: 'user-bob' as UserHash, username: 'bob', usernameKey: 'bob' };
+    for (const u of [alice, bob]) {
+      old.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)').run(u.userHash, u.username, u.usernameKey, u.age, u.secretHash, u.createdAt);
+    }
+    old.prepare(`INSERT INTO chats VALUES ('chat-1', ?, ?, 'active', 1, NULL, NULL, 1, 1)`).run(alice.userHash, bob.userHash);
+    old.prepare(`INSERT INTO messages VALUES ('chat-1', 1, 'msg-1', ?, 'client-alice', 'c1', '{"v":1,"parts":[]}', 5)`).run(alice.userHash);
+    const insertEvent = old.prepare('INSERT INTO events (user_hash, type, payload, created_at) VALUES (?, ?, ?, 1)');
+    insertEvent.run(alice.userHash, 'match.found', '{"type":"match.found"}'); // id 1
+    insertEvent.run(bob.userHash, 'match.found', '{"type":"match.found"}'); // id 2
+    insertEvent.run(alice.userHash, 'message.new', '{"chatId":"chat-1","seq":1}'); // id 3
+    insertEvent.run(bob.userHash, 'message.new', '{"chatId":"chat-1","seq":1}'); // id 4
+    old.close();
+
+    const storage = new SqliteStorage({ file });
+    // Bob's device last saw id 2 (the match): it still gets the message, as id 4.
+    const missed = await storage.readStream(bob.userHash, 2, 10);
+    expect(missed.map((e) => [e.id, 'message' in e ? e.message.messageId : e.type])).toEqual([[4, 'msg-1']]);
+    expect((await storage.readStream(alice.userHash, 0, 10)).map((e) => e.id)).toEqual([1, 3]);
+    // New ids continue above every id handed out before.
+    const [next] = await storage.appendEvents([{ userHash: bob.userHash, type: 't', payload: '{}' }]);
+    expect(next!.id).toBe(5);
     await storage.close();
   });
 

@@ -1,3 +1,4 @@
+import { closeSync, fsync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { ChatId, ClientHash, DeviceBundle, Envelope, IdentityKeys, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 import { systemClock, type Clock } from '../../ports/clock.js';
@@ -13,6 +14,7 @@ import type {
   NewEvent,
   Storage,
   StoredEvent,
+  StreamEntry,
   UserRecord,
 } from '../../ports/storage.js';
 import { migrate } from './migrations.js';
@@ -24,6 +26,11 @@ export interface SqliteStorageOptions {
   file: string;
   /** Stamps `createdAt` on events. */
   clock?: Clock;
+  /**
+   * Told when an fsync of the WAL fails. Nothing written after it can be acknowledged, so
+   * the default throws (the process stops) rather than leave every later write hanging.
+   */
+  onFatal?: (error: Error) => void;
 }
 
 interface ChatRow extends Omit<ChatRecord, 'members'> {
@@ -34,6 +41,16 @@ interface MessageRow extends Omit<MessageRecord, 'envelope'> {
   envelope: string;
 }
 type CursorMove = { chatId: ChatId; userHash: UserHash; seq: number };
+interface AppendRow {
+  state: ChatRecord['state'];
+  lastSeq: number;
+  userA: UserHash;
+  userB: UserHash;
+  duplicateSeq: number | null;
+}
+type StreamRow = { id: number; type: string | null; payload: string | null; createdAt: number | null } & {
+  [K in keyof MessageRow]: MessageRow[K] | null;
+};
 
 const USER = `user_hash AS userHash, username, username_key AS usernameKey, age,
   secret_hash AS secretHash, created_at AS createdAt`;
@@ -45,6 +62,8 @@ const CHAT = `chat_id AS chatId, user_a AS userA, user_b AS userB, state, create
 const MESSAGE = `chat_id AS chatId, seq, message_id AS messageId,
   sender_user_hash AS senderUserHash, sender_client_hash AS senderClientHash,
   client_message_id AS clientMessageId, envelope, sent_at AS sentAt`;
+const MESSAGE_IN_STREAM = `m.chat_id, m.seq, m.message_id, m.sender_user_hash, m.sender_client_hash,
+  m.client_message_id, m.envelope, m.sent_at`;
 const CURSOR = `chat_id AS chatId, user_hash AS userHash, delivered_seq AS deliveredSeq,
   read_seq AS readSeq`;
 
@@ -66,7 +85,8 @@ function prepareStatements(db: Database.Database) {
     deleteChatsOf: db.prepare<{ userHash: UserHash }>(
       'DELETE FROM chats WHERE user_a = @userHash OR user_b = @userHash',
     ),
-    deleteEventsOf: db.prepare<[UserHash]>('DELETE FROM events WHERE user_hash = ?'),
+    deleteEventsOf: db.prepare<[UserHash]>('DELETE FROM stream_events WHERE user_hash = ?'),
+    deleteStreamOf: db.prepare<[UserHash]>('DELETE FROM streams WHERE user_hash = ?'),
 
     getClient: db.prepare<[ClientHash], ClientRecord>(
       `SELECT ${CLIENT} FROM clients WHERE client_hash = ?`,
@@ -110,15 +130,18 @@ function prepareStatements(db: Database.Database) {
        WHERE chat_id = ?`,
     ),
 
-    findDuplicate: db.prepare<[ChatId, ClientHash, string], MessageRow>(
-      `SELECT ${MESSAGE} FROM messages
-       WHERE chat_id = ? AND sender_client_hash = ? AND client_message_id = ?`,
+    // What appendMessage needs of a chat, and the seq of a retried message if there is one.
+    chatForAppend: db.prepare<[ClientHash, string, ChatId], AppendRow>(
+      `SELECT state, last_seq AS lastSeq, user_a AS userA, user_b AS userB,
+         (SELECT seq FROM messages m WHERE m.chat_id = c.chat_id AND m.sender_client_hash = ?
+           AND m.client_message_id = ?) AS duplicateSeq
+       FROM chats c WHERE chat_id = ?`,
     ),
-    insertMessage: db.prepare<MessageRow>(
+    insertMessage: db.prepare<MessageRow & { eventIdA: number; eventIdB: number }>(
       `INSERT INTO messages (chat_id, seq, message_id, sender_user_hash, sender_client_hash,
-         client_message_id, envelope, sent_at)
+         client_message_id, envelope, sent_at, event_id_a, event_id_b)
        VALUES (@chatId, @seq, @messageId, @senderUserHash, @senderClientHash, @clientMessageId,
-         @envelope, @sentAt)`,
+         @envelope, @sentAt, @eventIdA, @eventIdB)`,
     ),
     getMessages: db.prepare<[ChatId, number, number], MessageRow>(
       `SELECT ${MESSAGE} FROM messages WHERE chat_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`,
@@ -140,18 +163,36 @@ function prepareStatements(db: Database.Database) {
        WHERE chat_id = @chatId AND user_hash = @userHash AND read_seq < @seq`,
     ),
 
-    insertEvent: db.prepare<[UserHash, string, string, number]>(
-      'INSERT INTO events (user_hash, type, payload, created_at) VALUES (?, ?, ?, ?)',
-    ),
-    readEvents: db.prepare<[UserHash, number, number], StoredEvent>(
-      `SELECT id, user_hash AS userHash, type, payload, created_at AS createdAt FROM events
-       WHERE user_hash = ? AND id > ? ORDER BY id LIMIT ?`,
-    ),
-    // The AUTOINCREMENT high-water mark, which outlives purged and erased events.
-    lastEventId: db
-      .prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+    // The user's stream row outlives purged events, so an id is never handed out twice.
+    nextEventId: db
+      .prepare<[UserHash], number>(
+        `INSERT INTO streams (user_hash, last_event_id) VALUES (?, 1)
+         ON CONFLICT (user_hash) DO UPDATE SET last_event_id = last_event_id + 1
+         RETURNING last_event_id`,
+      )
       .pluck(),
-    purgeEvents: db.prepare<[number]>('DELETE FROM events WHERE created_at < ?'),
+    streamHead: db.prepare<[UserHash], number>('SELECT last_event_id FROM streams WHERE user_hash = ?').pluck(),
+    insertEvent: db.prepare<[UserHash, number, string, string, number]>(
+      'INSERT INTO stream_events (user_hash, id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    // Events and the messages of the user's chats, merged by id. Message columns are null on
+    // event rows and the event columns on message rows.
+    readStream: db.prepare<{ userHash: UserHash; after: number; limit: number }, StreamRow>(
+      `SELECT id, type, payload, created_at AS createdAt, NULL AS chatId, NULL AS seq,
+         NULL AS messageId, NULL AS senderUserHash, NULL AS senderClientHash,
+         NULL AS clientMessageId, NULL AS envelope, NULL AS sentAt
+       FROM stream_events WHERE user_hash = @userHash AND id > @after
+       UNION ALL
+       SELECT m.event_id_a, NULL, NULL, NULL, ${MESSAGE_IN_STREAM}
+       FROM chats c JOIN messages m ON m.chat_id = c.chat_id
+       WHERE c.user_a = @userHash AND m.event_id_a > @after
+       UNION ALL
+       SELECT m.event_id_b, NULL, NULL, NULL, ${MESSAGE_IN_STREAM}
+       FROM chats c JOIN messages m ON m.chat_id = c.chat_id
+       WHERE c.user_b = @userHash AND m.event_id_b > @after
+       ORDER BY 1 LIMIT @limit`,
+    ),
+    purgeEvents: db.prepare<[number]>('DELETE FROM stream_events WHERE created_at < ?'),
   };
 }
 type Statements = ReturnType<typeof prepareStatements>;
@@ -196,6 +237,17 @@ const toMessage = (row: MessageRow): MessageRecord => ({
   ...row,
   envelope: JSON.parse(row.envelope) as Envelope,
 });
+/** The message columns of a row that has others too. */
+const messageOf = (row: MessageRow): MessageRecord => ({
+  chatId: row.chatId,
+  seq: row.seq,
+  messageId: row.messageId,
+  senderUserHash: row.senderUserHash,
+  senderClientHash: row.senderClientHash,
+  clientMessageId: row.clientMessageId,
+  envelope: JSON.parse(row.envelope) as Envelope,
+  sentAt: row.sentAt,
+});
 
 /**
  * Storage in one SQLite file: the default for a single server process. better-sqlite3 is
@@ -209,15 +261,18 @@ export class SqliteStorage implements Storage {
   readonly #transaction: Database.Transaction<(fn: () => unknown) => unknown>;
   readonly #pending: { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   readonly #moderation: SqliteModerationTables;
+  readonly #walFd: number | null = null;
+  readonly #syncWaiters: (() => void)[] = [];
+  #syncing = false;
+  readonly #onFatal: (error: Error) => void;
 
-  constructor({ file, clock = systemClock }: SqliteStorageOptions) {
+  constructor({ file, clock = systemClock, onFatal = (error) => { throw error; } }: SqliteStorageOptions) {
     this.#clock = clock;
     const db = (this.#db = new Database(file));
     db.pragma('journal_mode = WAL');
-    // In WAL mode NORMAL only fsyncs at checkpoints, so a power cut can roll back
-    // transactions that were already acked. FULL fsyncs the WAL on every commit, which is
-    // what "a method that resolves has made its write durable" needs.
-    db.pragma('synchronous = FULL');
+    // In WAL mode NORMAL only fsyncs at checkpoints; #write fsyncs the WAL itself after each
+    // commit, off the event loop, before any write of that commit resolves (see #write).
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     // Another process (a CLI admin command, a backup) may hold the write lock briefly.
     db.pragma('busy_timeout = 5000');
@@ -225,6 +280,11 @@ export class SqliteStorage implements Storage {
     this.#statements = prepareStatements(db);
     this.#keys = prepareKeyStatements(db);
     this.#transaction = db.transaction((fn: () => unknown) => fn());
+    this.#onFatal = onFatal;
+    if (file !== ':memory:' && file !== '') {
+      // The WAL exists once journal_mode=WAL is set and stays while this connection is open.
+      this.#walFd = openSync(`${file}-wal`, 'r');
+    }
     this.#moderation = new SqliteModerationTables(db, (fn) => this.#write(fn), () => this.#sql());
   }
 
@@ -254,6 +314,7 @@ export class SqliteStorage implements Storage {
       const clientHashes = sql.listClients.all(userHash).map((c) => c.clientHash);
       sql.deleteChatsOf.run({ userHash });
       sql.deleteEventsOf.run(userHash);
+      sql.deleteStreamOf.run(userHash);
       this.#moderation.eraseUser(userHash);
       sql.deleteUser.run(userHash); // clients follow through ON DELETE CASCADE
       return clientHashes;
@@ -318,26 +379,30 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  async appendMessage(
-    message: Omit<MessageRecord, 'seq'>,
-    events: (seq: number) => NewEvent[],
-  ): Promise<AppendMessageResult> {
+  async appendMessage(message: Omit<MessageRecord, 'seq'>): Promise<AppendMessageResult> {
     return this.#write((sql): AppendMessageResult => {
       const { chatId, senderClientHash, clientMessageId, sentAt } = message;
-      const chat = sql.getChat.get(chatId);
+      const chat = sql.chatForAppend.get(senderClientHash, clientMessageId, chatId);
       if (!chat) return { status: 'no_chat' };
       // Before the state check: a retry of a message stored just before the chat ended
       // still deserves its ack.
-      const first = sql.findDuplicate.get(chatId, senderClientHash, clientMessageId);
-      if (first) return { status: 'duplicate', message: toMessage(first) };
+      if (chat.duplicateSeq !== null) {
+        return { status: 'duplicate', message: toMessage(sql.getMessages.get(chatId, chat.duplicateSeq, chat.duplicateSeq)!) };
+      }
       if (chat.state !== 'active') return { status: 'chat_ended' };
 
       const seq = chat.lastSeq + 1;
-      sql.insertMessage.run({ ...message, seq, envelope: JSON.stringify(message.envelope) });
+      const streamIds: [number, number] = [sql.nextEventId.get(chat.userA)!, sql.nextEventId.get(chat.userB)!];
+      sql.insertMessage.run({
+        ...message,
+        seq,
+        envelope: JSON.stringify(message.envelope),
+        eventIdA: streamIds[0],
+        eventIdB: streamIds[1],
+      });
       sql.recordMessageInChat.run(seq, sentAt, chatId);
-      const stored = this.#append(events(seq));
       // The stored copy is the JSON above, so a shallow copy cannot alias it.
-      return { status: 'stored', message: { ...message, seq }, events: stored };
+      return { status: 'stored', message: { ...message, seq }, streamIds };
     });
   }
 
@@ -368,13 +433,18 @@ export class SqliteStorage implements Storage {
     return this.#write(() => this.#append(events));
   }
 
-  async readEvents(userHash: UserHash, afterId: number, limit: number): Promise<StoredEvent[]> {
+  async readStream(userHash: UserHash, afterId: number, limit: number): Promise<StreamEntry[]> {
     // SQLite reads a negative LIMIT as "no limit".
-    return this.#sql().readEvents.all(userHash, afterId, Math.max(0, limit));
+    const rows = this.#sql().readStream.all({ userHash, after: afterId, limit: Math.max(0, limit) });
+    return rows.map((row): StreamEntry =>
+      row.type !== null
+        ? { id: row.id, userHash, type: row.type, payload: row.payload!, createdAt: row.createdAt! }
+        : { id: row.id, userHash, message: messageOf(row as MessageRow) },
+    );
   }
 
-  async lastEventId(): Promise<number> {
-    return this.#sql().lastEventId.get() ?? 0;
+  async streamHead(userHash: UserHash): Promise<number> {
+    return this.#sql().streamHead.get(userHash) ?? 0;
   }
 
   async purgeOlderThan(before: number): Promise<{ messages: number; events: number }> {
@@ -483,10 +553,14 @@ export class SqliteStorage implements Storage {
   async close(): Promise<void> {
     if (!this.#db.open) return;
     this.#flush(); // writes already accepted are committed before the file closes
+    // ...and acknowledged once on disk, before the descriptor they sync through goes away.
+    await new Promise<void>((resolve) => this.#afterSync(resolve));
+    if (!this.#db.open) return;
     // Folds the WAL into the main file and empties it, so a stopped server leaves one
     // self-contained file that is safe to copy.
     this.#db.pragma('wal_checkpoint(TRUNCATE)');
     this.#db.close();
+    if (this.#walFd !== null) closeSync(this.#walFd);
   }
 
   #sql(): Statements {
@@ -495,12 +569,14 @@ export class SqliteStorage implements Storage {
   }
 
   /**
-   * Group commit. Each write runs in its own savepoint, all atomic on their own, but the
-   * writes queued during one turn of the event loop share one transaction and so one fsync:
-   * with synchronous=FULL the fsync (≈0.6 ms here) is what a write costs, and under load
-   * hundreds of messages share it. A write resolves only after its batch has committed, so
-   * "resolved means durable" still holds. IMMEDIATE takes the write lock up front, so a
-   * writer in another process waits on busy_timeout instead of failing with SQLITE_BUSY.
+   * Group commit. The writes queued during one turn of the event loop run in one
+   * transaction; the commit itself does not fsync (synchronous=NORMAL), and the batch's
+   * promises resolve only once an fsync of the WAL that started after the commit has
+   * finished. So "resolved means durable" holds as with synchronous=FULL (the committed WAL
+   * frames are on disk before anyone is told), but the fsync runs on libuv's thread pool and
+   * the event loop never waits for it; batches committed while one fsync runs share the next.
+   * IMMEDIATE takes the write lock up front, so a writer in another process waits on
+   * busy_timeout instead of failing with SQLITE_BUSY.
    */
   #write<R>(fn: (sql: Statements) => R): Promise<R> {
     const sql = this.#sql();
@@ -513,36 +589,62 @@ export class SqliteStorage implements Storage {
   #flush(): void {
     const batch = this.#pending.splice(0);
     if (batch.length === 0 || !this.#db.open) return;
-    const outcomes: { ok: boolean; value: unknown }[] = [];
+    let outcomes: { ok: boolean; value: unknown }[];
     try {
-      this.#transaction.immediate(() => {
-        for (const write of batch) {
-          try {
-            // A transaction function called inside a transaction runs as a savepoint.
-            outcomes.push({ ok: true, value: this.#transaction(write.run) });
-          } catch (error) {
-            outcomes.push({ ok: false, value: error });
-          }
+      // The common case: every write succeeds, and none pays for a savepoint of its own.
+      outcomes = this.#transaction.immediate(() => batch.map((write) => ({ ok: true, value: write.run() }))) as typeof outcomes;
+    } catch {
+      // Some write threw and the batch rolled back: run each again on its own, so one bad
+      // write fails alone. Writes only read and change the database, so running one again
+      // after a rollback is the same as running it once.
+      outcomes = batch.map((write) => {
+        try {
+          return { ok: true, value: this.#transaction.immediate(write.run) };
+        } catch (error) {
+          return { ok: false, value: error };
         }
       });
-    } catch (error) {
-      for (const write of batch) write.reject(error); // the commit itself failed
-      return;
     }
-    batch.forEach((write, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.value);
+    this.#afterSync(() =>
+      batch.forEach((write, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) write.resolve(outcome.value);
+        else write.reject(outcome.value);
+      }),
+    );
+  }
+
+  /** Runs `done` once everything committed so far is on disk. */
+  #afterSync(done: () => void): void {
+    if (this.#walFd === null) return done(); // in memory: nothing to sync
+    this.#syncWaiters.push(done);
+    if (!this.#syncing) this.#sync();
+  }
+
+  #sync(): void {
+    const waiters = this.#syncWaiters.splice(0);
+    this.#syncing = true;
+    fsync(this.#walFd!, (error) => {
+      this.#syncing = false;
+      // An fsync that fails leaves the page cache state unknown (the kernel may have dropped
+      // the dirty pages): nothing after it can be promised durable, so stop here.
+      if (error) {
+        this.#onFatal(error);
+        return;
+      }
+      for (const done of waiters) done();
+      if (this.#syncWaiters.length > 0) this.#sync();
     });
   }
 
   /** Only inside #write: the events of one call are stored together or not at all. */
   #append(events: readonly NewEvent[]): StoredEvent[] {
     const createdAt = this.#clock.now();
+    const { insertEvent, nextEventId } = this.#statements;
     return events.map(({ userHash, type, payload }) => {
-      const { insertEvent } = this.#statements;
-      const { lastInsertRowid } = insertEvent.run(userHash, type, payload, createdAt);
-      return { id: Number(lastInsertRowid), userHash, type, payload, createdAt };
+      const id = nextEventId.get(userHash)!;
+      insertEvent.run(userHash, id, type, payload, createdAt);
+      return { id, userHash, type, payload, createdAt };
     });
   }
 }

@@ -47,8 +47,8 @@ export function storageContract(
       await storage.createChat(record, events);
       return record;
     };
-    const send = (msg: Omit<MessageRecord, 'seq'>, events: NewEvent[] = []) =>
-      storage.appendMessage(msg, () => events);
+    const send = (msg: Omit<MessageRecord, 'seq'>) => storage.appendMessage(msg);
+    const ids = async (who: UserRecord, after = 0) => (await storage.readStream(who.userHash, after, 100)).map((e) => e.id);
 
     describe('users', () => {
       it('stores a user and finds it by hash and by username key', async () => {
@@ -145,7 +145,7 @@ export function storageContract(
         const withBob = await openChat('chat-ab', alice, bob, [event(alice), event(bob)]);
         const withCarol = await openChat('chat-ca', carol, alice);
         const unrelated = await openChat('chat-bc', bob, carol);
-        await send(message(withBob, alice, 'm1'), [event(bob, 'message.new')]);
+        await send(message(withBob, alice, 'm1'));
         await send(message(withCarol, carol, 'm1'));
         await send(message(unrelated, bob, 'm1'));
         await storage.advanceCursor(withBob.chatId, bob.userHash, 'read', 1, []);
@@ -158,7 +158,8 @@ export function storageContract(
         expect(await storage.getUserByUsernameKey('alice')).toBeNull();
         expect(await storage.listClients(alice.userHash)).toEqual([]);
         for (const c of devices) expect(await storage.getClient(c.clientHash)).toBeNull();
-        expect(await storage.readEvents(alice.userHash, 0, 100)).toEqual([]);
+        expect(await storage.readStream(alice.userHash, 0, 100)).toEqual([]);
+        expect(await storage.streamHead(alice.userHash)).toBe(0);
         for (const gone of [withBob, withCarol]) {
           expect(await storage.getChat(gone.chatId)).toBeNull();
           expect(await storage.getMessages(gone.chatId, 0, 100)).toEqual([]);
@@ -171,8 +172,9 @@ export function storageContract(
         expect(await storage.getUser(bob.userHash)).toEqual(bob);
         expect(await storage.listClients(bob.userHash)).toHaveLength(1);
         expect(await storage.getMessages(unrelated.chatId, 1, 1)).toHaveLength(1);
-        expect(await storage.readEvents(bob.userHash, 0, 100)).toHaveLength(2);
-        expect(await storage.readEvents(carol.userHash, 0, 100)).toHaveLength(1);
+        // Bob keeps his match event and the message in his chat with Carol.
+        expect(await storage.readStream(bob.userHash, 0, 100)).toHaveLength(2);
+        expect(await storage.readStream(carol.userHash, 0, 100)).toHaveLength(2);
       });
 
       it('frees the username and tolerates an unknown user', async () => {
@@ -195,20 +197,19 @@ export function storageContract(
           found.map((e) => ({ ...e, createdAt: 7_000 })),
         );
         expect(await storage.getChat(record.chatId)).toEqual(record);
-        expect(await storage.readEvents(alice.userHash, 0, 10)).toEqual([stored[0]]);
-        expect(await storage.readEvents(bob.userHash, 0, 10)).toEqual([stored[1]]);
+        expect(await storage.readStream(alice.userHash, 0, 10)).toEqual([stored[0]]);
+        expect(await storage.readStream(bob.userHash, 0, 10)).toEqual([stored[1]]);
         expect(await storage.getChat(hash('chat-none'))).toBeNull();
       });
 
       it('rejects a chat id that exists and then appends no events', async () => {
         await seed(alice, bob, carol);
         await openChat('chat-1', alice, bob);
-        const before = await storage.lastEventId();
         await expect(
           storage.createChat(chat('chat-1', carol.userHash, bob.userHash), [event(carol)]),
         ).rejects.toThrow();
-        expect(await storage.lastEventId()).toBe(before);
-        expect(await storage.readEvents(carol.userHash, 0, 10)).toEqual([]);
+        expect(await storage.streamHead(carol.userHash)).toBe(0);
+        expect(await storage.readStream(carol.userHash, 0, 10)).toEqual([]);
         expect((await storage.getChat(hash('chat-1')))?.members).toEqual([
           alice.userHash,
           bob.userHash,
@@ -257,9 +258,9 @@ export function storageContract(
           endedAt: 2_000,
           endReason: 'blocked',
         });
-        const lastId = await storage.lastEventId();
+        const lastId = await storage.streamHead(alice.userHash);
         expect(await storage.endChat(record.chatId, 'left', 3_000, ended)).toBeNull();
-        expect(await storage.lastEventId()).toBe(lastId);
+        expect(await storage.streamHead(alice.userHash)).toBe(lastId);
         expect((await storage.getChat(record.chatId))?.endReason).toBe('blocked');
         expect(await storage.endChat(hash('chat-none'), 'left', 3_000, ended)).toBeNull();
       });
@@ -286,38 +287,40 @@ export function storageContract(
         expect((await storage.getChat(bc.chatId))?.lastSeq).toBe(2);
       });
 
-      it('stores the message with its events and moves the chat forward', async () => {
+      it('stores the message once, in both members\' streams, and moves the chat forward', async () => {
         await seed(alice, bob);
-        const record = await openChat('chat-ab', alice, bob);
+        const record = await openChat('chat-ab', alice, bob, [event(alice), event(bob), event(bob)]);
         now = 9_000;
         const msg = message(record, alice, 'hello', 5_000);
-        const seen: number[] = [];
-        const result = await storage.appendMessage(msg, (seq) => {
-          seen.push(seq);
-          return [event(bob, 'message.new', JSON.stringify({ chatId: record.chatId, seq }))];
-        });
+        const result = await send(msg);
 
-        expect(seen).toEqual([1]);
-        expect(result).toEqual({
-          status: 'stored',
-          message: { ...msg, seq: 1 },
-          events: [
-            {
-              id: expect.any(Number) as number,
-              userHash: bob.userHash,
-              type: 'message.new',
-              payload: JSON.stringify({ chatId: record.chatId, seq: 1 }),
-              createdAt: 9_000,
-            },
-          ],
-        });
+        // The next id of each member's stream, in member order.
+        expect(result).toEqual({ status: 'stored', message: { ...msg, seq: 1 }, streamIds: [2, 3] });
         expect(await storage.getMessages(record.chatId, 1, 1)).toEqual([{ ...msg, seq: 1 }]);
         expect(await storage.getChat(record.chatId)).toEqual({
           ...record,
           lastSeq: 1,
           lastActivityAt: 5_000,
         });
-        expect(await storage.readEvents(bob.userHash, 0, 10)).toHaveLength(1);
+        expect(await storage.readStream(bob.userHash, 2, 10)).toEqual([{ id: 3, userHash: bob.userHash, message: { ...msg, seq: 1 } }]);
+        expect(await storage.readStream(alice.userHash, 1, 10)).toEqual([{ id: 2, userHash: alice.userHash, message: { ...msg, seq: 1 } }]);
+        expect(await storage.streamHead(bob.userHash)).toBe(3);
+      });
+
+      it('merges events and messages of every chat into one stream, in id order', async () => {
+        await seed(alice, bob, carol);
+        const ab = await openChat('chat-ab', alice, bob, [event(bob, 'match.found')]);
+        const cb = await openChat('chat-cb', carol, bob, [event(bob, 'match.found')]);
+        await send(message(ab, alice, 'a1'));
+        await send(message(cb, carol, 'c1'));
+        await storage.appendEvents([event(bob, 'x')]);
+        await send(message(ab, bob, 'b1'));
+        const kinds = (await storage.readStream(bob.userHash, 0, 100)).map((e) => ('message' in e ? e.message.clientMessageId : e.type));
+        expect(kinds).toEqual(['match.found', 'match.found', 'a1', 'c1', 'x', 'b1']);
+        expect(await ids(bob)).toEqual([1, 2, 3, 4, 5, 6]);
+        // Paging: after an id, at most `limit`.
+        expect((await storage.readStream(bob.userHash, 2, 2)).map((e) => e.id)).toEqual([3, 4]);
+        expect(await storage.readStream(bob.userHash, 0, 0)).toEqual([]);
       });
 
       it('ignores the seq of the given record', async () => {
@@ -333,19 +336,19 @@ export function storageContract(
         await seed(alice, bob);
         const record = await openChat('chat-ab', alice, bob);
         const msg = message(record, alice, 'retry-me');
-        const first = await send(msg, [event(bob)]);
-        const lastId = await storage.lastEventId();
+        const first = await send(msg);
+        const lastId = await storage.streamHead(bob.userHash);
 
         const retry = {
           ...message(record, alice, 'retry-me', 8_000),
           messageId: hash<MessageId>('msg-other'),
         };
-        expect(await send(retry, [event(bob)])).toEqual({
+        expect(await send(retry)).toEqual({
           status: 'duplicate',
           message: { ...msg, seq: 1 },
         });
         expect(first.status).toBe('stored');
-        expect(await storage.lastEventId()).toBe(lastId);
+        expect(await storage.streamHead(bob.userHash)).toBe(lastId);
         expect(await storage.getMessages(record.chatId, 0, 100)).toEqual([{ ...msg, seq: 1 }]);
         expect((await storage.getChat(record.chatId))?.lastSeq).toBe(1);
       });
@@ -371,33 +374,20 @@ export function storageContract(
         const early = message(record, alice, 'early');
         await send(early);
         await storage.endChat(record.chatId, 'left', 2_000, []);
-        const lastId = await storage.lastEventId();
+        const lastId = await storage.streamHead(alice.userHash);
 
-        expect(await send(message(record, bob, 'late'), [event(alice)])).toEqual({
+        expect(await send(message(record, bob, 'late'))).toEqual({
           status: 'chat_ended',
         });
         expect(await send(early)).toEqual({ status: 'duplicate', message: { ...early, seq: 1 } });
         expect(await storage.getMessages(record.chatId, 0, 100)).toHaveLength(1);
-        expect(await storage.lastEventId()).toBe(lastId);
+        expect(await storage.streamHead(alice.userHash)).toBe(lastId);
       });
 
       it('refuses messages to a chat that does not exist', async () => {
         const ghost = chat('chat-ghost', alice.userHash, bob.userHash);
-        expect(await send(message(ghost, alice, 'x'), [event(bob)])).toEqual({ status: 'no_chat' });
-        expect(await storage.lastEventId()).toBe(0);
-      });
-
-      it('stores nothing when building the events fails', async () => {
-        await seed(alice, bob);
-        const record = await openChat('chat-ab', alice, bob);
-        await expect(
-          storage.appendMessage(message(record, alice, 'boom'), () => {
-            throw new Error('boom');
-          }),
-        ).rejects.toThrow('boom');
-        expect(await storage.getMessages(record.chatId, 0, 100)).toEqual([]);
-        const retry = await send(message(record, alice, 'boom'));
-        expect(retry.status === 'stored' && retry.message.seq).toBe(1);
+        expect(await send(message(ghost, alice, 'x'))).toEqual({ status: 'no_chat' });
+        expect(await storage.streamHead(bob.userHash)).toBe(0);
       });
 
       it('returns the messages of a seq range, ascending, inclusive at both ends', async () => {
@@ -424,7 +414,7 @@ export function storageContract(
         await seed(alice, bob);
         const record = await openChat('chat-ab', alice, bob);
         const { chatId } = record;
-        const start = await storage.lastEventId();
+        const start = await storage.streamHead(alice.userHash);
         const bobMoves = (kind: 'delivered' | 'read', seq: number) =>
           storage.advanceCursor(chatId, bob.userHash, kind, seq, [event(alice)]);
         const cursors = async () => byKey(await storage.getCursors(chatId), 'userHash');
@@ -439,11 +429,11 @@ export function storageContract(
         expect(await bobMoves('delivered', 2)).toBe(false);
         expect(await bobMoves('delivered', 3)).toBe(false);
         expect(await cursors()).toEqual([cursor(alice, 0, 0), cursor(bob, 3, 0)]);
-        expect(await storage.lastEventId()).toBe(start + 1);
+        expect(await storage.streamHead(alice.userHash)).toBe(start + 1);
 
         expect(await bobMoves('read', 2)).toBe(true);
         expect(await cursors()).toEqual([cursor(alice, 0, 0), cursor(bob, 3, 2)]);
-        expect(await storage.lastEventId()).toBe(start + 2);
+        expect(await storage.streamHead(alice.userHash)).toBe(start + 2);
       });
 
       it('moves nothing for a stranger to the chat or an unknown chat', async () => {
@@ -454,44 +444,47 @@ export function storageContract(
         expect(await moves(chatId, carol)).toBe(false);
         expect(await moves(hash('chat-none'), bob)).toBe(false);
         expect(await storage.getCursors(chatId)).toHaveLength(2);
-        expect(await storage.lastEventId()).toBe(0);
+        expect(await storage.streamHead(alice.userHash)).toBe(0);
       });
     });
 
-    describe('events', () => {
-      it('assigns strictly increasing ids across users, in append order', async () => {
-        expect(await storage.lastEventId()).toBe(0);
+    describe('streams', () => {
+      it('numbers each user\'s stream on its own, 1, 2, 3, in append order', async () => {
+        expect(await storage.streamHead(alice.userHash)).toBe(0);
         expect(await storage.appendEvents([])).toEqual([]);
         const first = await storage.appendEvents([event(alice), event(bob), event(alice)]);
-        const second = await storage.appendEvents([event(carol)]);
-        const ids = [...first, ...second].map((e) => e.id);
-        expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
-        expect(ids[0]).toBeGreaterThan(0);
-        expect(await storage.lastEventId()).toBe(ids.at(-1));
-        expect(await storage.readEvents(alice.userHash, 0, 10)).toEqual([first[0], first[2]]);
+        const second = await storage.appendEvents([event(carol), event(alice)]);
+        expect([...first, ...second].map((e) => [e.userHash, e.id])).toEqual([
+          [alice.userHash, 1],
+          [bob.userHash, 1],
+          [alice.userHash, 2],
+          [carol.userHash, 1],
+          [alice.userHash, 3],
+        ]);
+        expect(await storage.streamHead(alice.userHash)).toBe(3);
+        expect(await storage.readStream(alice.userHash, 0, 10)).toEqual([first[0], first[2], second[1]]);
       });
 
-      it('pages through one user’s events after a cursor', async () => {
+      it('pages through one user\'s stream after a cursor', async () => {
         const mine: StoredEvent[] = [];
         for (let i = 0; i < 5; i++) {
           const [a] = await storage.appendEvents([event(alice, 'test', `{"n":${i}}`), event(bob)]);
           mine.push(a!);
         }
-        const page1 = await storage.readEvents(alice.userHash, 0, 2);
-        const page2 = await storage.readEvents(alice.userHash, page1.at(-1)!.id, 2);
-        const page3 = await storage.readEvents(alice.userHash, page2.at(-1)!.id, 2);
+        const page1 = await storage.readStream(alice.userHash, 0, 2);
+        const page2 = await storage.readStream(alice.userHash, page1.at(-1)!.id, 2);
+        const page3 = await storage.readStream(alice.userHash, page2.at(-1)!.id, 2);
         expect([page1, page2, page3]).toEqual([mine.slice(0, 2), mine.slice(2, 4), mine.slice(4)]);
-        expect(await storage.readEvents(alice.userHash, page3.at(-1)!.id, 2)).toEqual([]);
-        expect(await storage.readEvents(alice.userHash, 0, 0)).toEqual([]);
+        expect(await storage.readStream(alice.userHash, page3.at(-1)!.id, 2)).toEqual([]);
       });
 
       it('never reuses an id, even after the newest events are purged', async () => {
         const [old] = await storage.appendEvents([event(alice)]);
         now = 2_000;
         await storage.purgeOlderThan(3_000);
-        expect(await storage.lastEventId()).toBe(old!.id);
+        expect(await storage.streamHead(alice.userHash)).toBe(old!.id);
         const [next] = await storage.appendEvents([event(alice)]);
-        expect(next!.id).toBeGreaterThan(old!.id);
+        expect(next!.id).toBe(old!.id + 1);
       });
     });
 
@@ -500,15 +493,17 @@ export function storageContract(
         await seed(alice, bob);
         const record = await openChat('chat-ab', alice, bob);
         now = 100;
-        await send(message(record, alice, 'a', 100), [event(bob)]);
+        await send(message(record, alice, 'a', 100));
+        await storage.appendEvents([event(bob)]);
         await send(message(record, alice, 'b', 200));
         now = 300;
-        await send(message(record, alice, 'c', 300), [event(bob)]);
+        await send(message(record, alice, 'c', 300));
+        await storage.appendEvents([event(bob)]);
 
         expect(await storage.purgeOlderThan(250)).toEqual({ messages: 2, events: 1 });
         expect((await storage.getMessages(record.chatId, 0, 100)).map((m) => m.seq)).toEqual([3]);
-        const kept = await storage.readEvents(bob.userHash, 0, 10);
-        expect(kept.map((e) => e.createdAt)).toEqual([300]);
+        const kept = await storage.readStream(bob.userHash, 0, 10);
+        expect(kept.map((e) => ('message' in e ? e.message.sentAt : e.createdAt))).toEqual([300, 300]);
         // Strictly before: what was sent or created at the cut-off itself stays.
         expect(await storage.purgeOlderThan(300)).toEqual({ messages: 0, events: 0 });
 
@@ -555,7 +550,8 @@ export function storageContract(
 
         const [ev] = await storage.appendEvents([event(alice)]);
         ev!.type = 'tampered';
-        expect((await storage.readEvents(alice.userHash, 0, 10))[0]?.type).toBe('test');
+        const events = (await storage.readStream(alice.userHash, 0, 10)).filter((e) => 'type' in e);
+        expect(events.map((e) => e.type)).toEqual(['test']);
       });
     });
 
@@ -620,7 +616,7 @@ export function storageContract(
         await expect(storage.getUser(alice.userHash)).rejects.toThrow(Error);
         await expect(storage.createUser(bob)).rejects.toThrow(Error);
         await expect(storage.appendEvents([event(alice)])).rejects.toThrow(Error);
-        await expect(storage.lastEventId()).rejects.toThrow(Error);
+        await expect(storage.streamHead(alice.userHash)).rejects.toThrow(Error);
       });
     });
   });
