@@ -113,7 +113,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     moderation,
     rateLimits,
     cache,
-    streamDeps: { storage, events, cache, chats },
+    streamDeps: { storage, events, chats },
     purgeExpired,
     metrics: () => ({
       history_cache_hits: cache.hits,
@@ -126,6 +126,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
       timer = undefined;
       await deps.matcher.close();
       moderation.close();
+      await chats.flushReceipts();
       await deps.rateLimiters.close();
       events.close();
       await bus.close();

@@ -45,6 +45,8 @@ export type SendGuard = (session: Session, chat: ChatRecord) => Promise<void>;
 
 /** Entries the in-memory maps below keep before starting over; they are only shortcuts. */
 const MEMO_LIMIT = 50_000;
+/** How long delivery receipts gather before they are stored and sent, one per chat. */
+export const RECEIPT_DELAY_MS = 250;
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   if (map.size >= MEMO_LIMIT) map.clear();
   map.set(key, value);
@@ -57,6 +59,9 @@ export class Chats {
   readonly #delivered = new Map<string, number>();
 
   readonly #sendGuards: SendGuard[] = [];
+  /** Delivery receipts waiting for the next flush, by chat and member. */
+  readonly #receipts = new Map<string, { chatId: ChatId; userHash: UserHash; seq: number }>();
+  #receiptTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ChatsDeps) {}
 
@@ -119,14 +124,13 @@ export class Chats {
       envelope: input.envelope,
       sentAt: clock.now(),
     };
-    const result = await storage.appendMessage(draft, (seq) =>
-      chat.members.map((member) => newEvent(member, { type: 'message.new', message: toStoredMessage({ ...draft, seq }) })),
-    );
+    const result = await storage.appendMessage(draft);
     if (result.status === 'no_chat') throw notAMember();
     if (result.status === 'chat_ended') throw new DomainError('CHAT_ENDED', 'This chat has ended');
     if (result.status === 'stored') {
       cache.append(result.message);
-      events.announce(result.events, session.clientHash);
+      const event: OmeEvent = { type: 'message.new', message: toStoredMessage(result.message) };
+      chat.members.forEach((member, i) => events.publish(member, result.streamIds[i]!, event, session.clientHash));
     }
     const { messageId, seq, sentAt } = result.message;
     return { messageId, seq, sentAt };
@@ -140,15 +144,34 @@ export class Chats {
     await this.#advance(chat, session.userHash, 'read', seq, event);
   }
 
-  /** Called when a device of `userHash` has been sent messages up to `seq`. */
-  async markDelivered(chatId: ChatId, userHash: UserHash, seq: number): Promise<void> {
+  /**
+   * Called when a device of `userHash` has been sent messages up to `seq`. Receipts are
+   * coalesced: each chat's highest delivered seq is recorded and announced once per
+   * RECEIPT_DELAY_MS, never once per message.
+   */
+  markDelivered(chatId: ChatId, userHash: UserHash, seq: number): void {
     const key = `${chatId}/${userHash}`;
     if ((this.#delivered.get(key) ?? 0) >= seq) return; // another device got there first
     remember(this.#delivered, key, seq);
-    const chat = await this.#cachedChat(chatId);
-    if (!chat || !chat.members.includes(userHash)) return;
-    const event: OmeEvent = { type: 'message.delivered', chatId, seq, by: userHash, at: this.deps.clock.now() };
-    await this.#advance(chat, userHash, 'delivered', seq, event);
+    this.#receipts.set(key, { chatId, userHash, seq });
+    this.#receiptTimer ??= setTimeout(() => void this.flushReceipts(), RECEIPT_DELAY_MS).unref();
+  }
+
+  /** Records and announces the delivery receipts waiting to go out. */
+  async flushReceipts(): Promise<void> {
+    clearTimeout(this.#receiptTimer);
+    this.#receiptTimer = undefined;
+    const receipts = [...this.#receipts.values()];
+    this.#receipts.clear();
+    await Promise.all(
+      receipts.map(async ({ chatId, userHash, seq }) => {
+        const chat = await this.#cachedChat(chatId);
+        if (!chat || !chat.members.includes(userHash)) return;
+        const event: OmeEvent = { type: 'message.delivered', chatId, seq, by: userHash, at: this.deps.clock.now() };
+        // A receipt that cannot be stored is not worth failing anything for: the next one says more.
+        await this.#advance(chat, userHash, 'delivered', seq, event).catch(() => undefined);
+      }),
+    );
   }
 
   async typing(session: Session, input: { chatId: ChatId; typing: boolean }): Promise<void> {
@@ -212,7 +235,7 @@ export class Chats {
     // Read receipts also go to the reader's other devices (their unread counts follow);
     // delivery receipts only matter to the sender.
     const audience = kind === 'read' ? chat.members : [peerOf(chat, userHash)];
-    const moved = await this.deps.storage.advanceCursor(
+    const stored = await this.deps.storage.advanceCursor(
       chat.chatId,
       userHash,
       kind,
@@ -220,6 +243,6 @@ export class Chats {
       audience.map((m) => newEvent(m, event)),
     );
     // advanceCursor appended the events only if the cursor moved.
-    if (moved) for (const member of audience) this.deps.events.wake(member);
+    if (stored) this.deps.events.announce(stored);
   }
 }

@@ -4,24 +4,20 @@ import type { NewEvent, StoredEvent, Storage } from '../ports/storage.js';
 
 /** Builds the stored form of a protocol event for a user. */
 export function newEvent(userHash: UserHash, event: OmeEvent): NewEvent {
-  if (event.type === 'message.new') {
-    // The message itself lives in the message store; the event only points at it.
-    return { userHash, type: event.type, payload: JSON.stringify({ chatId: event.message.chatId, seq: event.message.seq }) };
-  }
   return { userHash, type: event.type, payload: JSON.stringify(event) };
 }
 
 export type EventsMessage = Extract<BusMessage, { kind: 'events' }>;
 
 /**
- * Makes durable events known to live connections: after Storage has appended them, one
- * bus message per user wakes that user's event streams, which then read from Storage.
- * Reading back from Storage (not trusting the bus payload) keeps every stream gap-free and
- * in order even when two appends race, and lets a woken stream take all pending events
- * in one batch.
+ * Makes durable events known to live streams. Once Storage has committed an event, the hub
+ * publishes it with its id in its user's stream; a stream whose cursor is just below that
+ * id takes the event from the message itself, without reading Storage. A stream that sees
+ * a gap (a bus message lost, another process's append seen out of order, a resume) reads
+ * Storage from its cursor, so every stream stays gap-free and in order either way.
  */
 export class EventHub {
-  /** Streams by user: one bus subscription per process, so a wake touches only its user. */
+  /** Streams by user: one bus subscription per process, so a publish touches only its user. */
   readonly #listeners = new Map<UserHash, Set<(message: EventsMessage) => void>>();
   readonly #unsubscribe: () => void;
 
@@ -31,11 +27,12 @@ export class EventHub {
   ) {
     this.#unsubscribe = bus.subscribe((message) => {
       if (message.kind !== 'events') return;
-      for (const listener of this.#listeners.get(message.userHash) ?? []) listener(message);
+      const listeners = this.#listeners.get(message.userHash);
+      if (listeners) for (const listener of listeners) listener(message);
     });
   }
 
-  /** Calls `listener` for every wake of this user's streams; returns the unsubscribe. */
+  /** Calls `listener` for every event published to this user; returns the unsubscribe. */
   listen(userHash: UserHash, listener: (message: EventsMessage) => void): () => void {
     let set = this.#listeners.get(userHash);
     if (!set) this.#listeners.set(userHash, (set = new Set()));
@@ -46,20 +43,20 @@ export class EventHub {
     };
   }
 
-  /** `fromClient`: the events are that device's own message (its stream need not wake). */
-  announce(events: StoredEvent[], fromClient?: ClientHash): void {
-    for (const userHash of new Set(events.map((e) => e.userHash))) this.wake(userHash, fromClient);
+  /**
+   * A committed event at `id` in the user's stream. `fromClient`: it is that device's own
+   * message, which its stream skips (the device has its ack).
+   */
+  publish(userHash: UserHash, id: number, event: OmeEvent, fromClient?: ClientHash): void {
+    this.bus.publish(fromClient ? { kind: 'events', userHash, id, event, fromClient } : { kind: 'events', userHash, id, event });
   }
 
-  wake(userHash: UserHash, fromClient?: ClientHash): void {
-    this.bus.publish(fromClient ? { kind: 'events', userHash, fromClient } : { kind: 'events', userHash });
+  /** Publishes events Storage has just stored. */
+  announce(stored: readonly StoredEvent[]): void {
+    for (const e of stored) this.publish(e.userHash, e.id, JSON.parse(e.payload) as OmeEvent);
   }
 
-  close(): void {
-    this.#unsubscribe();
-    this.#listeners.clear();
-  }
-
+  /** Stores events, then publishes them. */
   async append(events: NewEvent[]): Promise<void> {
     if (events.length === 0) return;
     this.announce(await this.storage.appendEvents(events));
@@ -67,6 +64,11 @@ export class EventHub {
 
   /** Not stored, not replayed: typing indicators. */
   ephemeral(userHash: UserHash, event: OmeEvent): void {
-    this.bus.publish({ kind: 'events', userHash, ephemeral: JSON.stringify(event) });
+    this.bus.publish({ kind: 'events', userHash, event, ephemeral: true });
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    this.#listeners.clear();
   }
 }

@@ -29,7 +29,6 @@ async function chatWith(messages: number, bodyChars = 100) {
         envelope: { v: 1, parts: [{ to: 'bobphone_0123456789ab' as ClientHash, header: 'h', ciphertext: 'x'.repeat(bodyChars) }] },
         sentAt: i,
       },
-      () => [],
     );
     if (result.status === 'stored') stored.push(result.message);
   }
@@ -52,7 +51,7 @@ describe('MessageCache', () => {
     const { storage, stored } = await chatWith(3);
     const cache = new MessageCache(storage, 10_000_000);
     await cache.range(chatId, 1, 3);
-    const extra = await storage.appendMessage({ ...stored[0]!, clientMessageId: 'late', messageId: 'late_0123456789abcdefg' as MessageId }, () => []);
+    const extra = await storage.appendMessage({ ...stored[0]!, clientMessageId: 'late', messageId: 'late_0123456789abcdefg' as MessageId });
     if (extra.status !== 'stored') throw new Error('not stored');
     cache.append(extra.message);
     expect((await cache.range(chatId, 1, 4)).map((m) => m.seq)).toEqual([1, 2, 3, 4]);

@@ -1,4 +1,4 @@
-import type { ClientHash, UserHash } from '@omechat/protocol';
+import type { ClientHash, OmeEvent, UserHash } from '@omechat/protocol';
 
 /**
  * Fan-out between the core and live connections, possibly across server processes.
@@ -8,10 +8,18 @@ import type { ClientHash, UserHash } from '@omechat/protocol';
  */
 export type BusMessage =
   /**
-   * New durable events exist for this user in Storage, or an ephemeral one is attached.
-   * `fromClient`: they are that device's own message, which its stream skips anyway.
+   * An event for this user. Durable: committed at `id` in the user's stream (`fromClient`:
+   * that device's own message, which its stream skips). Ephemeral: `event` only, never
+   * stored. Neither `id` nor `event`: something new is in Storage; streams read it there.
    */
-  | { kind: 'events'; userHash: UserHash; ephemeral?: string; fromClient?: ClientHash }
+  | {
+      kind: 'events';
+      userHash: UserHash;
+      id?: number;
+      event?: OmeEvent;
+      ephemeral?: boolean;
+      fromClient?: ClientHash;
+    }
   /** Close these devices' connections now. */
   | { kind: 'close-clients'; clientHashes: ClientHash[]; reason: 'revoked' | 'banned' }
   /** Close all of this user's connections now. */

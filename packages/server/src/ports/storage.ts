@@ -151,14 +151,14 @@ export interface Storage {
 
   // --- cursors ----------------------------------------------------------------
   getCursors(chatId: ChatId): Promise<ChatCursor[]>;
-  /** Raises a cursor (never lowers it) and appends events if it moved; returns whether it moved. */
+  /** Raises a cursor (never lowers it) and appends events if it moved; null if it did not. */
   advanceCursor(
     chatId: ChatId,
     userHash: UserHash,
     kind: 'delivered' | 'read',
     seq: number,
     events: NewEvent[],
-  ): Promise<boolean>;
+  ): Promise<StoredEvent[] | null>;
 
   // --- events -----------------------------------------------------------------
   appendEvents(events: NewEvent[]): Promise<StoredEvent[]>;

@@ -1,6 +1,59 @@
 import { CLOSE_CODES, type ClientHash, type UserHash } from '@omechat/protocol';
+import type { WebSocket } from 'ws';
+import type { Session } from '../core/accounts.js';
+import type { AdminSession } from '../core/moderation.js';
 import type { Bus, BusMessage } from '../ports/bus.js';
 import type { Connection } from '../trpc/init.js';
+
+/** How long a stream waits for a peer that reads slowly before calling it a slow consumer. */
+const DRAIN_WAIT_MS = 15_000;
+
+/** A WebSocket connection as the procedures see it. */
+export class SocketConnection implements Connection {
+  session: Session | null = null;
+  closing = false;
+  admin: AdminSession | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly networkKey: string,
+    private readonly ws: WebSocket,
+    /** Called once the session is forgotten (sign-out or close), with the session it had. */
+    private readonly onSignOut: (conn: SocketConnection, session: Session) => void,
+  ) {}
+
+  close(code: number, reason: string): void {
+    this.closing = true;
+    this.ws.close(code, reason);
+  }
+
+  signOut(): void {
+    const session = this.session;
+    if (!session) return;
+    this.onSignOut(this, session);
+    this.session = null;
+  }
+
+  closeAfterReply(code: number, reason: string): void {
+    this.closing = true;
+    // Replies are written within the microtasks that follow the resolver; a macrotask later
+    // the reply is queued on the socket ahead of the close frame.
+    setTimeout(() => this.ws.close(code, reason), 20);
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  async drained(bytes: number): Promise<boolean> {
+    const deadline = Date.now() + DRAIN_WAIT_MS;
+    while (this.ws.bufferedAmount >= bytes) {
+      if (this.ws.readyState !== this.ws.OPEN || Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return true;
+  }
+}
 
 /**
  * Live connections by device and by user, so the core can close a revoked device's or a

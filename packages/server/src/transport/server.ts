@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { adminConnectionParamsSchema, CLOSE_CODES, connectionParamsSchema } from '@omechat/protocol';
 import type { Config } from '../config.js';
 import type { Core } from '../core/app.js';
 import type { Logger } from '../logger.js';
-import type { Connection, Context } from '../trpc/init.js';
+import type { Session } from '../core/accounts.js';
+import type { Context } from '../trpc/init.js';
 import { appRouter } from '../trpc/router.js';
-import { ConnectionRegistry } from './connections.js';
+import { ConnectionRegistry, SocketConnection } from './connections.js';
+import { TrpcWsHandler } from './trpc-ws.js';
 import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.js';
 import { httpHandler } from './http.js';
 
@@ -41,14 +42,13 @@ const BANNED_GRACE_MS = 1000;
 export async function startServer(opts: { config: ServerConfig; core: Core; log: Logger }): Promise<RunningServer> {
   const { config, core, log } = opts;
   const connections = new ConnectionRegistry(core.deps.bus);
-  const inflight = { count: 0 };
   let accepting = true;
   let nextConnId = 1;
 
   const http = createServer(
     httpHandler({
       ready: () => accepting,
-      metrics: () => ({ connections: connections.size, inflight_calls: inflight.count, ...core.metrics() }),
+      metrics: (): Record<string, number> => ({ connections: connections.size, inflight_calls: handler.inflight, ...core.metrics() }),
     }),
   );
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });
@@ -61,52 +61,26 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   }
   const networkOf = (req: IncomingMessage) => networkKeyOf(networkSecret, networkPrefix(clientAddress(req, trustedProxies)));
 
-  const createContext = async ({
-    req,
-    res: ws,
-    info,
-  }: {
-    req: IncomingMessage;
-    res: WebSocket;
-    info: { connectionParams: unknown };
-  }): Promise<Context> => {
-    const conn: Connection = {
-      id: nextConnId++,
-      session: null,
-      closing: false,
-      close(code, reason) {
-        conn.closing = true;
-        ws.close(code, reason);
-      },
-      signOut() {
-        const session = conn.session;
-        if (!session) return;
-        connections.remove(conn); // while conn.session still says where it is registered
-        conn.session = null;
-        // A ticket lives only while its user is online somewhere.
-        if (connections.countForUser(session.userHash) === 0) {
-          core.matchmaking.cancel(session.userHash).catch((err: unknown) => log.warn({ err }, 'ticket withdrawal failed'));
-        }
-      },
-      closeAfterReply(code, reason) {
-        conn.closing = true;
-        // Replies are written within the microtasks that follow the resolver; a macrotask later
-        // the reply is queued on the socket ahead of the close frame.
-        setTimeout(() => ws.close(code, reason), 20);
-      },
-      bufferedBytes: () => ws.bufferedAmount,
-      networkKey: networkOf(req),
-      admin: null,
-    };
+  const signedOut = (conn: SocketConnection, session: Session) => {
+    connections.remove(conn); // while conn.session still says where it is registered
+    // A ticket lives only while its user is online somewhere.
+    if (connections.countForUser(session.userHash) === 0) {
+      core.matchmaking.cancel(session.userHash).catch((err: unknown) => log.warn({ err }, 'ticket withdrawal failed'));
+    }
+  };
+  const limits = { maxBufferedBytes: config.OMECHAT_MAX_BUFFERED_BYTES };
+
+  const createContext = async ({ ws, req, connectionParams }: { ws: WebSocket; req: IncomingMessage; connectionParams: unknown }): Promise<Context> => {
+    const conn = new SocketConnection(nextConnId++, networkOf(req), ws, signedOut);
     // Moderator tools are exempt from the connection limit and from bans, so a network
     // ban never locks out the moderator who must lift it.
-    const adminParams = adminConnectionParamsSchema.safeParse(info.connectionParams);
+    const adminParams = adminConnectionParamsSchema.safeParse(connectionParams);
     if (adminParams.success) conn.admin = core.moderation.authenticateAdmin(adminParams.data);
     const limited = conn.admin ? null : await core.rateLimits.connection(conn.networkKey);
     if (limited && !limited.allowed) {
       conn.close(CLOSE_CODES.RATE_LIMITED, 'too many connections');
     } else {
-      const params = connectionParamsSchema.safeParse(info.connectionParams);
+      const params = connectionParamsSchema.safeParse(connectionParams);
       if (params.success) conn.session = await core.accounts.authenticate(params.data);
       const ban = conn.admin ? null : await core.moderation.banFor({ networkKey: conn.networkKey, ...conn.session });
       if (ban) setTimeout(() => conn.close(CLOSE_CODES.BANNED, 'banned'), BANNED_GRACE_MS);
@@ -122,14 +96,13 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       { conn: conn.id, clientHash: conn.session?.clientHash, authenticated: conn.session !== null, admin: conn.admin !== null },
       'connection ready',
     );
-    return { core, conn, log, inflight, limits: { maxBufferedBytes: config.OMECHAT_MAX_BUFFERED_BYTES } };
+    return { core, conn, log, limits };
   };
 
-  const handler = applyWSSHandler({
-    wss,
+  const handler: TrpcWsHandler<Context> = new TrpcWsHandler(wss, {
     router: appRouter,
     createContext,
-    keepAlive: { enabled: true, pingMs: config.OMECHAT_KEEPALIVE_MS, pongWaitMs: config.OMECHAT_PONG_WAIT_MS },
+    keepAlive: { pingMs: config.OMECHAT_KEEPALIVE_MS, pongWaitMs: config.OMECHAT_PONG_WAIT_MS },
     onError: ({ error, path }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path }, 'unhandled error');
     },
@@ -152,7 +125,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       handler.broadcastReconnectNotification();
       // Let calls already running finish their writes so every acked write is durable.
       const deadline = Date.now() + config.OMECHAT_SHUTDOWN_GRACE_MS;
-      while (inflight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while (handler.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       for (const ws of wss.clients) ws.close(CLOSE_CODES.SERVER_SHUTDOWN, 'server shutting down');
       const closeDeadline = Date.now() + 1000;
       while (wss.clients.size > 0 && Date.now() < closeDeadline) await new Promise((r) => setTimeout(r, 10));
@@ -161,6 +134,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       connections.dispose();
+      handler.close();
       await core.close();
       log.info('shut down cleanly');
     })());

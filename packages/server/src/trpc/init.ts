@@ -21,17 +21,19 @@ export interface Connection {
   closeAfterReply(code: number, reason: string): void;
   /** Bytes queued on the socket that the peer has not read yet. */
   bufferedBytes(): number;
+  /** Resolves true once fewer than `bytes` are queued, false if the peer stops reading first. */
+  drained(bytes: number): Promise<boolean>;
   /** HMAC of the client's /24 or /64 (transport/network.ts); never the address itself. */
   readonly networkKey: string;
   /** Set when the connection presented the admin token instead of a device's credentials. */
   admin: AdminSession | null;
 }
 
+/** One per connection, built once from its connectionParams. */
 export interface Context {
   core: Core;
   conn: Connection;
   log: Logger;
-  inflight: { count: number };
   limits: { maxBufferedBytes: number };
 }
 
@@ -52,56 +54,51 @@ export const router = t.router;
 /** For procedures that take nothing: anything sent is refused rather than ignored. */
 export const noInput = z.undefined();
 
-const base = t.procedure.use(async ({ ctx, next, path }) => {
-  ctx.inflight.count++;
-  try {
-    const result = await next();
-    if (!result.ok) {
-      const cause = result.error.cause;
-      if (cause instanceof DomainError) throw toTRPCError(cause);
-      if (result.error.code === 'INTERNAL_SERVER_ERROR') {
-        ctx.log.error({ err: result.error.cause ?? result.error, path }, 'procedure failed');
-      }
-    }
-    return result;
-  } finally {
-    ctx.inflight.count--;
+/** Domain errors become tRPC errors here, once, for every procedure. */
+async function mapErrors<R extends { ok: boolean; error?: unknown }>(result: R): Promise<R> {
+  if (!result.ok && result.error instanceof TRPCError && result.error.cause instanceof DomainError) {
+    throw toTRPCError(result.error.cause);
   }
-});
+  return result;
+}
 
 /**
  * Refuses every call from a banned account, device or network with BANNED (layer and end,
  * nothing else), then closes the socket with 4004. Cheap enough for the message path: the
  * ban cache answers from memory.
  */
-const notBanned = base.use(async ({ ctx, next }) => {
-  const { conn } = ctx;
-  const ban = await ctx.core.moderation.banFor({
+async function refuseBanned({ core, conn }: Context): Promise<void> {
+  const ban = await core.moderation.banFor({
     networkKey: conn.networkKey,
     userHash: conn.session?.userHash,
     clientHash: conn.session?.clientHash,
   });
   if (ban) {
     conn.closeAfterReply(CLOSE_CODES.BANNED, 'banned');
-    throw bannedError(ban);
+    throw toTRPCError(bannedError(ban));
   }
-  return next();
+}
+
+// Each kind of procedure has one middleware, which does all its checks.
+
+export const publicProcedure = t.procedure.use(async ({ ctx, next }) => {
+  await refuseBanned(ctx);
+  return mapErrors(await next());
 });
 
-/** Moderator tools: the admin token from config, never a device's credentials. */
-export const adminProcedure = base.use(({ ctx, next }) => {
-  if (!ctx.core.moderation.adminEnabled) throw new DomainError('FORBIDDEN', 'The admin API is disabled on this server');
-  const admin = ctx.conn.admin;
-  if (!admin || ctx.conn.closing) throw new DomainError('UNAUTHORIZED', 'Connect with the admin token');
-  return next({ ctx: { admin } });
-});
-
-export const publicProcedure = notBanned;
-
-export const authedProcedure = notBanned.use(({ ctx, next }) => {
+export const authedProcedure = t.procedure.use(async ({ ctx, next }) => {
+  await refuseBanned(ctx);
   const session = ctx.conn.session;
   if (!session || ctx.conn.closing) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in: connect with valid connectionParams' });
   }
-  return next({ ctx: { session } });
+  return mapErrors(await next({ ctx: { session } }));
+});
+
+/** Moderator tools: the admin token from config, never a device's credentials. */
+export const adminProcedure = t.procedure.use(async ({ ctx, next }) => {
+  if (!ctx.core.moderation.adminEnabled) throw toTRPCError(new DomainError('FORBIDDEN', 'The admin API is disabled on this server'));
+  const admin = ctx.conn.admin;
+  if (!admin || ctx.conn.closing) throw toTRPCError(new DomainError('UNAUTHORIZED', 'Connect with the admin token'));
+  return mapErrors(await next({ ctx: { admin } }));
 });

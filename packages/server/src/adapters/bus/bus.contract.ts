@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ClientHash, UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, UserHash } from '@omechat/protocol';
 import type { Bus, BusMessage } from '../../ports/bus.js';
 
 export interface BusFactory {
@@ -115,8 +115,8 @@ export function busContract(name: string, factory: BusFactory): void {
     describe('across processes', () => {
       const every: BusMessage[] = [
         { kind: 'events', userHash: 'user-a' as UserHash },
-        { kind: 'events', userHash: 'user-a' as UserHash, ephemeral: '{"type":"chat.typing","typing":true}' },
-        { kind: 'events', userHash: 'user-a' as UserHash, fromClient: 'client-1' as ClientHash },
+        { kind: 'events', userHash: 'user-a' as UserHash, ephemeral: true, event: { type: 'chat.typing', chatId: 'chat-1' as ChatId, userHash: 'user-b' as UserHash, typing: true } },
+        { kind: 'events', userHash: 'user-a' as UserHash, id: 7, event: { type: 'chat.ended', chatId: 'chat-1' as ChatId, reason: 'left', at: 5 }, fromClient: 'client-1' as ClientHash },
         { kind: 'close-clients', clientHashes: ['client-1', 'client-2'] as ClientHash[], reason: 'revoked' },
         { kind: 'close-user', userHash: 'user-b' as UserHash, reason: 'banned' },
         { kind: 'close-network', networkKey: 'ab'.repeat(32), reason: 'banned' },

@@ -248,14 +248,13 @@ export class MemoryStorage implements Storage {
     kind: 'delivered' | 'read',
     seq: number,
     events: NewEvent[],
-  ): Promise<boolean> {
+  ): Promise<StoredEvent[] | null> {
     this.#assertOpen();
     const cursor = this.#chats.get(chatId)?.cursors.get(userHash);
     const field = kind === 'delivered' ? 'deliveredSeq' : 'readSeq';
-    if (!cursor || cursor[field] >= seq) return false;
+    if (!cursor || cursor[field] >= seq) return null;
     cursor[field] = seq;
-    this.#append(events);
-    return true;
+    return this.#append(events);
   }
 
   async appendEvents(events: NewEvent[]): Promise<StoredEvent[]> {

@@ -420,12 +420,10 @@ export class SqliteStorage implements Storage {
     kind: 'delivered' | 'read',
     seq: number,
     events: NewEvent[],
-  ): Promise<boolean> {
+  ): Promise<StoredEvent[] | null> {
     return this.#write((sql) => {
       const advance = kind === 'delivered' ? sql.advanceDelivered : sql.advanceRead;
-      if (advance.run({ chatId, userHash, seq }).changes === 0) return false;
-      this.#append(events);
-      return true;
+      return advance.run({ chatId, userHash, seq }).changes === 0 ? null : this.#append(events);
     });
   }
 

@@ -12,8 +12,13 @@ export const eventsRouter = router({
     const lastEventId = input?.lastEventId ? Number(input.lastEventId) : null;
     const stream = streamEvents(ctx.core.streamDeps, ctx.session, lastEventId, signal ?? new AbortController().signal);
     for await (const batch of stream) {
-      // A device that stopped reading must not make the server buffer for it without end.
-      if (ctx.conn.bufferedBytes() > ctx.limits.maxBufferedBytes) {
+      // A backlog leaves as fast as the device reads it; a device that does not keep up with
+      // live events must not make the server buffer for it without end.
+      const { maxBufferedBytes } = ctx.limits;
+      const keptUp = batch.backlog
+        ? ctx.conn.bufferedBytes() < maxBufferedBytes / 2 || (await ctx.conn.drained(maxBufferedBytes / 2))
+        : ctx.conn.bufferedBytes() <= maxBufferedBytes;
+      if (!keptUp) {
         ctx.conn.close(CLOSE_CODES.SLOW_CONSUMER, 'slow consumer');
         return;
       }

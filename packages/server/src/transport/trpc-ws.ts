@@ -1,0 +1,303 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  callTRPCProcedure,
+  getTRPCErrorFromUnknown,
+  getTRPCErrorShape,
+  isTrackedEnvelope,
+  TRPCError,
+  type AnyTRPCRouter,
+} from '@trpc/server';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
+
+/**
+ * tRPC's WebSocket protocol, served on a `ws` server: the same frames as
+ * `@trpc/server/adapters/ws` (JSON-RPC-like requests, `started`/`data`/`stopped` for
+ * subscriptions with `tracked()` ids, `connectionParams`, `reconnect`, PING/PONG), so
+ * `@trpc/client`'s wsLink works against it unchanged.
+ *
+ * Why not the stock adapter: on the message path its per-call machinery (a context
+ * promise per call, an abort controller per call, `using` resources and a Promise.race per
+ * subscription item, two timers reset on every frame for keep-alive) cost more than
+ * everything else a relayed message does. Here a call is one procedure invocation and one
+ * frame; keep-alive is one sweep timer for all sockets; per-connection state is one object.
+ *
+ * What it leaves out: data transformers (OmeChat's wire is plain JSON) and observables (a
+ * subscription returns an async iterable that ends when its `signal` aborts).
+ */
+export interface TrpcWsOptions<TContext> {
+  router: AnyTRPCRouter;
+  /** A connection's context, once its connectionParams (null if none were sent) are known. */
+  createContext(opts: { ws: WebSocket; req: IncomingMessage; connectionParams: Record<string, string> | null }): Promise<TContext>;
+  /** Server pings after `pingMs` of silence and drops a socket that stays silent `pongWaitMs` more. */
+  keepAlive: { pingMs: number; pongWaitMs: number };
+  onError(info: { error: TRPCError; path: string | undefined }): void;
+}
+
+type RequestId = number | string;
+type Method = 'query' | 'mutation' | 'subscription';
+interface Request {
+  id: RequestId;
+  jsonrpc?: '2.0';
+  method: Method | 'subscription.stop';
+  params?: { path?: unknown; input?: unknown; lastEventId?: unknown };
+}
+
+const OPEN = 1;
+const METHODS = new Set(['query', 'mutation', 'subscription', 'subscription.stop']);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export class TrpcWsHandler<TContext> {
+  readonly #connections = new Set<TrpcConnection<TContext>>();
+  readonly #sweep: NodeJS.Timeout;
+  /** Queries and mutations running now, over all connections (shutdown waits for them). */
+  inflight = 0;
+
+  constructor(
+    wss: WebSocketServer,
+    readonly options: TrpcWsOptions<TContext>,
+  ) {
+    wss.on('connection', (ws, req) => {
+      const conn = new TrpcConnection(this, ws, req);
+      this.#connections.add(conn);
+      ws.once('close', () => {
+        this.#connections.delete(conn);
+        conn.closed();
+      });
+    });
+    const { pingMs, pongWaitMs } = options.keepAlive;
+    this.#sweep = setInterval(() => this.#keepAlive(), Math.max(10, Math.min(pingMs, pongWaitMs) / 2));
+    this.#sweep.unref();
+  }
+
+  /** Tells every client to reconnect (tRPC's `reconnect` notification), e.g. before a restart. */
+  broadcastReconnectNotification(): void {
+    const frame = JSON.stringify({ id: null, method: 'reconnect' });
+    for (const conn of this.#connections) conn.sendRaw(frame);
+  }
+
+  close(): void {
+    clearInterval(this.#sweep);
+  }
+
+  #keepAlive(): void {
+    const now = Date.now();
+    const { pingMs, pongWaitMs } = this.options.keepAlive;
+    for (const conn of this.#connections) {
+      if (conn.pingSentAt > conn.lastSeen) {
+        if (now - conn.pingSentAt >= pongWaitMs) conn.ws.terminate();
+      } else if (now - conn.lastSeen >= pingMs) {
+        conn.pingSentAt = now;
+        conn.sendRaw('PING');
+      }
+    }
+  }
+}
+
+class TrpcConnection<TContext> {
+  ctx: TContext | undefined;
+  /** Set until the context exists; null while the connectionParams message is awaited. */
+  ctxPromise: Promise<TContext> | null;
+  readonly abort = new AbortController();
+  subscriptions: Map<RequestId, AbortController> | null = null;
+  lastSeen = Date.now();
+  pingSentAt = 0;
+
+  constructor(
+    readonly handler: TrpcWsHandler<TContext>,
+    readonly ws: WebSocket,
+    req: IncomingMessage,
+  ) {
+    this.ctxPromise = (req.url ?? '').includes('connectionParams=1') ? null : this.#createContext(req, null);
+    const onMessage = (data: RawData, isBinary: boolean) => {
+      this.lastSeen = Date.now();
+      if (this.ctxPromise === null) {
+        this.ctxPromise = this.#createContext(req, () => connectionParamsOf(data, isBinary));
+        ws.off('message', onMessage);
+        ws.on('message', (d, b) => this.#onMessage(d, b));
+        return;
+      }
+      this.#onMessage(data, isBinary);
+    };
+    ws.on('message', onMessage);
+    ws.on('error', (cause) => this.#report(getTRPCErrorFromUnknown(cause), undefined));
+  }
+
+  closed(): void {
+    this.abort.abort();
+    for (const subscription of this.subscriptions?.values() ?? []) subscription.abort();
+    this.subscriptions = null;
+  }
+
+  sendRaw(frame: string): void {
+    if (this.ws.readyState === OPEN) this.ws.send(frame);
+  }
+
+  #send(message: object): void {
+    if (this.ws.readyState === OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  async #createContext(req: IncomingMessage, params: (() => Record<string, string> | null) | null): Promise<TContext> {
+    try {
+      const connectionParams = params ? params() : null;
+      this.ctx = await this.handler.options.createContext({ ws: this.ws, req, connectionParams });
+      return this.ctx;
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      this.#report(error, undefined);
+      this.#send({ id: null, error: this.#shape(error, 'unknown', undefined, undefined) });
+      setImmediate(() => this.ws.close());
+      throw error;
+    }
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    const text = isBinary ? null : data.toString();
+    if (text === 'PONG') return;
+    if (text === 'PING') return this.sendRaw('PONG');
+    let parsed: unknown;
+    try {
+      if (text === null) throw new Error('binary frames are not supported: send JSON text');
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      return this.#refuse(null, undefined, new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed message', cause }));
+    }
+    if (Array.isArray(parsed)) for (const one of parsed) this.#onRequest(one);
+    else this.#onRequest(parsed);
+  }
+
+  #onRequest(raw: unknown): void {
+    const request = raw as Request;
+    const id = isObject(raw) && (typeof request.id === 'number' || typeof request.id === 'string') ? request.id : null;
+    const jsonrpc = isObject(raw) && request.jsonrpc === '2.0' ? '2.0' : undefined;
+    if (id === null || !METHODS.has(request.method)) {
+      return this.#refuse(id, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message: id === null ? '`id` is required' : 'Unknown method' }));
+    }
+    if (request.method === 'subscription.stop') {
+      this.subscriptions?.get(id)?.abort();
+      return;
+    }
+    const params = request.params;
+    const path = isObject(params) ? params.path : undefined;
+    const lastEventId = isObject(params) ? params.lastEventId : undefined;
+    if (typeof path !== 'string' || (lastEventId !== undefined && typeof lastEventId !== 'string')) {
+      return this.#refuse(id, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed params' }));
+    }
+    let input = params!.input;
+    // As tRPC's adapter does: the client's resume cursor joins the input.
+    if (lastEventId !== undefined) input = isObject(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
+    if (request.method === 'subscription') void this.#subscribe(id, jsonrpc, path, input);
+    else void this.#call(id, jsonrpc, request.method, path, input);
+  }
+
+  async #call(id: RequestId, jsonrpc: '2.0' | undefined, type: 'query' | 'mutation', path: string, input: unknown): Promise<void> {
+    const { handler } = this;
+    handler.inflight++;
+    try {
+      const ctx = this.ctx ?? (await this.ctxPromise!);
+      const data: unknown = await callTRPCProcedure({
+        router: handler.options.router,
+        path,
+        getRawInput: () => Promise.resolve(input),
+        ctx,
+        type,
+        signal: this.abort.signal,
+        batchIndex: 0,
+      });
+      this.#send(jsonrpc ? { id, jsonrpc, result: { type: 'data', data } } : { id, result: { type: 'data', data } });
+    } catch (cause) {
+      this.#refuse(id, jsonrpc, cause, type, path, input);
+    } finally {
+      handler.inflight--;
+    }
+  }
+
+  async #subscribe(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown): Promise<void> {
+    const subscriptions = (this.subscriptions ??= new Map());
+    if (subscriptions.has(id) || this.abort.signal.aborted) {
+      return this.#refuse(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }));
+    }
+    const stop = new AbortController();
+    subscriptions.set(id, stop);
+    let iterator: AsyncIterator<unknown> | undefined;
+    let started = false;
+    try {
+      const ctx = this.ctx ?? (await this.ctxPromise!);
+      const result: unknown = await callTRPCProcedure({
+        router: this.handler.options.router,
+        path,
+        getRawInput: () => Promise.resolve(input),
+        ctx,
+        type: 'subscription',
+        signal: stop.signal,
+        batchIndex: 0,
+      });
+      if (!isObject(result) || typeof (result as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function') {
+        throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Subscription ${path} did not return an async iterable` });
+      }
+      iterator = (result as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      if (stop.signal.aborted) return;
+      started = true;
+      this.#send({ id, jsonrpc, result: { type: 'started' } });
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done || stop.signal.aborted) break;
+        const value = next.value;
+        this.#send(
+          isTrackedEnvelope(value)
+            ? { id, jsonrpc, result: { type: 'data', id: value[0], data: { id: value[0], data: value[1] } } }
+            : { id, jsonrpc, result: { type: 'data', data: value } },
+        );
+      }
+      iterator = undefined;
+    } catch (cause) {
+      if (!stop.signal.aborted) this.#refuse(id, jsonrpc, cause, 'subscription', path, input);
+    } finally {
+      stop.abort();
+      if (this.subscriptions?.get(id) === stop) this.subscriptions.delete(id);
+      await iterator?.return?.().catch(() => undefined);
+      if (started) this.#send({ id, jsonrpc, result: { type: 'stopped' } });
+    }
+  }
+
+  /** Answers a request with an error (or the connection, when `id` is null). */
+  #refuse(
+    id: RequestId | null,
+    jsonrpc: '2.0' | undefined,
+    cause: unknown,
+    type: Method | 'unknown' = 'unknown',
+    path?: string,
+    input?: unknown,
+  ): void {
+    const error = getTRPCErrorFromUnknown(cause);
+    this.#report(error, path);
+    this.#send({ id, jsonrpc, error: this.#shape(error, type, path, input) });
+  }
+
+  #shape(error: TRPCError, type: Method | 'unknown', path: string | undefined, input: unknown): unknown {
+    return getTRPCErrorShape({ config: this.handler.options.router._def._config, error, type, path, input, ctx: this.ctx });
+  }
+
+  #report(error: TRPCError, path: string | undefined): void {
+    try {
+      this.handler.options.onError({ error, path });
+    } catch {
+      // A failing error hook must not take the connection down.
+    }
+  }
+}
+
+function connectionParamsOf(data: RawData, isBinary: boolean): Record<string, string> | null {
+  let message: unknown;
+  try {
+    message = isBinary ? undefined : JSON.parse(data.toString());
+  } catch {
+    message = undefined;
+  }
+  const params = isObject(message) && message.method === 'connectionParams' ? message.data : undefined;
+  if (params === null) return null;
+  if (!isObject(params) || Object.values(params).some((v) => typeof v !== 'string')) {
+    throw new TRPCError({ code: 'PARSE_ERROR', message: 'Invalid connection params shape' });
+  }
+  return params as Record<string, string>;
+}
