@@ -185,6 +185,44 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sightings_user ON sightings (user_hash, last_seen_at);
   `,
+  // 4: one stream per user, as in the SQLite schema's migration 4: a message is stored once
+  // with its id in each member's stream, other events are numbered per user, and old cursors
+  // keep their meaning (old ids carry over; every stream continues above the old counter).
+  // Appends now lock only the streams they write to, never one row shared by all.
+  `
+  CREATE TABLE streams (
+    user_hash     text COLLATE "C" PRIMARY KEY,
+    last_event_id bigint NOT NULL
+  );
+  INSERT INTO streams (user_hash, last_event_id)
+    SELECT user_hash, (SELECT last_id FROM event_counter)
+    FROM (SELECT user_hash FROM users UNION SELECT user_hash FROM events) AS known;
+
+  CREATE TABLE stream_events (
+    user_hash  text COLLATE "C" NOT NULL,
+    id         bigint NOT NULL,
+    type       text NOT NULL,
+    payload    text NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (user_hash, id)
+  );
+  CREATE INDEX stream_events_created_at ON stream_events (created_at);
+  INSERT INTO stream_events SELECT user_hash, id, type, payload, created_at FROM events
+    WHERE type <> 'message.new';
+
+  ALTER TABLE messages ADD COLUMN event_id_a bigint NOT NULL DEFAULT 0,
+    ADD COLUMN event_id_b bigint NOT NULL DEFAULT 0;
+  UPDATE messages m SET event_id_a = e.id FROM chats c, events e
+    WHERE c.chat_id = m.chat_id AND e.type = 'message.new' AND e.user_hash = c.user_a
+      AND e.payload::jsonb ->> 'chatId' = m.chat_id AND (e.payload::jsonb ->> 'seq')::bigint = m.seq;
+  UPDATE messages m SET event_id_b = e.id FROM chats c, events e
+    WHERE c.chat_id = m.chat_id AND e.type = 'message.new' AND e.user_hash = c.user_b
+      AND e.payload::jsonb ->> 'chatId' = m.chat_id AND (e.payload::jsonb ->> 'seq')::bigint = m.seq;
+  CREATE INDEX messages_stream_a ON messages (chat_id, event_id_a);
+  CREATE INDEX messages_stream_b ON messages (chat_id, event_id_b);
+  DROP TABLE events;
+  DROP TABLE event_counter;
+  `,
 ];
 
 /** An arbitrary constant: the first half of the advisory lock key that guards migrations. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import type { ChatId, ClientHash, MessageId, UserHash } from '@omechat/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatRecord, MessageRecord, StoredEvent } from '../../ports/storage.js';
+import type { ChatRecord, MessageRecord, StreamEntry } from '../../ports/storage.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { PostgresStorage } from './postgres-storage.js';
 import { storageContract } from './storage.contract.js';
@@ -75,7 +75,7 @@ describe('PostgresStorage', () => {
     const schema = freshSchema();
     const [first, second] = await Promise.all([openStorage(schema), openStorage(schema)]);
     await first.appendEvents([{ userHash: alice, type: 't', payload: '{}' }]);
-    expect(await second.lastEventId()).toBe(1);
+    expect(await second.streamHead(alice)).toBe(1);
     await openStorage(schema); // and a restart finds nothing to do
     const { rows } = await admin.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
     expect(rows.map((r) => r.version)).toEqual(PG_MIGRATIONS.map((_, i) => i + 1));
@@ -95,7 +95,7 @@ describe('PostgresStorage', () => {
     await first.purgeOlderThan(2_000);
     await first.close();
     const second = await openStorage(schema);
-    expect(await second.lastEventId()).toBe(event!.id);
+    expect(await second.streamHead(alice)).toBe(event!.id);
     const [next] = await second.appendEvents([{ userHash: alice, type: 't', payload: '{}' }]);
     expect(next!.id).toBe(event!.id + 1);
   });
@@ -126,9 +126,7 @@ describe('PostgresStorage', () => {
       await p1.createChat(chat('chat-busy'), []);
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, n) =>
-          (n % 2 ? p1 : p2).appendMessage(message('chat-busy', n), (seq) => [
-            { userHash: bob, type: 'message.new', payload: JSON.stringify({ seq }) },
-          ]),
+          (n % 2 ? p1 : p2).appendMessage(message('chat-busy', n)),
         ),
       );
       const seqs = results.map((r) => (r.status === 'stored' ? r.message.seq : -1));
@@ -139,22 +137,22 @@ describe('PostgresStorage', () => {
       // Each message is the one its sender was told it got.
       for (const r of results) if (r.status === 'stored') expect(stored[r.message.seq - 1]?.messageId).toBe(r.message.messageId);
       // Retries racing each other still store once.
-      const retries = await Promise.all([p1, p2, p1, p2].map((p) => p.appendMessage(message('chat-busy', 7), () => [])));
+      const retries = await Promise.all([p1, p2, p1, p2].map((p) => p.appendMessage(message('chat-busy', 7))));
       expect(retries.map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
     });
 
-    it('never lets a polling reader see a larger event id before a smaller one commits', async () => {
+    it("never lets a polling reader see a larger id of a user's stream before a smaller one commits", async () => {
       const schema = freshSchema();
       const [p1, p2, reader] = [await openStorage(schema), await openStorage(schema), await openStorage(schema)];
       await p1.createChat(chat('chat-race'), []);
       let writing = true;
-      const seen: StoredEvent[] = [];
+      const seen: StreamEntry[] = [];
       let cursor = 0;
       const poll = async () => {
         // What a resuming stream does: read after its cursor, move the cursor to the last id.
         for (;;) {
           const done = !writing;
-          const batch = await reader.readEvents(bob, cursor, 1000);
+          const batch = await reader.readStream(bob, cursor, 1000);
           seen.push(...batch);
           if (batch.length > 0) cursor = batch.at(-1)!.id;
           if (done) return;
@@ -164,9 +162,7 @@ describe('PostgresStorage', () => {
         const storage = worker % 2 ? p1 : p2;
         for (let i = 0; i < 15; i++) {
           if ((worker + i) % 3 === 0) {
-            await storage.appendMessage(message('chat-race', worker * 100 + i), (seq) => [
-              { userHash: bob, type: 'message.new', payload: JSON.stringify({ seq }) },
-            ]);
+            await storage.appendMessage(message('chat-race', worker * 100 + i));
           } else {
             await storage.appendEvents([
               { userHash: bob, type: 'test', payload: `{"w":${worker},"i":${i}}` },
@@ -180,7 +176,7 @@ describe('PostgresStorage', () => {
       writing = false;
       await polling;
 
-      const all = await reader.readEvents(bob, 0, 10_000);
+      const all = await reader.readStream(bob, 0, 10_000);
       expect(all).toHaveLength(12 * 15);
       // Had an id committed after a larger one was read, the reader would have skipped it.
       expect(seen.map((e) => e.id)).toEqual(all.map((e) => e.id));

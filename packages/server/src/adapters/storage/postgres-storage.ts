@@ -13,6 +13,7 @@ import type {
   NewEvent,
   Storage,
   StoredEvent,
+  StreamEntry,
   UserRecord,
 } from '../../ports/storage.js';
 import type * as Moderation from '../../ports/storage.js';
@@ -58,7 +59,8 @@ const CHAT = `chat_id AS "chatId", user_a AS "userA", user_b AS "userB", state, 
 const MESSAGE = `chat_id AS "chatId", seq, message_id AS "messageId", sender_user_hash AS "senderUserHash",
   sender_client_hash AS "senderClientHash", client_message_id AS "clientMessageId", envelope, sent_at AS "sentAt"`;
 const CURSOR = `chat_id AS "chatId", user_hash AS "userHash", delivered_seq AS "deliveredSeq", read_seq AS "readSeq"`;
-const EVENT = `id, user_hash AS "userHash", type, payload, created_at AS "createdAt"`;
+const MESSAGE_IN_STREAM = `m.chat_id, m.seq, m.message_id, m.sender_user_hash, m.sender_client_hash,
+  m.client_message_id, m.envelope, m.sent_at`;
 
 interface ChatRow extends Omit<ChatRecord, 'members'> {
   userA: UserHash;
@@ -67,6 +69,9 @@ interface ChatRow extends Omit<ChatRecord, 'members'> {
 interface MessageRow extends Omit<MessageRecord, 'envelope'> {
   envelope: string;
 }
+type StreamRow = { id: number; type: string | null; payload: string | null; createdAt: number | null } & {
+  [K in keyof MessageRow]: MessageRow[K] | null;
+};
 interface KeysRow {
   clientHash: ClientHash;
   signingPub: string;
@@ -160,14 +165,15 @@ export class PostgresStorage implements Storage {
       );
       // Chats first, locked in one order, so two deletions sharing chats cannot deadlock;
       // messages and cursors follow through ON DELETE CASCADE. A send racing this waits on
-      // the chat lock and commits first, so the events DELETE below (a fresh snapshot) sees
-      // its events too.
+      // the chat lock and commits first, so the stream DELETEs below (a fresh snapshot) see
+      // what it appended too.
       await sql.query(
         `DELETE FROM chats WHERE chat_id IN (
            SELECT chat_id FROM chats WHERE user_a = $1 OR user_b = $1 ORDER BY chat_id FOR UPDATE)`,
         [userHash],
       );
-      await sql.query('DELETE FROM events WHERE user_hash = $1', [userHash]);
+      await sql.query('DELETE FROM stream_events WHERE user_hash = $1', [userHash]);
+      await sql.query('DELETE FROM streams WHERE user_hash = $1', [userHash]);
       await this.#moderation.eraseUser(sql, userHash);
       await sql.query('DELETE FROM users WHERE user_hash = $1', [userHash]); // clients and keys cascade
       return clients.rows.map((c) => c.clientHash);
@@ -266,16 +272,13 @@ export class PostgresStorage implements Storage {
 
   // --- messages ---------------------------------------------------------------
 
-  async appendMessage(
-    message: Omit<MessageRecord, 'seq'>,
-    events: (seq: number) => NewEvent[],
-  ): Promise<AppendMessageResult> {
+  async appendMessage(message: Omit<MessageRecord, 'seq'>): Promise<AppendMessageResult> {
     return this.#tx(async (sql): Promise<AppendMessageResult> => {
       const { chatId, senderClientHash, clientMessageId, sentAt } = message;
       // The row lock serialises sends to one chat: the next seq is read and written under it,
       // so concurrent sends (from any process) get consecutive seqs, never the same one.
-      const locked = await sql.query<{ state: ChatRecord['state']; lastSeq: number }>(
-        'SELECT state, last_seq AS "lastSeq" FROM chats WHERE chat_id = $1 FOR UPDATE',
+      const locked = await sql.query<{ state: ChatRecord['state']; lastSeq: number; userA: UserHash; userB: UserHash }>(
+        'SELECT state, last_seq AS "lastSeq", user_a AS "userA", user_b AS "userB" FROM chats WHERE chat_id = $1 FOR UPDATE',
         [chatId],
       );
       const chat = locked.rows[0];
@@ -291,12 +294,13 @@ export class PostgresStorage implements Storage {
       if (chat.state !== 'active') return { status: 'chat_ended' };
 
       const seq = chat.lastSeq + 1;
-      const toAppend = events(seq);
+      const ids = await this.#nextIds(sql, [chat.userA, chat.userB]);
+      const streamIds: [number, number] = [ids.get(chat.userA)!, ids.get(chat.userB)!];
       await sql.query(
         `WITH stored AS (
            INSERT INTO messages (chat_id, seq, message_id, sender_user_hash, sender_client_hash,
-             client_message_id, envelope, sent_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+             client_message_id, envelope, sent_at, event_id_a, event_id_b)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
          UPDATE chats SET last_seq = $2, last_activity_at = GREATEST(last_activity_at, $8) WHERE chat_id = $1`,
         [
           chatId,
@@ -307,11 +311,11 @@ export class PostgresStorage implements Storage {
           clientMessageId,
           JSON.stringify(message.envelope),
           sentAt,
+          ...streamIds,
         ],
       );
-      const stored = await this.#appendEvents(sql, toAppend);
       // What is stored is the JSON above, so a shallow copy cannot alias it.
-      return { status: 'stored', message: { ...message, seq }, events: stored };
+      return { status: 'stored', message: { ...message, seq }, streamIds };
     });
   }
 
@@ -335,7 +339,7 @@ export class PostgresStorage implements Storage {
     kind: 'delivered' | 'read',
     seq: number,
     events: NewEvent[],
-  ): Promise<boolean> {
+  ): Promise<StoredEvent[] | null> {
     const column = kind === 'delivered' ? 'delivered_seq' : 'read_seq';
     return this.#tx(async (sql) => {
       // The WHERE makes "only ever rises" hold under concurrency too: the UPDATE re-checks
@@ -344,9 +348,7 @@ export class PostgresStorage implements Storage {
         `UPDATE chat_cursors SET ${column} = $3 WHERE chat_id = $1 AND user_hash = $2 AND ${column} < $3`,
         [chatId, userHash, seq],
       );
-      if (moved.rowCount === 0) return false;
-      await this.#appendEvents(sql, events);
-      return true;
+      return moved.rowCount === 0 ? null : this.#appendEvents(sql, events);
     });
   }
 
@@ -357,15 +359,30 @@ export class PostgresStorage implements Storage {
     return this.#tx((sql) => this.#appendEvents(sql, events));
   }
 
-  async readEvents(userHash: UserHash, afterId: number, limit: number): Promise<StoredEvent[]> {
-    return this.#all<StoredEvent>(
-      `SELECT ${EVENT} FROM events WHERE user_hash = $1 AND id > $2 ORDER BY id LIMIT $3`,
+  async readStream(userHash: UserHash, afterId: number, limit: number): Promise<StreamEntry[]> {
+    const rows = await this.#all<StreamRow>(
+      `SELECT id, type, payload, created_at AS "createdAt", NULL AS "chatId", NULL::bigint AS seq,
+         NULL AS "messageId", NULL AS "senderUserHash", NULL AS "senderClientHash",
+         NULL AS "clientMessageId", NULL AS envelope, NULL::bigint AS "sentAt"
+       FROM stream_events WHERE user_hash = $1 AND id > $2
+       UNION ALL
+       SELECT m.event_id_a, NULL, NULL, NULL, ${MESSAGE_IN_STREAM}
+       FROM chats c JOIN messages m ON m.chat_id = c.chat_id WHERE c.user_a = $1 AND m.event_id_a > $2
+       UNION ALL
+       SELECT m.event_id_b, NULL, NULL, NULL, ${MESSAGE_IN_STREAM}
+       FROM chats c JOIN messages m ON m.chat_id = c.chat_id WHERE c.user_b = $1 AND m.event_id_b > $2
+       ORDER BY 1 LIMIT $3`,
       [userHash, afterId, Math.max(0, limit)],
+    );
+    return rows.map(({ id, type, payload, createdAt, ...message }): StreamEntry =>
+      type !== null
+        ? { id, userHash, type, payload: payload!, createdAt: createdAt! }
+        : { id, userHash, message: toMessage(message as MessageRow) },
     );
   }
 
-  async lastEventId(): Promise<number> {
-    const row = await this.#one<{ lastId: number }>('SELECT last_id AS "lastId" FROM event_counter');
+  async streamHead(userHash: UserHash): Promise<number> {
+    const row = await this.#one<{ lastId: number }>('SELECT last_event_id AS "lastId" FROM streams WHERE user_hash = $1', [userHash]);
     return row?.lastId ?? 0;
   }
 
@@ -374,7 +391,7 @@ export class PostgresStorage implements Storage {
   async purgeOlderThan(before: number): Promise<{ messages: number; events: number }> {
     return this.#tx(async (sql) => ({
       messages: (await sql.query('DELETE FROM messages WHERE sent_at < $1', [before])).rowCount ?? 0,
-      events: (await sql.query('DELETE FROM events WHERE created_at < $1', [before])).rowCount ?? 0,
+      events: (await sql.query('DELETE FROM stream_events WHERE created_at < $1', [before])).rowCount ?? 0,
     }));
   }
 
@@ -590,39 +607,43 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * Appends events inside the caller's transaction, always as its last statement.
-   *
-   * Ids must become visible in increasing order: a stream reads `id > cursor` and moves its
-   * cursor past what it read, so an event that committed with a smaller id after a larger
-   * one was read would never be delivered. A sequence cannot promise that (nextval is handed
-   * out at once and transactions commit in any order). Instead the ids come from a one-row
-   * counter, bumped with UPDATE … RETURNING: the row lock is held until COMMIT, so the next
-   * appender only gets its ids once this transaction is visible to every reader. A rollback
-   * gives its ids back, so ids have no gaps either, and the counter doubles as the
-   * high-water mark lastEventId() reports.
-   *
-   * The cost is that event appends, across all processes, commit one at a time. Taking the
-   * counter last keeps that critical section to this one INSERT plus the COMMIT; every
-   * other lock (a chat row) is taken before it, so lock order is always chat -> counter
-   * and appends cannot deadlock with each other.
+   * Takes the next id of each user's stream, inside the caller's transaction: one more for
+   * every time the user is named. The stream rows stay locked until COMMIT, so a user's ids
+   * become visible in increasing order (a stream reads `id > cursor` and must never find a
+   * smaller id committed after a larger one), and a rollback gives them back. Only the
+   * streams written to are locked, never a row shared by every append; they are locked in
+   * one order (after any chat row), so appends cannot deadlock with each other.
    */
+  async #nextIds(sql: Sql, userHashes: readonly UserHash[]): Promise<Map<UserHash, number>> {
+    const counts = new Map<UserHash, number>();
+    for (const u of userHashes) counts.set(u, (counts.get(u) ?? 0) + 1);
+    const users = [...counts.keys()].sort();
+    const { rows } = await sql.query<{ userHash: UserHash; lastId: number }>(
+      `INSERT INTO streams (user_hash, last_event_id)
+       SELECT * FROM unnest($1::text[], $2::bigint[]) ORDER BY 1
+       ON CONFLICT (user_hash) DO UPDATE SET last_event_id = streams.last_event_id + excluded.last_event_id
+       RETURNING user_hash AS "userHash", last_event_id AS "lastId"`,
+      [users, users.map((u) => counts.get(u))],
+    );
+    // The first id taken for each user: its new head minus what was taken, plus one.
+    return new Map(rows.map((r) => [r.userHash, r.lastId - counts.get(r.userHash)! + 1]));
+  }
+
+  /** Appends events inside the caller's transaction, numbered in each user's stream. */
   async #appendEvents(sql: Sql, events: readonly NewEvent[]): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
-    const { rows } = await sql.query<StoredEvent>(
-      `WITH counter AS (UPDATE event_counter SET last_id = last_id + $1 RETURNING last_id)
-       INSERT INTO events (id, user_hash, type, payload, created_at)
-       SELECT counter.last_id - $1 + e.n, e.user_hash, e.type, e.payload, $5
-       FROM counter, unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(user_hash, type, payload, n)
-       RETURNING ${EVENT}`,
-      [
-        events.length,
-        events.map((e) => e.userHash),
-        events.map((e) => e.type),
-        events.map((e) => e.payload),
-        this.#clock.now(),
-      ],
+    const next = await this.#nextIds(sql, events.map((e) => e.userHash));
+    const createdAt = this.#clock.now();
+    const stored = events.map(({ userHash, type, payload }): StoredEvent => {
+      const id = next.get(userHash)!;
+      next.set(userHash, id + 1);
+      return { id, userHash, type, payload, createdAt };
+    });
+    await sql.query(
+      `INSERT INTO stream_events (user_hash, id, type, payload, created_at)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]), (SELECT $5::bigint) AS t`,
+      [stored.map((e) => e.userHash), stored.map((e) => e.id), stored.map((e) => e.type), stored.map((e) => e.payload), createdAt],
     );
-    // RETURNING promises no order; ids were given in the order of `events`.
-    return rows.sort((a, b) => a.id - b.id);
+    return stored;
   }
 }
