@@ -43,6 +43,8 @@ interface Request {
 }
 
 const OPEN = 1;
+/** Queries and mutations run to the end even if their socket closes: their writes are acked work. */
+const NEVER_ABORTED = new AbortController().signal;
 const METHODS = new Set(['query', 'mutation', 'subscription', 'subscription.stop']);
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -98,7 +100,7 @@ class TrpcConnection<TContext> {
   ctx: TContext | undefined;
   /** Set until the context exists; null while the connectionParams message is awaited. */
   ctxPromise: Promise<TContext> | null;
-  readonly abort = new AbortController();
+  isClosed = false;
   subscriptions: Map<RequestId, AbortController> | null = null;
   lastSeen = Date.now();
   pingSentAt = 0;
@@ -124,7 +126,7 @@ class TrpcConnection<TContext> {
   }
 
   closed(): void {
-    this.abort.abort();
+    this.isClosed = true;
     for (const subscription of this.subscriptions?.values() ?? []) subscription.abort();
     this.subscriptions = null;
   }
@@ -201,7 +203,7 @@ class TrpcConnection<TContext> {
         getRawInput: () => Promise.resolve(input),
         ctx,
         type,
-        signal: this.abort.signal,
+        signal: NEVER_ABORTED,
         batchIndex: 0,
       });
       this.#send(jsonrpc ? { id, jsonrpc, result: { type: 'data', data } } : { id, result: { type: 'data', data } });
@@ -214,7 +216,7 @@ class TrpcConnection<TContext> {
 
   async #subscribe(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown): Promise<void> {
     const subscriptions = (this.subscriptions ??= new Map());
-    if (subscriptions.has(id) || this.abort.signal.aborted) {
+    if (subscriptions.has(id) || this.isClosed) {
       return this.#refuse(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }));
     }
     const stop = new AbortController();

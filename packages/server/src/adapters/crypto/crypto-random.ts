@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import {
   ID_BYTES,
   SECRET_LENGTH,
@@ -9,7 +9,17 @@ import {
 } from '@omechat/protocol';
 import type { Random } from '../../ports/random.js';
 
-const id = () => randomBytes(ID_BYTES).toString('base64url');
+// Ids are minted on the message path: one CSPRNG call fills the bytes of 256 of them.
+const pool = Buffer.alloc(ID_BYTES * 256);
+let offset = pool.length;
+const id = () => {
+  if (offset === pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  offset += ID_BYTES;
+  return pool.toString('base64url', offset - ID_BYTES, offset);
+};
 
 /** CSPRNG-backed IDs and credentials (node:crypto). */
 export const cryptoRandom: Random = {
