@@ -40,13 +40,14 @@ interface ChatRow extends Omit<ChatRecord, 'members'> {
 interface MessageRow extends Omit<MessageRecord, 'envelope'> {
   envelope: string;
 }
+/** Counters kept in memory before they are dropped and read again as needed. */
+const COUNTERS_KEPT = 100_000;
 type CursorMove = { chatId: ChatId; userHash: UserHash; seq: number };
-interface AppendRow {
+interface ChatCounters {
   state: ChatRecord['state'];
   lastSeq: number;
   userA: UserHash;
   userB: UserHash;
-  duplicateSeq: number | null;
 }
 type StreamRow = { id: number; type: string | null; payload: string | null; createdAt: number | null } & {
   [K in keyof MessageRow]: MessageRow[K] | null;
@@ -130,12 +131,12 @@ function prepareStatements(db: Database.Database) {
        WHERE chat_id = ?`,
     ),
 
-    // What appendMessage needs of a chat, and the seq of a retried message if there is one.
-    chatForAppend: db.prepare<[ClientHash, string, ChatId], AppendRow>(
-      `SELECT state, last_seq AS lastSeq, user_a AS userA, user_b AS userB,
-         (SELECT seq FROM messages m WHERE m.chat_id = c.chat_id AND m.sender_client_hash = ?
-           AND m.client_message_id = ?) AS duplicateSeq
-       FROM chats c WHERE chat_id = ?`,
+    chatCounters: db.prepare<[ChatId], ChatCounters>(
+      'SELECT state, last_seq AS lastSeq, user_a AS userA, user_b AS userB FROM chats WHERE chat_id = ?',
+    ),
+    findDuplicate: db.prepare<[ChatId, ClientHash, string], MessageRow>(
+      `SELECT ${MESSAGE} FROM messages
+       WHERE chat_id = ? AND sender_client_hash = ? AND client_message_id = ?`,
     ),
     insertMessage: db.prepare<MessageRow & { eventIdA: number; eventIdB: number }>(
       `INSERT INTO messages (chat_id, seq, message_id, sender_user_hash, sender_client_hash,
@@ -164,13 +165,10 @@ function prepareStatements(db: Database.Database) {
     ),
 
     // The user's stream row outlives purged events, so an id is never handed out twice.
-    nextEventId: db
-      .prepare<[UserHash], number>(
-        `INSERT INTO streams (user_hash, last_event_id) VALUES (?, 1)
-         ON CONFLICT (user_hash) DO UPDATE SET last_event_id = last_event_id + 1
-         RETURNING last_event_id`,
-      )
-      .pluck(),
+    saveStreamHead: db.prepare<[UserHash, number]>(
+      `INSERT INTO streams (user_hash, last_event_id) VALUES (?, ?)
+       ON CONFLICT (user_hash) DO UPDATE SET last_event_id = excluded.last_event_id`,
+    ),
     streamHead: db.prepare<[UserHash], number>('SELECT last_event_id FROM streams WHERE user_hash = ?').pluck(),
     insertEvent: db.prepare<[UserHash, number, string, string, number]>(
       'INSERT INTO stream_events (user_hash, id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -262,6 +260,11 @@ export class SqliteStorage implements Storage {
   readonly #pending: { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   readonly #moderation: SqliteModerationTables;
   readonly #walFd: number | null = null;
+  readonly #chats = new Map<ChatId, ChatCounters>();
+  readonly #heads = new Map<UserHash, number>();
+  /** Chats whose last seq moved in the transaction under way, with their latest message time. */
+  readonly #dirtyChats = new Map<ChatId, number>();
+  readonly #dirtyHeads = new Set<UserHash>();
   readonly #syncWaiters: (() => void)[] = [];
   #syncing = false;
   readonly #onFatal: (error: Error) => void;
@@ -312,6 +315,12 @@ export class SqliteStorage implements Storage {
   async deleteUser(userHash: UserHash): Promise<ClientHash[]> {
     return this.#write((sql) => {
       const clientHashes = sql.listClients.all(userHash).map((c) => c.clientHash);
+      for (const { chatId } of sql.listChats.all({ userHash })) {
+        this.#chats.delete(chatId);
+        this.#dirtyChats.delete(chatId);
+      }
+      this.#heads.delete(userHash);
+      this.#dirtyHeads.delete(userHash);
       sql.deleteChatsOf.run({ userHash });
       sql.deleteEventsOf.run(userHash);
       sql.deleteStreamOf.run(userHash);
@@ -350,6 +359,7 @@ export class SqliteStorage implements Storage {
     return this.#write((sql) => {
       const [userA, userB] = chat.members;
       sql.insertChat.run({ ...chat, userA, userB });
+      this.#chats.set(chat.chatId, { state: chat.state, lastSeq: chat.lastSeq, userA, userB });
       for (const userHash of chat.members) sql.insertCursor.run(chat.chatId, userHash);
       return this.#append(events);
     });
@@ -374,33 +384,46 @@ export class SqliteStorage implements Storage {
     at: number,
     events: NewEvent[],
   ): Promise<StoredEvent[] | null> {
-    return this.#write((sql) =>
-      sql.endChat.run(at, reason, chatId).changes > 0 ? this.#append(events) : null,
-    );
+    return this.#write((sql) => {
+      if (sql.endChat.run(at, reason, chatId).changes === 0) return null;
+      const cached = this.#chats.get(chatId);
+      if (cached) cached.state = 'ended';
+      return this.#append(events);
+    });
   }
 
   async appendMessage(message: Omit<MessageRecord, 'seq'>): Promise<AppendMessageResult> {
     return this.#write((sql): AppendMessageResult => {
       const { chatId, senderClientHash, clientMessageId, sentAt } = message;
-      const chat = sql.chatForAppend.get(senderClientHash, clientMessageId, chatId);
+      const chat = this.#chatCounters(chatId);
       if (!chat) return { status: 'no_chat' };
-      // Before the state check: a retry of a message stored just before the chat ended
-      // still deserves its ack.
-      if (chat.duplicateSeq !== null) {
-        return { status: 'duplicate', message: toMessage(sql.getMessages.get(chatId, chat.duplicateSeq, chat.duplicateSeq)!) };
-      }
-      if (chat.state !== 'active') return { status: 'chat_ended' };
+      const duplicate = () => {
+        const first = sql.findDuplicate.get(chatId, senderClientHash, clientMessageId);
+        return first ? ({ status: 'duplicate', message: toMessage(first) } as const) : null;
+      };
+      // A retry of a message stored just before the chat ended still deserves its ack.
+      if (chat.state !== 'active') return duplicate() ?? { status: 'chat_ended' };
 
       const seq = chat.lastSeq + 1;
-      const streamIds: [number, number] = [sql.nextEventId.get(chat.userA)!, sql.nextEventId.get(chat.userB)!];
-      sql.insertMessage.run({
-        ...message,
-        seq,
-        envelope: JSON.stringify(message.envelope),
-        eventIdA: streamIds[0],
-        eventIdB: streamIds[1],
-      });
-      sql.recordMessageInChat.run(seq, sentAt, chatId);
+      const streamIds: [number, number] = [this.#head(chat.userA) + 1, this.#head(chat.userB) + 1];
+      try {
+        sql.insertMessage.run({
+          ...message,
+          seq,
+          envelope: JSON.stringify(message.envelope),
+          eventIdA: streamIds[0],
+          eventIdB: streamIds[1],
+        });
+      } catch (error) {
+        // The idempotency index refused it: a retry (rare, so found after the fact).
+        const first = (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? duplicate() : null;
+        if (first) return first;
+        throw error;
+      }
+      chat.lastSeq = seq;
+      this.#dirtyChats.set(chatId, Math.max(this.#dirtyChats.get(chatId) ?? 0, sentAt));
+      this.#setHead(chat.userA, streamIds[0]);
+      this.#setHead(chat.userB, streamIds[1]);
       // The stored copy is the JSON above, so a shallow copy cannot alias it.
       return { status: 'stored', message: { ...message, seq }, streamIds };
     });
@@ -588,17 +611,31 @@ export class SqliteStorage implements Storage {
     const batch = this.#pending.splice(0);
     if (batch.length === 0 || !this.#db.open) return;
     let outcomes: { ok: boolean; value: unknown }[];
+    if (this.#chats.size + this.#heads.size > COUNTERS_KEPT) this.#forgetCounters();
     try {
       // The common case: every write succeeds, and none pays for a savepoint of its own.
-      outcomes = this.#transaction.immediate(() => batch.map((write) => ({ ok: true, value: write.run() }))) as typeof outcomes;
+      outcomes = this.#transaction.immediate(() => {
+        const done = batch.map((write) => ({ ok: true, value: write.run() }));
+        this.#saveCounters();
+        return done;
+      }) as typeof outcomes;
     } catch {
+      this.#forgetCounters();
       // Some write threw and the batch rolled back: run each again on its own, so one bad
       // write fails alone. Writes only read and change the database, so running one again
       // after a rollback is the same as running it once.
       outcomes = batch.map((write) => {
         try {
-          return { ok: true, value: this.#transaction.immediate(write.run) };
+          return {
+            ok: true,
+            value: this.#transaction.immediate(() => {
+              const value = write.run();
+              this.#saveCounters();
+              return value;
+            }),
+          };
         } catch (error) {
+          this.#forgetCounters();
           return { ok: false, value: error };
         }
       });
@@ -638,11 +675,56 @@ export class SqliteStorage implements Storage {
   /** Only inside #write: the events of one call are stored together or not at all. */
   #append(events: readonly NewEvent[]): StoredEvent[] {
     const createdAt = this.#clock.now();
-    const { insertEvent, nextEventId } = this.#statements;
+    const { insertEvent } = this.#statements;
     return events.map(({ userHash, type, payload }) => {
-      const id = nextEventId.get(userHash)!;
+      const id = this.#head(userHash) + 1;
       insertEvent.run(userHash, id, type, payload, createdAt);
+      this.#setHead(userHash, id);
       return { id, userHash, type, payload, createdAt };
     });
+  }
+
+  // --- counters -----------------------------------------------------------------
+  // One server process writes an SQLite file, so the counters it last wrote (a chat's
+  // last seq, a stream's head) are the truth: they are kept here, read from the file only
+  // on first use, and written back once per transaction rather than once per message.
+
+  #chatCounters(chatId: ChatId): ChatCounters | undefined {
+    let chat = this.#chats.get(chatId);
+    if (!chat) {
+      chat = this.#statements.chatCounters.get(chatId);
+      if (chat) this.#chats.set(chatId, chat);
+    }
+    return chat;
+  }
+
+  #head(userHash: UserHash): number {
+    let head = this.#heads.get(userHash);
+    if (head === undefined) this.#heads.set(userHash, (head = this.#statements.streamHead.get(userHash) ?? 0));
+    return head;
+  }
+
+  #setHead(userHash: UserHash, id: number): void {
+    this.#heads.set(userHash, id);
+    this.#dirtyHeads.add(userHash);
+  }
+
+  /** Inside the transaction, last: writes back the counters its writes moved. */
+  #saveCounters(): void {
+    const { recordMessageInChat, saveStreamHead } = this.#statements;
+    for (const [chatId, lastActivityAt] of this.#dirtyChats) {
+      recordMessageInChat.run(this.#chats.get(chatId)!.lastSeq, lastActivityAt, chatId);
+    }
+    for (const userHash of this.#dirtyHeads) saveStreamHead.run(userHash, this.#heads.get(userHash)!);
+    this.#dirtyChats.clear();
+    this.#dirtyHeads.clear();
+  }
+
+  /** After a rollback the cached counters may be ahead of the file: read them again. */
+  #forgetCounters(): void {
+    this.#chats.clear();
+    this.#heads.clear();
+    this.#dirtyChats.clear();
+    this.#dirtyHeads.clear();
   }
 }
