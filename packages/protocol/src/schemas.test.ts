@@ -69,6 +69,17 @@ describe('envelope', () => {
     expect(JSON.stringify(result.error?.issues)).toContain(String(LIMITS.maxEnvelopeBytes));
   });
 
+  it('draws the size line at exactly LIMITS.maxEnvelopeBytes of JSON', () => {
+    const sized = (bytes: number) => {
+      const envelope = { v: 1, parts: [part('A'.repeat(22), 60_000), part('B'.repeat(22), 10)] };
+      envelope.parts[1]!.ciphertext = 'x'.repeat(10 + bytes - JSON.stringify(envelope).length);
+      expect(JSON.stringify(envelope).length).toBe(bytes);
+      return envelopeSchema.safeParse(envelope).success;
+    };
+    expect(sized(LIMITS.maxEnvelopeBytes)).toBe(true);
+    expect(sized(LIMITS.maxEnvelopeBytes + 1)).toBe(false);
+  });
+
   it('refuses unknown keys, so nothing unexpected is stored', () => {
     expect(envelopeSchema.safeParse({ v: 1, parts: [part('A'.repeat(22))], plaintext: 'hi' }).success).toBe(false);
     expect(sendInput.safeParse({ chatId: 'C'.repeat(22), envelope: { v: 1, parts: [part('A'.repeat(22))] }, clientMessageId: 'x y' }).success).toBe(false);
