@@ -590,12 +590,13 @@ export class SqliteStorage implements Storage {
   }
 
   /**
-   * Group commit. The writes queued during one turn of the event loop run in one
-   * transaction; the commit itself does not fsync (synchronous=NORMAL), and the batch's
-   * promises resolve only once an fsync of the WAL that started after the commit has
-   * finished. So "resolved means durable" holds as with synchronous=FULL (the committed WAL
-   * frames are on disk before anyone is told), but the fsync runs on libuv's thread pool and
-   * the event loop never waits for it; batches committed while one fsync runs share the next.
+   * Group commit. Queued writes run in one transaction; the commit itself does not fsync
+   * (synchronous=NORMAL), and the batch's promises resolve only once an fsync of the WAL that
+   * started after the commit has finished. So "resolved means durable" holds as with
+   * synchronous=FULL (the committed WAL frames are on disk before anyone is told), but the
+   * fsync runs on libuv's thread pool and the event loop never waits for it. While an fsync
+   * runs, writes queue up and are committed together when it ends: they would have waited
+   * for the next fsync anyway, and one commit of many writes costs far less than many.
    * IMMEDIATE takes the write lock up front, so a writer in another process waits on
    * busy_timeout instead of failing with SQLITE_BUSY.
    */
@@ -603,7 +604,7 @@ export class SqliteStorage implements Storage {
     const sql = this.#sql();
     return new Promise<R>((resolve, reject) => {
       this.#pending.push({ run: () => fn(sql), resolve: resolve as (value: unknown) => void, reject });
-      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+      if (this.#pending.length === 1 && !this.#syncing) setImmediate(() => this.#flush());
     });
   }
 
@@ -668,7 +669,8 @@ export class SqliteStorage implements Storage {
         return;
       }
       for (const done of waiters) done();
-      if (this.#syncWaiters.length > 0) this.#sync();
+      if (this.#pending.length > 0) this.#flush(); // commits what queued meanwhile, and syncs it
+      else if (this.#syncWaiters.length > 0) this.#sync();
     });
   }
 
