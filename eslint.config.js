@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/bin/*.js', '**/node_modules/**', '**/dist/**', '**/data/**', '**/*.config.*', '**/.turbo/**'] },
+  { ignores: ['**/bin/*.js', '**/*.mjs', '**/node_modules/**', '**/dist/**', '**/data/**', '**/*.config.*', '**/.turbo/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

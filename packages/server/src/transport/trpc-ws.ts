@@ -154,7 +154,8 @@ class TrpcConnection<TContext> {
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
-    const text = isBinary ? null : data.toString();
+    // ws hands text frames over as Buffers (its default binaryType).
+    const text = isBinary ? null : (data as Buffer).toString();
     if (text === 'PONG') return;
     if (text === 'PING') return this.sendRaw('PONG');
     let parsed: unknown;
@@ -336,7 +337,7 @@ async function invoke(router: AnyTRPCRouter, { path, type, ctx, input, signal }:
 function connectionParamsOf(data: RawData, isBinary: boolean): Record<string, string> | null {
   let message: unknown;
   try {
-    message = isBinary ? undefined : JSON.parse(data.toString());
+    message = isBinary ? undefined : JSON.parse((data as Buffer).toString());
   } catch {
     message = undefined;
   }

@@ -1,4 +1,5 @@
 import { closeSync, fsync, openSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { ChatId, ClientHash, DeviceBundle, Envelope, IdentityKeys, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 import { systemClock, type Clock } from '../../ports/clock.js';
@@ -31,6 +32,8 @@ export interface SqliteStorageOptions {
    * the default throws (the process stops) rather than leave every later write hanging.
    */
   onFatal?: (error: Error) => void;
+  /** Told when a background checkpoint fails; the next one tries again. */
+  onCheckpointError?: (error: Error) => void;
 }
 
 interface ChatRow extends Omit<ChatRecord, 'members'> {
@@ -40,6 +43,8 @@ interface ChatRow extends Omit<ChatRecord, 'members'> {
 interface MessageRow extends Omit<MessageRecord, 'envelope'> {
   envelope: string;
 }
+/** How often the checkpointer thread folds the WAL back into the database file. */
+const CHECKPOINT_INTERVAL_MS = 500;
 /** Counters kept in memory before they are dropped and read again as needed. */
 const COUNTERS_KEPT = 100_000;
 type CursorMove = { chatId: ChatId; userHash: UserHash; seq: number };
@@ -260,6 +265,8 @@ export class SqliteStorage implements Storage {
   readonly #pending: { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   readonly #moderation: SqliteModerationTables;
   readonly #walFd: number | null = null;
+  readonly #checkpointer: Worker | null = null;
+  #closing: Promise<void> | undefined;
   readonly #chats = new Map<ChatId, ChatCounters>();
   readonly #heads = new Map<UserHash, number>();
   /** Chats whose last seq moved in the transaction under way, with their latest message time. */
@@ -269,13 +276,22 @@ export class SqliteStorage implements Storage {
   #syncing = false;
   readonly #onFatal: (error: Error) => void;
 
-  constructor({ file, clock = systemClock, onFatal = (error) => { throw error; } }: SqliteStorageOptions) {
+  constructor({
+    file,
+    clock = systemClock,
+    onFatal = (error) => {
+      throw error;
+    },
+    onCheckpointError = () => undefined,
+  }: SqliteStorageOptions) {
     this.#clock = clock;
     const db = (this.#db = new Database(file));
     db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL only fsyncs at checkpoints; #write fsyncs the WAL itself after each
     // commit, off the event loop, before any write of that commit resolves (see #write).
     db.pragma('synchronous = NORMAL');
+    // Checkpoints run in a worker thread (sqlite-checkpointer.mjs), not inside a commit here.
+    db.pragma('wal_autocheckpoint = 0');
     db.pragma('foreign_keys = ON');
     // Another process (a CLI admin command, a backup) may hold the write lock briefly.
     db.pragma('busy_timeout = 5000');
@@ -287,6 +303,12 @@ export class SqliteStorage implements Storage {
     if (file !== ':memory:' && file !== '') {
       // The WAL exists once journal_mode=WAL is set and stays while this connection is open.
       this.#walFd = openSync(`${file}-wal`, 'r');
+      this.#checkpointer = new Worker(new URL('./sqlite-checkpointer.mjs', import.meta.url), {
+        workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS },
+      });
+      this.#checkpointer.unref();
+      this.#checkpointer.on('message', (m: { error: string }) => onCheckpointError(new Error(m.error)));
+      this.#checkpointer.on('error', onCheckpointError);
     }
     this.#moderation = new SqliteModerationTables(db, (fn) => this.#write(fn), () => this.#sql());
   }
@@ -571,11 +593,20 @@ export class SqliteStorage implements Storage {
     return this.#moderation.listSightings(userHash);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    return (this.#closing ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
     if (!this.#db.open) return;
     this.#flush(); // writes already accepted are committed before the file closes
     // ...and acknowledged once on disk, before the descriptor they sync through goes away.
     await new Promise<void>((resolve) => this.#afterSync(resolve));
+    if (this.#checkpointer) {
+      const exited = new Promise((resolve) => this.#checkpointer!.once('exit', resolve));
+      this.#checkpointer.postMessage('close');
+      await exited;
+    }
     if (!this.#db.open) return;
     // Folds the WAL into the main file and empties it, so a stopped server leaves one
     // self-contained file that is safe to copy.
