@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ChatId, OmeEvent } from '@omechat/protocol';
 import { createOmeChatClient } from '@omechat/sdk';
-import { codeOfError, rawClient, type Untyped } from './raw-client.js';
+import { codeOfError, rawClient } from './raw-client.js';
 import { envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from './harness.js';
 
 let t: TestServer | undefined;
@@ -18,7 +18,7 @@ async function rawDevice(url: string, credentials: { clientHash: string; accessT
   const ws = new WebSocket(`${url}?connectionParams=1`);
   open.push({ close: () => ws.close() });
   const frames: { id?: number; result?: { type: string; id?: string; data?: unknown } }[] = [];
-  ws.on('message', (data) => frames.push(JSON.parse(data.toString()) as (typeof frames)[number]));
+  ws.on('message', (data) => frames.push(JSON.parse((data as Buffer).toString()) as (typeof frames)[number]));
   await new Promise((resolve) => ws.once('open', resolve));
   ws.send(JSON.stringify({ method: 'connectionParams', data: credentials }));
   ws.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'events.stream', input: {} } }));
@@ -116,6 +116,6 @@ describe('issue 8: the message path', () => {
       );
     });
     expect(codeOfError(error)).toBe('BAD_REQUEST');
-    expect(await (raw.client as Untyped).account!.me!.query()).toHaveProperty('userHash');
+    expect(await raw.client.account!.me!.query()).toHaveProperty('userHash');
   });
 });
