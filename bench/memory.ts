@@ -23,12 +23,13 @@ import { parseArgs } from 'node:util';
 import { LIMITS } from '@omechat/protocol';
 import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
 import { GC_PROBE_ARGS, raiseFileLimit, startBaseline, startOmeChat, type ServerProcess } from './lib/proc.ts';
-import { commandLine, table, writeSection } from './lib/report.ts';
+import { commandLine, scriptArgs, table, writeSection } from './lib/report.ts';
 import { openMany, RpcClient, type Credentials } from './lib/rpc.ts';
 import { seedAccounts } from './lib/seed.ts';
 import { fmt, ratio, sleep } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
+  args: scriptArgs(),
   options: {
     connections: { type: 'string', default: '5000' },
     settle: { type: 'string', default: '3' },
