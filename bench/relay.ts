@@ -19,6 +19,8 @@
  *   - unloaded: 1 pair, one message in flight (the next leaves when the previous was acked
  *     and delivered): one-way latency p50/p99 and frames per message.
  * Latency = the send frame leaving -> the peer's push arriving, both timed in this process.
+ * With --rounds N each scenario runs N times, the stacks' order reversed every other round,
+ * and each figure comes from the median run: the machine is shared and its load drifts.
  *
  * --nodes 2 (with --storage postgres) measures OmeChat alone, on 1 and then 2 server
  * processes sharing PostgreSQL and a Redis bus (a private redis-server), pairs on the same
@@ -26,7 +28,7 @@
  * msg/s and the PostgreSQL CPU beside it.
  *
  *   node --import tsx relay.ts [--pairs 50[,500]] [--window 32] [--seconds 10] [--warmup 2]
- *     [--unloaded-seconds 5] [--stacks ws,socketio,trpc,omechat] [--storage sqlite|memory|postgres]
+ *     [--unloaded-seconds 5] [--rounds 1] [--stacks ws,socketio,trpc,omechat] [--storage sqlite|memory|postgres]
  *     [--nodes 2 [--cross]] [--cpu-prof DIR] [--no-write]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -56,6 +58,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     'unloaded-seconds': { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '1' },
     stacks: { type: 'string', default: STACKS.join(',') },
     storage: { type: 'string', default: 'sqlite' },
     nodes: { type: 'string', default: '1' },
@@ -69,6 +72,7 @@ const WINDOW = Number(args.window);
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
 const UNLOADED_SECONDS = Number(args['unloaded-seconds']);
+const ROUNDS = Number(args.rounds);
 const SELECTED = args.stacks.split(',') as Stack[];
 const STORAGE = args.storage as StorageKind;
 const NODES = Number(args.nodes);
@@ -444,12 +448,37 @@ console.log(`machine: ${machineLine}`);
 console.log(`code: ${revision}`);
 const setupLines = [
   `- **Setup:** every server in its own child process (CPU = utime+stime from /proc/<pid>/stat, RSS from /proc/<pid>/status), the load generator in the parent on the same cores, loopback, 100-byte ciphertext per message, stacks run one after another with a fresh server per stack and scenario.`,
+  ...(ROUNDS > 1 ? [`  ${ROUNDS} rounds, the order of the stacks reversed every other round; each figure is from the median run (by msg/s, or by p50 for the unloaded scenario).`] : []),
   `  Rate limits stay on in OmeChat (memory store) but are raised out of reach, since all load comes from one loopback network (\`BENCH_SERVER_ENV\` in \`bench/lib/proc.ts\`).`,
 ];
 let commitMs: number | undefined;
 if (STORAGE === 'sqlite' && SELECTED.includes('omechat') && NODES === 1) {
   commitMs = await probeCommitMs();
   console.log(`SQLite durable commit (server adapter, synchronous=FULL) in the temp dir: median ${fmt(commitMs, 3)} ms`);
+}
+
+/**
+ * Runs each configuration --rounds times, one after another (the order reversed every other
+ * round, so a drift in the machine's load does not always favour the same stack), and keeps
+ * the median run of each by `key`.
+ */
+async function inRounds<K>(configs: K[], runOne: (k: K) => Promise<RunResult>, key: (r: RunResult) => number): Promise<Map<K, RunResult>> {
+  const all = new Map<K, RunResult[]>(configs.map((k) => [k, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    if (ROUNDS > 1) console.log(`  round ${round + 1} of ${ROUNDS}`);
+    for (const k of round % 2 === 1 ? [...configs].reverse() : configs) {
+      const r = await runOne(k);
+      printResult(r);
+      all.get(k)!.push(r);
+    }
+  }
+  const median = (runs: RunResult[]) => [...runs].sort((a, b) => key(a) - key(b))[Math.floor((runs.length - 1) / 2)]!;
+  const out = new Map([...all].map(([k, runs]) => [k, median(runs)] as const));
+  if (ROUNDS > 1) {
+    console.log('  median runs:');
+    for (const r of out.values()) printResult(r);
+  }
+  return out;
 }
 
 if (NODES > 1) await runNodes();
@@ -459,21 +488,10 @@ async function runStacks(): Promise<void> {
   const loaded = new Map<number, Map<Stack, RunResult>>();
   for (const pairs of PAIRS) {
     console.log(`\nsaturated: ${pairs} pairs (${pairs * 2} connections), ${WINDOW} in flight per sender, both directions, ${SECONDS} s measured after ${WARMUP} s warm-up`);
-    const byStack = new Map<Stack, RunResult>();
-    for (const stack of SELECTED) {
-      const r = await run(stack, 'saturated', pairs);
-      printResult(r);
-      byStack.set(stack, r);
-    }
-    loaded.set(pairs, byStack);
+    loaded.set(pairs, await inRounds(SELECTED, (stack) => run(stack, 'saturated', pairs), (r) => r.perSecond));
   }
   console.log(`\nunloaded: 1 pair, 1 message in flight, one direction, ${UNLOADED_SECONDS} s measured after ${WARMUP} s warm-up`);
-  const unloaded = new Map<Stack, RunResult>();
-  for (const stack of SELECTED) {
-    const r = await run(stack, 'unloaded', 1);
-    printResult(r);
-    unloaded.set(stack, r);
-  }
+  const unloaded = await inRounds(SELECTED, (stack) => run(stack, 'unloaded', 1), (r) => r.p50);
 
   // The issue's targets compare OmeChat with Socket.IO in the same run, at the first --pairs.
   const targets: (string | number)[][] = [];
@@ -547,13 +565,8 @@ async function runNodes(): Promise<void> {
   console.log(
     `\nOmeChat on PostgreSQL + Redis bus, ${pairs} pairs x${WINDOW}, ${args.cross ? 'sender and receiver on different processes' : 'both members of a pair on the same process'}, ${SECONDS} s measured after ${WARMUP} s warm-up`,
   );
-  const results: RunResult[] = [];
-  for (const nodes of [1, NODES]) {
-    const r = await run('omechat', 'saturated', pairs, nodes);
-    printResult(r);
-    results.push(r);
-  }
-  const [one, two] = results as [RunResult, RunResult];
+  const results = await inRounds([1, NODES], (nodes) => run('omechat', 'saturated', pairs, nodes), (r) => r.perSecond);
+  const [one, two] = [results.get(1)!, results.get(NODES)!];
   const scale = two.perSecond / one.perSecond;
   const verdict = !Number.isFinite(scale) ? 'n/a (1 process delivered nothing)' : scale >= 1.5 ? 'pass' : 'FAIL';
   console.log(`  ${NODES} processes / 1: ${ratio(two.perSecond, one.perSecond)} the messages (target >= 1.5x: ${verdict})`);
