@@ -218,7 +218,7 @@ interface RunResult {
 interface OmeChatBackend {
   env: Record<string, string>;
   dataDir?: string;
-  postgres?: { schema: string; cpu: PostgresCpu };
+  postgresCpu?: PostgresCpu;
   redis?: Awaited<ReturnType<typeof startRedis>>;
   /** Accounts written before the server starts; null when they must be registered through it. */
   users: SeededUser[] | null;
@@ -243,7 +243,7 @@ async function prepareOmeChat(accounts: number, nodes: number): Promise<OmeChatB
         OMECHAT_DATABASE_URL: db.serverUrl,
         ...(redis ? { OMECHAT_BUS: 'redis', OMECHAT_REDIS_URL: redis.url } : {}),
       },
-      postgres: { schema: db.schema, cpu: new PostgresCpu(db.applicationName) },
+      postgresCpu: new PostgresCpu(db.applicationName),
       redis,
       users,
       async cleanup() {
@@ -273,7 +273,7 @@ async function measure(servers: ServerProcess[], endpoints: Endpoint[], stats: R
   const cpu0 = serverTimes();
   const load0 = process.cpuUsage();
   const redis0 = backend?.redis ? cpuSeconds(backend.redis.pid) : 0;
-  backend?.postgres?.cpu.start();
+  backend?.postgresCpu?.start();
   const frames0 = framesIn();
   const t0 = performance.now();
   stats.measuring = true;
@@ -283,7 +283,7 @@ async function measure(servers: ServerProcess[], endpoints: Endpoint[], stats: R
   const cpu1 = serverTimes();
   const frames = framesIn() - frames0;
   const load = process.cpuUsage(load0);
-  const pg = await backend?.postgres?.cpu.stop();
+  const pg = await backend?.postgresCpu?.stop();
   const sys = cpu1.system - cpu0.system;
   const cpu = cpu1.user - cpu0.user + sys;
   const [p50, p99] = percentiles(stats.latency.values(), [50, 99]);
