@@ -11,6 +11,23 @@ const GC_PROBE = join(HERE, 'gc-probe.mjs');
 /** Node flags that let `collectAndMeasure` force a GC in the child (see gc-probe.mjs). */
 export const GC_PROBE_ARGS = ['--expose-gc', '--import', GC_PROBE];
 
+/**
+ * Servers this process started and that still run: killed when it exits, so a benchmark that
+ * throws (or is stopped with Ctrl-C) leaves no server behind holding a port and a data dir.
+ */
+const children = new Set<ChildProcess>();
+function adopt(child: ChildProcess): ChildProcess {
+  if (children.size === 0) {
+    process.once('exit', () => {
+      for (const c of children) c.kill('SIGKILL');
+    });
+    process.once('SIGINT', () => process.exit(130));
+  }
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 let clkTck: number | undefined;
 function clockTicks(): number {
   if (clkTck === undefined) {
@@ -183,7 +200,7 @@ export async function startOmeChat(opts: OmeChatServerOptions = {}): Promise<Ser
   const own = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'omechat-bench-'));
   const memoryFile = join(tmpdir(), `omechat-bench-mem-${process.pid}-${Date.now()}.json`);
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_BIN, 'serve'], {
+  const child = adopt(spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_BIN, 'serve'], {
     env: {
       ...process.env,
       BENCH_MEMORY_FILE: memoryFile,
@@ -195,7 +212,7 @@ export async function startOmeChat(opts: OmeChatServerOptions = {}): Promise<Ser
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   if (opts.fileLimit && child.pid) raiseFileLimit(child.pid, opts.fileLimit);
   const server = await watch('omechat', child, /listening on (ws:\/\/\S+)/, () => {
     rmSync(memoryFile, { force: true });
@@ -218,11 +235,11 @@ export async function startBaseline(
 ): Promise<ServerProcess> {
   const kind = opts.kind ?? 'ws';
   const memoryFile = join(tmpdir(), `omechat-bench-mem-${process.pid}-${Date.now()}-${kind}.json`);
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', BASELINES[kind]], {
+  const child = adopt(spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', BASELINES[kind]], {
     cwd: join(HERE, '..'),
     env: { ...process.env, BENCH_MEMORY_FILE: memoryFile },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   if (opts.fileLimit && child.pid) raiseFileLimit(child.pid, opts.fileLimit);
   return watch(kind, child, /baseline listening on (\S+)/, () => rmSync(memoryFile, { force: true }), memoryFile);
 }
@@ -258,9 +275,9 @@ export async function startRedis(): Promise<{ url: string; pid: number; stop(): 
       probe.close(() => resolve(port));
     });
   });
-  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], {
+  const child = adopt(spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   const exit = new Promise<void>((r) => child.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {
     let out = '';
