@@ -35,13 +35,14 @@ import { MemoryMatcher } from '../packages/server/src/adapters/matcher/memory-ma
 import type { MatchPair, MatchTicket } from '../packages/server/src/ports/matcher.ts';
 import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
 import { raiseFileLimit, startOmeChat } from './lib/proc.ts';
-import { commandLine, table, writeSection } from './lib/report.ts';
+import { commandLine, scriptArgs, table, writeSection } from './lib/report.ts';
 import { openMany, RpcClient } from './lib/rpc.ts';
 import { seedAccounts } from './lib/seed.ts';
 import { fmt, percentiles, ratio, Samples, sleep } from './lib/stats.ts';
 import { NaiveMatcher } from './naive-matcher.ts';
 
 const { values: args } = parseArgs({
+  args: scriptArgs(),
   options: {
     waiting: { type: 'string', default: '100000' },
     arrivals: { type: 'string', default: '4000' },

@@ -1,15 +1,32 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const HERE = import.meta.dirname;
 export const SERVER_BIN = join(HERE, '../../packages/server/bin/omechat-server.js');
-export const BASELINE_SERVER = join(HERE, '../baseline-server.ts');
 const GC_PROBE = join(HERE, 'gc-probe.mjs');
 
 /** Node flags that let `collectAndMeasure` force a GC in the child (see gc-probe.mjs). */
 export const GC_PROBE_ARGS = ['--expose-gc', '--import', GC_PROBE];
+
+/**
+ * Servers this process started and that still run: killed when it exits, so a benchmark that
+ * throws (or is stopped with Ctrl-C) leaves no server behind holding a port and a data dir.
+ */
+const children = new Set<ChildProcess>();
+function adopt(child: ChildProcess): ChildProcess {
+  if (children.size === 0) {
+    process.once('exit', () => {
+      for (const c of children) c.kill('SIGKILL');
+    });
+    process.once('SIGINT', () => process.exit(130));
+  }
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
 
 let clkTck: number | undefined;
 function clockTicks(): number {
@@ -163,6 +180,8 @@ export const BENCH_SERVER_ENV: Record<string, string> = {
   OMECHAT_RATE_MESSAGES_BURST: '999999999/5',
   OMECHAT_RATE_MESSAGES_SUSTAINED: '999999999/300',
   OMECHAT_RATE_MATCH_STARTS: '999999999/60',
+  // --storage memory registers its accounts through the API.
+  OMECHAT_RATE_REGISTER_PER_NETWORK: '999999999/60',
   // A fixed key: no warning about network bans lapsing on restart.
   OMECHAT_NETWORK_KEY: 'bench-network-key-0123456789abcdef0123456789',
 };
@@ -181,7 +200,7 @@ export async function startOmeChat(opts: OmeChatServerOptions = {}): Promise<Ser
   const own = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'omechat-bench-'));
   const memoryFile = join(tmpdir(), `omechat-bench-mem-${process.pid}-${Date.now()}.json`);
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_BIN, 'serve'], {
+  const child = adopt(spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_BIN, 'serve'], {
     env: {
       ...process.env,
       BENCH_MEMORY_FILE: memoryFile,
@@ -193,7 +212,7 @@ export async function startOmeChat(opts: OmeChatServerOptions = {}): Promise<Ser
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   if (opts.fileLimit && child.pid) raiseFileLimit(child.pid, opts.fileLimit);
   const server = await watch('omechat', child, /listening on (ws:\/\/\S+)/, () => {
     rmSync(memoryFile, { force: true });
@@ -202,14 +221,78 @@ export async function startOmeChat(opts: OmeChatServerOptions = {}): Promise<Ser
   return { ...server, dataDir };
 }
 
-/** The bare `ws` baseline server (bench/baseline-server.ts) in a child process. */
-export async function startBaseline(opts: { fileLimit?: number; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
-  const memoryFile = join(tmpdir(), `omechat-bench-mem-${process.pid}-${Date.now()}-b.json`);
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', BASELINE_SERVER], {
+/** The baselines, each a script in bench/ that prints "baseline listening on <url>". */
+export const BASELINES = {
+  ws: join(HERE, '../baseline-server.ts'),
+  socketio: join(HERE, '../baseline-socketio.ts'),
+  trpc: join(HERE, '../baseline-trpc.ts'),
+} as const;
+export type Baseline = keyof typeof BASELINES;
+
+/** A baseline server (bare `ws` by default) in a child process. */
+export async function startBaseline(
+  opts: { kind?: Baseline; fileLimit?: number; nodeArgs?: string[] } = {},
+): Promise<ServerProcess> {
+  const kind = opts.kind ?? 'ws';
+  const memoryFile = join(tmpdir(), `omechat-bench-mem-${process.pid}-${Date.now()}-${kind}.json`);
+  const child = adopt(spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', BASELINES[kind]], {
     cwd: join(HERE, '..'),
     env: { ...process.env, BENCH_MEMORY_FILE: memoryFile },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   if (opts.fileLimit && child.pid) raiseFileLimit(child.pid, opts.fileLimit);
-  return watch('baseline', child, /baseline listening on (ws:\/\/\S+)/, () => rmSync(memoryFile, { force: true }), memoryFile);
+  return watch(kind, child, /baseline listening on (\S+)/, () => rmSync(memoryFile, { force: true }), memoryFile);
+}
+
+/** utime + stime of every process named `comm` on this machine, in seconds, by pid. */
+export function cpuByName(comm: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) out.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU seconds the processes spent between two cpuByName samples (a process new in `after` counts whole). */
+export function cpuBetween(before: Map<number, number>, after: Map<number, number>, only?: Set<number>): number {
+  let sum = 0;
+  for (const [pid, t] of after) if (!only || only.has(pid)) sum += t - (before.get(pid) ?? 0);
+  return sum;
+}
+
+/** A private redis-server (never the shared one) on a free loopback port, for the Redis bus. */
+export async function startRedis(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const child = adopt(spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  const exit = new Promise<void>((r) => child.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/Ready to accept connections/.test(out)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${out}`)));
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      await exit;
+    },
+  };
 }

@@ -31,9 +31,15 @@ export function table(head: string[], rows: (string | number)[][]): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+/** The script's own arguments: `pnpm run x -- --flag` passes the `--` through. */
+export function scriptArgs(): string[] {
+  const argv = process.argv.slice(2);
+  return argv[0] === '--' ? argv.slice(1) : argv;
+}
+
 /** Markdown: the command that ran this script, from the repository root, and what it executes. */
 export function commandLine(script: string): string {
-  const args = process.argv.slice(2).join(' ');
+  const args = scriptArgs().join(' ');
   const pnpm = `pnpm --filter @omechat/bench run ${script}${args ? ` -- ${args}` : ''}`;
   const node = `cd bench && node --import tsx ${script}.ts${args ? ` ${args}` : ''}`;
   return `\`${pnpm}\` (= \`${node}\`)`;

@@ -1,13 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { usernameKey, type ClientHash, type UserHash } from '@omechat/protocol';
 import { argon2Hasher } from '../../packages/server/src/adapters/crypto/argon2-hasher.ts';
 import { cryptoRandom } from '../../packages/server/src/adapters/crypto/crypto-random.ts';
+import { PostgresStorage } from '../../packages/server/src/adapters/storage/postgres-storage.ts';
 import { SqliteStorage } from '../../packages/server/src/adapters/storage/sqlite-storage.ts';
 import { sqliteFile } from '../../packages/server/src/compose.ts';
 import { hashToken } from '../../packages/server/src/core/tokens.ts';
-import type { Credentials } from './rpc.ts';
+import type { Storage } from '../../packages/server/src/ports/storage.ts';
+import { openMany, RpcClient, type Credentials } from './rpc.ts';
 
 export interface SeededUser {
   userHash: UserHash;
@@ -30,33 +33,9 @@ export async function seedAccounts(dataDir: string, users: { age: number; device
   const scratch = mkdtempSync(join(scratchRoot, 'omechat-seed-'));
   const file = join(scratch, 'omechat.sqlite');
   const storage = new SqliteStorage({ file });
-  const secretHash = await argon2Hasher().hash(cryptoRandom.secret());
-  const now = Date.now();
-  const out: SeededUser[] = [];
+  let out: SeededUser[];
   try {
-    for (let i = 0; i < users.length; i++) {
-      const { age, devices } = users[i]!;
-      const userHash = cryptoRandom.userHash();
-      const username = `bench_${i}_${userHash.slice(0, 6).replace(/[^A-Za-z0-9]/g, 'x')}`;
-      const created = await storage.createUser({ userHash, username, usernameKey: usernameKey(username), age, secretHash, createdAt: now });
-      if (created !== 'created') throw new Error(`seed: createUser ${created}`);
-      const creds: Credentials[] = [];
-      for (let d = 0; d < devices; d++) {
-        const clientHash: ClientHash = cryptoRandom.clientHash();
-        const accessToken = cryptoRandom.accessToken();
-        const result = await storage.createClient({
-          clientHash,
-          userHash,
-          tokenHash: hashToken(accessToken),
-          deviceName: `bench ${d}`,
-          createdAt: now,
-          lastSeenAt: null,
-        });
-        if (result !== 'created') throw new Error(`seed: createClient ${result}`);
-        creds.push({ clientHash, accessToken });
-      }
-      out.push({ userHash, username, age, devices: creds });
-    }
+    out = await seedStorage(storage, users);
   } finally {
     await storage.close();
   }
@@ -64,6 +43,71 @@ export async function seedAccounts(dataDir: string, users: { age: number; device
   copyFileSync(file, sqliteFile({ OMECHAT_DATA_DIR: dataDir }));
   rmSync(scratch, { recursive: true, force: true });
   return out;
+}
+
+/** The same accounts written through PostgresStorage into `schema` (created and migrated here). */
+export async function seedPostgres(url: string, schema: string, users: { age: number; devices: number }[]): Promise<SeededUser[]> {
+  const storage = await PostgresStorage.open({ url, schema });
+  try {
+    return await seedStorage(storage, users);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Writes users and signed-in devices through the Storage port only (createUser, createClient). */
+async function seedStorage(storage: Storage, users: { age: number; devices: number }[]): Promise<SeededUser[]> {
+  const secretHash = await argon2Hasher().hash(cryptoRandom.secret());
+  const now = Date.now();
+  const out: SeededUser[] = [];
+  for (let i = 0; i < users.length; i++) {
+    const { age, devices } = users[i]!;
+    const userHash = cryptoRandom.userHash();
+    const username = `bench_${i}_${userHash.slice(0, 6).replace(/[^A-Za-z0-9]/g, 'x')}`;
+    const created = await storage.createUser({ userHash, username, usernameKey: usernameKey(username), age, secretHash, createdAt: now });
+    if (created !== 'created') throw new Error(`seed: createUser ${created}`);
+    const creds: Credentials[] = [];
+    for (let d = 0; d < devices; d++) {
+      const clientHash: ClientHash = cryptoRandom.clientHash();
+      const accessToken = cryptoRandom.accessToken();
+      const result = await storage.createClient({
+        clientHash,
+        userHash,
+        tokenHash: hashToken(accessToken),
+        deviceName: `bench ${d}`,
+        createdAt: now,
+        lastSeenAt: null,
+      });
+      if (result !== 'created') throw new Error(`seed: createClient ${result}`);
+      creds.push({ clientHash, accessToken });
+    }
+    out.push({ userHash, username, age, devices: creds });
+  }
+  return out;
+}
+
+/**
+ * For a server whose storage cannot be written from outside (OMECHAT_STORAGE=memory): each
+ * account through the API, `account.register` then one `account.login` per device, so two
+ * argon2id runs or more per account (about 25 ms each on a busy 2-core box), `parallel` at a time.
+ */
+export async function registerAccounts(url: string, users: { age: number; devices: number }[], parallel = 4): Promise<SeededUser[]> {
+  return openMany(users.length, parallel, async (i) => {
+    const { age, devices } = users[i]!;
+    const rpc = await RpcClient.open({ url, credentials: null });
+    try {
+      const username = `bench_${i}_${randomBytes(4).toString('hex')}`;
+      const { userHash, secret } = await rpc.call<{ userHash: UserHash; secret: string }>('mutation', 'account.register', { username, age });
+      const creds: Credentials[] = [];
+      for (let d = 0; d < devices; d++) {
+        const { clientHash, accessToken } = await rpc.call<Credentials>('mutation', 'account.login', { username, secret, deviceName: `bench ${d}` });
+        creds.push({ clientHash, accessToken });
+      }
+      return { userHash, username, age, devices: creds };
+    } finally {
+      await rpc.close();
+    }
+  });
 }
 
 /**
