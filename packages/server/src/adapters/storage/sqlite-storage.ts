@@ -603,6 +603,7 @@ export class SqliteStorage implements Storage {
     // ...and acknowledged once on disk, before the descriptor they sync through goes away.
     await new Promise<void>((resolve) => this.#afterSync(resolve));
     if (this.#checkpointer) {
+      this.#checkpointer.ref(); // keeps the process alive until the thread has closed its connection
       const exited = new Promise((resolve) => this.#checkpointer!.once('exit', resolve));
       this.#checkpointer.postMessage('close');
       await exited;
