@@ -61,6 +61,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     stacks: { type: 'string', default: STACKS.join(',') },
     storage: { type: 'string', default: 'sqlite' },
+    /** OMECHAT_SQLITE_ACK for the OmeChat server: after-fsync (its default) or before-fsync. */
+    'sqlite-ack': { type: 'string', default: 'after-fsync' },
     nodes: { type: 'string', default: '1' },
     cross: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
@@ -76,6 +78,10 @@ const ROUNDS = Number(args.rounds);
 const SELECTED = args.stacks.split(',') as Stack[];
 const STORAGE = args.storage as StorageKind;
 const NODES = Number(args.nodes);
+const SQLITE_ACK = args['sqlite-ack'];
+if (!['after-fsync', 'before-fsync'].includes(SQLITE_ACK)) throw new Error('--sqlite-ack: after-fsync or before-fsync');
+/** The default run writes "relay"; others write a section of their own. */
+const VARIANT = STORAGE === 'sqlite' && SQLITE_ACK === 'after-fsync' ? '' : STORAGE === 'sqlite' ? 'sqlite-before-fsync' : STORAGE;
 if (SELECTED.some((s) => !STACKS.includes(s))) throw new Error(`--stacks: each of ${STACKS.join(', ')}`);
 if (!STORAGES.includes(STORAGE)) throw new Error(`--storage: one of ${STORAGES.join(', ')}`);
 if (NODES !== 1 && (NODES !== 2 || STORAGE !== 'postgres')) throw new Error('--nodes 2 needs --storage postgres (processes share PostgreSQL and a Redis bus)');
@@ -230,7 +236,7 @@ async function prepareOmeChat(accounts: number, nodes: number): Promise<OmeChatB
   if (STORAGE === 'sqlite') {
     const dataDir = mkdtempSync(join(tmpdir(), 'omechat-relay-'));
     const users = await seedAccounts(dataDir, wanted);
-    return { env: {}, dataDir, users, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    return { env: { OMECHAT_SQLITE_ACK: SQLITE_ACK }, dataDir, users, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
   if (STORAGE === 'memory') return { env: { OMECHAT_STORAGE: 'memory' }, users: null, cleanup: async () => undefined };
   const db = benchDatabase(nodes > 1 ? 'relay2' : 'relay');
@@ -539,8 +545,8 @@ async function runStacks(): Promise<void> {
   row('server CPU per delivered msg, 1 pair, 1 in flight', unloaded, (r) => `${fmt(r.serverCpuUsPerMsg, 1)} µs`);
 
   writeSection(
-    STORAGE === 'sqlite' ? 'relay' : `relay-${STORAGE}`,
-    `## Relay${STORAGE === 'sqlite' ? '' : ` (OmeChat on ${STORAGE})`}
+    VARIANT ? `relay-${VARIANT}` : 'relay',
+    `## Relay${VARIANT ? ` (OmeChat on ${VARIANT === 'sqlite-before-fsync' ? 'SQLite, OMECHAT_SQLITE_ACK=before-fsync' : VARIANT})` : ''}
 
 - **Machine:** ${machineLine}
 - **Date:** ${now()}

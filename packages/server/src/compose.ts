@@ -36,7 +36,11 @@ export async function createStorage(config: Config, log?: Logger): Promise<Stora
     });
   }
   mkdirSync(resolve(config.OMECHAT_DATA_DIR), { recursive: true });
-  return new SqliteStorage({ file: sqliteFile(config) });
+  return new SqliteStorage({
+    file: sqliteFile(config),
+    ackBeforeFsync: config.OMECHAT_SQLITE_ACK === 'before-fsync',
+    onCheckpointError: (err) => log?.warn({ err }, 'an SQLite checkpoint failed; the next one tries again'),
+  });
 }
 
 /** Unlike the rate limiter store, an unreachable Redis bus stops the start: other processes would never hear this one. */

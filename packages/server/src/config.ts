@@ -34,6 +34,12 @@ const schema = z.object({
   /** How live events reach connections: in this process only, or across processes via Redis (OMECHAT_REDIS_URL). */
   OMECHAT_BUS: z.enum(['local', 'redis']).default('local'),
   OMECHAT_DATA_DIR: z.string().min(1).default('./data'),
+  /**
+   * When SQLite acknowledges a write: after the WAL is fsynced (the default: nothing
+   * acknowledged is lost, even to a power cut), or before (faster on slow disks; a power cut
+   * or kernel crash can lose acknowledged messages, a crash of the server alone cannot).
+   */
+  OMECHAT_SQLITE_ACK: z.enum(['after-fsync', 'before-fsync']).default('after-fsync'),
   OMECHAT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest WebSocket frame accepted; larger frames close the socket with 1009. */
   OMECHAT_MAX_PAYLOAD_BYTES: int(16 * 1024, 16 * 1024 * 1024).default(256 * 1024),

@@ -32,6 +32,11 @@ export interface SqliteStorageOptions {
    * the default throws (the process stops) rather than leave every later write hanging.
    */
   onFatal?: (error: Error) => void;
+  /**
+   * Resolve writes once committed, without waiting for the WAL's fsync (OMECHAT_SQLITE_ACK=
+   * before-fsync): a power cut or kernel crash can then lose acknowledged writes.
+   */
+  ackBeforeFsync?: boolean;
   /** Told when a background checkpoint fails; the next one tries again. */
   onCheckpointError?: (error: Error) => void;
 }
@@ -283,6 +288,7 @@ export class SqliteStorage implements Storage {
       throw error;
     },
     onCheckpointError = () => undefined,
+    ackBeforeFsync = false,
   }: SqliteStorageOptions) {
     this.#clock = clock;
     const db = (this.#db = new Database(file));
@@ -302,7 +308,8 @@ export class SqliteStorage implements Storage {
     this.#onFatal = onFatal;
     if (file !== ':memory:' && file !== '') {
       // The WAL exists once journal_mode=WAL is set and stays while this connection is open.
-      this.#walFd = openSync(`${file}-wal`, 'r');
+      // Without the fsync here, the checkpointer's fsyncs are the only ones.
+      if (!ackBeforeFsync) this.#walFd = openSync(`${file}-wal`, 'r');
       this.#checkpointer = new Worker(new URL('./sqlite-checkpointer.mjs', import.meta.url), {
         workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS },
       });
@@ -684,7 +691,7 @@ export class SqliteStorage implements Storage {
 
   /** Runs `done` once everything committed so far is on disk. */
   #afterSync(done: () => void): void {
-    if (this.#walFd === null) return done(); // in memory: nothing to sync
+    if (this.#walFd === null) return done(); // in memory, or acknowledged before the fsync
     this.#syncWaiters.push(done);
     if (!this.#syncing) this.#sync();
   }
