@@ -63,7 +63,11 @@ export type OmeEvent = z.infer<typeof omeEventSchema>;
 export type OmeEventType = OmeEvent['type'];
 export type MessageNewEvent = z.infer<typeof messageNewEvent>;
 
-/** An opaque resume cursor; clients store it and hand it back, never parse it. */
+/**
+ * An opaque resume cursor (today: a position in the user's own stream, which cursors handed
+ * out by earlier versions keep the meaning of); clients store it and hand it back, never
+ * parse it. One this stream never handed out is answered with BAD_REQUEST.
+ */
 export const eventIdSchema = z.string().regex(/^\d{1,16}$/);
 
 export const streamInput = z
