@@ -110,19 +110,34 @@ class TrpcConnection<TContext> {
     readonly ws: WebSocket,
     req: IncomingMessage,
   ) {
-    this.ctxPromise = (req.url ?? '').includes('connectionParams=1') ? null : this.#createContext(req, null);
-    const onMessage = (data: RawData, isBinary: boolean) => {
+    this.#reportErrors();
+    if (!(req.url ?? '').includes('connectionParams=1')) {
+      this.ctxPromise = this.#createContext(req, null);
+      this.#listen();
+      return;
+    }
+    // The first message carries the connectionParams. `req` is needed until then only: the
+    // listener that holds it goes once that message is in (an idle connection keeping its
+    // upgrade request and headers would cost more memory than everything else it holds).
+    this.ctxPromise = null;
+    ws.once('message', (data, isBinary) => {
       this.lastSeen = Date.now();
-      if (this.ctxPromise === null) {
-        this.ctxPromise = this.#createContext(req, () => connectionParamsOf(data, isBinary));
-        ws.off('message', onMessage);
-        ws.on('message', (d, b) => this.#onMessage(d, b));
-        return;
-      }
+      this.ctxPromise = this.#createContext(req, () => connectionParamsOf(data, isBinary));
+      this.#listen();
+    });
+  }
+
+  // Listeners are made in methods of their own, outside the constructor's scope, so that
+  // they do not keep `req` alive with it.
+  #reportErrors(): void {
+    this.ws.on('error', (cause) => this.#report(getTRPCErrorFromUnknown(cause), undefined));
+  }
+
+  #listen(): void {
+    this.ws.on('message', (data, isBinary) => {
+      this.lastSeen = Date.now();
       this.#onMessage(data, isBinary);
-    };
-    ws.on('message', onMessage);
-    ws.on('error', (cause) => this.#report(getTRPCErrorFromUnknown(cause), undefined));
+    });
   }
 
   closed(): void {
