@@ -91,6 +91,8 @@ export class PostgresStorage implements Storage {
   readonly #pool: Pool;
   readonly #clock: Clock;
   readonly #moderation: PostgresModerationTables;
+  /** Sends waiting for the next batch (see appendMessage). */
+  readonly #appends: { message: Omit<MessageRecord, 'seq'>; resolve: (r: AppendMessageResult) => void; reject: (e: unknown) => void }[] = [];
   #closed = false;
 
   /** Connects, brings the schema up to date, and returns the storage. */
@@ -272,51 +274,111 @@ export class PostgresStorage implements Storage {
 
   // --- messages ---------------------------------------------------------------
 
-  async appendMessage(message: Omit<MessageRecord, 'seq'>): Promise<AppendMessageResult> {
-    return this.#tx(async (sql): Promise<AppendMessageResult> => {
-      const { chatId, senderClientHash, clientMessageId, sentAt } = message;
-      // The row lock serialises sends to one chat: the next seq is read and written under it,
-      // so concurrent sends (from any process) get consecutive seqs, never the same one.
-      const locked = await sql.query<{ state: ChatRecord['state']; lastSeq: number; userA: UserHash; userB: UserHash }>(
-        'SELECT state, last_seq AS "lastSeq", user_a AS "userA", user_b AS "userB" FROM chats WHERE chat_id = $1 FOR UPDATE',
-        [chatId],
-      );
-      const chat = locked.rows[0];
-      if (!chat) return { status: 'no_chat' };
-      // A statement of its own, after the lock: under READ COMMITTED its snapshot includes a
-      // retry of this message that committed while we waited. Before the state check, so a
-      // retry of a message stored just before the chat ended still gets its ack.
-      const first = await sql.query<MessageRow>(
-        `SELECT ${MESSAGE} FROM messages WHERE chat_id = $1 AND sender_client_hash = $2 AND client_message_id = $3`,
-        [chatId, senderClientHash, clientMessageId],
-      );
-      if (first.rows[0]) return { status: 'duplicate', message: toMessage(first.rows[0]) };
-      if (chat.state !== 'active') return { status: 'chat_ended' };
-
-      const seq = chat.lastSeq + 1;
-      const ids = await this.#nextIds(sql, [chat.userA, chat.userB]);
-      const streamIds: [number, number] = [ids.get(chat.userA)!, ids.get(chat.userB)!];
-      await sql.query(
-        `WITH stored AS (
-           INSERT INTO messages (chat_id, seq, message_id, sender_user_hash, sender_client_hash,
-             client_message_id, envelope, sent_at, event_id_a, event_id_b)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
-         UPDATE chats SET last_seq = $2, last_activity_at = GREATEST(last_activity_at, $8) WHERE chat_id = $1`,
-        [
-          chatId,
-          seq,
-          message.messageId,
-          message.senderUserHash,
-          senderClientHash,
-          clientMessageId,
-          JSON.stringify(message.envelope),
-          sentAt,
-          ...streamIds,
-        ],
-      );
-      // What is stored is the JSON above, so a shallow copy cannot alias it.
-      return { status: 'stored', message: { ...message, seq }, streamIds };
+  /**
+   * Sends that arrive in the same turn of the event loop are stored in one transaction of a
+   * few statements, whatever their number: under load, the round trips and the commit are
+   * shared instead of paid per message. If the batch fails, each send is tried on its own,
+   * so one bad send fails alone.
+   */
+  appendMessage(message: Omit<MessageRecord, 'seq'>): Promise<AppendMessageResult> {
+    this.#assertOpen();
+    return new Promise((resolve, reject) => {
+      this.#appends.push({ message, resolve, reject });
+      if (this.#appends.length === 1) setImmediate(() => void this.#flushAppends());
     });
+  }
+
+  async #flushAppends(): Promise<void> {
+    const batch = this.#appends.splice(0);
+    try {
+      const results = await this.#tx((sql) => this.#appendAll(sql, batch.map((b) => b.message)));
+      batch.forEach((b, i) => b.resolve(results[i]!));
+    } catch {
+      for (const b of batch) void this.#tx((sql) => this.#appendAll(sql, [b.message])).then(([r]) => b.resolve(r!), b.reject);
+    }
+  }
+
+  /**
+   * Stores messages inside the caller's transaction. Chat rows are locked first, in one
+   * order, then the members' streams (in #nextIds), so batches from any number of processes
+   * cannot deadlock: the row lock serialises sends to one chat, so they get consecutive seqs.
+   */
+  async #appendAll(sql: Sql, messages: readonly Omit<MessageRecord, 'seq'>[]): Promise<AppendMessageResult[]> {
+    const chatIds = [...new Set(messages.map((m) => m.chatId))].sort();
+    const locked = await sql.query<{ chatId: ChatId; state: ChatRecord['state']; lastSeq: number; userA: UserHash; userB: UserHash }>(
+      `SELECT chat_id AS "chatId", state, last_seq AS "lastSeq", user_a AS "userA", user_b AS "userB"
+       FROM chats WHERE chat_id = ANY($1::text[]) ORDER BY chat_id FOR UPDATE`,
+      [chatIds],
+    );
+    const chats = new Map(locked.rows.map((c) => [c.chatId, c]));
+    // After the locks: under READ COMMITTED this snapshot includes a retry of any of these
+    // messages that committed while we waited.
+    const keyOf = (m: Pick<MessageRecord, 'chatId' | 'senderClientHash' | 'clientMessageId'>) =>
+      `${m.chatId} ${m.senderClientHash} ${m.clientMessageId}`;
+    const firsts = await sql.query<MessageRow>(
+      `SELECT ${MESSAGE} FROM messages m
+       JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(c, sender, id)
+         ON m.chat_id = k.c AND m.sender_client_hash = k.sender AND m.client_message_id = k.id`,
+      [messages.map((m) => m.chatId), messages.map((m) => m.senderClientHash), messages.map((m) => m.clientMessageId)],
+    );
+    const stored = new Map(firsts.rows.map((row) => [keyOf(row), toMessage(row)]));
+
+    const results: AppendMessageResult[] = [];
+    const toInsert: { message: MessageRecord; chat: { userA: UserHash; userB: UserHash }; result: { streamIds: [number, number] } }[] = [];
+    for (const message of messages) {
+      const chat = chats.get(message.chatId);
+      const first = stored.get(keyOf(message));
+      // Before the state check: a retry of a message stored just before the chat ended still gets its ack.
+      if (!chat) results.push({ status: 'no_chat' });
+      else if (first) results.push({ status: 'duplicate', message: { ...first } });
+      else if (chat.state !== 'active') results.push({ status: 'chat_ended' });
+      else {
+        const record = { ...message, seq: ++chat.lastSeq };
+        stored.set(keyOf(record), record); // a second copy in this batch is a retry of this one
+        const result = { status: 'stored' as const, message: record, streamIds: [0, 0] as [number, number] };
+        results.push(result);
+        toInsert.push({ message: record, chat, result });
+      }
+    }
+    if (toInsert.length === 0) return results;
+
+    // Each member's stream ids, in the order of the messages.
+    const next = await this.#nextIds(sql, toInsert.flatMap(({ chat }) => [chat.userA, chat.userB]));
+    for (const { chat, result } of toInsert) {
+      for (const [i, member] of [chat.userA, chat.userB].entries()) {
+        const id = next.get(member)!;
+        next.set(member, id + 1);
+        result.streamIds[i] = id;
+      }
+    }
+    const column = <K extends keyof MessageRecord>(key: K) => toInsert.map(({ message }) => message[key]);
+    await sql.query(
+      `INSERT INTO messages (chat_id, seq, message_id, sender_user_hash, sender_client_hash,
+         client_message_id, envelope, sent_at, event_id_a, event_id_b)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+         $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])`,
+      [
+        column('chatId'),
+        column('seq'),
+        column('messageId'),
+        column('senderUserHash'),
+        column('senderClientHash'),
+        column('clientMessageId'),
+        toInsert.map(({ message }) => JSON.stringify(message.envelope)),
+        column('sentAt'),
+        toInsert.map(({ result }) => result.streamIds[0]),
+        toInsert.map(({ result }) => result.streamIds[1]),
+      ],
+    );
+    await sql.query(
+      `UPDATE chats SET last_seq = GREATEST(chats.last_seq, v.seq), last_activity_at = GREATEST(chats.last_activity_at, v.sent_at)
+       FROM (SELECT c, max(seq) AS seq, max(sent_at) AS sent_at
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(c, seq, sent_at) GROUP BY c) AS v
+       WHERE chats.chat_id = v.c`,
+      [column('chatId'), column('seq'), column('sentAt')],
+    );
+    // What is stored is the JSON above, so the records handed back cannot alias it.
+    return results;
   }
 
   async getMessages(chatId: ChatId, fromSeq: number, toSeq: number): Promise<MessageRecord[]> {

@@ -353,6 +353,20 @@ export function storageContract(
         expect((await storage.getChat(record.chatId))?.lastSeq).toBe(1);
       });
 
+      it('stores a retry sent at the same instant as its original once', async () => {
+        await seed(alice, bob);
+        const record = await openChat('chat-ab', alice, bob);
+        const [first, retry, other] = await Promise.all([
+          send(message(record, alice, 'twice')),
+          send({ ...message(record, alice, 'twice'), messageId: hash<MessageId>('msg-again') }),
+          send(message(record, bob, 'other')),
+        ]);
+        expect(first.status).toBe('stored');
+        expect(retry).toEqual({ status: 'duplicate', message: first.status === 'stored' ? first.message : null });
+        expect(other.status === 'stored' && other.message.seq).toBe(2);
+        expect((await storage.getMessages(record.chatId, 0, 100)).map((m) => m.clientMessageId)).toEqual(['twice', 'other']);
+      });
+
       it('treats the same client message id from another device or chat as new', async () => {
         await seed(alice, bob, carol);
         const ab = await openChat('chat-ab', alice, bob);
