@@ -96,6 +96,39 @@ describe('issue 8: the message path', () => {
     expect(states).toEqual(['connected']);
   });
 
+  it('answers malformed connectionParams and frames with typed errors, and stays up', async () => {
+    t = await startTestServer();
+    const ws = new WebSocket(`${t.url}?connectionParams=1`);
+    const frames: { id: unknown; error?: { data?: { omechatCode?: string } } }[] = [];
+    ws.on('message', (data) => frames.push(JSON.parse((data as Buffer).toString()) as (typeof frames)[number]));
+    const closed = new Promise((resolve) => ws.once('close', resolve));
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ method: 'connectionParams', data: { clientHash: 5 } }));
+    await closed;
+    expect(frames).toMatchObject([{ id: null, error: { data: { omechatCode: 'BAD_REQUEST' } } }]);
+
+    const { a } = await matchedPair(t.url);
+    open.push(a.client);
+    const device = await rawDevice(t.url, a.credentials);
+    const ws2 = new WebSocket(t.url);
+    open.push({ close: () => ws2.close() });
+    const replies: { id: unknown; error?: { data?: { omechatCode?: string } } }[] = [];
+    ws2.on('message', (data) => replies.push(JSON.parse((data as Buffer).toString()) as (typeof replies)[number]));
+    await new Promise((resolve) => ws2.once('open', resolve));
+    ws2.send('not json');
+    ws2.send(JSON.stringify({ id: 7, method: 'teleport', params: {} }));
+    ws2.send(JSON.stringify({ id: 8, method: 'query', params: { path: 42 } }));
+    ws2.send(JSON.stringify([{ id: 9, method: 'query', params: { path: 'account.me' } }]));
+    await waitFor(() => replies.length === 4, 'four answers');
+    expect(replies.map((r) => [r.id, r.error?.data?.omechatCode])).toEqual([
+      [null, 'BAD_REQUEST'],
+      [7, 'BAD_REQUEST'],
+      [8, 'BAD_REQUEST'],
+      [9, 'UNAUTHORIZED'],
+    ]);
+    expect(device.frames.length).toBeGreaterThan(0); // the signed-in device was not disturbed
+  });
+
   it('answers a cursor this stream never handed out with BAD_REQUEST, not with silence', async () => {
     t = await startTestServer();
     const { a } = await matchedPair(t.url);

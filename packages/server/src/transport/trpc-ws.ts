@@ -154,7 +154,14 @@ class TrpcConnection<TContext> {
     if (this.ws.readyState === OPEN) this.ws.send(JSON.stringify(message));
   }
 
-  async #createContext(req: IncomingMessage, params: (() => Record<string, string> | null) | null): Promise<TContext> {
+  /** Rejects (after answering and closing) when no context can be made; calls waiting on it fail. */
+  #createContext(req: IncomingMessage, params: (() => Record<string, string> | null) | null): Promise<TContext> {
+    const created = this.#makeContext(req, params);
+    created.catch(() => undefined); // answered already; not an unhandled rejection when no call waits
+    return created;
+  }
+
+  async #makeContext(req: IncomingMessage, params: (() => Record<string, string> | null) | null): Promise<TContext> {
     try {
       const connectionParams = params ? params() : null;
       this.ctx = await this.handler.options.createContext({ ws: this.ws, req, connectionParams });
