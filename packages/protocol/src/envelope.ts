@@ -31,15 +31,15 @@ export const envelopeSchema = z
   })
   // The JSON's exact length, counted without building it (every string is base64url, which
   // JSON never escapes): it is checked on every message.
-  .refine((e) => jsonLength(e) <= LIMITS.maxEnvelopeBytes, {
+  .refine((e) => envelopeJsonLength(e) <= LIMITS.maxEnvelopeBytes, {
     message: `envelope exceeds ${LIMITS.maxEnvelopeBytes} bytes`,
   })
   .refine((e) => new Set(e.parts.map((p) => p.to)).size === e.parts.length, {
     message: 'each device may be addressed once',
   });
 
-/** `JSON.stringify(envelope).length` for an envelope of this schema's shape. */
-function jsonLength(envelope: { parts: { to: string; header: string; ciphertext: string }[] }): number {
+/** `JSON.stringify(envelope).length` for an envelope of this schema's shape, without building it. */
+export function envelopeJsonLength(envelope: { parts: { to: string; header: string; ciphertext: string }[] }): number {
   // {"v":1,"parts":[ ... ]} around the parts, {"to":"","header":"","ciphertext":""} around
   // each part's strings, and the commas between parts.
   let length = 18 + envelope.parts.length * 38 - 1;

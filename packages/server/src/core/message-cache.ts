@@ -1,4 +1,4 @@
-import type { ChatId } from '@omechat/protocol';
+import { envelopeJsonLength, type ChatId } from '@omechat/protocol';
 import type { MessageRecord, Storage } from '../ports/storage.js';
 
 /** Messages per block: history pages and resumes read whole blocks, so hot chats stay in RAM. */
@@ -12,7 +12,7 @@ interface Block {
 
 const blockOf = (seq: number) => Math.floor((seq - 1) / BLOCK_SIZE);
 const keyOf = (chatId: ChatId, block: number) => `${chatId}:${block}`;
-const sizeOf = (m: MessageRecord) => 200 + m.clientMessageId.length + JSON.stringify(m.envelope).length;
+const sizeOf = (m: MessageRecord) => 200 + m.clientMessageId.length + envelopeJsonLength(m.envelope);
 
 /**
  * Hot chat history, cached in blocks of BLOCK_SIZE consecutive seqs, evicted least recently
