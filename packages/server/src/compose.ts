@@ -32,7 +32,7 @@ export async function createStorage(config: Config, log?: Logger): Promise<Stora
     if (url === undefined) throw new ConfigError('OMECHAT_DATABASE_URL is required when OMECHAT_STORAGE=postgres');
     return PostgresStorage.open({
       url,
-      onIdleError: (err) => log?.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it'),
+      onIdleError: (failure) => log?.warn({ failure }, 'an idle PostgreSQL connection failed; the pool replaces it'),
     });
   }
   mkdirSync(resolve(config.OMECHAT_DATA_DIR), { recursive: true });
@@ -48,6 +48,7 @@ export async function createBus(config: Config, log?: Logger): Promise<Bus> {
   if (config.OMECHAT_BUS === 'local') return new LocalBus();
   return RedisBus.open({
     url: config.OMECHAT_REDIS_URL,
+    prefix: config.OMECHAT_REDIS_PREFIX,
     onError: (err) => log?.warn({ err }, 'bus message dropped'),
   });
 }
@@ -95,9 +96,13 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
 
 export function createRateLimiterStore(config: Config, log?: Logger): RateLimiterStore {
   if (config.OMECHAT_RATE_LIMIT_STORE !== 'redis') return new MemoryRateLimiterStore();
-  const store = new RedisRateLimiterStore({ url: config.OMECHAT_REDIS_URL });
-  // Not fatal: limits fall back to counting per process until Redis answers.
-  store.ping().catch((err: unknown) => log?.warn({ err }, 'Redis for rate limits is unreachable; counting per process meanwhile'));
+  const store = new RedisRateLimiterStore({
+    url: config.OMECHAT_REDIS_URL,
+    prefix: `${config.OMECHAT_REDIS_PREFIX}:rl`,
+    memoryFallback: config.OMECHAT_RATE_LIMIT_REDIS_DOWN === 'local',
+  });
+  // Not fatal: limits count per process, or refuse, until Redis answers (OMECHAT_RATE_LIMIT_REDIS_DOWN).
+  store.ping().catch((err: unknown) => log?.warn({ err }, 'Redis for rate limits is unreachable'));
   return store;
 }
 

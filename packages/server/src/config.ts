@@ -82,6 +82,12 @@ const schema = z.object({
   /** Where rate limits count: this process, Redis (shared by processes), or off (benchmarks). */
   OMECHAT_RATE_LIMIT_STORE: z.enum(['memory', 'redis', 'off']).default('memory'),
   OMECHAT_REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** Namespaces every Redis key and channel (bus, rate limits, matcher): deployments sharing a Redis stay apart. */
+  OMECHAT_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . : -').default('omechat'),
+  /** While Redis is unreachable, rate limits count in each process (`local`) or refuse with UNAVAILABLE (`closed`). */
+  OMECHAT_RATE_LIMIT_REDIS_DOWN: z.enum(['local', 'closed']).default('local'),
+  /** Where waiting match tickets live: this process (`memory`) or Redis, shared by every process (`redis`). */
+  OMECHAT_MATCHER: z.enum(['memory', 'redis']).default('memory'),
   OMECHAT_RATE_REGISTER_PER_NETWORK: rateRule('10/3600'),
   OMECHAT_RATE_LOGIN_FAILURES_PER_USERNAME: rateRule('10/900/900'),
   OMECHAT_RATE_LOGIN_FAILURES_PER_NETWORK: rateRule('50/900/900'),

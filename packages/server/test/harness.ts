@@ -157,12 +157,12 @@ export function recorder(client: OmeChatClient) {
  * The real `omechat-server` binary in a child process, for tests that kill it hard or look
  * at its memory. SIGUSR2 writes a heap snapshot into `dataDir`.
  */
-export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn') {
+export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn', env: Record<string, string> = {}) {
   const { spawn } = await import('node:child_process');
   const bin = join(import.meta.dirname, '../bin/omechat-server.js');
   const child = spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', bin, 'serve'], {
     cwd: dataDir,
-    env: { ...process.env, ...TEST_RATE_LIMITS, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: logLevel },
+    env: { ...process.env, ...TEST_RATE_LIMITS, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: logLevel, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -180,6 +180,8 @@ export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn') 
     pid: child.pid!,
     /** Everything the server printed (its logs). */
     output: () => output,
+    /** The exit code once the process has ended, else null. */
+    exitCode: () => child.exitCode,
     port: Number(new URL(url).port),
     /** SIGKILL: no shutdown hooks, no flushing. */
     kill: () => new Promise<void>((resolve) => {

@@ -20,7 +20,7 @@ describe('HTTP probes', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
     const ready = await fetch(`${http}/readyz`);
-    expect(await ready.json()).toEqual({ status: 'ready' });
+    expect(await ready.json()).toEqual({ status: 'ready', database: 'up', bus: 'up' });
     expect((await fetch(`${http}/nope`)).status).toBe(404);
   });
 

@@ -25,11 +25,20 @@ export class EventHub {
     private readonly storage: Storage,
     private readonly bus: Bus,
   ) {
-    this.#unsubscribe = bus.subscribe((message) => {
+    const offMessages = bus.subscribe((message) => {
       if (message.kind !== 'events') return;
       const listeners = this.#listeners.get(message.userHash);
       if (listeners) for (const listener of listeners) listener(message);
     });
+    // Wakes other processes published during a bus outage are lost: once it is back, every
+    // live stream re-reads Storage at once instead of waiting for its user's next event.
+    const offReconnect = bus.onReconnect(() => {
+      for (const [userHash, listeners] of this.#listeners) for (const listener of listeners) listener({ kind: 'events', userHash });
+    });
+    this.#unsubscribe = () => {
+      offMessages();
+      offReconnect();
+    };
   }
 
   /** Calls `listener` for every event published to this user; returns the unsubscribe. */

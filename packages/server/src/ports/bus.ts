@@ -34,5 +34,14 @@ export type BusMessage =
 export interface Bus {
   publish(message: BusMessage): void;
   subscribe(handler: (message: BusMessage) => void): () => void;
+  /** Whether messages now reach every process; false during an outage of the medium. */
+  connected(): boolean;
+  /**
+   * Calls `handler` each time the bus comes back after an outage. Whatever other processes
+   * published meanwhile was lost, so listeners must re-read what they hold from Storage
+   * (every live stream catches up at once instead of waiting for its next event).
+   * Returns the unsubscribe.
+   */
+  onReconnect(handler: () => void): () => void;
   close(): Promise<void>;
 }

@@ -103,6 +103,8 @@ export type AppendMessageResult =
   | { status: 'no_chat' };
 
 export interface Storage {
+  /** Resolves when the store can serve calls now; readiness probes ask. Absent: always. */
+  ping?(): Promise<void>;
   // --- accounts -------------------------------------------------------------
   createUser(user: UserRecord): Promise<CreateUserResult>;
   getUser(userHash: UserHash): Promise<UserRecord | null>;

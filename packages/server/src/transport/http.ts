@@ -1,8 +1,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+export interface Readiness {
+  /** False once shutdown has begun. */
+  accepting: boolean;
+  /** Every dependency, up or not. */
+  checks: Record<string, boolean>;
+  /** Dependencies whose outage stops this node from serving (the others only degrade it). */
+  required: readonly string[];
+}
+
 export interface HttpProbes {
-  ready(): boolean;
+  ready(): Promise<Readiness>;
   metrics(): Record<string, number>;
+}
+
+/**
+ * 200 `ready`, or 200 `degraded` when only an optional dependency is down (the Redis bus:
+ * local chats go on, so the load balancer should keep sending users), or 503 with
+ * `shutting-down` or `unavailable` (the database is down). Each check is listed as up/down.
+ */
+function readinessBody({ accepting, checks, required }: Readiness) {
+  const down = Object.keys(checks).filter((name) => !checks[name]);
+  const status = !accepting ? 'shutting-down' : down.some((name) => required.includes(name)) ? 'unavailable' : down.length > 0 ? 'degraded' : 'ready';
+  const body: Record<string, string> = { status };
+  for (const [name, up] of Object.entries(checks)) body[name] = up ? 'up' : 'down';
+  return { code: status === 'ready' || status === 'degraded' ? 200 : 503, body };
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {
@@ -20,8 +42,13 @@ export function httpHandler(probes: HttpProbes) {
       return json(res, 200, { status: 'ok', uptimeMs: Date.now() - startedAt });
     }
     if (path === '/readyz') {
-      const ready = probes.ready();
-      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'shutting-down' });
+      return void probes.ready().then(
+        (readiness) => {
+          const { code, body } = readinessBody(readiness);
+          json(res, code, body);
+        },
+        () => json(res, 503, { status: 'unavailable' }),
+      );
     }
     if (path === '/metrics') {
       const lines = Object.entries(probes.metrics()).map(([k, v]) => `omechat_${k} ${v}`);

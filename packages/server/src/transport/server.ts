@@ -13,6 +13,7 @@ import { ConnectionRegistry, SocketConnection } from './connections.js';
 import { TrpcWsHandler } from './trpc-ws.js';
 import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.js';
 import { httpHandler } from './http.js';
+import { dependencyChecks } from './readiness.js';
 
 export interface RunningServer {
   /** The port actually bound (useful with OMECHAT_PORT=0). */
@@ -47,8 +48,13 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
 
   const http = createServer(
     httpHandler({
-      ready: () => accepting,
-      metrics: (): Record<string, number> => ({ connections: connections.size, inflight_calls: handler.inflight, ...core.metrics() }),
+      ready: async () => ({ accepting, checks: await dependencyChecks(core.deps), required: ['database'] }),
+      metrics: (): Record<string, number> => ({
+        connections: connections.size,
+        inflight_calls: handler.inflight,
+        bus_up: core.deps.bus.connected() ? 1 : 0,
+        ...core.metrics(),
+      }),
     }),
   );
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });

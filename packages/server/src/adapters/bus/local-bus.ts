@@ -13,6 +13,15 @@ export class LocalBus implements Bus {
     return () => this.#handlers.delete(handler);
   }
 
+  connected(): boolean {
+    return true;
+  }
+
+  /** In-process delivery has no outages to recover from. */
+  onReconnect(): () => void {
+    return () => undefined;
+  }
+
   async close(): Promise<void> {
     this.#handlers.clear();
   }

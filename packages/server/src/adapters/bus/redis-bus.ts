@@ -4,7 +4,9 @@ import type { Bus, BusMessage } from '../../ports/bus.js';
 
 export interface RedisBusOptions {
   url: string;
-  /** The pub/sub channel every process of one deployment shares. */
+  /** Namespaces the channel (`<prefix>:bus`), so deployments sharing a Redis never hear each other. */
+  prefix?: string;
+  /** The pub/sub channel every process of one deployment shares; overrides the prefix's. */
   channel?: string;
   /** How long open() waits for Redis before giving up. */
   connectTimeoutMs?: number;
@@ -38,7 +40,9 @@ const isWireMessage = (value: unknown): value is WireMessage => {
  *
  * Delivery stays at-most-once, as the port allows: while Redis is unreachable, messages to
  * other processes are dropped, not queued (durable events wait in Storage and a stream
- * catches up on its next wake-up), and ioredis reconnects and resubscribes by itself.
+ * catches up on its next wake-up). ioredis reconnects by itself; we resubscribe ourselves
+ * and only then call the onReconnect handlers, so a stream that re-reads Storage on that
+ * signal cannot miss a wake published between its read and the subscription.
  */
 export class RedisBus implements Bus {
   readonly #id = randomBytes(8).toString('hex');
@@ -47,8 +51,12 @@ export class RedisBus implements Bus {
   readonly #subscriber: Redis;
   readonly #handlers = new Set<(message: BusMessage) => void>();
   readonly #onError: (err: unknown) => void;
+  readonly #reconnectHandlers = new Set<() => void>();
   #dropping = false;
   #closed = false;
+  /** Set when either connection closes, cleared once both are back and subscribed. */
+  #lost = false;
+  #subscribed = false;
 
   /** Connects both connections and subscribes; rejects if Redis does not answer in time. */
   static async open(options: RedisBusOptions): Promise<RedisBus> {
@@ -72,22 +80,60 @@ export class RedisBus implements Bus {
   }
 
   private constructor(options: RedisBusOptions) {
-    this.#channel = options.channel ?? 'omechat:bus';
+    this.#channel = options.channel ?? `${options.prefix ?? 'omechat'}:bus`;
     this.#onError = options.onError ?? (() => undefined);
     // No offline queue: a publish during an outage fails at once instead of piling up.
     this.#publisher = new Redis(options.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    this.#subscriber = new Redis(options.url, { lazyConnect: true });
+    this.#subscriber = new Redis(options.url, { lazyConnect: true, autoResubscribe: false });
     for (const connection of [this.#publisher, this.#subscriber]) {
       // Connection errors surface as failed commands; ioredis keeps reconnecting meanwhile.
       connection.on('error', () => undefined);
+      connection.on('close', () => {
+        if (connection === this.#subscriber) this.#subscribed = false;
+        if (!this.#closed) this.#lost = true;
+      });
     }
-    this.#publisher.on('ready', () => (this.#dropping = false));
+    this.#publisher.on('ready', () => {
+      this.#dropping = false;
+      this.#recovered();
+    });
+    this.#subscriber.on('ready', () => {
+      if (this.#lost) void this.#subscribe().catch((err: unknown) => this.#onError(err));
+    });
     this.#subscriber.on('message', (channel: string, text: string) => this.#receive(channel, text));
   }
 
   async #start(): Promise<void> {
     await Promise.all([this.#publisher.connect(), this.#subscriber.connect()]);
+    await this.#subscribe();
+  }
+
+  async #subscribe(): Promise<void> {
     await this.#subscriber.subscribe(this.#channel);
+    this.#subscribed = true;
+    this.#recovered();
+  }
+
+  /** After an outage: once both connections are back and subscribed, tell the handlers. */
+  #recovered(): void {
+    if (!this.#lost || this.#closed || !this.connected()) return;
+    this.#lost = false;
+    for (const handler of this.#reconnectHandlers) {
+      try {
+        handler();
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
+  }
+
+  connected(): boolean {
+    return this.#subscribed && this.#publisher.status === 'ready' && this.#subscriber.status === 'ready';
+  }
+
+  onReconnect(handler: () => void): () => void {
+    this.#reconnectHandlers.add(handler);
+    return () => this.#reconnectHandlers.delete(handler);
   }
 
   publish(message: BusMessage): void {
@@ -110,6 +156,7 @@ export class RedisBus implements Bus {
     if (this.#closed) return;
     this.#closed = true;
     this.#handlers.clear();
+    this.#reconnectHandlers.clear();
     // QUIT goes out after the publishes already queued on the connection.
     await Promise.all(
       [this.#publisher, this.#subscriber].map(async (connection) => {

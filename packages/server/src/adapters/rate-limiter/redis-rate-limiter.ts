@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { assertRateLimitRule, type RateLimiter, type RateLimiterStore, type RateLimitRule } from '../../ports/rate-limiter.js';
+import { DomainError } from '../../core/domain-error.js';
 import { flexibleLimiter, flexibleOptions } from './flexible.js';
 
 export interface RedisRateLimiterStoreOptions {
@@ -8,8 +9,8 @@ export interface RedisRateLimiterStoreOptions {
   /** Prefixes every key, so several deployments (or test runs) can share one Redis. */
   prefix?: string;
   /**
-   * While Redis is unreachable, count in this process instead of refusing everything.
-   * Limits then hold per process only; tests turn this off to see Redis's own answers.
+   * While Redis is unreachable, count in this process (limits then hold per process only).
+   * Off: every call fails with UNAVAILABLE until Redis answers (fail closed).
    */
   memoryFallback?: boolean;
 }
@@ -67,19 +68,20 @@ export class RedisRateLimiterStore implements RateLimiterStore {
     });
     const inner = flexibleLimiter(limiter, rule.points, () => this.#closed);
     const started = this.#started;
+    // Without the fallback, a Redis that cannot answer refuses the call with a typed error.
+    const call = async <R>(fn: () => Promise<R>): Promise<R> => {
+      await started;
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.#closed || this.#redis.status === 'ready') throw err;
+        throw new DomainError('UNAVAILABLE', 'Rate limits cannot be checked right now; try again shortly');
+      }
+    };
     return {
-      async consume(key, points) {
-        await started;
-        return inner.consume(key, points);
-      },
-      async peek(key) {
-        await started;
-        return inner.peek(key);
-      },
-      async reset(key) {
-        await started;
-        return inner.reset(key);
-      },
+      consume: (key, points) => call(() => inner.consume(key, points)),
+      peek: (key) => call(() => inner.peek(key)),
+      reset: (key) => call(() => inner.reset(key)),
     };
   }
 

@@ -17,6 +17,7 @@ import type {
   UserRecord,
 } from '../../ports/storage.js';
 import type * as Moderation from '../../ports/storage.js';
+import { DomainError } from '../../core/domain-error.js';
 import { assertSchemaName, migratePostgres } from './postgres-migrations.js';
 import { PostgresModerationTables } from './postgres-moderation.js';
 
@@ -29,9 +30,41 @@ export interface PostgresStorageOptions {
   clock?: Clock;
   /** Most connections the pool opens; default 10. */
   maxConnections?: number;
-  /** Told when an idle pooled connection fails (the server went away); the pool replaces it. */
-  onIdleError?: (err: Error) => void;
+  /**
+   * Told when an idle pooled connection fails (the server went away); the pool replaces it.
+   * Gets only a summary: pg hangs the whole client (password, cancel key) on the error.
+   */
+  onIdleError?: (err: ConnectionFailure) => void;
+  /** How long a call waits for a connection before it fails with UNAVAILABLE; default 5 s. */
+  connectTimeoutMs?: number;
 }
+
+/** What may be said about a failed connection: no client object, no credentials. */
+export interface ConnectionFailure {
+  message: string;
+  code?: string;
+}
+
+/**
+ * Errors that mean "the database cannot be reached now", not "this statement is wrong":
+ * socket errors, pg's own connection messages, and the SQLSTATEs of a server that is
+ * shutting down, starting, or out of connection slots (class 08 and 57P01-57P03, 53300).
+ */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+export function isConnectionError(err: unknown): boolean {
+  const code = pgCode(err);
+  if (typeof code === 'string' && (SOCKET_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || code === '53300')) return true;
+  const message = err instanceof Error ? err.message : '';
+  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Client was closed/i.test(message);
+}
+
+const summarise = (err: unknown): ConnectionFailure => {
+  const code = pgCode(err);
+  return { message: err instanceof Error ? err.message : String(err), ...(typeof code === 'string' ? { code } : {}) };
+};
+
+const unavailable = (err: unknown) =>
+  isConnectionError(err) ? new DomainError('UNAVAILABLE', 'The database is unreachable; try again shortly') : err;
 
 /** What both the pool (one autocommitted statement) and a transaction's client can run. */
 export interface Sql {
@@ -102,12 +135,13 @@ export class PostgresStorage implements Storage {
     const pool = new Pool({
       connectionString: options.url,
       max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       // Unqualified table names resolve in our schema on every pooled connection.
       ...(schema !== null ? { options: `-c search_path=${schema}` } : {}),
       types: parseTypes,
     });
     // An idle connection that dies must not become an uncaught 'error' event.
-    pool.on('error', (err) => options.onIdleError?.(err));
+    pool.on('error', (err) => options.onIdleError?.(summarise(err)));
     try {
       const client = await pool.connect();
       try {
@@ -624,10 +658,19 @@ export class PostgresStorage implements Storage {
     if (this.#closed) throw new Error('PostgresStorage is closed');
   }
 
+  /** Resolves when the database answers a trivial query; rejects (UNAVAILABLE) otherwise. */
+  async ping(): Promise<void> {
+    await this.#read((sql) => sql.query('SELECT 1'));
+  }
+
   /** Statements that need no transaction: each runs on its own pooled connection. */
   async #read<R>(fn: (sql: Sql) => Promise<R>): Promise<R> {
     this.#assertOpen();
-    return fn(this.#pool);
+    try {
+      return await fn(this.#pool);
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   async #one<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R | null> {
@@ -645,12 +688,23 @@ export class PostgresStorage implements Storage {
   /**
    * Runs `fn` in one transaction on one connection: COMMIT if it resolves, ROLLBACK if it
    * throws (including when a callback of the caller, such as an event or audit builder,
-   * throws). A connection whose ROLLBACK failed is dropped rather than reused.
+   * throws). A connection whose ROLLBACK failed, or that failed while checked out, is
+   * dropped rather than reused. A lost connection fails the call with UNAVAILABLE: if it
+   * was lost during COMMIT the write may have landed, so callers retry idempotently.
    */
   async #tx<R>(fn: (sql: Sql) => Promise<R>): Promise<R> {
     this.#assertOpen();
-    const client: PoolClient = await this.#pool.connect();
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw unavailable(err);
+    }
     let broken: Error | undefined;
+    // The pool listens for errors on idle clients only: without this, a connection reset
+    // while a transaction holds the client is an uncaught 'error' event that ends the process.
+    const onError = (err: Error) => (broken = err);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       try {
@@ -663,7 +717,10 @@ export class PostgresStorage implements Storage {
         });
         throw err;
       }
+    } catch (err) {
+      throw unavailable(err);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
