@@ -12,4 +12,10 @@ describe('loadConfig', () => {
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(/OMECHAT_PORT[\s\S]*OMECHAT_STORAGE[\s\S]*OMECHAT_ARGON2_MEMORY_KIB/);
   });
+
+  it('checks the cluster settings', () => {
+    expect(loadConfig({})).toMatchObject({ OMECHAT_REDIS_PREFIX: 'omechat', OMECHAT_MATCHER: 'memory', OMECHAT_RATE_LIMIT_REDIS_DOWN: 'local' });
+    const attempt = () => loadConfig({ OMECHAT_REDIS_PREFIX: 'has space', OMECHAT_MATCHER: 'psychic', OMECHAT_RATE_LIMIT_REDIS_DOWN: 'maybe' });
+    expect(attempt).toThrow(/OMECHAT_REDIS_PREFIX[\s\S]*OMECHAT_RATE_LIMIT_REDIS_DOWN[\s\S]*OMECHAT_MATCHER/);
+  });
 });

@@ -20,7 +20,7 @@ const TO_TRPC: Record<ErrorCode, TRPC_ERROR_CODE_KEY> = {
   CHAT_ENDED: 'PRECONDITION_FAILED',
   ALREADY_REPORTED: 'CONFLICT',
   INTERNAL: 'INTERNAL_SERVER_ERROR',
-  UNAVAILABLE: 'INTERNAL_SERVER_ERROR',
+  UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 };
 
 /** For errors tRPC raises itself (bad input, unknown procedure, parse errors). */

@@ -11,6 +11,11 @@ export interface BusFactory {
   open(scope: string): Promise<Bus> | Bus;
   /** True when two instances of one scope are two processes that see each other's messages. */
   crossProcess: boolean;
+  /**
+   * For a bus over a medium that can fail: buses on a medium the test may take down
+   * (`interrupt`) and bring back (`restore`), such as a Redis server of the test's own.
+   */
+  outage?: { open(scope: string): Promise<Bus>; interrupt(): Promise<void>; restore(): Promise<void> };
 }
 
 /**
@@ -109,6 +114,37 @@ export function busContract(name: string, factory: BusFactory): void {
       expect(withoutSettling(mine.received)).toEqual([wake('mine')]);
       expect(theirs.received).toEqual([wake('other')]);
     });
+
+    it('says it is connected once open', async () => {
+      const bus = await open();
+      expect(bus.connected()).toBe(true);
+      const off = bus.onReconnect(() => undefined);
+      expect(() => off()).not.toThrow();
+    });
+
+    const { outage } = factory;
+    if (outage) {
+      it('during an outage delivers in process, then reconnects, says so once, and delivers across again', async () => {
+        const [one, two] = [await outage.open(scope), await outage.open(scope)];
+        opened.push(one, two);
+        const [atOne, atTwo] = [listen(one), listen(two)];
+        const reconnects = [0, 0];
+        one.onReconnect(() => reconnects[0]!++);
+        two.onReconnect(() => reconnects[1]!++);
+
+        await outage.interrupt();
+        await until(() => !one.connected() && !two.connected(), 'both buses to notice the outage');
+        one.publish(wake('local-during-outage'));
+        expect(atOne.received).toEqual([wake('local-during-outage')]);
+
+        await outage.restore();
+        await until(() => reconnects[0] === 1 && reconnects[1] === 1, 'both buses to report the reconnection', 20_000);
+        expect(one.connected() && two.connected()).toBe(true);
+        one.publish(wake('after-outage'));
+        await until(() => atTwo.received.some((m) => m.kind === 'events' && m.userHash === 'user-after-outage'), 'delivery across again');
+        expect(reconnects).toEqual([1, 1]);
+      }, 30_000);
+    }
 
     if (!factory.crossProcess) return;
 

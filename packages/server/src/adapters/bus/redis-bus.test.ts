@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from '../../../test/services.js';
 import type { UserHash } from '@omechat/protocol';
 import type { BusMessage } from '../../ports/bus.js';
 import { busContract } from './bus.contract.js';
@@ -18,10 +19,45 @@ async function openBus(scope: string, onError?: (err: unknown) => void): Promise
   }
 }
 
-busContract('redis', { open: (scope) => openBus(scope), crossProcess: true });
+// A Redis of this file's own, which the outage test stops and starts again.
+let own: RedisServer;
+beforeAll(async () => {
+  own = await startRedisServer();
+});
+afterAll(async () => {
+  await own.stop();
+});
+
+busContract('redis', {
+  open: (scope) => openBus(scope),
+  crossProcess: true,
+  outage: {
+    open: (scope) => RedisBus.open({ url: own.url, channel: channelOf(scope) }),
+    interrupt: () => own.stop(),
+    restore: () => own.start(),
+  },
+});
 
 describe('RedisBus', () => {
   const wake = (who: string): BusMessage => ({ kind: 'events', userHash: `user-${who}` as UserHash });
+
+  it('namespaces its channel with the prefix', async () => {
+    const prefix = `omechat-test-${process.pid}-${Date.now()}`;
+    const bus = await RedisBus.open({ url, prefix });
+    const raw = new Redis(url);
+    try {
+      const heard: string[] = [];
+      raw.on('message', (channel: string) => heard.push(channel));
+      await raw.subscribe(`${prefix}:bus`);
+      bus.publish(wake('prefixed'));
+      const deadline = Date.now() + 3000;
+      while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(heard).toEqual([`${prefix}:bus`]);
+    } finally {
+      raw.disconnect();
+      await bus.close();
+    }
+  });
 
   it('refuses to open when Redis cannot be reached', async () => {
     await expect(RedisBus.open({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 500 })).rejects.toThrow(/unreachable/);

@@ -74,7 +74,7 @@ export class RedisRateLimiterStore implements RateLimiterStore {
       try {
         return await fn();
       } catch (err) {
-        if (this.#closed || this.#redis.status === 'ready') throw err;
+        if (this.#closed) throw err; // flexibleLimiter throws only store failures; over-limit is a decision
         throw new DomainError('UNAVAILABLE', 'Rate limits cannot be checked right now; try again shortly');
       }
     };

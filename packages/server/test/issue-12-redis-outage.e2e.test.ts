@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { Pool } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from './harness.js';
+import { startRedisServer, type RedisServer } from './services.js';
+
+// .ci/run starts PostgreSQL; Redis here is the test's own, so it can be stopped.
+const postgresUrl = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const admin = new Pool({ connectionString: postgresUrl, max: 1 });
+admin.on('error', () => undefined);
+const schema = `omechat_busfault_${randomBytes(6).toString('hex')}`;
+let redis: RedisServer;
+const servers: TestServer[] = [];
+
+beforeAll(async () => {
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}`);
+  } catch (err) {
+    throw new Error(`PostgreSQL at ${postgresUrl} is unreachable (set OMECHAT_TEST_POSTGRES_URL): ${String(err)}`, { cause: err });
+  }
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.destroy()));
+  await redis.stop();
+  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.end();
+});
+
+async function node(): Promise<TestServer> {
+  const server = await startTestServer({
+    OMECHAT_STORAGE: 'postgres',
+    OMECHAT_DATABASE_URL: `${postgresUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    OMECHAT_BUS: 'redis',
+    OMECHAT_REDIS_URL: redis.url,
+  });
+  servers.push(server);
+  return server;
+}
+
+const httpOf = (server: TestServer) => server.url.replace(/^ws/, 'http').replace(/\/trpc$/, '');
+const readyz = async (server: TestServer) => (await fetch(`${httpOf(server)}/readyz`)).json();
+const metrics = async (server: TestServer) => (await fetch(`${httpOf(server)}/metrics`)).text();
+
+describe('issue 12: a Redis bus outage', () => {
+  it('keeps local chats going, shows the outage, and catches every stream up as soon as Redis is back', async () => {
+    const [one, two] = [await node(), await node()];
+    // Alice and Bob are matched on node one; then Bob moves to node two.
+    const across = await matchedPair(one.url);
+    await across.b.client.close();
+    const bobOnTwo = connect(two.url, across.b.credentials);
+    const bob = recorder(bobOnTwo);
+    await waitFor(() => bobOnTwo.state === 'connected', 'Bob on node two');
+    const local = await matchedPair(one.url);
+    const clients = [across.a.client, bobOnTwo, local.a.client, local.b.client];
+    try {
+      // Bob's stream on node two is live: a message reaches it through the bus.
+      const send = (text: string) =>
+        across.a.client.message.send({ chatId: across.chatId, envelope: envelopeFor([across.b.credentials.clientHash], text), clientMessageId: text });
+      await send('before');
+      await waitFor(() => bob.texts().includes('before'), 'the first message on node two');
+
+      await redis.stop();
+      await waitFor(async () => (await readyz(one)).bus === 'down', 'node one to notice the outage');
+      expect(await readyz(one)).toEqual({ status: 'degraded', database: 'up', bus: 'down' });
+      expect(await metrics(one)).toMatch(/^omechat_bus_up 0$/m);
+
+      // A chat within node one goes on.
+      await local.a.client.message.send({ chatId: local.chatId, envelope: envelopeFor([local.b.credentials.clientHash], 'local'), clientMessageId: 'local' });
+      await waitFor(() => local.eb.texts().includes('local'), 'the local message');
+
+      // Acknowledged and stored, though node two cannot hear of it yet.
+      await send('during');
+
+      await redis.start();
+      // No new event for Bob: only the bus's return may wake his stream.
+      await waitFor(() => bob.texts().includes('during'), 'the message sent during the outage on node two', 30_000);
+      expect(bob.texts()).toEqual(['before', 'during']);
+      await waitFor(async () => (await readyz(one)).status === 'ready', 'node one ready again', 30_000);
+      expect(await metrics(two)).toMatch(/^omechat_bus_up 1$/m);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  }, 90_000);
+});
