@@ -39,7 +39,7 @@ async function node(): Promise<TestServer> {
 }
 
 const httpOf = (server: TestServer) => server.url.replace(/^ws/, 'http').replace(/\/trpc$/, '');
-const readyz = async (server: TestServer) => (await fetch(`${httpOf(server)}/readyz`)).json();
+const readyz = async (server: TestServer) => (await (await fetch(`${httpOf(server)}/readyz`)).json()) as Record<string, string>;
 const metrics = async (server: TestServer) => (await fetch(`${httpOf(server)}/metrics`)).text();
 
 describe('issue 12: a Redis bus outage', () => {

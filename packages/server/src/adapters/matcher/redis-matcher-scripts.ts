@@ -1,0 +1,225 @@
+import { LIMITS } from '@omechat/protocol';
+
+/**
+ * The Lua that runs the waiting queue inside Redis. Each script runs atomically, so pairing
+ * (find a partner, remove both) cannot interleave with another node's: no user is paired
+ * twice and no ticket is lost to a race. The ATSS rules are applied here, not trusted from
+ * the caller: the candidate cells are derived from the ticket's own age and tolerance, and
+ * the chosen partner is checked again against both tickets before anything is removed.
+ *
+ * Layout under the base key B (one hash tag, so every key lives in one slot):
+ *   B:t            hash userHash -> record "member|node|cell|ticket JSON" (the ticket JSON
+ *                  as the caller wrote it: cjson would re-encode numbers with 14 digits)
+ *   B:seq          insertion counter
+ *   B:plain:<cell> B:picky:<cell> B:i:<cell>:<interest>
+ *                  sorted sets of members, score enqueuedAt; a member is the 15-digit
+ *                  insertion number then the userHash, so equal scores order by insertion
+ *   B:all          every member (expiry)      B:unswept  members not yet swept
+ *   B:nodes        node ids with tickets      B:node:<id>  that node's userHashes
+ *   B:lease:<id>   exists while the node lives (PX lease, renewed by heartbeats)
+ * A cell is one (age, tolerance) combination: age * (toleranceMax + 1) + tolerance.
+ */
+const PRELUDE = `
+local B = KEYS[1]
+local ADULT, AGE_MIN, AGE_MAX, TOL_MAX, MAX_INTERESTS = ${LIMITS.adultAge}, ${LIMITS.ageMin}, ${LIMITS.ageMax}, ${LIMITS.toleranceMax}, ${LIMITS.maxInterests}
+
+local function cellOf(age, tol) return age * (TOL_MAX + 1) + tol end
+
+local function userOf(member) return string.sub(member, 16) end
+
+local function parse(raw)
+  local m, n, c, json = string.match(raw, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  return { m = m, n = n, c = c, t = cjson.decode(json) }
+end
+
+local function earlier(score, member, best)
+  return score < best.score or (score == best.score and member < best.member)
+end
+
+local function isInt(n, lo, hi) return n ~= nil and n == math.floor(n) and n >= lo and n <= hi end
+
+-- The cells of tickets a ticket of this age and tolerance may meet: the other's age within
+-- our tolerance, on our side of the adult line, with a tolerance of its own that covers the gap.
+local function reachable(age, tol)
+  local cells = {}
+  local adult = age >= ADULT
+  for other = math.max(AGE_MIN, age - tol), math.min(AGE_MAX, age + tol) do
+    if (other >= ADULT) == adult then
+      for t = math.abs(other - age), TOL_MAX do cells[#cells + 1] = cellOf(other, t) end
+    end
+  end
+  return cells
+end
+
+local function removeTicket(user)
+  local raw = redis.call('HGET', B .. ':t', user)
+  if not raw then return nil end
+  local rec = parse(raw)
+  local m = rec.m
+  if #rec.t.interests > 0 then
+    redis.call('ZREM', B .. ':picky:' .. rec.c, m)
+    for _, interest in ipairs(rec.t.interests) do redis.call('ZREM', B .. ':i:' .. rec.c .. ':' .. interest, m) end
+  else
+    redis.call('ZREM', B .. ':plain:' .. rec.c, m)
+  end
+  redis.call('ZREM', B .. ':all', m)
+  redis.call('ZREM', B .. ':unswept', m)
+  redis.call('SREM', B .. ':node:' .. rec.n, user)
+  redis.call('HDEL', B .. ':t', user)
+  return raw
+end
+
+-- The first ticket of a bucket that is not skipped, if it is older than best; with
+-- relaxedBy set it must have waited relaxMs by then (and if it has not, no later one has).
+local function olderHead(key, self, excluded, best, relaxedBy, relaxMs)
+  local i = 0
+  while true do
+    local r = redis.call('ZRANGE', key, i, i, 'WITHSCORES')
+    if #r == 0 then return best end
+    local member, score = r[1], tonumber(r[2])
+    if best and not earlier(score, member, best) then return best end
+    local user = userOf(member)
+    if user ~= self and not excluded[user] then
+      if relaxedBy == nil or relaxedBy - score >= relaxMs then return { score = score, member = member, user = user } end
+      return best
+    end
+    i = i + 1
+  end
+end
+
+-- The oldest allowed partner sharing an interest, else the oldest allowed one at all.
+local function findPartner(t, excluded, now, relaxMs)
+  local cells = reachable(t.age, t.tolerance)
+  local self = t.userHash
+  local best = nil
+  for _, interest in ipairs(t.interests) do
+    for _, cell in ipairs(cells) do best = olderHead(B .. ':i:' .. cell .. ':' .. interest, self, excluded, best, nil, relaxMs) end
+  end
+  if best then return best end
+  local pickyBy = now
+  if now - t.enqueuedAt >= relaxMs then pickyBy = nil end
+  local plainBy = nil
+  if #t.interests > 0 then plainBy = pickyBy end
+  for _, cell in ipairs(cells) do
+    best = olderHead(B .. ':plain:' .. cell, self, excluded, best, plainBy, relaxMs)
+    best = olderHead(B .. ':picky:' .. cell, self, excluded, best, pickyBy, relaxMs)
+  end
+  return best
+end
+
+-- A live partner for t, or nil. Tickets of nodes whose lease lapsed are removed on the way.
+local function takePartner(t, excluded, now, relaxMs)
+  for _ = 1, 100 do
+    local best = findPartner(t, excluded, now, relaxMs)
+    if not best then return nil end
+    local rec = parse(redis.call('HGET', B .. ':t', best.user))
+    if redis.call('EXISTS', B .. ':lease:' .. rec.n) == 1 then
+      local o = rec.t
+      local gap = math.abs(o.age - t.age)
+      if o.userHash == t.userHash or excluded[o.userHash] or (o.age >= ADULT) ~= (t.age >= ADULT)
+        or gap > math.min(o.tolerance, t.tolerance) then
+        return redis.error_reply('ATSS violation: refusing a pair the rules forbid')
+      end
+      return removeTicket(best.user)
+    end
+    removeTicket(best.user)
+  end
+  return nil
+end
+
+local function setOf(list, from, count)
+  local set = {}
+  for i = from, from + count - 1 do set[list[i]] = true end
+  return set
+end
+`;
+
+/**
+ * ARGV: node, leaseMs, now, relaxMs, ticket JSON (interests deduplicated), enqueuedAt as
+ * written by the caller, excluded count, excluded userHashes... Returns the partner's
+ * record, or nil once the ticket is queued.
+ */
+const ENQUEUE = `
+local node, leaseMs, now, relaxMs, score = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
+local t = cjson.decode(ARGV[5])
+if not isInt(t.age, AGE_MIN, AGE_MAX) or not isInt(t.tolerance, 0, TOL_MAX) or #t.interests > MAX_INTERESTS then
+  return redis.error_reply('match ticket out of range')
+end
+local excluded = setOf(ARGV, 8, tonumber(ARGV[7]))
+redis.call('SET', B .. ':lease:' .. node, '1', 'PX', leaseMs)
+removeTicket(t.userHash)
+local partner = takePartner(t, excluded, now, relaxMs)
+if partner then return partner end
+
+local cell = cellOf(t.age, t.tolerance)
+local member = string.format('%015d', redis.call('INCR', B .. ':seq')) .. t.userHash
+redis.call('HSET', B .. ':t', t.userHash, member .. '|' .. node .. '|' .. cell .. '|' .. ARGV[5])
+if #t.interests > 0 then
+  redis.call('ZADD', B .. ':picky:' .. cell, score, member)
+  for _, interest in ipairs(t.interests) do redis.call('ZADD', B .. ':i:' .. cell .. ':' .. interest, score, member) end
+else
+  redis.call('ZADD', B .. ':plain:' .. cell, score, member)
+end
+redis.call('ZADD', B .. ':all', score, member)
+if now - t.enqueuedAt < relaxMs then redis.call('ZADD', B .. ':unswept', score, member) end
+redis.call('SADD', B .. ':nodes', node)
+redis.call('SADD', B .. ':node:' .. node, t.userHash)
+return nil
+`;
+
+/** ARGV: before. Takes the members of tickets enqueued at or before it off the unswept set. */
+const TAKE_DUE = `
+local due = redis.call('ZRANGEBYSCORE', B .. ':unswept', '-inf', ARGV[1])
+for _, member in ipairs(due) do redis.call('ZREM', B .. ':unswept', member) end
+return due
+`;
+
+/**
+ * ARGV: member, now, relaxMs, excluded count, excluded... Pairs a waiting ticket if it is
+ * still the same ticket. Returns {own record JSON, partner record JSON} or nil.
+ */
+const PAIR_WAITING = `
+local member, now, relaxMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local user = userOf(member)
+local raw = redis.call('HGET', B .. ':t', user)
+if not raw then return nil end
+local rec = parse(raw)
+if rec.m ~= member or redis.call('EXISTS', B .. ':lease:' .. rec.n) == 0 then return nil end
+local partner = takePartner(rec.t, setOf(ARGV, 5, tonumber(ARGV[4])), now, relaxMs)
+if not partner then return nil end
+removeTicket(user)
+return { raw, partner }
+`;
+
+/** ARGV: userHash. Returns the removed record JSON or nil. */
+const CANCEL = `return removeTicket(ARGV[1])`;
+
+/**
+ * ARGV: before (exclusive). Removes tickets enqueued before it, oldest first, returning
+ * their records; also removes, without returning them, every ticket of a node whose lease
+ * has lapsed (a node that died: its users are gone).
+ */
+const EXPIRE = `
+for _, node in ipairs(redis.call('SMEMBERS', B .. ':nodes')) do
+  if redis.call('EXISTS', B .. ':lease:' .. node) == 0 then
+    for _, user in ipairs(redis.call('SMEMBERS', B .. ':node:' .. node)) do removeTicket(user) end
+    redis.call('DEL', B .. ':node:' .. node)
+    redis.call('SREM', B .. ':nodes', node)
+  end
+end
+local expired = {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', B .. ':all', '-inf', '(' .. ARGV[1])) do
+  expired[#expired + 1] = removeTicket(userOf(member))
+end
+return expired
+`;
+
+export const MATCHER_SCRIPTS = {
+  enqueue: PRELUDE + ENQUEUE,
+  takeDue: PRELUDE + TAKE_DUE,
+  pairWaiting: PRELUDE + PAIR_WAITING,
+  cancel: PRELUDE + CANCEL,
+  expire: PRELUDE + EXPIRE,
+} as const;
+
+export type MatcherScript = keyof typeof MATCHER_SCRIPTS;
