@@ -23,15 +23,23 @@
  *     API would take minutes). Every waiting ticket needs an open connection, so 100,000
  *     waiting end to end needs ~100k sockets and several minutes: the default is smaller.
  *
+ * (c) RedisMatcher, in process against the Redis at `--redis-url`: the same fill and the same
+ *     arrivals as (a), one enqueue at a time (the fill is pipelined); every partner is
+ *     compared with MemoryMatcher's. Written to its own section; `--only-redis` runs just
+ *     (a) for MemoryMatcher and (c).
+ *
  *   node --import tsx matching.ts [--waiting 100000] [--arrivals 4000]
  *        [--e2e-waiting 10000] [--e2e-arrivals 1000] [--e2e-concurrency 8] [--no-e2e] [--cpu-prof DIR] [--no-write]
+ *        [--redis-url redis://127.0.0.1:6379] [--no-redis] [--only-redis]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LIMITS, type UserHash } from '@omechat/protocol';
+import { Redis } from 'ioredis';
 import { MemoryMatcher } from '../packages/server/src/adapters/matcher/memory-matcher.ts';
+import { RedisMatcher } from '../packages/server/src/adapters/matcher/redis-matcher.ts';
 import type { MatchPair, MatchTicket } from '../packages/server/src/ports/matcher.ts';
 import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
 import { raiseFileLimit, startOmeChat } from './lib/proc.ts';
@@ -52,6 +60,9 @@ const { values: args } = parseArgs({
     'no-e2e': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    'redis-url': { type: 'string', default: process.env.OMECHAT_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    'no-redis': { type: 'boolean', default: false },
+    'only-redis': { type: 'boolean', default: false },
   },
 });
 const WAITING = Number(args.waiting);
@@ -109,7 +120,7 @@ interface InProcessResult {
   partners: (string | null)[];
 }
 
-async function inProcess(): Promise<{ memory: InProcessResult; naive: InProcessResult; agree: boolean }> {
+async function inProcess(): Promise<{ memory: InProcessResult; naive: InProcessResult | null; redis: InProcessResult | null; agree: boolean; redisAgrees: boolean }> {
   const rand = prng(42);
   const waiting = makeWaiting(WAITING, rand);
   const targets = shuffled(WAITING, rand);
@@ -137,14 +148,14 @@ async function inProcess(): Promise<{ memory: InProcessResult; naive: InProcessR
 
   const runOne = async (
     name: string,
-    matcher: { enqueue(t: MatchTicket, x: ReadonlySet<UserHash>): Promise<MatchPair | null>; size(): Promise<number>; inspected: number },
+    matcher: { enqueue(t: MatchTicket, x: ReadonlySet<UserHash>): Promise<MatchPair | null>; size(): Promise<number>; inspected?: number },
     fill: () => Promise<number>,
   ): Promise<InProcessResult> => {
     const f0 = performance.now();
     const filled = await fill();
     const fillSeconds = (performance.now() - f0) / 1000;
     if (filled !== WAITING || (await matcher.size()) !== WAITING) throw new Error(`${name}: ${filled} of ${WAITING} tickets waiting after the fill`);
-    const inspected0 = matcher.inspected;
+    const inspected0 = matcher.inspected ?? NaN;
     const all = new Samples();
     const matched = new Samples();
     const partners: (string | null)[] = [];
@@ -171,7 +182,7 @@ async function inProcess(): Promise<{ memory: InProcessResult; naive: InProcessR
       p99: p99!,
       max: max!,
       matchedP99: percentiles(matched.values(), [99])[0]!,
-      inspectedPerArrival: (matcher.inspected - inspected0) / arrivals.length,
+      inspectedPerArrival: ((matcher.inspected ?? NaN) - inspected0) / arrivals.length,
       partners,
     };
   };
@@ -186,13 +197,45 @@ async function inProcess(): Promise<{ memory: InProcessResult; naive: InProcessR
     }
     return queued;
   });
-  const naiveMatcher = new NaiveMatcher(options);
-  const naive = await runOne('naive scan', naiveMatcher, async () => {
-    naiveMatcher.load(waitingTickets); // known to be mutually incompatible: MemoryMatcher queued them all
-    return WAITING;
-  });
-  const agree = memory.partners.every((p, i) => p === naive.partners[i]);
-  return { memory, naive, agree };
+  const sameAsMemory = (r: InProcessResult | null) => r !== null && memory.partners.every((p, i) => p === r.partners[i]);
+  let naive: InProcessResult | null = null;
+  if (!args['only-redis']) {
+    const naiveMatcher = new NaiveMatcher(options);
+    naive = await runOne('naive scan', naiveMatcher, async () => {
+      naiveMatcher.load(waitingTickets); // known to be mutually incompatible: MemoryMatcher queued them all
+      return WAITING;
+    });
+  }
+  let redis: InProcessResult | null = null;
+  if (!args['no-redis']) {
+    const prefix = `omechat-bench-${process.pid}`;
+    const redisMatcher = new RedisMatcher({ ...options, url: args['redis-url'], prefix, leaseMs: 600_000 });
+    try {
+      redis = await runOne('RedisMatcher', redisMatcher, async () => {
+        let queued = 0;
+        // Pipelined: one connection keeps order, so insertion order is the memory matcher's.
+        for (let i = 0; i < waitingTickets.length; i += 1000) {
+          const batch = waitingTickets.slice(i, i + 1000);
+          clock = batch[batch.length - 1]!.enqueuedAt;
+          for (const pair of await Promise.all(batch.map((t) => redisMatcher.enqueue(t, none)))) if (pair === null) queued++;
+        }
+        return queued;
+      });
+    } finally {
+      await redisMatcher.close();
+      await deleteKeys(args['redis-url'], `{${prefix}:match}*`);
+    }
+  }
+  return { memory, naive, redis, agree: sameAsMemory(naive), redisAgrees: sameAsMemory(redis) };
+}
+
+async function deleteKeys(url: string, pattern: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    for await (const keys of redis.scanStream({ match: pattern, count: 1000 }) as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -318,20 +361,24 @@ console.log(`machine: ${machineLine}`);
 console.log(`code: ${revision}`);
 console.log(`\n(a) in process: ${fmt(WAITING)} tickets waiting, ${fmt(ARRIVALS)} arrivals (half take a waiting ticket by interest, half plain)`);
 const a = await inProcess();
-for (const r of [a.memory, a.naive]) {
+for (const r of [a.memory, a.naive, a.redis]) {
+  if (!r) continue;
   console.log(
     `  ${r.name.padEnd(13)} ${fmt(r.matchesPerSecond)} matches/s (${r.pairs} pairs), enqueue p50 ${fmt(r.p50 * 1000, 1)} µs, p99 ${fmt(r.p99 * 1000, 1)} µs ` +
       `(matching arrivals: p99 ${fmt(r.matchedP99 * 1000, 1)} µs), max ${fmt(r.max * 1000)} µs, ${fmt(r.inspectedPerArrival, 1)} tickets inspected per arrival; ` +
       `fill ${fmt(r.fillSeconds, 2)} s`,
   );
 }
-console.log(
-  `  ratio MemoryMatcher/naive: matches/s ${ratio(a.memory.matchesPerSecond, a.naive.matchesPerSecond)}, p99 ${ratio(a.memory.p99, a.naive.p99)}; ` +
-    `same partner for every arrival: ${a.agree ? 'yes' : 'NO'}`,
-);
+if (a.naive) {
+  console.log(
+    `  ratio MemoryMatcher/naive: matches/s ${ratio(a.memory.matchesPerSecond, a.naive.matchesPerSecond)}, p99 ${ratio(a.memory.p99, a.naive.p99)}; ` +
+      `same partner for every arrival: ${a.agree ? 'yes' : 'NO'}`,
+  );
+}
+if (a.redis) console.log(`  RedisMatcher chose the same partner as MemoryMatcher for every arrival: ${a.redisAgrees ? 'yes' : 'NO'}`);
 
 let e2e: { full: E2eResult; small: E2eResult } | undefined;
-if (!args['no-e2e']) {
+if (!args['no-e2e'] && !args['only-redis']) {
   console.log(`\n(b) end to end: ${fmt(E2E_ARRIVALS)} arrivals, ${E2E_CONCURRENCY} at a time, each taking one waiting user by interest`);
   const small = await endToEnd(E2E_ARRIVALS);
   const full = await endToEnd(E2E_WAITING, true);
@@ -349,9 +396,36 @@ if (!args['no-e2e']) {
   e2e = { full, small };
 }
 
-if (!args['no-write']) {
-  const us = (ms: number) => `${fmt(ms * 1000, 1)} µs`;
-  const rowA = (what: string, of: (r: InProcessResult) => number, show: (n: number) => string) => [what, show(of(a.memory)), show(of(a.naive)), ratio(of(a.memory), of(a.naive))];
+const us = (ms: number) => `${fmt(ms * 1000, 1)} µs`;
+if (!args['no-write'] && a.redis) {
+  const redis = a.redis;
+  const row = (what: string, of: (r: InProcessResult) => number, show: (n: number) => string, target = '') => [what, show(of(redis)), show(of(a.memory)), target];
+  writeSection(
+    'matching-redis',
+    `## Matching in Redis (RedisMatcher)
+
+- **Machine:** ${machineLine}
+- **Date:** ${now()}
+- **Command:** ${commandLine('matching')}
+- **Code:** ${revision}
+
+\`RedisMatcher\` (\`OMECHAT_MATCHER=redis\`) in process against the local Redis (${args['redis-url']}), with the same ${fmt(WAITING)} waiting tickets and the same ${fmt(ARRIVALS)} arrivals as the in-process matching section above, under the same fake clock. The fill is pipelined (1,000 enqueues in flight on one connection, which keeps their order); each arrival is one \`enqueue\`, awaited before the next, so every figure includes one loopback round trip to Redis. RedisMatcher chose the same partner as MemoryMatcher for every arrival: **${a.redisAgrees ? 'yes' : 'NO'}**.
+
+${table(['figure', 'RedisMatcher', 'MemoryMatcher (same run)', 'target (issue 12)'], [
+  row('matches per second', (r) => r.matchesPerSecond, (n) => fmt(n), '>= 5,000'),
+  row('enqueue latency p50 (all arrivals)', (r) => r.p50, us),
+  row('enqueue latency p99 (all arrivals)', (r) => r.p99, us, '<= 5 ms'),
+  row('enqueue latency p99 (arrivals that paired)', (r) => r.matchedP99, us),
+  row('enqueue latency max', (r) => r.max, us),
+  row('pairs made', (r) => r.pairs, (n) => fmt(n)),
+  row('fill (100k enqueues)', (r) => r.fillSeconds, (n) => `${fmt(n, 2)} s`),
+])}
+`,
+  );
+}
+if (!args['no-write'] && a.naive && !args['only-redis']) {
+  const naive = a.naive;
+  const rowA = (what: string, of: (r: InProcessResult) => number, show: (n: number) => string) => [what, show(of(a.memory)), show(of(naive)), ratio(of(a.memory), of(naive))];
   let e2eText = '(not run: --no-e2e)';
   if (e2e) {
     const { full, small } = e2e;

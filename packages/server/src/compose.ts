@@ -13,6 +13,8 @@ import type { Bus } from './ports/bus.js';
 import { systemClock } from './ports/clock.js';
 import type { Storage } from './ports/storage.js';
 import { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
+import { RedisMatcher } from './adapters/matcher/redis-matcher.js';
+import type { Matcher } from './ports/matcher.js';
 import type { Logger } from './logger.js';
 import { MemoryRateLimiterStore } from './adapters/rate-limiter/memory-rate-limiter.js';
 import { RedisRateLimiterStore } from './adapters/rate-limiter/redis-rate-limiter.js';
@@ -78,7 +80,7 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
     random: cryptoRandom,
     clock: systemClock,
     bus,
-    matcher: new MemoryMatcher({ interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => systemClock.now() }),
+    matcher: createMatcher(config),
     rateLimiters: createRateLimiterStore(config, log),
     },
     {
@@ -93,6 +95,12 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
   );
 }
 
+/** In process, or in Redis so that users on different nodes are paired with each other. */
+export function createMatcher(config: Config): Matcher {
+  const options = { interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => systemClock.now() };
+  if (config.OMECHAT_MATCHER === 'memory') return new MemoryMatcher(options);
+  return new RedisMatcher({ ...options, url: config.OMECHAT_REDIS_URL, prefix: config.OMECHAT_REDIS_PREFIX });
+}
 
 export function createRateLimiterStore(config: Config, log?: Logger): RateLimiterStore {
   if (config.OMECHAT_RATE_LIMIT_STORE !== 'redis') return new MemoryRateLimiterStore();
