@@ -120,7 +120,14 @@ interface InProcessResult {
   partners: (string | null)[];
 }
 
-async function inProcess(): Promise<{ memory: InProcessResult; naive: InProcessResult | null; redis: InProcessResult | null; agree: boolean; redisAgrees: boolean }> {
+async function inProcess(): Promise<{
+  memory: InProcessResult;
+  naive: InProcessResult | null;
+  redis: InProcessResult | null;
+  redisConcurrent: { matchesPerSecond: number; pairs: number } | null;
+  agree: boolean;
+  redisAgrees: boolean;
+}> {
   const rand = prng(42);
   const waiting = makeWaiting(WAITING, rand);
   const targets = shuffled(WAITING, rand);
@@ -207,27 +214,49 @@ async function inProcess(): Promise<{ memory: InProcessResult; naive: InProcessR
     });
   }
   let redis: InProcessResult | null = null;
+  let redisConcurrent: { matchesPerSecond: number; pairs: number } | null = null;
   if (!args['no-redis']) {
-    const prefix = `omechat-bench-${process.pid}`;
-    const redisMatcher = new RedisMatcher({ ...options, url: args['redis-url'], prefix, leaseMs: 600_000 });
-    try {
-      redis = await runOne('RedisMatcher', redisMatcher, async () => {
+    /** A RedisMatcher on a fresh prefix holding the waiting tickets; fn gets it; keys are deleted after. */
+    const withRedisMatcher = async <R>(fn: (matcher: RedisMatcher, fill: () => Promise<number>) => Promise<R>) => {
+      const prefix = `omechat-bench-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      const matcher = new RedisMatcher({ ...options, url: args['redis-url'], prefix, leaseMs: 600_000 });
+      // Pipelined: one connection keeps order, so insertion order is the memory matcher's.
+      const fill = async () => {
         let queued = 0;
-        // Pipelined: one connection keeps order, so insertion order is the memory matcher's.
         for (let i = 0; i < waitingTickets.length; i += 1000) {
           const batch = waitingTickets.slice(i, i + 1000);
           clock = batch[batch.length - 1]!.enqueuedAt;
-          for (const pair of await Promise.all(batch.map((t) => redisMatcher.enqueue(t, none)))) if (pair === null) queued++;
+          for (const pair of await Promise.all(batch.map((t) => matcher.enqueue(t, none)))) if (pair === null) queued++;
         }
         return queued;
-      });
-    } finally {
-      await redisMatcher.close();
-      await deleteKeys(args['redis-url'], `{${prefix}:match}*`);
-    }
+      };
+      try {
+        return await fn(matcher, fill);
+      } finally {
+        await matcher.close();
+        await deleteKeys(args['redis-url'], `{${prefix}:match}*`);
+      }
+    };
+    redis = await withRedisMatcher((matcher, fill) => runOne('RedisMatcher', matcher, fill));
+    // Throughput as a busy node sees it: the same arrivals, IN_FLIGHT at a time.
+    redisConcurrent = await withRedisMatcher(async (matcher, fill) => {
+      await fill();
+      clock = arrivals[arrivals.length - 1]!.enqueuedAt;
+      let next = 0;
+      let pairs = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (next < arrivals.length) if (await matcher.enqueue(arrivals[next++]!, none)) pairs++;
+        }),
+      );
+      return { pairs, matchesPerSecond: pairs / ((performance.now() - t0) / 1000) };
+    });
   }
-  return { memory, naive, redis, agree: sameAsMemory(naive), redisAgrees: sameAsMemory(redis) };
+  return { memory, naive, redis, redisConcurrent, agree: sameAsMemory(naive), redisAgrees: sameAsMemory(redis) };
 }
+
+const IN_FLIGHT = 16;
 
 async function deleteKeys(url: string, pattern: string): Promise<void> {
   const redis = new Redis(url);
@@ -376,6 +405,7 @@ if (a.naive) {
   );
 }
 if (a.redis) console.log(`  RedisMatcher chose the same partner as MemoryMatcher for every arrival: ${a.redisAgrees ? 'yes' : 'NO'}`);
+if (a.redisConcurrent) console.log(`  RedisMatcher, ${IN_FLIGHT} enqueues in flight: ${fmt(a.redisConcurrent.matchesPerSecond)} matches/s (${a.redisConcurrent.pairs} pairs)`);
 
 let e2e: { full: E2eResult; small: E2eResult } | undefined;
 if (!args['no-e2e'] && !args['only-redis']) {
@@ -419,7 +449,10 @@ ${table(['figure', 'RedisMatcher', 'MemoryMatcher (same run)', 'target (issue 12
   row('enqueue latency max', (r) => r.max, us),
   row('pairs made', (r) => r.pairs, (n) => fmt(n)),
   row('fill (100k enqueues)', (r) => r.fillSeconds, (n) => `${fmt(n, 2)} s`),
+  ['matches per second, ' + IN_FLIGHT + ' enqueues in flight (a busy node)', a.redisConcurrent ? fmt(a.redisConcurrent.matchesPerSecond) : '-', '-', '>= 5,000'],
 ])}
+
+Load on this machine while it ran is given in the machine line: the same run's MemoryMatcher figures are the yardstick (compare them with the in-process section above, measured at another time).
 `,
   );
 }

@@ -14,7 +14,13 @@ import { LIMITS } from '@omechat/protocol';
  *   B:plain:<cell> B:picky:<cell> B:i:<cell>:<interest>
  *                  sorted sets of members, score enqueuedAt; a member is the 15-digit
  *                  insertion number then the userHash, so equal scores order by insertion
- *   B:all          every member (expiry)      B:unswept  members not yet swept
+ *   B:kind:plain   B:kind:picky  every member of that kind (tickets without and with
+ *                  interests): expiry reads them oldest first, and the oldest says whether
+ *                  any ticket of the kind has waited long enough to relax
+ *   B:unswept      members not yet swept
+ *   B:mask:plain   B:mask:picky  one byte per cell, '1' while that cell's bucket is not
+ *                  empty; B:ic:<interest>  the cells holding that interest
+ *                  (so an arrival reads only buckets that hold someone)
  *   B:nodes        node ids with tickets      B:node:<id>  that node's userHashes
  *   B:lease:<id>   exists while the node lives (PX lease, renewed by heartbeats)
  * A cell is one (age, tolerance) combination: age * (toleranceMax + 1) + tolerance.
@@ -51,18 +57,30 @@ local function reachable(age, tol)
   return cells
 end
 
-local function removeTicket(user)
-  local raw = redis.call('HGET', B .. ':t', user)
+local function kindOf(t) if #t.interests > 0 then return 'picky' end return 'plain' end
+
+local function addTo(kind, cell, score, member)
+  local bucket = B .. ':' .. kind .. ':' .. cell
+  redis.call('ZADD', bucket, score, member)
+  if redis.call('ZCARD', bucket) == 1 then redis.call('SETRANGE', B .. ':mask:' .. kind, cell, '1') end
+  redis.call('ZADD', B .. ':kind:' .. kind, score, member)
+end
+
+-- raw: the user's record if the caller has already read it.
+local function removeTicket(user, raw)
+  raw = raw or redis.call('HGET', B .. ':t', user)
   if not raw then return nil end
   local rec = parse(raw)
-  local m = rec.m
-  if #rec.t.interests > 0 then
-    redis.call('ZREM', B .. ':picky:' .. rec.c, m)
-    for _, interest in ipairs(rec.t.interests) do redis.call('ZREM', B .. ':i:' .. rec.c .. ':' .. interest, m) end
-  else
-    redis.call('ZREM', B .. ':plain:' .. rec.c, m)
+  local m, kind = rec.m, kindOf(rec.t)
+  local bucket = B .. ':' .. kind .. ':' .. rec.c
+  redis.call('ZREM', bucket, m)
+  if redis.call('ZCARD', bucket) == 0 then redis.call('SETRANGE', B .. ':mask:' .. kind, rec.c, '0') end
+  redis.call('ZREM', B .. ':kind:' .. kind, m)
+  for _, interest in ipairs(rec.t.interests) do
+    local key = B .. ':i:' .. rec.c .. ':' .. interest
+    redis.call('ZREM', key, m)
+    if redis.call('ZCARD', key) == 0 then redis.call('SREM', B .. ':ic:' .. interest, rec.c) end
   end
-  redis.call('ZREM', B .. ':all', m)
   redis.call('ZREM', B .. ':unswept', m)
   redis.call('SREM', B .. ':node:' .. rec.n, user)
   redis.call('HDEL', B .. ':t', user)
@@ -87,22 +105,38 @@ local function olderHead(key, self, excluded, best, relaxedBy, relaxMs)
   end
 end
 
--- The oldest allowed partner sharing an interest, else the oldest allowed one at all.
+-- Which cells of a kind may hold a partner: none if even its oldest ticket has not relaxed
+-- by relaxedBy (when set), else those whose bucket is not empty (a '1' in the mask).
+local function maskOf(kind, relaxedBy, relaxMs)
+  if relaxedBy ~= nil then
+    local oldest = redis.call('ZRANGE', B .. ':kind:' .. kind, 0, 0, 'WITHSCORES')
+    if #oldest == 0 or relaxedBy - tonumber(oldest[2]) < relaxMs then return '' end
+  end
+  return redis.call('GET', B .. ':mask:' .. kind) or ''
+end
+
+-- The oldest allowed partner sharing an interest, else the oldest allowed one at all. The
+-- pick does not depend on the order buckets are read in: it is the oldest of their heads.
 local function findPartner(t, excluded, now, relaxMs)
   local cells = reachable(t.age, t.tolerance)
   local self = t.userHash
   local best = nil
   for _, interest in ipairs(t.interests) do
-    for _, cell in ipairs(cells) do best = olderHead(B .. ':i:' .. cell .. ':' .. interest, self, excluded, best, nil, relaxMs) end
+    local held = {}
+    for _, cell in ipairs(redis.call('SMEMBERS', B .. ':ic:' .. interest)) do held[tonumber(cell)] = true end
+    for _, cell in ipairs(cells) do
+      if held[cell] then best = olderHead(B .. ':i:' .. cell .. ':' .. interest, self, excluded, best, nil, relaxMs) end
+    end
   end
   if best then return best end
   local pickyBy = now
   if now - t.enqueuedAt >= relaxMs then pickyBy = nil end
   local plainBy = nil
   if #t.interests > 0 then plainBy = pickyBy end
+  local plain, picky = maskOf('plain', plainBy, relaxMs), maskOf('picky', pickyBy, relaxMs)
   for _, cell in ipairs(cells) do
-    best = olderHead(B .. ':plain:' .. cell, self, excluded, best, plainBy, relaxMs)
-    best = olderHead(B .. ':picky:' .. cell, self, excluded, best, pickyBy, relaxMs)
+    if string.byte(plain, cell + 1) == 49 then best = olderHead(B .. ':plain:' .. cell, self, excluded, best, plainBy, relaxMs) end
+    if string.byte(picky, cell + 1) == 49 then best = olderHead(B .. ':picky:' .. cell, self, excluded, best, pickyBy, relaxMs) end
   end
   return best
 end
@@ -112,7 +146,8 @@ local function takePartner(t, excluded, now, relaxMs)
   for _ = 1, 100 do
     local best = findPartner(t, excluded, now, relaxMs)
     if not best then return nil end
-    local rec = parse(redis.call('HGET', B .. ':t', best.user))
+    local raw = redis.call('HGET', B .. ':t', best.user)
+    local rec = parse(raw)
     if redis.call('EXISTS', B .. ':lease:' .. rec.n) == 1 then
       local o = rec.t
       local gap = math.abs(o.age - t.age)
@@ -120,9 +155,9 @@ local function takePartner(t, excluded, now, relaxMs)
         or gap > math.min(o.tolerance, t.tolerance) then
         return redis.error_reply('ATSS violation: refusing a pair the rules forbid')
       end
-      return removeTicket(best.user)
+      return removeTicket(best.user, raw)
     end
-    removeTicket(best.user)
+    removeTicket(best.user, raw)
   end
   return nil
 end
@@ -135,34 +170,30 @@ end
 `;
 
 /**
- * ARGV: node, leaseMs, now, relaxMs, ticket JSON (interests deduplicated), enqueuedAt as
+ * ARGV: node, now, relaxMs, ticket JSON (interests deduplicated), enqueuedAt as
  * written by the caller, excluded count, excluded userHashes... Returns the partner's
  * record, or nil once the ticket is queued.
  */
 const ENQUEUE = `
-local node, leaseMs, now, relaxMs, score = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
-local t = cjson.decode(ARGV[5])
+local node, now, relaxMs, json, score = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local t = cjson.decode(json)
 if not isInt(t.age, AGE_MIN, AGE_MAX) or not isInt(t.tolerance, 0, TOL_MAX) or #t.interests > MAX_INTERESTS then
   return redis.error_reply('match ticket out of range')
 end
-local excluded = setOf(ARGV, 8, tonumber(ARGV[7]))
-redis.call('SET', B .. ':lease:' .. node, '1', 'PX', leaseMs)
+local excluded = setOf(ARGV, 7, tonumber(ARGV[6]))
 removeTicket(t.userHash)
 local partner = takePartner(t, excluded, now, relaxMs)
 if partner then return partner end
 
 local cell = cellOf(t.age, t.tolerance)
 local member = string.format('%015d', redis.call('INCR', B .. ':seq')) .. t.userHash
-redis.call('HSET', B .. ':t', t.userHash, member .. '|' .. node .. '|' .. cell .. '|' .. ARGV[5])
-if #t.interests > 0 then
-  redis.call('ZADD', B .. ':picky:' .. cell, score, member)
-  for _, interest in ipairs(t.interests) do redis.call('ZADD', B .. ':i:' .. cell .. ':' .. interest, score, member) end
-else
-  redis.call('ZADD', B .. ':plain:' .. cell, score, member)
+redis.call('HSET', B .. ':t', t.userHash, member .. '|' .. node .. '|' .. cell .. '|' .. json)
+addTo(kindOf(t), cell, score, member)
+for _, interest in ipairs(t.interests) do
+  redis.call('ZADD', B .. ':i:' .. cell .. ':' .. interest, score, member)
+  redis.call('SADD', B .. ':ic:' .. interest, cell)
 end
-redis.call('ZADD', B .. ':all', score, member)
 if now - t.enqueuedAt < relaxMs then redis.call('ZADD', B .. ':unswept', score, member) end
-redis.call('SADD', B .. ':nodes', node)
 redis.call('SADD', B .. ':node:' .. node, t.userHash)
 return nil
 `;
@@ -191,6 +222,12 @@ removeTicket(user)
 return { raw, partner }
 `;
 
+/** ARGV: node, leaseMs. Renews the node's lease (and lists it, so its death is noticed). */
+const HEARTBEAT = `
+redis.call('SET', B .. ':lease:' .. ARGV[1], '1', 'PX', ARGV[2])
+redis.call('SADD', B .. ':nodes', ARGV[1])
+`;
+
 /** ARGV: userHash. Returns the removed record JSON or nil. */
 const CANCEL = `return removeTicket(ARGV[1])`;
 
@@ -207,10 +244,14 @@ for _, node in ipairs(redis.call('SMEMBERS', B .. ':nodes')) do
     redis.call('SREM', B .. ':nodes', node)
   end
 end
-local expired = {}
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', B .. ':all', '-inf', '(' .. ARGV[1])) do
-  expired[#expired + 1] = removeTicket(userOf(member))
+local due = {}
+for _, kind in ipairs({ 'plain', 'picky' }) do
+  local found = redis.call('ZRANGEBYSCORE', B .. ':kind:' .. kind, '-inf', '(' .. ARGV[1], 'WITHSCORES')
+  for i = 1, #found, 2 do due[#due + 1] = { score = tonumber(found[i + 1]), member = found[i] } end
 end
+table.sort(due, function(a, b) return earlier(a.score, a.member, b) end)
+local expired = {}
+for _, d in ipairs(due) do expired[#expired + 1] = removeTicket(userOf(d.member)) end
 return expired
 `;
 
@@ -220,6 +261,7 @@ export const MATCHER_SCRIPTS = {
   pairWaiting: PRELUDE + PAIR_WAITING,
   cancel: PRELUDE + CANCEL,
   expire: PRELUDE + EXPIRE,
+  heartbeat: PRELUDE + HEARTBEAT,
 } as const;
 
 export type MatcherScript = keyof typeof MATCHER_SCRIPTS;

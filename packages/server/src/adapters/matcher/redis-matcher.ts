@@ -67,9 +67,12 @@ export class RedisMatcher implements Matcher {
     this.#leaseMs = options.leaseMs ?? 5000;
     this.#relaxAfterMs = options.interestRelaxAfterMs;
     this.#now = options.now;
-    this.#heartbeat = setInterval(() => {
-      this.#redis.set(this.#key('lease', this.#node), '1', 'PX', this.#leaseMs).catch(() => undefined);
-    }, Math.max(100, Math.floor(this.#leaseMs / 3)));
+    // Sent before any call on this connection, which Redis runs in order: the scripts are
+    // loaded and the node's lease exists before its first ticket.
+    for (const lua of Object.values(MATCHER_SCRIPTS)) this.#redis.script('LOAD', lua).catch(() => undefined);
+    const beat = () => void this.#run('heartbeat', [this.#node, this.#leaseMs]).catch(() => undefined);
+    beat();
+    this.#heartbeat = setInterval(beat, Math.max(100, Math.floor(this.#leaseMs / 3)));
     this.#heartbeat.unref();
   }
 
@@ -79,7 +82,6 @@ export class RedisMatcher implements Matcher {
     const arriving: MatchTicket = { ...ticket, interests: [...new Set(ticket.interests)] };
     const partner = await this.#run<string | null>('enqueue', [
       this.#node,
-      this.#leaseMs,
       this.#now(),
       this.#relaxAfterMs,
       JSON.stringify(arriving),
