@@ -180,8 +180,8 @@ export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn', 
     pid: child.pid!,
     /** Everything the server printed (its logs). */
     output: () => output,
-    /** The exit code once the process has ended, else null. */
-    exitCode: () => child.exitCode,
+    /** Whether the process has ended (exited or killed by a signal). */
+    exited: () => child.exitCode !== null || child.signalCode !== null,
     port: Number(new URL(url).port),
     /** SIGKILL: no shutdown hooks, no flushing. */
     kill: () => new Promise<void>((resolve) => {

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 
 /**
@@ -96,3 +99,55 @@ export async function startTcpProxy(target: { host: string; port: number }) {
 }
 
 export type TcpProxy = Awaited<ReturnType<typeof startTcpProxy>>;
+
+/**
+ * nginx from the distribution, running the repository's deploy/nginx.conf in a prefix of
+ * its own (never the system service), balancing over `upstreams` (ports on 127.0.0.1).
+ */
+export async function startNginx(upstreams: number[]) {
+  const prefix = mkdtempSync(join(tmpdir(), 'omechat-nginx-'));
+  mkdirSync(join(prefix, 'tmp'));
+  copyFileSync(join(import.meta.dirname, '../../../deploy/nginx.conf'), join(prefix, 'nginx.conf'));
+  writeFileSync(join(prefix, 'omechat-upstreams.conf'), upstreams.map((port) => `server 127.0.0.1:${port};\n`).join(''));
+  const port = await freePort();
+  writeFileSync(join(prefix, 'omechat-listen.conf'), `listen 127.0.0.1:${port};\n`);
+  const proc = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', 'stderr', '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let output = '';
+  proc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`nginx exited with ${code}: ${output}`))));
+  exited.catch(() => undefined);
+  // Up once it accepts a connection on its port.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const accepted = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        const socket = new Socket().connect(port, '127.0.0.1');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      }),
+      exited,
+    ]);
+    if (accepted) break;
+    if (Date.now() > deadline) throw new Error(`nginx did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `ws://127.0.0.1:${port}/trpc`,
+    http: `http://127.0.0.1:${port}`,
+    output: () => output,
+    async stop() {
+      if (proc.exitCode === null) {
+        await new Promise<void>((resolve) => {
+          proc.once('exit', () => resolve());
+          proc.kill('SIGTERM');
+        });
+      }
+      rmSync(prefix, { recursive: true, force: true });
+    },
+  };
+}
