@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { UserHash } from '@omechat/protocol';
 import {
@@ -8,7 +8,8 @@ import {
   type MatchPair,
   type MatchTicket,
 } from '../../ports/matcher.js';
-import { MATCHER_SCRIPTS, type MatcherScript } from './redis-matcher-scripts.js';
+import { DomainError } from '../../core/domain-error.js';
+import { MATCHER_LIBRARY, matcherFunction, type MatcherFunction } from './redis-matcher-scripts.js';
 
 export interface RedisMatcherOptions extends MatcherOptions {
   url: string;
@@ -44,8 +45,8 @@ function pairOf(waiting: MatchTicket, arriving: MatchTicket): MatchPair {
 
 /**
  * The waiting queue in Redis, shared by every server process: users on different nodes are
- * paired with each other. All matching happens in Lua scripts (redis-matcher-scripts.ts),
- * each atomic, mirroring MemoryMatcher's index (FIFO buckets per (age, tolerance) cell and
+ * paired with each other. All matching happens in Redis functions (redis-matcher-scripts.ts;
+ * Redis 7 or later), each atomic, mirroring MemoryMatcher's index (FIFO buckets per (age, tolerance) cell and
  * per (cell, interest)) with sorted sets, so an arrival reads only the heads of the at most
  * 36 cells it may meet, whatever the queue's length. It needs one Redis (or one Redis
  * Cluster slot: every key shares a hash tag).
@@ -67,9 +68,9 @@ export class RedisMatcher implements Matcher {
     this.#leaseMs = options.leaseMs ?? 5000;
     this.#relaxAfterMs = options.interestRelaxAfterMs;
     this.#now = options.now;
-    // Sent before any call on this connection, which Redis runs in order: the scripts are
+    // Sent before any call on this connection, which Redis runs in order: the functions are
     // loaded and the node's lease exists before its first ticket.
-    for (const lua of Object.values(MATCHER_SCRIPTS)) this.#redis.script('LOAD', lua).catch(() => undefined);
+    this.#redis.function('LOAD', 'REPLACE', MATCHER_LIBRARY).catch(() => undefined);
     const beat = () => void this.#run('heartbeat', [this.#node, this.#leaseMs]).catch(() => undefined);
     beat();
     this.#heartbeat = setInterval(beat, Math.max(100, Math.floor(this.#leaseMs / 3)));
@@ -99,7 +100,7 @@ export class RedisMatcher implements Matcher {
 
   async has(userHash: UserHash): Promise<boolean> {
     this.#assertOpen();
-    return (await this.#redis.hexists(this.#key('t'), userHash)) === 1;
+    return (await this.#call(() => this.#redis.hexists(this.#key('t'), userHash))) === 1;
   }
 
   async sweep(
@@ -129,7 +130,7 @@ export class RedisMatcher implements Matcher {
 
   async size(): Promise<number> {
     this.#assertOpen();
-    return this.#redis.hlen(this.#key('t'));
+    return this.#call(() => this.#redis.hlen(this.#key('t')));
   }
 
   /** Ends the lease: this node's users are disconnected, so other nodes drop its tickets. */
@@ -149,19 +150,27 @@ export class RedisMatcher implements Matcher {
     return [this.#base, ...parts].join(':');
   }
 
-  /** EVALSHA, loading the script on first use and again after Redis lost it (a restart). */
-  async #run<R>(script: MatcherScript, args: (string | number)[]): Promise<R> {
-    const sha = SHAS[script];
+  /** FCALL, loading the library again if Redis lost it (a restart without persistence). */
+  async #run<R>(name: MatcherFunction, args: (string | number)[]): Promise<R> {
+    const fn = matcherFunction(name);
+    return this.#call(async () => {
+      try {
+        return (await this.#redis.fcall(fn, 1, this.#base, ...args)) as R;
+      } catch (err) {
+        if (!(err instanceof Error) || !/function not found/i.test(err.message)) throw err;
+        await this.#redis.function('LOAD', 'REPLACE', MATCHER_LIBRARY);
+        return (await this.#redis.fcall(fn, 1, this.#base, ...args)) as R;
+      }
+    });
+  }
+
+  /** Redis's own refusals (a script's error) pass through; a Redis that cannot answer is UNAVAILABLE. */
+  async #call<R>(fn: () => Promise<R>): Promise<R> {
     try {
-      return (await this.#redis.evalsha(sha, 1, this.#base, ...args)) as R;
+      return await fn();
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      await this.#redis.script('LOAD', MATCHER_SCRIPTS[script]);
-      return (await this.#redis.evalsha(sha, 1, this.#base, ...args)) as R;
+      if (err instanceof Error && err.name === 'ReplyError') throw err;
+      throw new DomainError('UNAVAILABLE', 'Matching is unavailable right now; try again shortly');
     }
   }
 }
-
-const SHAS = Object.fromEntries(
-  Object.entries(MATCHER_SCRIPTS).map(([name, lua]) => [name, createHash('sha1').update(lua).digest('hex')]),
-) as { [K in MatcherScript]: string };
