@@ -144,10 +144,13 @@ export class PostgresStorage implements Storage {
     pool.on('error', (err) => options.onIdleError?.(summarise(err)));
     try {
       const client = await pool.connect();
+      // Checked out, it has no listener of the pool's: a reset fails the migration, not the process.
+      let broken: Error | undefined;
+      client.on('error', (err) => (broken = err));
       try {
         await migratePostgres(client, schema);
       } finally {
-        client.release();
+        client.release(broken);
       }
     } catch (err) {
       await pool.end().catch(() => undefined);
