@@ -48,9 +48,16 @@ end
 
 local function isInt(n, lo, hi) return n ~= nil and n == math.floor(n) and n >= lo and n <= hi end
 
--- The cells of tickets a ticket of this age and tolerance may meet: the other's age within
--- our tolerance, on our side of the adult line, with a tolerance of its own that covers the gap.
+-- Pure computations are cached for the life of the library (never data: Redis may drop it).
+-- Measured: building the cell list and the key names cost more than the reads themselves.
+local reachCache, keyCache = {}, {}
+
+-- The cells of tickets a ticket of this age and tolerance may meet, ascending: the other's
+-- age within our tolerance, on our side of the adult line, with a tolerance of its own that
+-- covers the gap.
 local function reachable(age, tol)
+  local cached = reachCache[cellOf(age, tol)]
+  if cached then return cached end
   local cells = {}
   local adult = age >= ADULT
   for other = math.max(AGE_MIN, age - tol), math.min(AGE_MAX, age + tol) do
@@ -58,13 +65,29 @@ local function reachable(age, tol)
       for t = math.abs(other - age), TOL_MAX do cells[#cells + 1] = cellOf(other, t) end
     end
   end
+  reachCache[cellOf(age, tol)] = cells
   return cells
+end
+
+-- B:<kind>:<cell>
+local function bucketKey(kind, cell)
+  local byBase = keyCache[B]
+  if not byBase then
+    byBase = { plain = {}, picky = {} }
+    keyCache[B] = byBase
+  end
+  local key = byBase[kind][cell]
+  if not key then
+    key = B .. ':' .. kind .. ':' .. cell
+    byBase[kind][cell] = key
+  end
+  return key
 end
 
 local function kindOf(t) if #t.interests > 0 then return 'picky' end return 'plain' end
 
 local function addTo(kind, cell, score, member)
-  local bucket = B .. ':' .. kind .. ':' .. cell
+  local bucket = bucketKey(kind, cell)
   redis.call('ZADD', bucket, score, member)
   if redis.call('ZCARD', bucket) == 1 then redis.call('SETRANGE', B .. ':mask:' .. kind, cell, '1') end
   redis.call('ZADD', B .. ':kind:' .. kind, score, member)
@@ -76,7 +99,7 @@ local function removeTicket(user, raw)
   if not raw then return nil end
   local rec = parse(raw)
   local m, kind = rec.m, kindOf(rec.t)
-  local bucket = B .. ':' .. kind .. ':' .. rec.c
+  local bucket = bucketKey(kind, tonumber(rec.c))
   redis.call('ZREM', bucket, m)
   if redis.call('ZCARD', bucket) == 0 then redis.call('SETRANGE', B .. ':mask:' .. kind, rec.c, '0') end
   redis.call('ZREM', B .. ':kind:' .. kind, m)
@@ -109,14 +132,15 @@ local function olderHead(key, self, excluded, best, relaxedBy, relaxMs)
   end
 end
 
--- Which cells of a kind may hold a partner: none if even its oldest ticket has not relaxed
--- by relaxedBy (when set), else those whose bucket is not empty (a '1' in the mask).
-local function maskOf(kind, relaxedBy, relaxMs)
+-- Which of the cells lo..hi of a kind may hold a partner: none if even its oldest ticket
+-- has not relaxed by relaxedBy (when set), else those whose bucket is not empty: a '1' at
+-- cell - lo + 1 of the returned slice of the mask.
+local function maskOf(kind, relaxedBy, relaxMs, lo, hi)
   if relaxedBy ~= nil then
     local oldest = redis.call('ZRANGE', B .. ':kind:' .. kind, 0, 0, 'WITHSCORES')
     if #oldest == 0 or relaxedBy - tonumber(oldest[2]) < relaxMs then return '' end
   end
-  return redis.call('GET', B .. ':mask:' .. kind) or ''
+  return redis.call('GETRANGE', B .. ':mask:' .. kind, lo, hi)
 end
 
 -- The oldest allowed partner sharing an interest, else the oldest allowed one at all. The
@@ -137,10 +161,11 @@ local function findPartner(t, excluded, now, relaxMs)
   if now - t.enqueuedAt >= relaxMs then pickyBy = nil end
   local plainBy = nil
   if #t.interests > 0 then plainBy = pickyBy end
-  local plain, picky = maskOf('plain', plainBy, relaxMs), maskOf('picky', pickyBy, relaxMs)
+  local lo, hi = cells[1], cells[#cells]
+  local plain, picky = maskOf('plain', plainBy, relaxMs, lo, hi), maskOf('picky', pickyBy, relaxMs, lo, hi)
   for _, cell in ipairs(cells) do
-    if string.byte(plain, cell + 1) == 49 then best = olderHead(B .. ':plain:' .. cell, self, excluded, best, plainBy, relaxMs) end
-    if string.byte(picky, cell + 1) == 49 then best = olderHead(B .. ':picky:' .. cell, self, excluded, best, pickyBy, relaxMs) end
+    if string.byte(plain, cell - lo + 1) == 49 then best = olderHead(bucketKey('plain', cell), self, excluded, best, plainBy, relaxMs) end
+    if string.byte(picky, cell - lo + 1) == 49 then best = olderHead(bucketKey('picky', cell), self, excluded, best, pickyBy, relaxMs) end
   end
   return best
 end
