@@ -125,6 +125,7 @@ async function inProcess(): Promise<{
   naive: InProcessResult | null;
   redis: InProcessResult | null;
   redisConcurrent: { matchesPerSecond: number; pairs: number } | null;
+  ping: { p50: number; p99: number } | null;
   agree: boolean;
   redisAgrees: boolean;
 }> {
@@ -215,7 +216,9 @@ async function inProcess(): Promise<{
   }
   let redis: InProcessResult | null = null;
   let redisConcurrent: { matchesPerSecond: number; pairs: number } | null = null;
+  let ping: { p50: number; p99: number } | null = null;
   if (!args['no-redis']) {
+    ping = await pingRoundTrip(args['redis-url']);
     /** A RedisMatcher on a fresh prefix holding the waiting tickets; fn gets it; keys are deleted after. */
     const withRedisMatcher = async <R>(fn: (matcher: RedisMatcher, fill: () => Promise<number>) => Promise<R>) => {
       const prefix = `omechat-bench-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -253,7 +256,24 @@ async function inProcess(): Promise<{
       return { pairs, matchesPerSecond: pairs / ((performance.now() - t0) / 1000) };
     });
   }
-  return { memory, naive, redis, redisConcurrent, agree: sameAsMemory(naive), redisAgrees: sameAsMemory(redis) };
+  return { memory, naive, redis, redisConcurrent, ping, agree: sameAsMemory(naive), redisAgrees: sameAsMemory(redis) };
+}
+
+/** The floor under any one Redis call from here: PING round trips, one at a time. */
+async function pingRoundTrip(url: string): Promise<{ p50: number; p99: number }> {
+  const redis = new Redis(url);
+  try {
+    const samples = new Samples();
+    for (let i = 0; i < 2000; i++) {
+      const t0 = performance.now();
+      await redis.ping();
+      samples.push(performance.now() - t0);
+    }
+    const [p50, p99] = percentiles(samples.values(), [50, 99]);
+    return { p50: p50!, p99: p99! };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 const IN_FLIGHT = 16;
@@ -405,6 +425,7 @@ if (a.naive) {
   );
 }
 if (a.redis) console.log(`  RedisMatcher chose the same partner as MemoryMatcher for every arrival: ${a.redisAgrees ? 'yes' : 'NO'}`);
+if (a.ping) console.log(`  Redis PING round trip: p50 ${fmt(a.ping.p50 * 1000, 1)} µs, p99 ${fmt(a.ping.p99 * 1000, 1)} µs`);
 if (a.redisConcurrent) console.log(`  RedisMatcher, ${IN_FLIGHT} enqueues in flight: ${fmt(a.redisConcurrent.matchesPerSecond)} matches/s (${a.redisConcurrent.pairs} pairs)`);
 
 let e2e: { full: E2eResult; small: E2eResult } | undefined;
@@ -450,6 +471,7 @@ ${table(['figure', 'RedisMatcher', 'MemoryMatcher (same run)', 'target (issue 12
   row('pairs made', (r) => r.pairs, (n) => fmt(n)),
   row('fill (100k enqueues)', (r) => r.fillSeconds, (n) => `${fmt(n, 2)} s`),
   ['matches per second, ' + IN_FLIGHT + ' enqueues in flight (a busy node)', a.redisConcurrent ? fmt(a.redisConcurrent.matchesPerSecond) : '-', '-', '>= 5,000'],
+  ['Redis PING round trip p50 / p99 (same run: the floor under one enqueue)', a.ping ? `${us(a.ping.p50)} / ${us(a.ping.p99)}` : '-', '-', ''],
 ])}
 
 Load on this machine while it ran is given in the machine line: the same run's MemoryMatcher figures are the yardstick (compare them with the in-process section above, measured at another time).
