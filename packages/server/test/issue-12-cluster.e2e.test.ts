@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { networkKeyOf, networkPrefix } from '../src/transport/network.js';
@@ -13,6 +14,7 @@ const admin = new Pool({ connectionString: postgresUrl, max: 1 });
 admin.on('error', () => undefined);
 const schema = `omechat_cluster_${randomBytes(6).toString('hex')}`;
 const NETWORK_KEY = 'test-network-key-'.padEnd(40, 'n');
+const prefix = `cluster-${schema}`;
 let redis: RedisServer;
 let one: TestServer;
 let two: TestServer;
@@ -29,7 +31,8 @@ const node = () =>
     OMECHAT_BUS: 'redis',
     OMECHAT_MATCHER: 'redis',
     OMECHAT_REDIS_URL: redis.url,
-    OMECHAT_REDIS_PREFIX: `cluster-${schema}`,
+    OMECHAT_RATE_LIMIT_STORE: 'redis',
+    OMECHAT_REDIS_PREFIX: prefix,
     OMECHAT_ADMIN_TOKEN: ADMIN_TOKEN,
     OMECHAT_NETWORK_KEY: NETWORK_KEY,
   });
@@ -111,6 +114,22 @@ describe('issue 12: a cluster of two nodes', () => {
     expect(await closed).toBe('banned');
     for (const server of [one, two]) {
       expect(await codeOf(track(connectFrom(server.url, '127.0.3.10')).account.register({ username: `raider_${server.server.port}`, age: 20 }))).toBe('BANNED');
+    }
+  });
+
+  it('keeps every Redis key and channel under OMECHAT_REDIS_PREFIX', async () => {
+    // Waiting tickets, rate-limit counters and the bus subscriptions exist by now.
+    const waiting = await user(one, '127.0.0.1', 101);
+    await waiting.client.match.start({ tolerance: 0 });
+    const raw = new Redis(redis.url);
+    try {
+      const keys = await raw.keys('*');
+      expect(keys.some((k) => k.startsWith(`{${prefix}:match}`))).toBe(true);
+      expect(keys.some((k) => k.startsWith(`${prefix}:rl:`))).toBe(true);
+      expect(keys.filter((k) => !k.startsWith(`${prefix}:`) && !k.startsWith(`{${prefix}:match}`))).toEqual([]);
+      expect(await raw.pubsub('CHANNELS', '*')).toEqual([`${prefix}:bus`]);
+    } finally {
+      raw.disconnect();
     }
   });
 });
