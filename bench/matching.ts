@@ -42,10 +42,11 @@ import { MemoryMatcher } from '../packages/server/src/adapters/matcher/memory-ma
 import { RedisMatcher } from '../packages/server/src/adapters/matcher/redis-matcher.ts';
 import type { MatchPair, MatchTicket } from '../packages/server/src/ports/matcher.ts';
 import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
-import { raiseFileLimit, startOmeChat } from './lib/proc.ts';
+import { benchDatabase, dropSchema, POSTGRES_URL } from './lib/postgres.ts';
+import { raiseFileLimit, startOmeChat, startRedis } from './lib/proc.ts';
 import { commandLine, scriptArgs, table, writeSection } from './lib/report.ts';
 import { openMany, RpcClient } from './lib/rpc.ts';
-import { seedAccounts } from './lib/seed.ts';
+import { seedAccounts, seedPostgres } from './lib/seed.ts';
 import { fmt, percentiles, ratio, Samples, sleep } from './lib/stats.ts';
 import { NaiveMatcher } from './naive-matcher.ts';
 
@@ -63,6 +64,7 @@ const { values: args } = parseArgs({
     'redis-url': { type: 'string', default: process.env.OMECHAT_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'no-redis': { type: 'boolean', default: false },
     'only-redis': { type: 'boolean', default: false },
+    'e2e-nodes': { type: 'string', default: '1' },
   },
 });
 const WAITING = Number(args.waiting);
@@ -70,6 +72,7 @@ const ARRIVALS = Number(args.arrivals);
 const E2E_WAITING = Number(args['e2e-waiting']);
 const E2E_ARRIVALS = Math.min(Number(args['e2e-arrivals']), E2E_WAITING);
 const E2E_CONCURRENCY = Number(args['e2e-concurrency']);
+const E2E_NODES = Number(args['e2e-nodes']);
 const RELAX_MS = 3600_000;
 
 /** A small deterministic PRNG (mulberry32), so both matchers and every run see the same tickets. */
@@ -302,31 +305,60 @@ interface E2eResult {
   serverCpuPerMatchUs: number;
 }
 
+/**
+ * One node on SQLite, or with `nodes` > 1 that many on PostgreSQL (a schema of this run) and a
+ * private Redis carrying the bus and the matcher (OMECHAT_MATCHER=redis).
+ */
+async function startNodes(nodes: number, accounts: { age: number; devices: number }[], fileLimit: number, profile: boolean) {
+  const env = { OMECHAT_MATCH_INTEREST_RELAX_MS: String(RELAX_MS) };
+  const nodeArgs = ['--max-old-space-size=8192', ...(profile && args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [])];
+  const dataDir = mkdtempSync(join(tmpdir(), 'omechat-matching-'));
+  if (nodes === 1) {
+    const users = await seedAccounts(dataDir, accounts);
+    const server = await startOmeChat({ dataDir, fileLimit, env, nodeArgs });
+    return { users, servers: [server], cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  }
+  const db = benchDatabase('matching');
+  const redis = await startRedis();
+  const cleanup = async () => {
+    await redis.stop();
+    await dropSchema(db.schema);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const users = await seedPostgres(POSTGRES_URL, db.schema, accounts);
+    const clusterEnv = { ...env, OMECHAT_STORAGE: 'postgres', OMECHAT_DATABASE_URL: db.serverUrl, OMECHAT_BUS: 'redis', OMECHAT_MATCHER: 'redis', OMECHAT_REDIS_URL: redis.url };
+    const servers = await Promise.all(Array.from({ length: nodes }, () => startOmeChat({ dataDir, fileLimit, env: clusterEnv, nodeArgs })));
+    return { users, servers, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
 async function endToEnd(waitingCount: number, profile = false): Promise<E2eResult> {
   const t0 = performance.now();
   const rand = prng(7);
   const waiting = makeWaiting(waitingCount, rand);
   const targets = shuffled(waitingCount, rand).slice(0, E2E_ARRIVALS);
-  const dataDir = mkdtempSync(join(tmpdir(), 'omechat-matching-'));
-  const users = await seedAccounts(dataDir, [
-    ...waiting.map((w) => ({ age: w.age, devices: 1 })),
-    ...targets.map((t) => ({ age: waiting[t]!.age, devices: 1 })),
-  ]);
   const fileLimit = waitingCount + E2E_ARRIVALS + 1024;
   raiseFileLimit(process.pid, fileLimit);
-  const server = await startOmeChat({
-    dataDir,
+  const { users, servers, cleanup } = await startNodes(
+    E2E_NODES,
+    [...waiting.map((w) => ({ age: w.age, devices: 1 })), ...targets.map((t) => ({ age: waiting[t]!.age, devices: 1 }))],
     fileLimit,
-    env: { OMECHAT_MATCH_INTEREST_RELAX_MS: String(RELAX_MS) },
-    nodeArgs: ['--max-old-space-size=8192', ...(profile && args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [])],
-  });
+    profile,
+  );
+  // Waiting user i on node i mod N; arrival j on the node after its partner's, so with
+  // several nodes every pair is made across nodes.
+  const nodeOfUser = (i: number) => (i < waitingCount ? i : targets[i - waitingCount]! + 1) % servers.length;
   const found = new Map<number, (at: number) => void>();
   const clients: RpcClient[] = [];
   try {
     // Ports: ~28k ephemeral ports per source address, so spread over 127.0.0.x.
     const open = (i: number) =>
       RpcClient.open({
-        url: server.url,
+        url: servers[nodeOfUser(i)]!.url,
         credentials: users[i]!.devices[0]!,
         localAddress: `127.0.0.${1 + Math.floor(i / 20_000)}`,
         onEvents: (events, at) => {
@@ -354,7 +386,8 @@ async function endToEnd(waitingCount: number, profile = false): Promise<E2eResul
 
     const latencies = new Samples();
     let next = 0;
-    const cpu0 = server.cpuSeconds();
+    const cpuOfNodes = () => servers.reduce((sum, server) => sum + server.cpuSeconds(), 0);
+    const cpu0 = cpuOfNodes();
     const start = performance.now();
     await Promise.all(
       Array.from({ length: E2E_CONCURRENCY }, async () => {
@@ -380,7 +413,7 @@ async function endToEnd(waitingCount: number, profile = false): Promise<E2eResul
       }),
     );
     const elapsed = (performance.now() - start) / 1000;
-    const cpu = server.cpuSeconds() - cpu0;
+    const cpu = cpuOfNodes() - cpu0;
     const [p50, p99, max] = percentiles(latencies.values(), [50, 99, 100]);
     return {
       waiting: waitingCount,
@@ -390,14 +423,14 @@ async function endToEnd(waitingCount: number, profile = false): Promise<E2eResul
       p50: p50!,
       p99: p99!,
       max: max!,
-      rss: server.memory().rss,
+      rss: servers.reduce((sum, server) => sum + server.memory().rss, 0),
       serverCpuPerMatchUs: (cpu * 1e6) / E2E_ARRIVALS,
     };
   } finally {
     // Closing withdraws tickets one by one; terminate instead of waiting for close handshakes.
     for (const c of clients) c.ws.terminate();
-    await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await Promise.all(servers.map((server) => server.stop()));
+    await cleanup();
   }
 }
 
@@ -408,6 +441,44 @@ const revision = codeRevision();
 const machineLine = describeMachine(m);
 console.log(`machine: ${machineLine}`);
 console.log(`code: ${revision}`);
+if (E2E_NODES > 1) {
+  await acrossNodes();
+  process.exit(0);
+}
+
+/** --e2e-nodes N: only (b), on N nodes with every pair made across nodes, in its own section. */
+async function acrossNodes(): Promise<void> {
+  console.log(`\n(b) end to end on ${E2E_NODES} nodes (PostgreSQL, Redis bus and matcher): ${fmt(E2E_ARRIVALS)} arrivals, ${E2E_CONCURRENCY} at a time, each on another node than its partner`);
+  const r = await endToEnd(E2E_WAITING);
+  console.log(
+    `  ${fmt(r.waiting)} waiting: ${fmt(r.matchesPerSecond)} matches/s, match.start -> match.found (both) p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ` +
+      `max ${fmt(r.max, 2)} ms; CPU of all nodes ${fmt(r.serverCpuPerMatchUs)} µs per match; RSS of all nodes ${fmt(r.rss / 2 ** 20)} MiB; setup ${fmt(r.setupSeconds, 1)} s`,
+  );
+  if (args['no-write']) return;
+  writeSection(
+    'matching-nodes',
+    `## Matching across ${E2E_NODES} nodes
+
+- **Machine:** ${machineLine}
+- **Date:** ${now()}
+- **Command:** ${commandLine('matching')}
+- **Code:** ${revision}
+
+${E2E_NODES} \`omechat-server serve\` processes on PostgreSQL (a schema of the run) and a private Redis carrying the bus and the queue (\`OMECHAT_MATCHER=redis\`), accounts seeded through PostgresStorage. ${fmt(r.waiting)} users connected, waiting user *i* on node *i mod ${E2E_NODES}*, each with \`events.stream\` open and a waiting ticket as in (a) of the matching section; then ${fmt(r.arrivals)} arrivals, ${E2E_CONCURRENCY} at a time, each on the node after its partner's (every pair is made across nodes). Latency = \`match.start\` sent -> \`match.found\` received by both users. Compare with (b) of the matching section (one node, SQLite, in-process queue).
+
+${table(['figure', `${E2E_NODES} nodes`], [
+  ['matches per second', fmt(r.matchesPerSecond)],
+  ['match.start -> match.found (both users), p50', `${fmt(r.p50, 2)} ms`],
+  ['match.start -> match.found (both users), p99', `${fmt(r.p99, 2)} ms`],
+  ['... max', `${fmt(r.max, 2)} ms`],
+  ['CPU of all nodes per match', `${fmt(r.serverCpuPerMatchUs)} µs`],
+  ['RSS of all nodes after the run', `${fmt(r.rss / 2 ** 20)} MiB`],
+  ['setup (seed, connect, queue)', `${fmt(r.setupSeconds, 1)} s`],
+])}
+`,
+  );
+}
+
 console.log(`\n(a) in process: ${fmt(WAITING)} tickets waiting, ${fmt(ARRIVALS)} arrivals (half take a waiting ticket by interest, half plain)`);
 const a = await inProcess();
 for (const r of [a.memory, a.naive, a.redis]) {
