@@ -3,7 +3,7 @@ import { appendFileSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ChatId, ClientHash, KeyStore, UserHash } from '@omechat/sdk';
-import { FileKeyStore } from '@omechat/sdk/file-key-store';
+import { FileKeyStore } from '@omechat/sdk/file-store';
 import { CliError } from './errors.js';
 
 /** What `login` saves: the device's credentials plus who they belong to. */

@@ -1,4 +1,4 @@
-import { createTRPCClient, createWSClient, wsLink, type TRPCClient } from '@trpc/client';
+import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import {
   CLOSE_CODES,
   TERMINAL_CLOSE_CODES,
@@ -23,7 +23,9 @@ import {
 } from '@omechat/protocol';
 import type { AppRouter } from '@omechat/server';
 import { toOmeChatError } from './errors.js';
+import { Caller, type Rpc, type Trpc } from './caller.js';
 import { MemoryKeyStore, type KeyStore } from './crypto/key-store.js';
+import { MemoryMessageStore, type MessageStore } from './store/message-store.js';
 import { SecureMessaging, type ClientEvent } from './secure.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -35,13 +37,17 @@ export interface OmeChatClientOptions {
   url: string;
   /** A device's credentials from an earlier `login`; omit to start signed out. */
   credentials?: Credentials | null;
-  /** A WebSocket implementation for runtimes without a global one (Node 20: `ws`). */
-  WebSocket?: typeof globalThis.WebSocket;
-  /** Delay before reconnect attempt n (0-based). Default: 250 ms doubling to 10 s, with jitter. */
+  /**
+   * A WebSocket implementation for runtimes without a global one: on Node 20 pass
+   * `WebSocket` from `ws`. Browsers (and Node 22+) need nothing here.
+   */
+  WebSocket?: WebSocketConstructor;
+  /** Delay before reconnect attempt n (0-based). Default: 250 ms doubling to 3 s, with jitter. */
   retryDelayMs?: (attempt: number) => number;
   /**
-   * How long a call may wait (for a connection and for its answer) before it fails with
-   * `UNAVAILABLE`. Default 15 s.
+   * The longest any method takes before it fails with `UNAVAILABLE`, waiting for a
+   * connection and an answer included. Default 15 s. While the server refuses connections
+   * calls fail at once instead, except `chat.send`, which rides out a restart until then.
    */
   callTimeoutMs?: number;
   /**
@@ -57,7 +63,19 @@ export interface OmeChatClientOptions {
    * `IndexedDbKeyStore`.
    */
   keyStore?: KeyStore;
+  /**
+   * Where this device keeps the text of messages it decrypted or sent, so `chat.history`
+   * reads after a restart. Default: in memory. Node: `FileMessageStore` from
+   * `@omechat/sdk/file-store`; browsers: `IndexedDbMessageStore`.
+   */
+  messageStore?: MessageStore;
 }
+
+/**
+ * What the `WebSocket` option takes: the browser's global and the `ws` package's class both
+ * fit, with no cast.
+ */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => object;
 
 export type EventListener = (event: ClientEvent) => void;
 export type RawEventListener = (event: OmeEvent) => void;
@@ -77,7 +95,13 @@ export interface OmeChatClient {
     login(input: LoginInput): Promise<LoginOutput>;
     me(): Promise<Me>;
     rotateSecret(): Promise<{ secret: string }>;
+    /** Deletes the account for good, signs out and erases this device's keys and messages. */
     delete(input: { secret: string }): Promise<void>;
+    /**
+     * Signs this device out (the client goes on, signed out). With `erase`, this device's keys
+     * and message texts are wiped as well; without it they stay for the next sign-in.
+     */
+    signOut(options?: { erase?: boolean }): Promise<void>;
   };
   clients: {
     list(): Promise<ClientInfo[]>;
@@ -92,7 +116,10 @@ export interface OmeChatClient {
     list(): Promise<ChatSummary[]>;
     /** Sends text, end-to-end encrypted for every device of the peer and your other devices. */
     send(chatId: ChatId, text: string, options?: { clientMessageId?: string }): Promise<SendOutput>;
-    /** A page of history; `text` is the plaintext this device saw (it cannot decrypt twice), else null. */
+    /**
+     * A page of history; `text` is the plaintext this device decrypted or sent (kept in the
+     * `messageStore`), else null: a device cannot decrypt twice or read what came before it.
+     */
     history(input: HistoryInput): Promise<{ messages: (StoredMessage & { text: string | null })[]; hasMore: boolean }>;
     /** The code both people compare to be sure nobody sits in the middle. */
     safetyCode(chatId: ChatId): Promise<string>;
@@ -145,31 +172,45 @@ export interface OmeChatClient {
   close(): Promise<void>;
 }
 
+/** Short enough that a call waiting out a server restart sees it back well within its timeout. */
 export const defaultRetryDelay = (attempt: number) =>
-  Math.min(10_000, 250 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+  Math.min(3_000, 250 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
 
 type WsClient = ReturnType<typeof createWSClient>;
-export interface CallOptions {
-  signal: AbortSignal;
-}
 
 /** The internals tests and tools build on; not part of the public surface. */
 export interface ClientInternals {
-  trpc(): TRPCClient<AppRouter>;
+  trpc(): Trpc;
 }
 
-export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClient & { internals: ClientInternals } {
+export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClient {
+  return createClient(options);
+}
+
+/** Also hands out the internals, for this repository's tests and tools. */
+export function createClient(options: OmeChatClientOptions): OmeChatClient & { internals: ClientInternals } {
   let credentials = options.credentials ?? null;
   let state: ConnectionState = 'connecting';
   let closedReason: ClosedReason = null;
   const stateListeners = new Set<(state: ConnectionState, reason: ClosedReason) => void>();
   let everConnected = false;
-  const callOptions = (): CallOptions => ({ signal: AbortSignal.timeout(options.callTimeoutMs ?? 15_000) });
   let lastEventId = options.lastEventId ?? null;
   const eventListeners = new Set<EventListener>();
   const rawListeners = new Set<RawEventListener>();
   let stream: { unsubscribe(): void } | null = null;
-  const secure = new SecureMessaging(() => trpc, callOptions, options.keyStore ?? new MemoryKeyStore(), (event) => {
+  const keyStore = options.keyStore ?? new MemoryKeyStore();
+  const messageStore = options.messageStore ?? new MemoryMessageStore();
+  const caller = new Caller(() => trpc, options.callTimeoutMs ?? 15_000, (error) => {
+    // The server no longer accepts these credentials (e.g. revoked while offline): stop here
+    // rather than retrying forever; the app signs in again or calls useCredentials(null).
+    if (error.code === 'UNAUTHORIZED' && credentials && !closedReason) {
+      setState('closed', 'unauthorized');
+      closeStream();
+      void ws.close();
+    }
+  });
+  const call: Rpc = caller.call;
+  const secure = new SecureMessaging(caller.background, keyStore, messageStore, (event) => {
     for (const listener of eventListeners) {
       try {
         listener(event);
@@ -217,13 +258,14 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
   };
 
   let ws: WsClient;
-  let trpc: TRPCClient<AppRouter>;
+  let trpc: Trpc;
 
   const connect = () => {
     everConnected = false;
     const current: WsClient = createWSClient({
       url: options.url,
-      WebSocket: options.WebSocket,
+      // Structurally the same constructor; the option's own type is loose enough for `ws`.
+      WebSocket: options.WebSocket as typeof globalThis.WebSocket | undefined,
       // Only what the server's strict schema takes, whatever object the app saved.
       connectionParams: () => credentials && { clientHash: credentials.clientHash, accessToken: credentials.accessToken },
       retryDelayMs: options.retryDelayMs ?? defaultRetryDelay,
@@ -244,26 +286,27 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
       },
     });
     ws = current;
+    caller.setLink('connecting');
+    current.connectionState.subscribe({
+      next: (link) => {
+        if (current !== ws) return;
+        caller.setLink(link.state === 'pending' ? 'open' : link.error ? 'refused' : 'connecting');
+      },
+    });
     trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: current })] });
   };
   connect();
   if (credentials) secure.start();
 
-  const call = async <T>(fn: (t: TRPCClient<AppRouter>, opts: CallOptions) => Promise<T>): Promise<T> => {
+  /** Every method's failure is an OmeChatError, whatever step failed. */
+  const typed = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
-      return await fn(trpc, callOptions());
+      return await work();
     } catch (err) {
-      const error = toOmeChatError(err);
-      // The server no longer accepts these credentials (e.g. revoked while offline): stop here
-      // rather than retrying forever; the app signs in again or calls useCredentials(null).
-      if (error.code === 'UNAUTHORIZED' && credentials && !closedReason) {
-        setState('closed', 'unauthorized');
-        closeStream();
-        void ws.close();
-      }
-      throw error;
+      throw toOmeChatError(err);
     }
   };
+  const erase = () => typed(() => Promise.all([keyStore.clear(), messageStore.clear()]).then(() => undefined));
 
   const useCredentials = (next: Credentials | null) => {
     credentials = next;
@@ -315,6 +358,11 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
       delete: async (input) => {
         await call((t, o) => t.account.delete.mutate(input, o));
         useCredentials(null);
+        await erase();
+      },
+      signOut: async ({ erase: wipe = false } = {}) => {
+        useCredentials(null);
+        if (wipe) await erase();
       },
     },
     clients: {
@@ -329,12 +377,14 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     },
     chat: {
       list: () => call((t, o) => t.chat.list.query(undefined, o)),
-      send: (chatId, text, opts) => secure.send(chatId, text, opts?.clientMessageId ?? freshMessageId()),
+      send: (chatId, text, opts) =>
+        typed(() => secure.send(chatId, text, opts?.clientMessageId ?? freshMessageId(), caller.retrying())),
       history: async (input) => {
         const page = await call((t, o) => t.chat.history.query(input, o));
-        return { ...page, messages: page.messages.map((m) => ({ ...m, text: secure.textOf(m.chatId, m.seq) })) };
+        const texts = await typed(() => secure.textsOf(input.chatId, page.messages.map((m) => m.seq)));
+        return { ...page, messages: page.messages.map((m) => ({ ...m, text: texts.get(m.seq) ?? null })) };
       },
-      safetyCode: (chatId) => secure.safetyCode(chatId),
+      safetyCode: (chatId) => typed(() => secure.safetyCode(chatId)),
       leave: async (chatId) => {
         await call((t, o) => t.chat.leave.mutate({ chatId }, o));
       },
@@ -348,11 +398,9 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
       },
       unblock: async (userHash) => (await call((t, o) => t.safety.unblock.mutate({ userHash }, o))).unblocked,
       blocks: () => call((t, o) => t.safety.blocks.query(undefined, o)),
-      report: ({ chatId, reason, note, discloseSeqs = [] }) => {
-        const disclosed = discloseSeqs.flatMap((seq) => {
-          const text = secure.textOf(chatId, seq);
-          return text ? [{ seq, text }] : [];
-        });
+      report: async ({ chatId, reason, note, discloseSeqs = [] }) => {
+        const texts = await typed(() => secure.textsOf(chatId, discloseSeqs));
+        const disclosed = [...texts].map(([seq, text]) => ({ seq, text }));
         return call((t, o) => t.safety.report.mutate({ chatId, reason, note, disclosed: disclosed.length ? disclosed : undefined }, o));
       },
     },
@@ -367,9 +415,7 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     },
     on: (listener) => listen(eventListeners, listener),
     onRaw: (listener) => listen(rawListeners, listener),
-    encryptionReady: async () => {
-      await secure.ready();
-    },
+    encryptionReady: () => typed(async () => void (await secure.ready())),
     eventsLive: () => live,
     get lastEventId() {
       return lastEventId;
@@ -378,7 +424,7 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
     async close() {
       closeStream();
       setState('closed', 'closed');
-      await ws.close();
+      await ws.close().catch(() => undefined);
     },
     internals: {
       trpc: () => trpc,

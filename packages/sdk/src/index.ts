@@ -6,7 +6,10 @@ export type {
   ClosedReason,
   EventListener,
   RawEventListener,
+  WebSocketConstructor,
 } from './client.js';
+export { MemoryMessageStore, type MessageStore } from './store/message-store.js';
+export { IndexedDbMessageStore } from './store/indexed-db-message-store.js';
 export type { ClientEvent, ChatMessage } from './secure.js';
 export {
   MemoryKeyStore,

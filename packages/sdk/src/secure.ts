@@ -1,13 +1,12 @@
-import type { TRPCClient } from '@trpc/client';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { ChatId, ClientHash, ErrorCode, IdentityKeys, OmeEvent, SendOutput, UserHash } from '@omechat/protocol';
-import type { AppRouter } from '@omechat/server';
 import { CryptoError, type CryptoErrorCode } from './crypto/errors.js';
 import { E2EDevice, type RecipientDevice } from './crypto/device.js';
 import type { KeyStore } from './crypto/key-store.js';
 import { safetyCode } from './crypto/safety-code.js';
 import { OmeChatError, toOmeChatError } from './errors.js';
-import type { CallOptions } from './client.js';
+import type { Rpc } from './caller.js';
+import type { MessageStore } from './store/message-store.js';
 
 /** A decrypted message, as the app sees it. */
 export interface ChatMessage {
@@ -47,8 +46,6 @@ const PREKEY_BATCH = 50;
 const PREKEY_LOW_WATER = 20;
 /** How long a user's device list is trusted before it is fetched again. */
 const DEVICES_TTL_MS = 10_000;
-/** Attempts to store a message across dropped connections, with the same clientMessageId. */
-const SEND_ATTEMPTS = 5;
 
 interface Me {
   userHash: UserHash;
@@ -70,13 +67,15 @@ export class SecureMessaging {
   #events: Promise<void> = Promise.resolve();
   readonly #peers = new Map<ChatId, UserHash>();
   readonly #devices = new Map<UserHash, { at: number; list: DeviceList }>();
-  readonly #plaintext = new Map<string, string>();
   #receivedSinceTopUp = 0;
 
+  /**
+   * @param rpc the client's fail-fast call path; `send` brings its own retrying one.
+   */
   constructor(
-    private readonly trpc: () => TRPCClient<AppRouter>,
-    private readonly opts: () => CallOptions,
+    private readonly rpc: Rpc,
     private readonly keyStore: KeyStore,
+    private readonly messages: MessageStore,
     private readonly emit: (event: ClientEvent) => void,
   ) {}
 
@@ -96,33 +95,40 @@ export class SecureMessaging {
   }
 
   /** Loads or creates this device's keys and makes sure the server has enough prekeys. */
-  ready(): Promise<E2EDevice> {
-    this.#device ??= this.#setUp().catch((err: unknown) => {
+  ready(rpc: Rpc = this.rpc): Promise<E2EDevice> {
+    this.#device ??= this.#setUp(rpc).catch((err: unknown) => {
       this.#device = null; // try again on the next call
       throw toOmeChatError(err);
     });
     return this.#device;
   }
 
-  async send(chatId: ChatId, text: string, clientMessageId: string): Promise<SendOutput> {
-    const device = await this.ready();
+  /**
+   * Seals `text` for every device of the peer and the sender's other devices, and stores it.
+   * Every server call goes through `rpc`, which retries across dropped connections: the
+   * text is sealed once and stored under one `clientMessageId`, so the peer gets it once.
+   */
+  async send(chatId: ChatId, text: string, clientMessageId: string, rpc: Rpc): Promise<SendOutput> {
+    const device = await this.#readyFor(rpc);
     const me = this.#me!;
-    const peer = await this.#peerOf(chatId);
-    const [peerDevices, ownDevices] = await Promise.all([this.#devicesOf(peer), this.#devicesOf(me.userHash)]);
+    const peer = await this.#peerOf(chatId, rpc);
+    const [peerDevices, ownDevices] = await Promise.all([this.#devicesOf(peer, rpc), this.#devicesOf(me.userHash, rpc)]);
     if (peerDevices.length === 0) throw new OmeChatError('NOT_FOUND', 'Your peer has no device ready for encrypted chat yet');
     const targets: RecipientDevice[] = [
       ...peerDevices.map((d) => ({ userHash: peer, clientHash: d.clientHash })),
       ...ownDevices.filter((d) => d.clientHash !== me.clientHash).map((d) => ({ userHash: me.userHash, clientHash: d.clientHash })),
     ];
-    const withBundles = await this.#attachBundles(device, targets);
+    const withBundles = await this.#attachBundles(device, targets, rpc);
     const parts = await this.#exclusive(async () => {
       const sealed = device.encryptFor(withBundles, new TextEncoder().encode(text));
       await this.keyStore.save(device.exportState());
       return sealed;
     });
     const envelope = { v: 1 as const, parts: parts.map((p) => ({ ...p, to: p.to as ClientHash })) };
-    const ack = await this.#store(chatId, envelope, clientMessageId);
-    this.#plaintext.set(`${chatId}:${ack.seq}`, text);
+    // The same clientMessageId makes a retry safe: the server stores the message at most once.
+    const ack = await rpc((t, o) => t.message.send.mutate({ chatId, envelope, clientMessageId }, o));
+    // Kept for history; a full disk must not turn a delivered message into a failed send.
+    await this.messages.put(chatId, ack.seq, text).catch(() => undefined);
     this.emit({ type: 'message', chatId, seq: ack.seq, messageId: ack.messageId, from: me.userHash, fromClientHash: me.clientHash, sentAt: ack.sentAt, own: true, fromThisDevice: true, text });
     return ack;
   }
@@ -144,9 +150,18 @@ export class SecureMessaging {
     return this.#events;
   }
 
-  /** Plaintext this device has seen for a chat message, if any (it cannot decrypt twice). */
-  textOf(chatId: ChatId, seq: number): string | null {
-    return this.#plaintext.get(`${chatId}:${seq}`) ?? null;
+  /** Plaintext this device has seen for these messages of a chat (it cannot decrypt twice). */
+  textsOf(chatId: string, seqs: readonly number[]): Promise<Map<number, string>> {
+    return this.messages.get(chatId, seqs);
+  }
+
+  /** A key set-up that failed on the fail-fast path (e.g. while the server restarted) is begun again here. */
+  async #readyFor(rpc: Rpc): Promise<E2EDevice> {
+    try {
+      return await this.ready(rpc);
+    } catch {
+      return this.ready(rpc);
+    }
   }
 
   /**
@@ -155,11 +170,11 @@ export class SecureMessaging {
    */
   async safetyCode(chatId: ChatId): Promise<string> {
     await this.ready();
-    const peer = await this.#peerOf(chatId);
+    const peer = await this.#peerOf(chatId, this.rpc);
     const fingerprint = (list: DeviceList) =>
       sha256(new TextEncoder().encode(list.map((d) => d.identity.signingPub).sort().join('.')));
     this.#devices.clear();
-    const [mine, theirs] = await Promise.all([this.#devicesOf(this.#me!.userHash), this.#devicesOf(peer)]);
+    const [mine, theirs] = await Promise.all([this.#devicesOf(this.#me!.userHash, this.rpc), this.#devicesOf(peer, this.rpc)]);
     return safetyCode(fingerprint(mine), fingerprint(theirs));
   }
 
@@ -167,8 +182,8 @@ export class SecureMessaging {
     this.#peers.set(chatId, userHash);
   }
 
-  async #setUp(): Promise<E2EDevice> {
-    const me = await this.trpc().account.me.query(undefined, this.opts());
+  async #setUp(rpc: Rpc): Promise<E2EDevice> {
+    const me = await rpc((t, o) => t.account.me.query(undefined, o));
     this.#me = { userHash: me.userHash, clientHash: me.clientHash };
     const saved = await this.keyStore.load();
     let device: E2EDevice | null = null;
@@ -181,12 +196,12 @@ export class SecureMessaging {
       }
     }
     device ??= E2EDevice.create(this.#me);
-    await this.#topUp(device, true);
+    await this.#topUp(device, rpc, true);
     return device;
   }
 
-  async #topUp(device: E2EDevice, force = false): Promise<void> {
-    const status = await this.trpc().keys.status.query(undefined, this.opts());
+  async #topUp(device: E2EDevice, rpc: Rpc, force = false): Promise<void> {
+    const status = await rpc((t, o) => t.keys.status.query(undefined, o));
     if (!force && status.hasIdentity && status.oneTimePrekeys >= PREKEY_LOW_WATER) return;
     const count = status.hasIdentity ? Math.max(0, PREKEY_BATCH - status.oneTimePrekeys) : PREKEY_BATCH;
     if (status.hasIdentity && count === 0) return;
@@ -196,7 +211,7 @@ export class SecureMessaging {
       await this.keyStore.save(device.exportState());
       return fresh;
     });
-    await this.trpc().keys.upload.mutate({ ...device.publicKeys(), oneTimePrekeys }, this.opts());
+    await rpc((t, o) => t.keys.upload.mutate({ ...device.publicKeys(), oneTimePrekeys }, o));
   }
 
   async #handleOne(event: OmeEvent): Promise<void> {
@@ -204,7 +219,6 @@ export class SecureMessaging {
     if (event.type !== 'message.new') return this.emit(event);
 
     const m = event.message;
-    const key = `${m.chatId}:${m.seq}`;
     const base = { chatId: m.chatId, seq: m.seq, messageId: m.messageId, from: m.senderUserHash, fromClientHash: m.senderClientHash };
     let device: E2EDevice;
     try {
@@ -223,7 +237,7 @@ export class SecureMessaging {
         return plain;
       });
       const text = new TextDecoder().decode(bytes);
-      this.#plaintext.set(key, text);
+      await this.messages.put(m.chatId, m.seq, text).catch(() => undefined); // history only: never lose the live message
       this.emit({ type: 'message', ...base, sentAt: m.sentAt, own: m.senderUserHash === me.userHash, fromThisDevice: false, text });
     } catch (err) {
       const code: CryptoErrorCode = err instanceof CryptoError ? err.code : 'MALFORMED';
@@ -231,37 +245,24 @@ export class SecureMessaging {
     }
     if (++this.#receivedSinceTopUp >= PREKEY_LOW_WATER / 2) {
       this.#receivedSinceTopUp = 0;
-      await this.#topUp(device).catch(() => undefined); // retried after the next messages
+      await this.#topUp(device, this.rpc).catch(() => undefined); // retried after the next messages
     }
   }
 
-  async #store(chatId: ChatId, envelope: Parameters<TRPCClient<AppRouter>['message']['send']['mutate']>[0]['envelope'], clientMessageId: string) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.trpc().message.send.mutate({ chatId, envelope, clientMessageId }, this.opts());
-      } catch (err) {
-        const error = toOmeChatError(err);
-        // The same clientMessageId makes a retry safe: the server stores it at most once.
-        if (error.code !== 'UNAVAILABLE' || attempt >= SEND_ATTEMPTS) throw error;
-        await new Promise((r) => setTimeout(r, 200 * attempt));
-      }
-    }
-  }
-
-  async #peerOf(chatId: ChatId): Promise<UserHash> {
+  async #peerOf(chatId: ChatId, rpc: Rpc): Promise<UserHash> {
     const known = this.#peers.get(chatId);
     if (known) return known;
-    for (const chat of await this.trpc().chat.list.query(undefined, this.opts())) this.#peers.set(chat.chatId, chat.peer.userHash);
+    for (const chat of await rpc((t, o) => t.chat.list.query(undefined, o))) this.#peers.set(chat.chatId, chat.peer.userHash);
     const peer = this.#peers.get(chatId);
     if (!peer) throw new OmeChatError('FORBIDDEN', 'Not a member of this chat');
     return peer;
   }
 
-  async #devicesOf(userHash: UserHash): Promise<DeviceList> {
+  async #devicesOf(userHash: UserHash, rpc: Rpc): Promise<DeviceList> {
     const cached = this.#devices.get(userHash);
     if (cached && Date.now() - cached.at < DEVICES_TTL_MS) return cached.list;
-    const { devices } = await this.trpc().keys.devices.query({ userHash }, this.opts());
-    const device = await this.ready();
+    const { devices } = await rpc((t, o) => t.keys.devices.query({ userHash }, o));
+    const device = await this.ready(rpc);
     for (const d of devices) {
       const known = device.peerIdentity({ userHash, clientHash: d.clientHash });
       if (known && known !== d.identity.signingPub) this.emit({ type: 'peer.identityChanged', userHash, clientHash: d.clientHash });
@@ -271,11 +272,11 @@ export class SecureMessaging {
   }
 
   /** Prekey bundles for the devices we have no session with yet (fetching one uses it up). */
-  async #attachBundles(device: E2EDevice, targets: RecipientDevice[]): Promise<RecipientDevice[]> {
+  async #attachBundles(device: E2EDevice, targets: RecipientDevice[], rpc: Rpc): Promise<RecipientDevice[]> {
     const needing = new Set(targets.filter((t) => !device.peerIdentity(t)).map((t) => t.userHash));
     const bundles = new Map<string, RecipientDevice['bundle']>();
     for (const userHash of needing) {
-      const { devices } = await this.trpc().keys.bundles.mutate({ userHash }, this.opts());
+      const { devices } = await rpc((t, o) => t.keys.bundles.mutate({ userHash }, o));
       for (const d of devices) bundles.set(d.clientHash, d.bundle);
     }
     return targets

@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TRPCClient } from '@trpc/client';
 import { WebSocket } from 'ws';
 import { createOmeChatClient, OmeChatError, toOmeChatError, type OmeChatClient } from '@omechat/sdk';
 import type { Credentials, ErrorDetails, OmeEvent } from '@omechat/protocol';
 import { loadConfig, type Config } from '../src/config.js';
 import { createCoreFromConfig } from '../src/compose.js';
 import type { Core } from '../src/core/app.js';
+import type { AppRouter } from '../src/index.js';
 import { createLogger } from '../src/logger.js';
 import { startServer, type RunningServer } from '../src/transport/server.js';
 
@@ -209,7 +211,8 @@ export function wsFrom(localAddress: string, headers: Record<string, string> = {
   return FromAddress as unknown as typeof globalThis.WebSocket;
 }
 
-export type TestClient = ReturnType<typeof createOmeChatClient>;
+/** The SDK client with the internals its public type hides (the typed tRPC client under it). */
+export type TestClient = ReturnType<typeof createOmeChatClient> & { internals: { trpc(): TRPCClient<AppRouter> } };
 
 export function connectFrom(
   url: string,
@@ -217,7 +220,7 @@ export function connectFrom(
   credentials?: Credentials | null,
   headers?: Record<string, string>,
 ): TestClient {
-  return createOmeChatClient({ url, credentials: credentials ?? null, WebSocket: wsFrom(localAddress, headers), retryDelayMs: () => 50 });
+  return createOmeChatClient({ url, credentials: credentials ?? null, WebSocket: wsFrom(localAddress, headers), retryDelayMs: () => 50 }) as TestClient;
 }
 
 /** Registers and logs in one device from `localAddress`. */

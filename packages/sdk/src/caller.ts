@@ -1,0 +1,90 @@
+import type { TRPCClient } from '@trpc/client';
+import type { AppRouter } from '@omechat/server';
+import { OmeChatError, toOmeChatError } from './errors.js';
+
+export type Trpc = TRPCClient<AppRouter>;
+export interface CallOptions {
+  signal: AbortSignal;
+}
+/** One server call; it rejects only with `OmeChatError`. */
+export type Rpc = <T>(fn: (trpc: Trpc, opts: CallOptions) => Promise<T>) => Promise<T>;
+
+/** The socket as calls see it: `refused` means the latest attempt to (re)connect failed. */
+export type LinkState = 'connecting' | 'open' | 'refused';
+
+const unreachable = () => new OmeChatError('UNAVAILABLE', 'The server cannot be reached (reconnecting in the background)');
+const timedOut = () => new OmeChatError('UNAVAILABLE', 'The server did not answer in time');
+
+/**
+ * The one path every server call of the SDK takes, so that every failure is an
+ * `OmeChatError` and every call settles within `timeoutMs`.
+ *
+ * - `call` fails fast: while the server refuses connections it rejects at once with
+ *   `UNAVAILABLE` instead of waiting out the timeout; the link keeps reconnecting.
+ * - `retrying()` is for work that is safe to repeat (a send carries its `clientMessageId`):
+ *   a call lost with a dropped connection is sent again once the link is back, until one
+ *   deadline for the whole operation.
+ */
+export class Caller {
+  #link: LinkState = 'connecting';
+  #everOpen = false;
+  readonly #onRefused = new Set<() => void>();
+
+  constructor(
+    private readonly trpc: () => Trpc,
+    private readonly timeoutMs: number,
+    private readonly onError: (error: OmeChatError) => void,
+  ) {}
+
+  setLink(next: LinkState): void {
+    this.#link = next;
+    if (next === 'open') this.#everOpen = true;
+    if (next === 'refused') for (const abort of [...this.#onRefused]) abort();
+  }
+
+  readonly call: Rpc = (fn) => this.#attempt(fn, Date.now() + this.timeoutMs, true);
+  /** Work the SDK does by itself (key set-up): its failures are not the app's to act on. */
+  readonly background: Rpc = (fn) => this.#attempt(fn, Date.now() + this.timeoutMs, true, false);
+
+  retrying(): Rpc {
+    const deadline = Date.now() + this.timeoutMs;
+    return (fn) => this.#retry(fn, deadline);
+  }
+
+  async #retry<T>(fn: (trpc: Trpc, opts: CallOptions) => Promise<T>, deadline: number): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // Nothing has ever answered at this URL: say so at once rather than wait.
+        return await this.#attempt(fn, deadline, !this.#everOpen);
+      } catch (error) {
+        const retryable = error instanceof OmeChatError && error.code === 'UNAVAILABLE' && this.#everOpen;
+        if (!retryable || Date.now() + 50 >= deadline) throw error;
+        // A lost call is re-sent at once: the link queues it until it has reconnected.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
+      }
+    }
+  }
+
+  async #attempt<T>(fn: (trpc: Trpc, opts: CallOptions) => Promise<T>, deadline: number, failFast: boolean, report = true): Promise<T> {
+    if (failFast && this.#link === 'refused') throw unreachable();
+    if (deadline <= Date.now()) throw timedOut();
+    const controller = new AbortController();
+    let why = timedOut;
+    const timer = setTimeout(() => controller.abort(), deadline - Date.now());
+    const refused = () => {
+      why = unreachable;
+      controller.abort();
+    };
+    if (failFast) this.#onRefused.add(refused);
+    try {
+      return await fn(this.trpc(), { signal: controller.signal });
+    } catch (err) {
+      const error = controller.signal.aborted ? why() : toOmeChatError(err);
+      if (report) this.onError(error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.#onRefused.delete(refused);
+    }
+  }
+}

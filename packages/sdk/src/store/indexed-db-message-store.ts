@@ -1,0 +1,43 @@
+import { IdbStore } from './idb.js';
+import type { MessageStore } from './message-store.js';
+
+/**
+ * Browser message store: one IndexedDB record per message, under `prefix` (use one prefix
+ * per account and device, like `IndexedDbKeyStore`'s key).
+ */
+export class IndexedDbMessageStore implements MessageStore {
+  private readonly idb: IdbStore;
+
+  constructor(
+    private readonly prefix: string,
+    databaseName = 'omechat-messages',
+  ) {
+    this.idb = new IdbStore(databaseName, 'texts');
+  }
+
+  async get(chatId: string, seqs: readonly number[]): Promise<Map<number, string>> {
+    const found = new Map<number, string>();
+    await this.idb.run('readonly', (store) => {
+      for (const seq of seqs) {
+        const request = store.get(this.key(chatId, seq));
+        request.onsuccess = () => {
+          if (typeof request.result === 'string') found.set(seq, request.result);
+        };
+      }
+    });
+    return found;
+  }
+
+  async put(chatId: string, seq: number, text: string): Promise<void> {
+    await this.idb.run('readwrite', (store) => store.put(text, this.key(chatId, seq)));
+  }
+
+  async clear(): Promise<void> {
+    // Keys are `${prefix}\u0000…`, so this range holds exactly this prefix's records.
+    await this.idb.run('readwrite', (store) => store.delete(IDBKeyRange.bound(`${this.prefix}\u0000`, `${this.prefix}\u0001`, false, true)));
+  }
+
+  private key(chatId: string, seq: number) {
+    return `${this.prefix}\u0000${chatId}\u0000${seq}`;
+  }
+}
