@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
 import { createOmeChatClient, OmeChatError, type ClientEvent, type OmeChatClient } from '../src/index.js';
+import { FileKeyStore, FileMessageStore } from '../src/file-store.js';
 
 /** The SDK against a real server on a real socket. */
 let server: RunningServer;
@@ -127,5 +128,39 @@ describe('createOmeChatClient', () => {
     await b.safety.block(found.peer.userHash);
     await until(() => got.some((e) => e.type === 'chat.ended'), 'the chat to end');
     expect((await b.safety.blocks()).length).toBe(1);
+  });
+
+  it('reads its history after an app restart from its message store, and erases it with the account', async () => {
+    const a = client();
+    const got: ClientEvent[] = [];
+    const stores = () => ({ keyStore: new FileKeyStore(join(dataDir, 'b-keys.json')), messageStore: new FileMessageStore(join(dataDir, 'b-messages.jsonl')) });
+    let b = createOmeChatClient({ url: server.url, WebSocket, retryDelayMs: () => 50, ...stores() });
+    clients.push(b);
+    b.on((e) => got.push(e));
+    const sa = await a.account.register({ username: `sdk_sa_${process.pid}`, age: 60 });
+    await a.account.login({ username: `sdk_sa_${process.pid}`, secret: sa.secret });
+    const sb = await b.account.register({ username: `sdk_sb_${process.pid}`, age: 60 });
+    await b.account.login({ username: `sdk_sb_${process.pid}`, secret: sb.secret });
+    await Promise.all([a.encryptionReady(), b.encryptionReady(), b.eventsLive()]);
+    await a.match.start({ tolerance: 0 });
+    await b.match.start({ tolerance: 0 });
+    await until(() => got.some((e) => e.type === 'match.found'), 'match');
+    const chatId = got.find((e) => e.type === 'match.found')!.chatId as never;
+    await a.chat.send(chatId, 'remember me');
+    await until(() => got.some((e) => e.type === 'message'), 'the message');
+    await b.chat.send(chatId, 'and me');
+
+    // The app restarts: a new client over the same files and credentials.
+    const credentials = b.credentials;
+    await b.close();
+    b = createOmeChatClient({ url: server.url, WebSocket, credentials, ...stores() });
+    clients.push(b);
+    const history = await b.chat.history({ chatId, limit: 10 });
+    expect(history.messages.map((m) => m.text)).toEqual(['remember me', 'and me']);
+
+    await b.account.delete({ secret: sb.secret });
+    const reopened = stores();
+    expect(await reopened.keyStore.load()).toBeNull();
+    expect((await reopened.messageStore.get(chatId, [1, 2])).size).toBe(0);
   });
 });
