@@ -86,6 +86,3 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return e.exitCode;
   }
 }
-
-// Exit explicitly: a socket or stdin left open by a failed command must not keep the CLI alive.
-process.exit(await main(process.argv.slice(2)));
