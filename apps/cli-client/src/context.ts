@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { usage } from './errors.js';
+import { CliError, usage } from './errors.js';
 import type { Output } from './format.js';
 import type { ServerAddress } from './session.js';
 import type { LocalState } from './state.js';
@@ -57,9 +57,14 @@ export function timeoutMs(ctx: Context, defaultSeconds: number): number {
   return seconds * 1000;
 }
 
-/** `--secret S`, or `--secret -` to read it from stdin and keep it out of the process list. */
+/**
+ * `--secret S`; `--secret -` reads it from stdin (scripts); without it a terminal asks for
+ * it with the typing hidden. Both keep it out of the process list and the shell history.
+ */
 export async function secretOption(ctx: Context): Promise<string> {
-  const value = requiredOption(ctx, 'secret');
+  const value = stringOption(ctx, 'secret');
+  if (value === undefined && process.stdin.isTTY && !ctx.out.json) return promptHidden('Secret (hidden): ');
+  if (value === undefined || value === '') throw usage('--secret is required (or run in a terminal to be asked for it)');
   if (value !== '-') return value;
   const rl = createInterface({ input: process.stdin, terminal: false });
   try {
@@ -68,4 +73,33 @@ export async function secretOption(ctx: Context): Promise<string> {
     rl.close();
   }
   throw usage('--secret -: nothing on stdin');
+}
+
+/** Reads one line from the terminal without echoing it. */
+export function promptHidden(question: string): Promise<string> {
+  const { stdin, stderr } = process;
+  stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.setEncoding('utf8');
+  let typed = '';
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      stderr.write('\n');
+      if (error) reject(error);
+      else resolve(typed.trim());
+    };
+    const onData = (chunk: string) => {
+      for (const char of chunk) {
+        if (char === '\r' || char === '\n') return done();
+        if (char === '\u0003') return done(new CliError('CANCELLED', 'Cancelled'));
+        if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
+        else if (char >= ' ') typed += char;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }

@@ -32,12 +32,13 @@ async function matchedPair() {
 }
 
 describe('accounts', () => {
-  it('registers, logs in, and shows the account and its devices as JSON', async () => {
+  it('registers and is signed in at once, logs out, logs in again, and shows the account and its devices as JSON', async () => {
     const cli = user();
     const username = uniqueName('sam');
     const registered = await cli.json(['register', '--username', username, '--age', '19']);
     expect(registered).toMatchObject({ username, secret: expect.stringMatching(/^[A-Za-z0-9_-]{64}$/) });
-    expect(readdirSync(cli.home), 'register saves nothing').toEqual([]);
+    expect(await cli.json(['me'])).toMatchObject({ username, clientHash: registered.clientHash });
+    expect(await cli.json(['logout'])).toEqual({ loggedOut: true, revoked: true });
 
     const loggedIn = await cli.json(['login', '--username', username, '--secret', registered.secret, '--device-name', 'laptop']);
     expect(loggedIn).toMatchObject({ username, userHash: registered.userHash });
@@ -67,7 +68,7 @@ describe('accounts', () => {
   it('reports a wrong secret as INVALID_CREDENTIALS with exit 1, and saves nothing', async () => {
     const cli = user();
     const username = uniqueName('eve');
-    await cli.json(['register', '--username', username, '--age', '40']);
+    await user().json(['register', '--username', username, '--age', '40']);
     const result = await cli.run(['login', '--username', username, '--secret', 'x'.repeat(64), '--json']);
     expect(result.code).toBe(1);
     expect(result.lines).toEqual([{ error: { code: 'INVALID_CREDENTIALS', message: expect.any(String) } }]);

@@ -16,47 +16,58 @@ async function using<C extends Connection, T>(conn: C, fn: (conn: C) => Promise<
 const SECRET_WARNING = 'Store it in a password manager now: it is shown only once, it is the only way to log in, and nobody can recover it.';
 
 const register: Command = {
-  args: '--username U --age N',
-  summary: 'create an account (prints its secret once; does not log in)',
-  options: { username: { type: 'string' }, age: { type: 'string' } },
+  args: '--username U --age N [--device-name D]',
+  summary: 'create an account and sign this machine in (prints its secret once)',
+  options: { username: { type: 'string' }, age: { type: 'string' }, 'device-name': { type: 'string' } },
   async run(ctx) {
     const username = requiredOption(ctx, 'username');
     const age = intOption(ctx, 'age');
     if (age === undefined) throw new CliError('USAGE', '--age is required');
-    const { userHash, secret } = await using(await connectAnonymous(ctx.server), (c) => c.run((client) => client.account.register({ username, age })));
-    ctx.out.result({ userHash, username, secret }, () =>
-      [`Account ${username} created. Your secret:`, '', `  ${secret}`, '', SECRET_WARNING, `Next: omechat login --username ${username} --secret -`].join('\n'),
+    refuseIfSignedIn(ctx);
+    const { secret } = await using(await connectAnonymous(ctx.server), (c) => c.run((client) => client.account.register({ username, age })));
+    const me = await signIn(ctx, username, secret);
+    ctx.out.result({ userHash: me.userHash, clientHash: me.clientHash, username, secret }, () =>
+      [`Account ${username} created and signed in. Your secret:`, '', `  ${secret}`, '', SECRET_WARNING].join('\n'),
     );
   },
 };
 
 const login: Command = {
-  args: '--username U --secret S [--device-name D]',
-  summary: 'sign this machine in as a new device (--secret - reads it from stdin)',
+  args: '--username U [--secret S] [--device-name D]',
+  summary: 'sign this machine in as a new device (asks for the secret, hidden; --secret - reads stdin)',
   options: { username: { type: 'string' }, secret: { type: 'string' }, 'device-name': { type: 'string' } },
   async run(ctx) {
     const username = requiredOption(ctx, 'username');
+    refuseIfSignedIn(ctx);
     const secret = await secretOption(ctx);
-    const deviceName = stringOption(ctx, 'device-name') ?? `omechat CLI on ${hostname()}`.slice(0, 64);
-    const saved = ctx.state.credentials();
-    if (saved) throw new CliError('ALREADY_LOGGED_IN', `Already logged in as ${saved.username}; run \`omechat logout\` first`);
-    const release = ctx.state.lock('login');
-    try {
-      ctx.state.clear(); // keys, cursor and messages of an earlier device
-      const me = await using(await connectAnonymous(ctx.server, ctx.state.keyStore()), async (c) => {
-        const result = await c.run((client) => client.account.login({ username, secret, deviceName }));
-        const me = await c.run((client) => client.account.me());
-        ctx.state.saveCredentials({ clientHash: result.clientHash, accessToken: result.accessToken, userHash: result.userHash, username: me.username });
-        // Peers can only write to this device once its public keys are on the server.
-        await c.run((client) => client.encryptionReady());
-        return me;
-      });
-      ctx.out.result({ userHash: me.userHash, clientHash: me.clientHash, username: me.username }, () => `Logged in as ${me.username} (device ${me.clientHash}).`);
-    } finally {
-      release();
-    }
+    const me = await signIn(ctx, username, secret);
+    ctx.out.result({ userHash: me.userHash, clientHash: me.clientHash, username: me.username }, () => `Logged in as ${me.username} (device ${me.clientHash}).`);
   },
 };
+
+function refuseIfSignedIn(ctx: Context): void {
+  const saved = ctx.state.credentials();
+  if (saved) throw new CliError('ALREADY_LOGGED_IN', `Already logged in as ${saved.username}; run \`omechat logout\` first`);
+}
+
+/** Signs this machine in as a new device, saves its credentials (0600) and publishes its keys. */
+export async function signIn(ctx: Context, username: string, secret: string) {
+  const deviceName = stringOption(ctx, 'device-name') ?? `omechat CLI on ${hostname()}`.slice(0, 64);
+  const release = ctx.state.lock('login');
+  try {
+    ctx.state.clear(); // keys, cursor and messages of an earlier device
+    return await using(await connectAnonymous(ctx.server, ctx.state.keyStore()), async (c) => {
+      const result = await c.run((client) => client.account.login({ username, secret, deviceName }));
+      const me = await c.run((client) => client.account.me());
+      ctx.state.saveCredentials({ clientHash: result.clientHash, accessToken: result.accessToken, userHash: result.userHash, username: me.username });
+      // Peers can only write to this device once its public keys are on the server.
+      await c.run((client) => client.encryptionReady());
+      return me;
+    });
+  } finally {
+    release();
+  }
+}
 
 /** Revokes this device on the server; the server closes the socket before it can reply. */
 async function revokeSelf(client: OmeChatClient, clientHash: ClientHash): Promise<void> {
