@@ -11,7 +11,14 @@ const DEFAULT_URL = 'ws://localhost:8080/trpc';
 /** How long any command waits for the server's socket to open (less with a shorter --timeout). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-const COMMANDS: Record<string, Command> = { ...accountCommands, ...chatCommands, ...interactiveCommands };
+const app: Command = {
+  args: '',
+  summary: 'the full-screen app: chat list, search, chat with receipts and typing (the default in a terminal)',
+  // Loaded only here: ink and React are not needed by any other command.
+  run: async (ctx) => (await import('./app/run.js')).runApp(ctx),
+};
+
+const COMMANDS: Record<string, Command> = { app, ...accountCommands, ...chatCommands, ...interactiveCommands };
 
 const GLOBAL_OPTIONS: OptionSpec = {
   server: { type: 'string' },
@@ -25,7 +32,7 @@ function help(): string {
   return [
     'omechat: talk to a stranger, end-to-end encrypted.',
     '',
-    'Usage: omechat <command> [options]',
+    'Usage: omechat [command] [options]   (no command in a terminal: the app)',
     '',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.args ? `${c.args}\n  ${''.padEnd(width)}    ` : ''}${c.summary}`),
     '',
@@ -42,7 +49,8 @@ function help(): string {
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const out = new Output(argv.includes('--json'));
   try {
-    const [name, ...rest] = argv;
+    const interactive = process.stdin.isTTY && process.stdout.isTTY && !argv.includes('--json');
+    const [name, ...rest] = argv.length === 0 && interactive ? ['app'] : argv;
     if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
       if (name === undefined) {
         out.notice(help());

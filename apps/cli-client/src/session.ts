@@ -110,7 +110,7 @@ async function open(
 ): Promise<Connection> {
   // Only the two fields: the server rejects connectionParams with anything else in them.
   const credentials = options.credentials ? { clientHash: options.credentials.clientHash, accessToken: options.credentials.accessToken } : null;
-  const client = createOmeChatClient({ url, WebSocket: WebSocket as unknown as typeof globalThis.WebSocket, ...options, credentials });
+  const client = createOmeChatClient({ url, WebSocket, ...options, credentials });
   const close = () => client.close().catch(() => undefined);
   try {
     await connected(client, url, connectTimeoutMs);
