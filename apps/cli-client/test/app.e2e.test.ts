@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliUser, jsonLines, signUp, startTestServer, uniqueName, waitFor, type Json } from './harness.js';
+
+/**
+ * Two omechat processes through a real server: one is the full-screen app in a real
+ * terminal (tmux: keys in with send-keys, the screen out with capture-pane), the other the
+ * line-based `chat --json`. The assertions read what is on the screen.
+ */
+const BIN = join(import.meta.dirname, '../bin/omechat.js');
+const SOCKET = `omechat-app-test-${process.pid}`;
+const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'app');
+const type = (text: string) => {
+  tmux('send-keys', '-t', 'app', '-l', text);
+  tmux('send-keys', '-t', 'app', 'Enter');
+};
+async function shows(pattern: string | RegExp, what = String(pattern)) {
+  let last = '';
+  await waitFor(() => {
+    last = screen();
+    return typeof pattern === 'string' ? last.includes(pattern) : pattern.test(last);
+  }, `${what} on screen`).catch((error: Error) => {
+    throw new Error(`${error.message}; the screen:\n${last}`);
+  });
+  return last;
+}
+
+let server: Awaited<ReturnType<typeof startTestServer>>;
+const users: CliUser[] = [];
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  try {
+    tmux('kill-server');
+  } catch {
+    // already gone with its last session
+  }
+  await server.close();
+  for (const u of users) u.cleanup();
+});
+
+describe('omechat app in a terminal', () => {
+  it('searches, matches another omechat, chats both ways with marks, shows the same safety code, leaves and quits', async () => {
+    const [alice, ben] = [new CliUser(server.url), new CliUser(server.url)];
+    users.push(alice, ben);
+    const [annName, benName] = [uniqueName('ann'), uniqueName('ben')];
+    await Promise.all([signUp(alice, annName, 30), signUp(ben, benName, 31)]);
+
+    tmux('new-session', '-d', '-s', 'app', '-x', '120', '-y', '32', `env OMECHAT_URL=${server.url} OMECHAT_HOME=${alice.home} ${process.execPath} ${BIN}`);
+    await shows('● connected');
+    expect(screen()).toContain(`omechat · ${annName}`);
+    type('/search 5');
+    await shows(/Looking for someone \(age tolerance ±5\) · \d+ s · Esc to cancel/, 'the search');
+
+    const benChat = ben.spawn(['chat', '--json', '--tolerance', '5', '--timeout', '30']);
+    const benSaw: Json[] = jsonLines(benChat);
+    await shows(`Matched with ${benName} (31)`);
+    await waitFor(() => benSaw.some((e) => e.type === 'match.found'), 'ben to be matched');
+
+    benChat.stdin.write('hello from ben\n');
+    await shows(new RegExp(`\\d\\d:\\d\\d ${benName}: hello from ben`), "ben's message");
+    type('hi from ann');
+    await shows(/\d\d:\d\d you: hi from ann ✓/, 'her own message with its mark');
+    await waitFor(() => benSaw.some((e) => e.type === 'message' && e.text === 'hi from ann'), 'ben to read ann');
+
+    type('/safety');
+    const code = (await shows(/safety code [\d ]{20,}/, 'the safety code')).match(/safety code ([\d ]+\d)/)![1]!;
+    benChat.stdin.write('/safety\n');
+    await waitFor(() => benSaw.some((e) => e.type === 'safetyCode'), "ben's safety code");
+    expect(benSaw.find((e) => e.type === 'safetyCode').code).toBe(code);
+
+    type('/leave');
+    await waitFor(() => benSaw.some((e) => e.type === 'chat.ended'), 'ben to see the chat end');
+    await shows(`[1] ${benName} ✕`, 'the chat marked as ended');
+    benChat.stdin.end();
+
+    type('/quit');
+    await waitFor(() => {
+      try {
+        tmux('has-session', '-t', 'app');
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the app to exit');
+  });
+});
