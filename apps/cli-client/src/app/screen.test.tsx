@@ -79,7 +79,7 @@ describe('the app screen', () => {
     view.stdin.write('\r');
     await until(() => expect(view.onSubmit).toHaveBeenCalledWith('hello'));
     view.stdin.write('/next\rsecond line\r');
-    await until(() => expect(view.onSubmit.mock.calls.map((c) => c[0])).toEqual(['hello', '/next', 'second line']));
+    await until(() => expect(view.onSubmit.mock.calls.map((c): unknown => c[0])).toEqual(['hello', '/next', 'second line']));
     expect(view.onTyping).toHaveBeenCalled();
     view.stdin.write('\t');
     await until(() => expect(view.onNextChat).toHaveBeenCalled());
