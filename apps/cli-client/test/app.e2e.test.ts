@@ -11,15 +11,15 @@ import { CliUser, jsonLines, signUp, startTestServer, uniqueName, waitFor, type 
 const BIN = join(import.meta.dirname, '../bin/omechat.js');
 const SOCKET = `omechat-app-test-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'app');
-const type = (text: string) => {
-  tmux('send-keys', '-t', 'app', '-l', text);
-  tmux('send-keys', '-t', 'app', 'Enter');
+const screen = (pane = 'app') => tmux('capture-pane', '-p', '-J', '-t', pane);
+const type = (text: string, pane = 'app') => {
+  tmux('send-keys', '-t', pane, '-l', text);
+  tmux('send-keys', '-t', pane, 'Enter');
 };
-async function shows(pattern: string | RegExp, what = String(pattern)) {
+async function shows(pattern: string | RegExp, what = String(pattern), pane = 'app') {
   let last = '';
   await waitFor(() => {
-    last = screen();
+    last = screen(pane);
     return typeof pattern === 'string' ? last.includes(pattern) : pattern.test(last);
   }, `${what} on screen`).catch((error: Error) => {
     throw new Error(`${error.message}; the screen:\n${last}`);
@@ -42,7 +42,22 @@ afterAll(async () => {
   for (const u of users) u.cleanup();
 });
 
-describe('omechat app in a terminal', () => {
+describe('omechat in a terminal', () => {
+  it('asks for the secret on login without showing what is typed', async () => {
+    const sam = new CliUser(server.url);
+    users.push(sam);
+    const name = uniqueName('sam');
+    const secret = await signUp(sam, name, 40);
+    await sam.json(['logout']);
+    tmux('new-session', '-d', '-s', 'login', '-x', '120', '-y', '10', `env OMECHAT_URL=${server.url} OMECHAT_HOME=${sam.home} ${process.execPath} ${BIN} login --username ${name}; sleep 60`);
+    await shows('Secret (hidden): ', 'the prompt', 'login');
+    type(secret, 'login');
+    const after = await shows(`Logged in as ${name}`, 'the sign-in', 'login');
+    expect(after).not.toContain(secret);
+    expect(after).not.toContain(secret.slice(0, 8));
+    tmux('kill-session', '-t', 'login');
+  });
+
   it('searches, matches another omechat, chats both ways with marks, shows the same safety code, leaves and quits', async () => {
     const [alice, ben] = [new CliUser(server.url), new CliUser(server.url)];
     users.push(alice, ben);
