@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 function device(url: string) {
-  const client = createOmeChatClient({ url, WebSocket: WebSocket as never, keyStore: new MemoryKeyStore(), retryDelayMs: () => 50 });
+  const client = createOmeChatClient({ url, WebSocket: WebSocket, keyStore: new MemoryKeyStore(), retryDelayMs: () => 50 });
   clients.push(client);
   const events: ClientEvent[] = [];
   client.on((e) => events.push(e));

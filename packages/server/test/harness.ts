@@ -91,7 +91,7 @@ export function connect(url: string, credentials?: Credentials | null): OmeChatC
   return createOmeChatClient({
     url,
     credentials: credentials ?? null,
-    WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocket: WebSocket,
     retryDelayMs: () => 50,
   });
 }

@@ -85,7 +85,7 @@ describe('issue 8: the message path', () => {
     for (let i = 0; i < count; i++) {
       await a.client.message.send({ chatId, envelope: envelopeFor([b.credentials.clientHash], `${i}:${big}`), clientMessageId: `big-${i}` });
     }
-    const resumed = createOmeChatClient({ url: t.url, credentials: b.credentials, WebSocket: WebSocket as never, lastEventId: cursor });
+    const resumed = createOmeChatClient({ url: t.url, credentials: b.credentials, WebSocket: WebSocket, lastEventId: cursor });
     open.push(resumed);
     const states: string[] = [];
     resumed.onStateChange((state) => states.push(state));

@@ -117,7 +117,7 @@ describe('messaging', () => {
     await a.client.chat.typing(chatId, true); // ephemeral: must not be replayed
 
     const resumed = track(
-      createOmeChatClient({ url: t.url, credentials: b.credentials, WebSocket: WebSocket as never, lastEventId: cursor }),
+      createOmeChatClient({ url: t.url, credentials: b.credentials, WebSocket: WebSocket, lastEventId: cursor }),
     );
     const er = recorder(resumed);
     await er.next('message.new', 5);
