@@ -1,4 +1,4 @@
-import { OmeChatError, type ClosedReason, type ErrorCode } from '@omechat/sdk';
+import type { ClosedReason, ErrorCode, OmeChatError } from '@omechat/sdk';
 
 /** Codes only the CLI produces; everything else is one of the protocol's `ErrorCode`s. */
 export type CliErrorCode = 'USAGE' | 'NOT_LOGGED_IN' | 'ALREADY_LOGGED_IN' | 'DEVICE_BUSY' | 'TIMEOUT' | 'CANCELLED';
@@ -27,12 +27,17 @@ export const usage = (message: string) => new CliError('USAGE', message);
  */
 export function toCliError(error: unknown, closedReason: ClosedReason = null): CliError {
   if (error instanceof CliError) return error;
-  if (error instanceof OmeChatError) {
+  if (isOmeChatError(error)) {
     if (error.code === 'UNAVAILABLE' && closedReason && closedReason !== 'closed') return closedError(closedReason);
     if (error.code === 'UNAUTHORIZED') return closedError('unauthorized');
     return new CliError(error.code, error.message);
   }
   return new CliError('INTERNAL', error instanceof Error ? error.message : String(error));
+}
+
+/** By shape rather than `instanceof`, so this module does not load the SDK. */
+function isOmeChatError(error: unknown): error is OmeChatError {
+  return error instanceof Error && error.name === 'OmeChatError' && typeof (error as { code?: unknown }).code === 'string';
 }
 
 export function closedError(reason: Exclude<ClosedReason, null>): CliError {

@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws';
-import { createOmeChatClient, type ClientEvent, type ClientHash, type KeyStore, type OmeChatClient, type OmeEvent } from '@omechat/sdk';
+import type { ClientEvent, ClientHash, KeyStore, OmeChatClient, OmeChatClientOptions, OmeEvent } from '@omechat/sdk';
 import { CliError, closedError, toCliError } from './errors.js';
 import type { LocalState, SavedCredentials } from './state.js';
 
@@ -106,8 +106,10 @@ export async function openDevice(server: ServerAddress, state: LocalState, comma
 
 async function open(
   { url, connectTimeoutMs }: ServerAddress,
-  options: Pick<Parameters<typeof createOmeChatClient>[0], 'credentials' | 'keyStore' | 'lastEventId' | 'onLastEventId'>,
+  options: Pick<OmeChatClientOptions, 'credentials' | 'keyStore' | 'lastEventId' | 'onLastEventId'>,
 ): Promise<Connection> {
+  // Loaded on first use: `omechat --help` and usage errors start without the SDK.
+  const { createOmeChatClient } = await import('@omechat/sdk');
   // Only the two fields: the server rejects connectionParams with anything else in them.
   const credentials = options.credentials ? { clientHash: options.credentials.clientHash, accessToken: options.credentials.accessToken } : null;
   const client = createOmeChatClient({ url, WebSocket, ...options, credentials });
