@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 const entry = new URL('../dist/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('omechat: building the terminal client once…\n');
-  execFileSync('npx', ['tsup', '--silent'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'ignore', 'inherit'] });
+  const app = fileURLToPath(new URL('..', import.meta.url));
+  execFileSync(`${app}node_modules/.bin/tsup`, ['--silent'], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 const { main } = await import(entry.href);
 // Exit explicitly: a socket or stdin left open by a failed command must not keep the CLI alive.

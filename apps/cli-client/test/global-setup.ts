@@ -3,5 +3,6 @@ import { join } from 'node:path';
 
 /** The tests run the bin as users do, from the built bundle: build it from the current source. */
 export default function setup() {
-  execFileSync('npx', ['tsup', '--silent'], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'ignore', 'inherit'] });
+  const app = join(import.meta.dirname, '..');
+  execFileSync(join(app, 'node_modules/.bin/tsup'), ['--silent'], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] });
 }
