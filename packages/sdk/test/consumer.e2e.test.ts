@@ -68,7 +68,8 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe('the packed SDK in a project outside the workspace', () => {
+// npm install into the scratch project and two strict tsc runs take minutes on a busy machine.
+describe('the packed SDK in a project outside the workspace', { timeout: 300_000 }, () => {
   it('packs to manifests that name real versions and point at built JavaScript', async () => {
     for (const tarball of Object.values(tarballs)) {
       const manifest = await manifestOf(tarball);
