@@ -21,7 +21,8 @@ async function shows(pattern: string | RegExp, what = String(pattern), pane = 'a
   await waitFor(() => {
     last = screen(pane);
     return typeof pattern === 'string' ? last.includes(pattern) : pattern.test(last);
-  }, `${what} on screen`).catch((error: Error) => {
+    // A busy machine (the whole suite at once) can take a while to start a process.
+  }, `${what} on screen`, 60_000).catch((error: Error) => {
     throw new Error(`${error.message}; the screen:\n${last}`);
   });
   return last;
@@ -42,7 +43,7 @@ afterAll(async () => {
   for (const u of users) u.cleanup();
 });
 
-describe('omechat in a terminal', () => {
+describe('omechat in a terminal', { timeout: 240_000 }, () => {
   it('asks for the secret on login without showing what is typed', async () => {
     const sam = new CliUser(server.url);
     users.push(sam);
@@ -58,7 +59,7 @@ describe('omechat in a terminal', () => {
     tmux('kill-session', '-t', 'login');
   });
 
-  it('searches, matches another omechat, chats both ways with marks, shows the same safety code, leaves and quits', async () => {
+  it('searches, matches another omechat, chats both ways with marks, shows the same safety code, rides out a server restart, leaves and quits', async () => {
     const [alice, ben] = [new CliUser(server.url), new CliUser(server.url)];
     users.push(alice, ben);
     const [annName, benName] = [uniqueName('ann'), uniqueName('ben')];
@@ -86,6 +87,15 @@ describe('omechat in a terminal', () => {
     benChat.stdin.write('/safety\n');
     await waitFor(() => benSaw.some((e) => e.type === 'safetyCode'), "ben's safety code");
     expect(benSaw.find((e) => e.type === 'safetyCode').code).toBe(code);
+
+    // The server restarts: the indicator says so, and a line Ben sends while it is down
+    // arrives once it is back (his send waits for the reconnect; the app resumes its stream).
+    await server.restart(async () => {
+      await shows('◌ reconnecting…', 'the connection indicator');
+      benChat.stdin.write('sent while the server was down\n');
+    });
+    await shows('● connected', 'the reconnect');
+    await shows(new RegExp(`${benName}: sent while the server was down`), 'the message sent during the outage');
 
     type('/leave');
     await waitFor(() => benSaw.some((e) => e.type === 'chat.ended'), 'ben to see the chat end');

@@ -10,14 +10,24 @@ const BIN = join(import.meta.dirname, '../bin/omechat.js');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
-/** A real server in this process, on port 0, over SQLite in a temp dir. */
+/** A real server in this process, on port 0, over SQLite in a temp dir; `restart` keeps its port and data. */
 export async function startTestServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'omechat-cli-server-'));
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent' });
-  const log = createLogger(config.OMECHAT_LOG_LEVEL);
-  const server = await startServer({ config, core: await createCoreFromConfig(config, log), log });
+  const start = async (port: number) => {
+    const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent' });
+    const log = createLogger(config.OMECHAT_LOG_LEVEL);
+    return startServer({ config, core: await createCoreFromConfig(config, log), log });
+  };
+  let server = await start(0);
   return {
     url: server.url,
+    /** Stops the server, runs `whileDown`, and starts it again on the same port. */
+    async restart(whileDown: () => Promise<void>) {
+      const { port } = server;
+      await server.close();
+      await whileDown();
+      server = await start(port);
+    },
     async close() {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
