@@ -65,7 +65,8 @@ describe('omechat in a terminal', { timeout: 240_000 }, () => {
     const [annName, benName] = [uniqueName('ann'), uniqueName('ben')];
     await Promise.all([signUp(alice, annName, 30), signUp(ben, benName, 31)]);
 
-    tmux('new-session', '-d', '-s', 'app', '-x', '120', '-y', '32', `env OMECHAT_URL=${server.url} OMECHAT_HOME=${alice.home} ${process.execPath} ${BIN}`);
+    // ink paints only the last frame when it sees CI set (as .ci/run does): a person's terminal has no CI.
+    tmux('new-session', '-d', '-s', 'app', '-x', '120', '-y', '32', `env -u CI OMECHAT_URL=${server.url} OMECHAT_HOME=${alice.home} ${process.execPath} ${BIN}`);
     await shows('● connected');
     expect(screen()).toContain(`omechat · ${annName}`);
     type('/search 5');
