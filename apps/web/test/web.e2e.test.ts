@@ -5,6 +5,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
+import { messageStoreCases } from '@omechat/sdk/testing';
 
 /**
  * The page as people use it: built with Vite, served by `vite preview`, in Debian's
@@ -14,6 +15,8 @@ const root = join(import.meta.dirname, '..');
 const artifacts = join(root, 'artifacts');
 let server: RunningServer;
 let site: PreviewServer;
+/** A page that runs the SDK's MessageStore contract against IndexedDB (test/stores). */
+let storesSite: PreviewServer;
 let browser: Browser;
 let dataDir: string;
 
@@ -25,6 +28,9 @@ beforeAll(async () => {
   server = await startServer({ config, core: await createCoreFromConfig(config, log), log });
   await build({ root, logLevel: 'error' });
   site = await preview({ root, logLevel: 'error', preview: { port: 0, host: '127.0.0.1' } });
+  const stores = { root: join(root, 'test/stores'), logLevel: 'error' as const, build: { outDir: join(artifacts, 'stores-page'), emptyOutDir: true } };
+  await build(stores);
+  storesSite = await preview({ ...stores, preview: { port: 0, host: '127.0.0.1' } });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     // playwright gives each launch a fresh, temporary --user-data-dir of its own.
@@ -35,6 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await site?.close();
+  await storesSite?.close();
   await server?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -67,6 +74,16 @@ async function say(page: Page, text: string) {
 const bubbles = (page: Page) => page.locator('#messages li').allTextContents();
 
 describe('the chat page in Chromium', () => {
+  it("passes the SDK's MessageStore contract with IndexedDbMessageStore", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(storesSite.resolvedUrls!.local[0]!);
+    await page.locator('#results', { hasText: '[' }).waitFor();
+    const results = JSON.parse((await page.locator('#results').textContent())!);
+    expect(results).toEqual(messageStoreCases.map((c) => ({ name: c.name, error: null })));
+    await context.close();
+  });
+
   it('two people register, match, talk both ways with receipts, and still see their history after a reload', async () => {
     const ann = await person(`ann_${process.pid}`);
     // Ben is on a phone-sized screen.

@@ -1,0 +1,3 @@
+// For store implementers and this repository's browser test: the MessageStore contract as
+// plain async cases (no test framework). Not part of the published package.
+export { messageStoreCases, type MessageStoreCase, type StoreUnderTest } from './store/message-store.cases.js';
