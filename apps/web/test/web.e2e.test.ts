@@ -5,7 +5,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
-import { messageStoreCases } from '@omechat/sdk/testing';
+import { keyStoreCases, messageStoreCases } from '@omechat/sdk/testing';
 
 /**
  * The page as people use it: built with Vite, served by `vite preview`, in Debian's
@@ -15,7 +15,7 @@ const root = join(import.meta.dirname, '..');
 const artifacts = join(root, 'artifacts');
 let server: RunningServer;
 let site: PreviewServer;
-/** A page that runs the SDK's MessageStore contract against IndexedDB (test/stores). */
+/** A page that runs the SDK's store contracts against IndexedDB (test/stores). */
 let storesSite: PreviewServer;
 let browser: Browser;
 let dataDir: string;
@@ -28,7 +28,7 @@ beforeAll(async () => {
   server = await startServer({ config, core: await createCoreFromConfig(config, log), log });
   await build({ root, logLevel: 'error' });
   site = await preview({ root, logLevel: 'error', preview: { port: 0, host: '127.0.0.1' } });
-  const stores = { root: join(root, 'test/stores'), logLevel: 'error' as const, build: { outDir: join(artifacts, 'stores-page'), emptyOutDir: true } };
+  const stores = { root: join(root, 'test/stores'), logLevel: 'error' as const, build: { outDir: join(dataDir, 'stores-page'), emptyOutDir: true } };
   await build(stores);
   storesSite = await preview({ ...stores, preview: { port: 0, host: '127.0.0.1' } });
   browser = await chromium.launch({
@@ -74,13 +74,16 @@ async function say(page: Page, text: string) {
 const bubbles = (page: Page) => page.locator('#messages li').allTextContents();
 
 describe('the chat page in Chromium', () => {
-  it("passes the SDK's MessageStore contract with IndexedDbMessageStore", async () => {
+  it("passes the SDK's store contracts with IndexedDbMessageStore and IndexedDbKeyStore", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(storesSite.resolvedUrls!.local[0]!);
     await page.locator('#results', { hasText: '[' }).waitFor();
     const results = JSON.parse((await page.locator('#results').textContent())!);
-    expect(results).toEqual(messageStoreCases.map((c) => ({ name: c.name, error: null })));
+    expect(results).toEqual([
+      ...messageStoreCases.map((c) => ({ name: `MessageStore: ${c.name}`, error: null })),
+      ...keyStoreCases.map((c) => ({ name: `KeyStore: ${c.name}`, error: null })),
+    ]);
     await context.close();
   });
 
