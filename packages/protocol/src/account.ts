@@ -66,6 +66,7 @@ export const meOutput = z.object({
 
 export const rotateSecretOutput = z.object({ secret: secretSchema });
 export const deleteAccountInput = z.strictObject({ secret: secretSchema });
+export const deleteAccountOutput = z.object({ deleted: z.literal(true) });
 
 export const clientInfoSchema = z.object({
   clientHash: clientHashSchema,
@@ -76,6 +77,7 @@ export const clientInfoSchema = z.object({
 });
 export const clientsListOutput = z.array(clientInfoSchema);
 export const revokeClientInput = z.strictObject({ clientHash: clientHashSchema });
+export const revokeClientOutput = z.object({ revoked: z.literal(true) });
 
 /** Sent once per WebSocket connection as tRPC `connectionParams`. */
 export const connectionParamsSchema = z.strictObject({

@@ -19,6 +19,11 @@ export const matchStartInput = z.strictObject({
 /** `chatId` is set when a waiting partner was found at once (match.found follows too). */
 export const matchStartOutput = z.object({ queued: z.boolean(), chatId: chatIdSchema.nullable() });
 
+export const matchCancelOutput = z.object({ cancelled: z.boolean() });
+
+/** The answer of mutations that only succeed or fail. */
+export const okOutput = z.object({ ok: z.literal(true) });
+
 export const peerSchema = z.object({
   userHash: userHashSchema,
   username: z.string(),

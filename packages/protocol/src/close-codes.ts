@@ -18,6 +18,15 @@ export const CLOSE_CODES = {
 } as const;
 export type CloseCodeName = keyof typeof CLOSE_CODES;
 
+export const CLOSE_CODE_DESCRIPTIONS: Record<CloseCodeName, string> = {
+  SERVER_SHUTDOWN: 'The server is shutting down or restarting: reconnect with backoff and resubscribe with `lastEventId`.',
+  UNAUTHORIZED: 'connectionParams were present but invalid: do not reconnect with them.',
+  SESSION_REVOKED: 'This device was revoked (by the user, or the account was deleted): sign in again as a new device.',
+  BANNED: 'A ban applies to this account, device or network.',
+  SLOW_CONSUMER: 'The client did not read its socket: reconnect and resume from `lastEventId`.',
+  RATE_LIMITED: 'Too many connections from this network or device: reconnect later.',
+};
+
 /** Close codes after which reconnecting with the same credentials cannot succeed. */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
   CLOSE_CODES.UNAUTHORIZED,

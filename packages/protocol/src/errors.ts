@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Every error a client can receive. The server maps each to a tRPC code once
  * (`packages/server/src/trpc/errors.ts`); the SDK surfaces it as `OmeChatError.code`.
@@ -21,18 +23,39 @@ export const ERROR_CODES = [
   'UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
+export const errorCodeSchema = z.enum(ERROR_CODES);
+
+/** What each code means to a client, and what it should do. */
+export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
+  BAD_REQUEST: 'The input or frame is invalid; `details.fields` names the wrong fields. Do not retry unchanged.',
+  PAYLOAD_TOO_LARGE: 'A string or list in the input is longer than its limit.',
+  UNAUTHORIZED: 'The call needs a signed-in device (or the admin token): connect with valid connectionParams.',
+  INVALID_CREDENTIALS: 'Wrong username or secret.',
+  FORBIDDEN: 'Not allowed for this user, e.g. a chat they are not a member of.',
+  NOT_FOUND: 'The addressed device, user, ban or report does not exist.',
+  USERNAME_TAKEN: 'Another account has this username (case-insensitively).',
+  CONFLICT: 'The request conflicts with the current state; a retry may succeed.',
+  TOO_MANY_CLIENTS: 'The account has the maximum number of devices; revoke one first.',
+  RATE_LIMITED: 'Over a rate limit; `details.retryAfterMs` says when to try again.',
+  BANNED: 'A ban applies; `details.banLayer` and `details.banExpiresAt` (null: permanent) say which and until when. The socket closes with 4004.',
+  CHAT_ENDED: 'The chat has ended; nothing more can be sent in it.',
+  ALREADY_REPORTED: 'This user already reported this chat.',
+  INTERNAL: 'A server fault; the message carries no detail. Retrying later may help.',
+  UNAVAILABLE: 'Never sent by the server: SDKs use it when the server cannot be reached.',
+};
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
 }
 
 /** Extra, typed facts some errors carry to the client. */
-export interface ErrorDetails {
+export const errorDetailsSchema = z.object({
   /** RATE_LIMITED: how long to wait before trying again. */
-  retryAfterMs?: number;
+  retryAfterMs: z.number().int().min(0).optional(),
   /** BANNED: which layer of the ban applies, and when it ends (null: permanent). */
-  banLayer?: 'account' | 'device' | 'network';
-  banExpiresAt?: number | null;
+  banLayer: z.enum(['account', 'device', 'network']).optional(),
+  banExpiresAt: z.number().int().nullable().optional(),
   /** BAD_REQUEST: which input fields were wrong (paths only, never values). */
-  fields?: string[];
-}
+  fields: z.array(z.string()).optional(),
+});
+export type ErrorDetails = z.infer<typeof errorDetailsSchema>;

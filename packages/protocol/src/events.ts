@@ -74,4 +74,6 @@ export const streamInput = z
   .strictObject({ lastEventId: eventIdSchema.nullish() })
   .optional();
 
-export type EventBatch = { events: OmeEvent[] };
+/** One item of `events.stream`: every event pending at the time, possibly none. */
+export const eventBatchSchema = z.object({ events: z.array(omeEventSchema) });
+export type EventBatch = z.infer<typeof eventBatchSchema>;

@@ -8,3 +8,6 @@ export * from './keys.js';
 export * from './errors.js';
 export * from './close-codes.js';
 export * from './safety.js';
+export * from './version.js';
+export * from './wire.js';
+export * from './procedures.js';

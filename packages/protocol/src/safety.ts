@@ -28,6 +28,8 @@ export const SAFETY_LIMITS = {
 // --- user procedures ------------------------------------------------------------
 
 export const blockInput = z.strictObject({ userHash: userHashSchema });
+export const blockOutput = z.object({ blocked: z.literal(true) });
+export const unblockOutput = z.object({ unblocked: z.boolean() });
 export const blockedUserSchema = z.object({ userHash: userHashSchema, blockedAt: z.number().int() });
 export const blocksListOutput = z.array(blockedUserSchema);
 
