@@ -105,11 +105,13 @@ export function buildJsonSchema(): Json {
   };
 }
 
-/** The machine-readable list of procedures, pointing into the schema's `$defs`. */
+/** The machine-readable list of procedures (pointing into the schema's `$defs`) and limits. */
 export function buildProcedureIndex(): Json {
   const ref = (name: string) => `#/$defs/${name}`;
   return {
     protocol: PROTOCOL_VERSION,
+    /** Sizes the server enforces (bytes, characters, counts). */
+    limits: LIMITS,
     procedures: Object.fromEntries(
       (Object.entries(PROCEDURES) as [string, ProcedureContract][]).map(([path, p]) => [
         path,
@@ -123,6 +125,7 @@ export function buildProcedureIndex(): Json {
           output: ref(procedureDefName(path, 'output')),
           errors: [...new Set([...COMMON_ERRORS[p.auth], ...p.errors])],
           ...(p.rateLimit ? { rateLimit: p.rateLimit } : {}),
+          example: p.example,
         },
       ]),
     ),

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '@omechat/protocol';
 import { envelopeFor, recorder, signUp, startTestServer, waitFor, type TestServer } from './harness.js';
 
 let t: TestServer;
@@ -18,7 +19,7 @@ describe('HTTP probes', () => {
   it('answers /healthz and /readyz with JSON and 404s anything else', async () => {
     const health = await fetch(`${http}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok' });
+    expect(await health.json()).toMatchObject({ status: 'ok', protocol: PROTOCOL_VERSION });
     const ready = await fetch(`${http}/readyz`);
     expect(await ready.json()).toEqual({ status: 'ready', database: 'up', bus: 'up' });
     expect((await fetch(`${http}/nope`)).status).toBe(404);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROTOCOL_VERSION } from '@omechat/protocol';
 
 export interface Readiness {
   /** False once shutdown has begun. */
@@ -39,7 +40,7 @@ export function httpHandler(probes: HttpProbes) {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') {
-      return json(res, 200, { status: 'ok', uptimeMs: Date.now() - startedAt });
+      return json(res, 200, { status: 'ok', protocol: PROTOCOL_VERSION, uptimeMs: Date.now() - startedAt });
     }
     if (path === '/readyz') {
       return void probes.ready().then(

@@ -1,5 +1,4 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Core } from '../core/app.js';
 import type { Session } from '../core/accounts.js';
@@ -51,8 +50,7 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 
-/** For procedures that take nothing: anything sent is refused rather than ignored. */
-export const noInput = z.undefined();
+export { noInput } from '@omechat/protocol';
 
 /** Domain errors become tRPC errors here, once, for every procedure. */
 async function mapErrors<R extends { ok: boolean; error?: unknown }>(result: R): Promise<R> {

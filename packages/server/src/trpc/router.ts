@@ -6,6 +6,7 @@ import { eventsRouter } from './routers/events.js';
 import { keysRouter } from './routers/keys.js';
 import { adminRouter } from './routers/admin.js';
 import { safetyRouter } from './routers/safety.js';
+import { metaRouter } from './routers/meta.js';
 
 export const appRouter = router({
   account: accountRouter,
@@ -17,6 +18,7 @@ export const appRouter = router({
   keys: keysRouter,
   safety: safetyRouter,
   admin: adminRouter,
+  meta: metaRouter,
 });
 
 /** The whole API's type: the SDK and CLI import this, and nothing else, from the server. */

@@ -1,5 +1,6 @@
 import {
   deleteAccountInput,
+  deleteAccountOutput,
   loginInput,
   loginOutput,
   meOutput,
@@ -8,7 +9,6 @@ import {
   rotateSecretOutput,
   usernameKey,
 } from '@omechat/protocol';
-import { z } from 'zod';
 import { authedProcedure, noInput, publicProcedure, router } from '../init.js';
 
 export const accountRouter = router({
@@ -36,7 +36,7 @@ export const accountRouter = router({
 
   delete: authedProcedure
     .input(deleteAccountInput)
-    .output(z.object({ deleted: z.literal(true) }))
+    .output(deleteAccountOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.core.accounts.deleteAccount(ctx.session, input.secret);
       // This connection stays open but signed out, so the reply reaches the device.

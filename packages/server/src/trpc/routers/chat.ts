@@ -4,16 +4,16 @@ import {
   historyInput,
   historyOutput,
   markReadInput,
+  matchCancelOutput,
   matchStartInput,
   matchStartOutput,
+  okOutput,
   sendInput,
   sendOutput,
   typingInput,
 } from '@omechat/protocol';
-import { z } from 'zod';
 import { authedProcedure, noInput, router } from '../init.js';
-
-const ok = z.object({ ok: z.literal(true) });
+import { declared } from '../contract.js';
 
 export const matchRouter = router({
   /** Joins the queue. If a partner is waiting, both get `match.found` at once. */
@@ -26,7 +26,7 @@ export const matchRouter = router({
     }),
   cancel: authedProcedure
     .input(noInput)
-    .output(z.object({ cancelled: z.boolean() }))
+    .output(matchCancelOutput)
     .mutation(async ({ ctx }) => ({ cancelled: await ctx.core.matchmaking.cancel(ctx.session.userHash) })),
 });
 
@@ -38,14 +38,14 @@ export const chatRouter = router({
     .query(({ ctx, input }) => ctx.core.chats.history(ctx.session, input)),
   leave: authedProcedure
     .input(chatIdInput)
-    .output(ok)
+    .output(okOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.core.chats.leave(ctx.session, input.chatId);
       return { ok: true as const };
     }),
   typing: authedProcedure
     .input(typingInput)
-    .output(ok)
+    .output(okOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.core.chats.typing(ctx.session, input);
       return { ok: true as const };
@@ -56,14 +56,14 @@ export const messageRouter = router({
   /** Persists, then acks. A retry with the same clientMessageId returns the first ack. */
   send: authedProcedure
     .input(sendInput)
-    .output(sendOutput)
+    .output(declared(sendOutput))
     .mutation(async ({ ctx, input }) => {
       await ctx.core.rateLimits.message(ctx.session.clientHash);
       return ctx.core.chats.send(ctx.session, input);
     }),
   markRead: authedProcedure
     .input(markReadInput)
-    .output(ok)
+    .output(okOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.core.chats.markRead(ctx.session, input);
       return { ok: true as const };

@@ -1,5 +1,4 @@
-import { CLOSE_CODES, clientsListOutput, revokeClientInput } from '@omechat/protocol';
-import { z } from 'zod';
+import { CLOSE_CODES, clientsListOutput, revokeClientInput, revokeClientOutput } from '@omechat/protocol';
 import { authedProcedure, noInput, router } from '../init.js';
 
 export const clientsRouter = router({
@@ -10,7 +9,7 @@ export const clientsRouter = router({
 
   revoke: authedProcedure
     .input(revokeClientInput)
-    .output(z.object({ revoked: z.literal(true) }))
+    .output(revokeClientOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.core.accounts.revokeClient(ctx.session, input.clientHash);
       if (input.clientHash === ctx.session.clientHash) {

@@ -1,14 +1,15 @@
 import { tracked } from '@trpc/server';
-import { CLOSE_CODES, streamInput } from '@omechat/protocol';
+import { CLOSE_CODES, eventBatchSchema, streamInput } from '@omechat/protocol';
 import { streamEvents } from '../../core/event-stream.js';
 import { authedProcedure, router } from '../init.js';
+import { declaredStream } from '../contract.js';
 
 export const eventsRouter = router({
   /**
    * The one subscription: batches of events, each tracked with its resume id. On reconnect
    * the tRPC client sends the last id back as `lastEventId` and gets what it missed.
    */
-  stream: authedProcedure.input(streamInput).subscription(async function* ({ ctx, input, signal }) {
+  stream: authedProcedure.input(streamInput).output(declaredStream(eventBatchSchema)).subscription(async function* ({ ctx, input, signal }) {
     const lastEventId = input?.lastEventId ? Number(input.lastEventId) : null;
     const stream = streamEvents(ctx.core.streamDeps, ctx.session, lastEventId, signal ?? new AbortController().signal);
     for await (const batch of stream) {

@@ -1,19 +1,18 @@
-import { blockInput, blocksListOutput, reportInput, reportOutput } from '@omechat/protocol';
-import { z } from 'zod';
+import { blockInput, blockOutput, blocksListOutput, reportInput, reportOutput, unblockOutput } from '@omechat/protocol';
 import { authedProcedure, noInput, router } from '../init.js';
 
 export const safetyRouter = router({
   /** Never matched again; a chat between the two ends ('blocked'); no message passes. */
   block: authedProcedure
     .input(blockInput)
-    .output(z.object({ blocked: z.literal(true) }))
+    .output(blockOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.core.moderation.block(ctx.session, input.userHash);
       return { blocked: true as const };
     }),
   unblock: authedProcedure
     .input(blockInput)
-    .output(z.object({ unblocked: z.boolean() }))
+    .output(unblockOutput)
     .mutation(async ({ ctx, input }) => ({ unblocked: await ctx.core.moderation.unblock(ctx.session, input.userHash) })),
   /** The users this user blocked. */
   blocks: authedProcedure.input(noInput).output(blocksListOutput).query(({ ctx }) => ctx.core.moderation.listBlocks(ctx.session)),

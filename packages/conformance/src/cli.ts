@@ -1,0 +1,25 @@
+import { parseArgs } from 'node:util';
+import { runConformance } from './run.js';
+
+const USAGE = `Usage: omechat-conformance --url ws://host:port/trpc [--timeout-ms 10000]
+
+Checks that the server at --url speaks the OmeChat protocol, with raw WebSocket frames and the
+JSON Schema of @omechat/protocol. Run it against a server nobody else uses: it registers
+accounts and matches them. Its registration and match-start rate limits must allow about ten
+of each from this address. Exits 0 when every check passes, 1 otherwise, 64 on bad usage.
+`;
+
+let values;
+try {
+  ({ values } = parseArgs({ options: { url: { type: 'string' }, 'timeout-ms': { type: 'string', default: '10000' }, help: { type: 'boolean' } } }));
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+  process.exit(64);
+}
+const timeoutMs = Number(values['timeout-ms']);
+if (values.help || !values.url || !/^wss?:\/\//.test(values.url) || !(timeoutMs > 0)) {
+  process.stderr.write(USAGE);
+  process.exit(values.help ? 0 : 64);
+}
+const outcomes = await runConformance({ url: values.url, timeoutMs, out: (line) => process.stdout.write(`${line}\n`) });
+process.exitCode = outcomes.every((o) => o.ok) ? 0 : 1;

@@ -1,0 +1,61 @@
+import { CHECKS, State, type Check, type Context } from './checks.js';
+import { RawClient } from './client.js';
+import { loadContract } from './contract.js';
+
+export interface RunOptions {
+  url: string;
+  /** How long any one wait (a reply, an event, a close) may take. */
+  timeoutMs: number;
+  out: (line: string) => void;
+  checks?: Check[];
+}
+
+export interface Outcome {
+  name: string;
+  ok: boolean;
+  problems: string[];
+}
+
+/** Runs every check in order; prints a PASS/FAIL line per check and a summary. */
+export async function runConformance(opts: RunOptions): Promise<Outcome[]> {
+  const contract = loadContract();
+  const clients: RawClient[] = [];
+  let violations: string[] = [];
+  const ctx: Context = {
+    url: opts.url,
+    contract,
+    async open(params) {
+      const client = await RawClient.open({
+        url: opts.url,
+        params: params ?? null,
+        contract,
+        timeoutMs: opts.timeoutMs,
+        onViolation: (message) => violations.push(message),
+      });
+      clients.push(client);
+      return client;
+    },
+  };
+  const state = new State();
+  const outcomes: Outcome[] = [];
+  opts.out(`omechat-conformance: protocol ${contract.version} against ${opts.url}`);
+  for (const check of opts.checks ?? CHECKS) {
+    violations = [];
+    const problems: string[] = [];
+    try {
+      await check.run(ctx, state);
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+    }
+    // Frames a check caused that did not match the schema fail that check.
+    problems.push(...violations.map((v) => `schema: ${v}`));
+    const ok = problems.length === 0;
+    outcomes.push({ name: check.name, ok, problems });
+    opts.out(`${ok ? 'PASS' : 'FAIL'}  ${check.name}`);
+    for (const p of problems) opts.out(`      ${p}`);
+  }
+  await Promise.all(clients.map((c) => c.close()));
+  const failed = outcomes.filter((o) => !o.ok).length;
+  opts.out(`conformance: ${outcomes.length - failed} passed, ${failed} failed`);
+  return outcomes;
+}
