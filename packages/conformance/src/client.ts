@@ -62,7 +62,7 @@ export class RawClient {
         resolve(this.closeInfo);
       });
     });
-    ws.on('message', (raw, isBinary) => this.#onFrame(raw.toString(), isBinary));
+    ws.on('message', (raw, isBinary) => this.#onFrame((raw as Buffer).toString(), isBinary));
   }
 
   static async open(opts: ClientOptions): Promise<RawClient> {

@@ -55,10 +55,6 @@ function wireOutput(p: ProcedureContract): Json {
   };
 }
 
-const refinements: Record<string, string> = {
-  envelope: `Also: at most ${LIMITS.maxEnvelopeBytes} bytes as JSON, and each device (\`to\`) at most once.`,
-};
-
 export function procedureDefName(path: string, part: 'input' | 'output'): string {
   return `${path}.${part}`;
 }
@@ -68,7 +64,7 @@ export function buildJsonSchema(): Json {
     protocolVersion: { type: 'string', const: PROTOCOL_VERSION, description: 'The protocol version these schemas describe.' },
     connectionParams: { ...convert(connectionParamsSchema, 'input'), description: "A device's credentials, sent as tRPC connectionParams." },
     adminConnectionParams: { ...convert(adminConnectionParamsSchema, 'input'), description: 'A moderator tool\'s credentials, sent as tRPC connectionParams.' },
-    envelope: { ...convert(envelopeSchema, 'input'), description: refinements.envelope },
+    envelope: convert(envelopeSchema, 'input'),
     eventId: { ...convert(eventIdSchema, 'output'), description: 'The resume cursor: store it and send it back as `lastEventId`; never parse it.' },
     event: convert(omeEventSchema, 'output'),
     eventBatch: convert(eventBatchSchema, 'output'),

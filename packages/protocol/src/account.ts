@@ -18,7 +18,8 @@ export const usernameSchema = z
       .min(LIMITS.usernameMin)
       .max(LIMITS.usernameMax)
       .regex(USERNAME_PATTERN, 'may contain only A-Z a-z 0-9 _ . -'),
-  );
+  )
+  .describe('NFKC-normalised, then 3-32 characters of A-Z a-z 0-9 _ . -; unique case-insensitively');
 
 /** The case-insensitive key under which a username is unique. */
 export function usernameKey(username: string): string {

@@ -10,7 +10,8 @@ export const interestSchema = z
   .toLowerCase()
   .min(1)
   .max(LIMITS.interestMaxChars)
-  .regex(/^[\p{L}\p{N} _-]+$/u, 'letters, digits, space, _ and - only');
+  .regex(/^[\p{L}\p{N} _-]+$/u, 'letters, digits, space, _ and - only')
+  .describe('trimmed and lower-cased, then letters, digits, space, _ and - only');
 
 export const matchStartInput = z.strictObject({
   tolerance: z.number().int().min(0).max(LIMITS.toleranceMax),

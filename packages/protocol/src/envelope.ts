@@ -36,7 +36,8 @@ export const envelopeSchema = z
   })
   .refine((e) => new Set(e.parts.map((p) => p.to)).size === e.parts.length, {
     message: 'each device may be addressed once',
-  });
+  })
+  .describe(`at most ${LIMITS.maxEnvelopeBytes} bytes as JSON; each device (\`to\`) at most once`);
 
 /** `JSON.stringify(envelope).length` for an envelope of this schema's shape, without building it. */
 export function envelopeJsonLength(envelope: { parts: { to: string; header: string; ciphertext: string }[] }): number {

@@ -49,6 +49,7 @@ export const reportInput = z.strictObject({
     .refine((list) => new Set(list.map((m) => m.seq)).size === list.length, {
       message: 'each message may be disclosed once',
     })
+    .describe('each seq at most once')
     .optional(),
 });
 export const reportOutput = z.object({ urgent: z.boolean() });

@@ -1,0 +1,125 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+
+/**
+ * The project's own server, started from its real binary on SQLite and port 0, must pass the
+ * conformance suite, run as its real binary. A proxy that adds one undescribed field to the
+ * server's replies must make the same suite fail.
+ */
+
+const bin = join(import.meta.dirname, '../bin/omechat-conformance.js');
+const serverBin = join(import.meta.dirname, '../node_modules/@omechat/server/bin/omechat-server.js');
+
+interface Run {
+  code: number | null;
+  out: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => resolve({ code, out }));
+  });
+}
+
+const conformance = (url: string) => run(process.execPath, [bin, '--url', url]);
+
+let server: ChildProcess;
+let url: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'omechat-conformance-'));
+  server = spawn(process.execPath, [serverBin, 'serve'], {
+    cwd: dataDir,
+    env: {
+      ...process.env,
+      OMECHAT_HOST: '127.0.0.1',
+      OMECHAT_PORT: '0',
+      OMECHAT_STORAGE: 'sqlite',
+      OMECHAT_DATA_DIR: dataDir,
+      OMECHAT_LOG_LEVEL: 'warn',
+      // Two full runs (direct and through the proxy) from one address.
+      OMECHAT_RATE_REGISTER_PER_NETWORK: '100/3600',
+      OMECHAT_RATE_CONNECTIONS_PER_NETWORK: '1000/60',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  server.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  url = await new Promise<string>((resolve, reject) => {
+    server.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const m = /listening on (ws:\/\/\S+)/.exec(output);
+      if (m) resolve(m[1]!);
+    });
+    server.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
+  });
+});
+
+afterAll(async () => {
+  if (server.exitCode === null) {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('omechat-conformance', () => {
+  it('passes against the real server on SQLite', async () => {
+    const result = await conformance(url);
+    expect(result.out).toMatch(/^conformance: \d+ passed, 0 failed$/m);
+    expect(result.out).not.toMatch(/^FAIL/m);
+    expect(result.code, result.out).toBe(0);
+    for (const topic of ['register', 'login', 'clients.list', 'clients.revoke', 'tolerance', 'minor', 'exactly once', 'lastEventId', 'bad input', 'unauthorised', '4003', '1009']) {
+      expect(result.out, topic).toMatch(new RegExp(`^PASS .*${topic.replace('.', '\\.')}`, 'm'));
+    }
+  });
+
+  it('fails, naming the check and the schema, when the server sends a field the contract does not describe', async () => {
+    // A proxy in front of the real server that adds `leak` to every message.send reply.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    const { port } = wss.address() as { port: number };
+    wss.on('connection', (client, req) => {
+      const upstream = new WebSocket(new URL(req.url ?? '/trpc', url.replace(/\/trpc$/, '')).href);
+      const early: string[] = [];
+      client.on('message', (data: Buffer) => (upstream.readyState === WebSocket.OPEN ? upstream.send(data.toString()) : early.push(data.toString())));
+      upstream.once('open', () => early.splice(0).forEach((frame) => upstream.send(frame)));
+      upstream.on('message', (data: Buffer) => {
+        const text = data.toString();
+        const tampered = text.includes('"messageId"') && text.includes('"sentAt"') && !text.includes('"events"')
+          ? text.replace('"messageId"', '"leak":"plaintext","messageId"')
+          : text;
+        client.send(tampered);
+      });
+      const closeWith = (socket: WebSocket, code: number) => socket.close(code === 1005 || code === 1006 ? 1000 : code);
+      upstream.once('close', (code) => closeWith(client, code));
+      client.once('close', (code) => closeWith(upstream, code));
+    });
+    try {
+      const result = await conformance(`ws://127.0.0.1:${port}/trpc`);
+      expect(result.code, result.out).toBe(1);
+      expect(result.out).toMatch(/^FAIL {2}message\.send: /m);
+      expect(result.out).toMatch(/schema: message\.send output does not match its schema/);
+      expect(result.out).toMatch(/^conformance: \d+ passed, [1-9]\d* failed$/m);
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+
+  it('refuses to run without a ws:// URL', async () => {
+    const result = await run(process.execPath, [bin]);
+    expect(result.code).toBe(64);
+    expect(result.out).toMatch(/Usage: omechat-conformance --url/);
+  });
+});
