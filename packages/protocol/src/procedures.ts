@@ -291,10 +291,10 @@ export const PROCEDURES = {
   'chat.typing': {
     kind: 'mutation',
     auth: 'device',
-    summary: 'Tells the peer (`chat.typing`, never stored) that the user started or stopped typing.',
+    summary: 'Tells the peer (`chat.typing`, never stored) that the user started or stopped typing; nothing happens in an ended chat.',
     input: typingInput,
     output: okOutput,
-    errors: ['FORBIDDEN', 'CHAT_ENDED'],
+    errors: ['FORBIDDEN'],
     example: { input: { chatId, typing: true }, output: { ok: true } },
   },
   'message.send': {
