@@ -5,8 +5,8 @@ const USAGE = `Usage: omechat-conformance --url ws://host:port/trpc [--timeout-m
 
 Checks that the server at --url speaks the OmeChat protocol, with raw WebSocket frames and the
 JSON Schema of @omechat/protocol. Run it against a server nobody else uses: it registers
-accounts and matches them. Its registration and match-start rate limits must allow about ten
-of each from this address. Exits 0 when every check passes, 1 otherwise, 64 on bad usage.
+five accounts (six registration attempts from this address) and matches them. Exits 0 when
+every check passes, 1 otherwise, 64 on bad usage.
 `;
 
 let values;

@@ -12,7 +12,7 @@ interface ProcedureDef {
   inputs: unknown[];
   output?: unknown;
 }
-const served = Object.entries(appRouter._def.procedures as Record<string, { _def: ProcedureDef }>);
+const served = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: ProcedureDef }>);
 const contract = PROCEDURES as Record<string, ProcedureContract>;
 
 describe('the router and the protocol contract', () => {
