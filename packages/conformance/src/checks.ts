@@ -10,12 +10,18 @@ import type { Contract } from './contract.js';
 export interface Context {
   url: string;
   contract: Contract;
+  /** Procedures that have answered with data so far (each reply checked against its schema). */
+  answered: ReadonlySet<string>;
+  /** The moderators' token, when the suite was given one. */
+  adminToken?: string | undefined;
   /** Opens a connection (anonymous without params); closed when the suite ends. */
   open(params?: Record<string, string> | null): Promise<RawClient>;
 }
 
 export interface Check {
   name: string;
+  /** Runs only when the suite has the server's admin token (`--admin-token`). */
+  needsAdmin?: boolean;
   run(ctx: Context, state: State): Promise<void>;
 }
 
@@ -104,6 +110,8 @@ function envelopeFor(to: string[], text: string) {
     })),
   };
 }
+
+const key = () => randomBytes(32).toString('base64url');
 
 const messageWith = (messageId: string) => (e: Record<string, unknown>) => (e.message as { messageId: string }).messageId === messageId;
 const countOf = (stream: Subscription, messageId: string) => stream.of('message.new', messageWith(messageId)).length;
@@ -370,10 +378,12 @@ export const CHECKS: Check[] = [
     },
   },
   {
-    name: 'chat.history: returns the stored messages in seq order',
+    name: 'chat.list and chat.history: the chat and its stored messages, in seq order',
     async run(_ctx, state) {
       const bob = state.get<Online>('online:bob:phone');
       const acks = state.get<Ack[]>('acks');
+      const chats = (await bob.conn.ok('query', 'chat.list')) as { chatId: string; lastSeq: number }[];
+      assert(chats.find((c) => c.chatId === state.get<string>('chatId'))?.lastSeq === acks.at(-1)!.seq, 'chat.list lacks the chat or its last seq');
       const page = (await bob.conn.ok('query', 'chat.history', { chatId: state.get<string>('chatId'), limit: 50 })) as {
         messages: { messageId: string; seq: number }[];
         hasMore: boolean;
@@ -398,6 +408,31 @@ export const CHECKS: Check[] = [
     },
   },
   {
+    name: 'keys: devices publish keys; chat peers fetch bundles, each one-time prekey once; strangers get FORBIDDEN',
+    async run(_ctx, state) {
+      const alice = state.get<Online>('online:alice:phone');
+      const bob = state.get<Online>('online:bob:phone');
+      const minor = state.get<Online>('online:minor:phone');
+      const identity = { signingPub: key(), dhPub: key() };
+      const upload = { identity, signedPrekey: { id: 1, pub: key(), signature: randomBytes(64).toString('base64url') }, oneTimePrekeys: [{ id: 2, pub: key() }] };
+      const status = (await alice.conn.ok('mutation', 'keys.upload', upload)) as { hasIdentity: boolean; oneTimePrekeys: number };
+      assert(status.hasIdentity && status.oneTimePrekeys === 1, `keys.upload answered ${JSON.stringify(status)}`);
+      assert(((await alice.conn.ok('query', 'keys.status')) as { oneTimePrekeys: number }).oneTimePrekeys === 1, 'keys.status disagrees');
+      const other = { ...upload, identity: { signingPub: key(), dhPub: key() } };
+      expectCode(await alice.conn.fails('mutation', 'keys.upload', other), 'CONFLICT');
+      const aliceHash = state.get<User>('user:alice').userHash;
+      type Bundles = { devices: { clientHash: string; bundle: { identitySigningPub: string; oneTimePrekey?: { id: number } } }[] };
+      const first = (await bob.conn.ok('mutation', 'keys.bundles', { userHash: aliceHash })) as Bundles;
+      const phone = first.devices.find((d) => d.clientHash === alice.device.clientHash);
+      assert(phone?.bundle.identitySigningPub === identity.signingPub && phone.bundle.oneTimePrekey?.id === 2, "bob did not get alice's bundle with its prekey");
+      const second = (await bob.conn.ok('mutation', 'keys.bundles', { userHash: aliceHash })) as Bundles;
+      assert(!second.devices.find((d) => d.clientHash === alice.device.clientHash)?.bundle.oneTimePrekey, 'a one-time prekey was handed out twice');
+      const devices = (await bob.conn.ok('query', 'keys.devices', { userHash: aliceHash })) as { devices: { identity: unknown }[] };
+      assert(devices.devices.some((d) => JSON.stringify(d.identity) === JSON.stringify(identity)), "keys.devices lacks alice's identity");
+      expectCode(await minor.conn.fails('mutation', 'keys.bundles', { userHash: aliceHash }), 'FORBIDDEN');
+    },
+  },
+  {
     name: 'a user outside a chat gets FORBIDDEN for its history and messages',
     async run(_ctx, state) {
       const chatId = state.get<string>('chatId');
@@ -418,6 +453,66 @@ export const CHECKS: Check[] = [
       await bob.stream.next('chat.ended', (e) => e.chatId === chatId);
       const envelope = envelopeFor([bob.device.clientHash], 'anyone there?');
       expectCode(await alice.conn.fails('mutation', 'message.send', { chatId, envelope, clientMessageId: 'cf-late' }), 'CHAT_ENDED');
+    },
+  },
+  {
+    name: 'safety: block, list and unblock a user; report a chat once',
+    async run(_ctx, state) {
+      const alice = state.get<Online>('online:alice:phone');
+      const bobHash = state.get<User>('user:bob').userHash;
+      const chatId = state.get<string>('chatId');
+      assert(((await alice.conn.ok('mutation', 'safety.block', { userHash: bobHash })) as { blocked: boolean }).blocked, 'not blocked');
+      const blocks = (await alice.conn.ok('query', 'safety.blocks')) as { userHash: string }[];
+      assert(blocks.some((b) => b.userHash === bobHash), 'safety.blocks lacks bob');
+      assert(((await alice.conn.ok('mutation', 'safety.unblock', { userHash: bobHash })) as { unblocked: boolean }).unblocked, 'not unblocked');
+      expectCode(await alice.conn.fails('mutation', 'safety.block', { userHash: state.get<User>('user:alice').userHash }), 'BAD_REQUEST');
+      const report = { chatId, reason: 'harassment', note: 'conformance check', disclosed: [{ seq: 1, text: 'hello bob' }] };
+      assert(((await alice.conn.ok('mutation', 'safety.report', report)) as { urgent: boolean }).urgent === false, 'harassment is urgent');
+      expectCode(await alice.conn.fails('mutation', 'safety.report', report), 'ALREADY_REPORTED');
+    },
+  },
+  {
+    name: 'account: rotating the secret retires the old one; deleting the account signs the caller out',
+    async run(ctx, state) {
+      const adult = state.get<Online>('online:adult:phone');
+      const user = state.get<User>('user:adult');
+      const { secret } = (await adult.conn.ok('mutation', 'account.rotateSecret')) as { secret: string };
+      assert(secret !== user.secret, 'the secret did not change');
+      const anon = await ctx.open();
+      expectCode(await anon.fails('mutation', 'account.login', { username: user.username, secret: user.secret }), 'INVALID_CREDENTIALS');
+      expectCode(await adult.conn.fails('mutation', 'account.delete', { secret: user.secret }), 'INVALID_CREDENTIALS');
+      assert(((await adult.conn.ok('mutation', 'account.delete', { secret })) as { deleted: boolean }).deleted, 'not deleted');
+      expectCode(await adult.conn.fails('query', 'account.me'), 'UNAUTHORIZED');
+      expectCode(await anon.fails('mutation', 'account.login', { username: user.username, secret }), 'INVALID_CREDENTIALS');
+    },
+  },
+  {
+    name: 'moderation: reports, users, the audit log; an account ban closes its sockets with 4004 and refuses it with BANNED',
+    needsAdmin: true,
+    async run(ctx, state) {
+      const admin = await ctx.open({ adminToken: ctx.adminToken!, moderator: 'conformance' });
+      const chatId = state.get<string>('chatId');
+      const reports = (await admin.ok('query', 'admin.reports.list', { status: 'open' })) as { reportId: number; chatId: string }[];
+      const report = reports.find((r) => r.chatId === chatId);
+      assert(report, "alice's report is not in the moderators' queue");
+      await admin.ok('mutation', 'admin.reports.resolve', { reportId: report.reportId, resolution: 'dismissed' });
+      expectCode(await admin.fails('mutation', 'admin.reports.resolve', { reportId: report.reportId, resolution: 'dismissed' }), 'CONFLICT');
+      const minor = state.get<Online>('online:minor:phone');
+      const minorHash = state.get<User>('user:minor').userHash;
+      const user = (await admin.ok('query', 'admin.users.get', { userHash: minorHash })) as { devices: { clientHash: string }[] };
+      assert(user.devices.some((d) => d.clientHash === minor.device.clientHash), "admin.users.get lacks the minor's device");
+      const ban = (await admin.ok('mutation', 'admin.bans.create', { layer: 'account', target: minorHash, reason: 'conformance check', expiresAt: null })) as { banId: number };
+      const { code } = await minor.conn.waitClosed();
+      assert(code === ctx.contract.closeCodes.BANNED, `the banned account's socket closed with ${code}`);
+      const again = await ctx.open({ ...minor.device });
+      const refused = await again.fails('query', 'account.me');
+      expectCode(refused, 'BANNED');
+      assert(refused.data.details.banLayer === 'account' && refused.data.details.banExpiresAt === null, 'BANNED does not say which ban');
+      const bans = (await admin.ok('query', 'admin.bans.list', { status: 'active', target: minorHash })) as { banId: number }[];
+      assert(bans.some((b) => b.banId === ban.banId), 'admin.bans.list lacks the ban');
+      await admin.ok('mutation', 'admin.bans.revoke', { banId: ban.banId, reason: 'conformance check over' });
+      const audit = (await admin.ok('query', 'admin.audit.list', { limit: 10 })) as { action: string }[];
+      assert(['ban.create', 'ban.revoke', 'report.resolve'].every((a) => audit.some((e) => e.action === a)), 'the audit log lacks an action');
     },
   },
   {
@@ -458,6 +553,15 @@ export const CHECKS: Check[] = [
       const anon = await ctx.open();
       anon.sendText('PING');
       await anon.until(() => anon.texts.includes('PONG'), 'PONG');
+    },
+  },
+  {
+    name: 'every procedure of the contract was called, and its replies matched their schemas',
+    async run(ctx) {
+      const missing = Object.entries(ctx.contract.index.procedures)
+        .filter(([path, p]) => !ctx.answered.has(path) && (p.auth !== 'admin' || ctx.adminToken))
+        .map(([path]) => path);
+      assert(missing.length === 0, `never answered with data: ${missing.join(', ')}`);
     },
   },
 ];

@@ -32,6 +32,8 @@ export interface ClientOptions {
   params?: Record<string, string> | null;
   contract: Contract;
   onViolation: (message: string) => void;
+  /** Told of each procedure that answered with data (a result or a subscription item). */
+  onData: (path: string) => void;
   timeoutMs: number;
 }
 
@@ -209,6 +211,7 @@ export class RawClient {
         if (wrong) this.#violation(`${pending.path} output does not match its schema (${wrong})`, text);
       }
       this.#pending.delete(frame.id as number);
+      this.#opts.onData(pending.path);
       pending.resolve!({ ok: true, data: result.data });
       return;
     }
@@ -222,6 +225,7 @@ export class RawClient {
         const wrong = contract.check(entry.output, result.data);
         if (wrong) this.#violation(`${pending.path} item does not match its schema (${wrong})`, text);
       }
+      this.#opts.onData(pending.path);
       const item = result.data as { id: string; data: { events: StreamItem['events'] } };
       if (result.id !== item.id) this.#violation('the item id differs from result.id', text);
       subscription.items.push({ id: item.id, events: item.data.events });
