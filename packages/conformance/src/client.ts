@@ -191,7 +191,8 @@ export class RawClient {
       if (frame.id === null) return void this.connectionErrors.push(error);
       const pending = this.#pending.get(frame.id as number);
       if (!pending) return this.#violation('an error for an unknown request id', text);
-      if (!contract.index.procedures[pending.path]?.errors.includes(error.data.omechatCode) && contract.index.procedures[pending.path]) {
+      const listed = contract.index.procedures[pending.path]?.errors;
+      if (listed && !listed.includes(error.data.omechatCode)) {
         this.#violation(`${pending.path} answered ${error.data.omechatCode}, an error its contract does not list`, text);
       }
       this.#pending.delete(frame.id as number);
