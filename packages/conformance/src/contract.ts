@@ -32,6 +32,11 @@ export interface Contract {
   version: string;
   /** Null when `value` matches `$defs[def]`, else what is wrong. */
   check(def: string, value: unknown): string | null;
+  /**
+   * For a server of a newer minor version: fields it adds to outputs and events are allowed
+   * (a minor may add them; clients ignore them), everything else is still checked.
+   */
+  allowAddedFields(): void;
   /** Close codes by name. */
   closeCodes: Record<string, number>;
 }
@@ -39,8 +44,7 @@ export interface Contract {
 export function loadContract(): Contract {
   const schema = readJson('@omechat/protocol/schema.json') as { $id: string; $defs: Record<string, { oneOf?: { const: number; title: string }[] }> };
   const index = readJson('@omechat/protocol/procedures.json') as ProcedureIndex;
-  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
-  ajv.addSchema(schema);
+  let ajv = compiler(schema);
   const validators = new Map<string, ValidateFunction>();
   const validator = (def: string) => {
     let fn = validators.get(def);
@@ -56,9 +60,24 @@ export function loadContract(): Contract {
     index,
     version: index.protocol,
     closeCodes,
+    allowAddedFields() {
+      ajv = compiler(withoutClosedObjects(schema));
+      validators.clear();
+    },
     check(def, value) {
       const fn = validator(def);
       return fn(value) ? null : ajv.errorsText(fn.errors, { dataVar: def.replace(/^#\/\$defs\//, '') });
     },
   };
+}
+
+function compiler(schema: object): Ajv2020 {
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
+  ajv.addSchema(schema);
+  return ajv;
+}
+
+/** A copy of the schema in which no object refuses properties it does not describe. */
+function withoutClosedObjects<T>(schema: T): T {
+  return JSON.parse(JSON.stringify(schema), (key, value: unknown) => (key === 'additionalProperties' && value === false ? undefined : value)) as T;
 }

@@ -24,11 +24,13 @@ export async function runConformance(opts: RunOptions): Promise<Outcome[]> {
   const clients: RawClient[] = [];
   let violations: string[] = [];
   const answered = new Set<string>();
+  let notes: string[] = [];
   const ctx: Context = {
     url: opts.url,
     adminToken: opts.adminToken,
     answered,
     contract,
+    note: (message) => notes.push(message),
     async open(params) {
       const client = await RawClient.open({
         url: opts.url,
@@ -52,6 +54,7 @@ export async function runConformance(opts: RunOptions): Promise<Outcome[]> {
       continue;
     }
     violations = [];
+    notes = [];
     const problems: string[] = [];
     try {
       await check.run(ctx, state);
@@ -64,6 +67,7 @@ export async function runConformance(opts: RunOptions): Promise<Outcome[]> {
     outcomes.push({ name: check.name, result: ok ? 'pass' : 'fail', problems });
     opts.out(`${ok ? 'PASS' : 'FAIL'}  ${check.name}`);
     for (const p of problems) opts.out(`      ${p}`);
+    for (const n of notes) opts.out(`      note: ${n}`);
   }
   await Promise.all(clients.map((c) => c.close()));
   const count = (result: Outcome['result']) => outcomes.filter((o) => o.result === result).length;

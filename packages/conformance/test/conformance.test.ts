@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +10,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 /**
  * The project's own server, started from its real binary on SQLite and port 0, must pass the
  * conformance suite, run as its real binary. A proxy that adds one undescribed field to the
- * server's replies must make the same suite fail.
+ * server's replies must make the same suite fail, unless the server claims a newer minor.
  */
 
 const bin = join(import.meta.dirname, '../bin/omechat-conformance.js');
@@ -48,7 +50,7 @@ beforeAll(async () => {
       OMECHAT_DATA_DIR: dataDir,
       OMECHAT_LOG_LEVEL: 'warn',
       OMECHAT_ADMIN_TOKEN: ADMIN_TOKEN,
-      // Two full runs (direct and through the proxy) from one address.
+      // Three full runs (direct and through proxies) from one address.
       OMECHAT_RATE_REGISTER_PER_NETWORK: '100/3600',
       OMECHAT_RATE_CONNECTIONS_PER_NETWORK: '1000/60',
     },
@@ -75,6 +77,48 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** Adds an undescribed field to every message.send reply. */
+const addLeakToAcks = (text: string) =>
+  text.includes('"messageId"') && text.includes('"sentAt"') && !text.includes('"events"')
+    ? text.replace('"messageId"', '"leak":"plaintext","messageId"')
+    : text;
+
+/** A proxy in front of the real server (HTTP and WebSocket) that rewrites the server's frames. */
+async function startProxy(upstreamUrl: string, rewrite: (frame: string) => string) {
+  const origin = upstreamUrl.replace(/\/trpc$/, '');
+  const http = createServer((req, res) => {
+    fetch(`${origin.replace(/^ws/, 'http')}${req.url}`).then(
+      async (upstream) => {
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' });
+        res.end(rewrite(await upstream.text()));
+      },
+      () => res.writeHead(502).end(),
+    );
+  });
+  const wss = new WebSocketServer({ server: http });
+  wss.on('connection', (client, req) => {
+    const upstream = new WebSocket(`${origin}${req.url ?? '/trpc'}`);
+    const early: string[] = [];
+    client.on('message', (data: Buffer) => (upstream.readyState === WebSocket.OPEN ? upstream.send(data.toString()) : early.push(data.toString())));
+    upstream.once('open', () => early.splice(0).forEach((frame) => upstream.send(frame)));
+    upstream.on('message', (data: Buffer) => client.send(rewrite(data.toString())));
+    const closeWith = (socket: WebSocket, code: number) => socket.close(code === 1005 || code === 1006 ? 1000 : code);
+    upstream.once('close', (code) => closeWith(client, code));
+    client.once('close', (code) => closeWith(upstream, code));
+    upstream.on('error', () => client.terminate());
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/trpc`,
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+      await new Promise((resolve) => http.close(resolve));
+    },
+  };
+}
+
 describe('omechat-conformance', () => {
   it('passes against the real server on SQLite', async () => {
     const result = await conformance(url);
@@ -87,35 +131,28 @@ describe('omechat-conformance', () => {
   });
 
   it('fails, naming the check and the schema, when the server sends a field the contract does not describe', async () => {
-    // A proxy in front of the real server that adds `leak` to every message.send reply.
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise((resolve) => wss.once('listening', resolve));
-    const { port } = wss.address() as { port: number };
-    wss.on('connection', (client, req) => {
-      const upstream = new WebSocket(new URL(req.url ?? '/trpc', url.replace(/\/trpc$/, '')).href);
-      const early: string[] = [];
-      client.on('message', (data: Buffer) => (upstream.readyState === WebSocket.OPEN ? upstream.send(data.toString()) : early.push(data.toString())));
-      upstream.once('open', () => early.splice(0).forEach((frame) => upstream.send(frame)));
-      upstream.on('message', (data: Buffer) => {
-        const text = data.toString();
-        const tampered = text.includes('"messageId"') && text.includes('"sentAt"') && !text.includes('"events"')
-          ? text.replace('"messageId"', '"leak":"plaintext","messageId"')
-          : text;
-        client.send(tampered);
-      });
-      const closeWith = (socket: WebSocket, code: number) => socket.close(code === 1005 || code === 1006 ? 1000 : code);
-      upstream.once('close', (code) => closeWith(client, code));
-      client.once('close', (code) => closeWith(upstream, code));
-    });
+    const proxy = await startProxy(url, addLeakToAcks);
     try {
-      const result = await conformance(`ws://127.0.0.1:${port}/trpc`);
+      const result = await conformance(proxy.url);
       expect(result.code, result.out).toBe(1);
       expect(result.out).toMatch(/^FAIL {2}message\.send: /m);
       expect(result.out).toMatch(/schema: message\.send output does not match its schema/);
       expect(result.out).toMatch(/^conformance: \d+ passed, [1-9]\d* failed, 0 skipped$/m);
     } finally {
-      for (const c of wss.clients) c.terminate();
-      await new Promise((resolve) => wss.close(resolve));
+      await proxy.close();
+    }
+  });
+
+  it('lets a server of a newer minor version add fields, and says so', async () => {
+    const newerMinor = (text: string) => addLeakToAcks(text.replace(/"protocol":"(\d+)\.\d+"/, '"protocol":"$1.99"'));
+    const proxy = await startProxy(url, newerMinor);
+    try {
+      const result = await conformance(proxy.url);
+      expect(result.out).toMatch(/note: the server's protocol \d+\.99 is newer than this suite's/);
+      expect(result.out).toMatch(/^conformance: \d+ passed, 0 failed, 0 skipped$/m);
+      expect(result.code, result.out).toBe(0);
+    } finally {
+      await proxy.close();
     }
   });
 

@@ -312,6 +312,8 @@ whose major differs from its own.
   error or close code means; changing the framing, keep-alive or \`lastEventId\` semantics.
 - Tightening a limit in \`LIMITS\` is major; loosening one is minor.
 - The JSON Schema describes one version exactly (outputs have \`additionalProperties: false\`), so
-  the conformance suite also catches fields a server sends without describing them.
+  the conformance suite also catches fields a server sends without describing them. A client
+  that validates replies at run time should drop that rule for a server of a newer minor, as
+  the conformance suite does.
 `;
 }
