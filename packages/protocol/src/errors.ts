@@ -19,7 +19,7 @@ export const ERROR_CODES = [
   'CHAT_ENDED',
   'ALREADY_REPORTED',
   'INTERNAL',
-  /** Client-side only: the server could not be reached or the connection dropped mid-call. */
+  /** A store the server needs (database, Redis) is down; client-side also: the server could not be reached or the connection dropped mid-call. */
   'UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -41,7 +41,7 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   CHAT_ENDED: 'The chat has ended; nothing more can be sent in it.',
   ALREADY_REPORTED: 'This user already reported this chat.',
   INTERNAL: 'A server fault; the message carries no detail. Retrying later may help.',
-  UNAVAILABLE: 'Never sent by the server: SDKs use it when the server cannot be reached.',
+  UNAVAILABLE: 'The server cannot reach its database, matcher or rate-limit store right now; retry shortly. SDKs also use it when the server itself cannot be reached.',
 };
 
 export function isErrorCode(value: unknown): value is ErrorCode {

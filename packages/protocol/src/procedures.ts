@@ -82,9 +82,9 @@ export interface ProcedureContract {
 
 /** Errors any call can get, by who may call it. */
 export const COMMON_ERRORS: Record<ProcedureAuth, readonly ErrorCode[]> = {
-  public: ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'BANNED', 'INTERNAL'],
-  device: ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'BANNED', 'INTERNAL'],
-  admin: ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'INTERNAL'],
+  public: ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'BANNED', 'INTERNAL', 'UNAVAILABLE'],
+  device: ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'BANNED', 'INTERNAL', 'UNAVAILABLE'],
+  admin: ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'INTERNAL', 'UNAVAILABLE'],
 };
 
 // Example values: what freshly minted ids, keys and secrets look like.
