@@ -14,10 +14,14 @@ import { TrpcWsHandler } from './trpc-ws.js';
 import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.js';
 import { httpHandler } from './http.js';
 import { dependencyChecks } from './readiness.js';
+import { describeAddress } from './address.js';
 
 export interface RunningServer {
   /** The port actually bound (useful with OMECHAT_PORT=0). */
   port: number;
+  /** The address really bound, e.g. `0.0.0.0:8080 (all IPv4 interfaces)`. */
+  bound: string;
+  /** A URL that reaches the server from this machine. */
   url: string;
   connections: ConnectionRegistry;
   /** Graceful shutdown: stop accepting, tell clients to reconnect, drain, close storage. */
@@ -119,9 +123,8 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     http.once('error', reject);
     http.listen(config.OMECHAT_PORT, config.OMECHAT_HOST, () => resolve());
   });
-  const { port } = http.address() as AddressInfo;
-  const host = config.OMECHAT_HOST === '0.0.0.0' ? '127.0.0.1' : config.OMECHAT_HOST;
-  log.info({ port }, 'omechat listening');
+  const { port, bound, url } = describeAddress(http.address() as AddressInfo);
+  log.info({ port, bound }, 'omechat listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -145,5 +148,5 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       log.info('shut down cleanly');
     })());
 
-  return { port, url: `ws://${host}:${port}/trpc`, connections, close };
+  return { port, bound, url, connections, close };
 }
