@@ -160,7 +160,7 @@ export const adminReportResolveInput = z.strictObject({
   note: z.string().max(SAFETY_LIMITS.resolutionNoteMax).trim().min(1).optional(),
 });
 
-export const AUDIT_ACTIONS = ['ban.create', 'ban.revoke', 'report.resolve', 'suspension'] as const;
+export const AUDIT_ACTIONS = ['ban.create', 'ban.revoke', 'report.resolve', 'suspension', 'admin.lockout'] as const;
 export const auditEntrySchema = z.object({
   auditId: z.number().int(),
   at: z.number().int(),

@@ -95,6 +95,7 @@ const schema = z.object({
   OMECHAT_RATE_MESSAGES_SUSTAINED: rateRule('300/300'),
   OMECHAT_RATE_MATCH_STARTS: rateRule('30/60'),
   OMECHAT_RATE_CONNECTIONS_PER_NETWORK: rateRule('120/60'),
+  OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK: rateRule('10/900/3600'),
   OMECHAT_RATE_REPORTS_PER_USER: rateRule('10/3600'),
 }).refine((config) => config.OMECHAT_STORAGE !== 'postgres' || config.OMECHAT_DATABASE_URL !== undefined, {
   path: ['OMECHAT_DATABASE_URL'],

@@ -333,11 +333,35 @@ export class Moderation {
     return this.#adminTokenHash !== null;
   }
 
-  /** Compares in constant time; null for a wrong token, a reserved name, or no admin API. */
-  authenticateAdmin(params: { adminToken: string; moderator?: string | undefined }): AdminSession | null {
-    if (this.#adminTokenHash === null || !tokenMatches(this.#adminTokenHash, params.adminToken)) return null;
+  /**
+   * A moderator's connection. The token is compared in constant time; wrong tokens are
+   * counted per network (`OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK`) and the failure that
+   * locks a network out is written to the audit log. Throws UNAUTHORIZED (wrong token or the
+   * reserved name) or RATE_LIMITED (locked out); null when the admin API is off.
+   */
+  async authenticateAdmin(params: { adminToken: string; moderator?: string | undefined }, networkKey: string): Promise<AdminSession | null> {
+    const tokenHash = this.#adminTokenHash;
+    if (tokenHash === null) return null;
+    const { storage, clock, rateLimits } = this.deps;
     const moderator = params.moderator ?? 'admin';
-    return moderator.toLowerCase() === SYSTEM_ISSUER ? null : { moderator };
+    const session = await rateLimits.adminAttempt(
+      networkKey,
+      async () => {
+        if (!tokenMatches(tokenHash, params.adminToken)) throw new DomainError('UNAUTHORIZED', 'Wrong admin token');
+        return { moderator };
+      },
+      (lockoutMs) =>
+        storage.appendAudit({
+          at: clock.now(),
+          actor: SYSTEM_ISSUER,
+          action: 'admin.lockout',
+          subject: `network:${networkKey}`,
+          details: { reason: 'too many wrong admin tokens', lockoutMs },
+        }),
+    );
+    // The right token with a reserved name is a mistake, not a guess: refused, not counted.
+    if (moderator.toLowerCase() === SYSTEM_ISSUER) throw new DomainError('UNAUTHORIZED', `The moderator name "${SYSTEM_ISSUER}" is reserved`);
+    return session;
   }
 
   async listReports(query: { status: 'open' | 'resolved' | 'all'; limit: number; offset: number }): Promise<ReportRecordOut[]> {

@@ -244,6 +244,8 @@ export interface Storage {
   /** Newest first. `activeAt`: only bans neither revoked nor expired at that time. */
   listBans(query: BanQuery): Promise<BanRecord[]>;
 
+  /** Appends an entry on its own (for events that change nothing else, such as a lockout). */
+  appendAudit(entry: NewAuditRecord): Promise<void>;
   /** Newest first. There is no way to change or remove an entry. */
   listAudit(query: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]>;
 
@@ -325,7 +327,7 @@ export interface BanQuery {
   offset?: number | undefined;
 }
 
-export type AuditAction = 'ban.create' | 'ban.revoke' | 'report.resolve' | 'suspension';
+export type AuditAction = 'ban.create' | 'ban.revoke' | 'report.resolve' | 'suspension' | 'admin.lockout';
 export interface AuditRecord {
   auditId: number;
   at: number;

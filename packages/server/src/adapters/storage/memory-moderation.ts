@@ -174,6 +174,10 @@ export class MemoryModerationTables {
       .map(copy);
   }
 
+  appendAudit(entry: NewAuditRecord): void {
+    this.#appendAudit(entry);
+  }
+
   #appendAudit(entry: NewAuditRecord): void {
     this.#audit.push({ ...copy(entry), auditId: ++this.#lastAuditId });
   }

@@ -383,6 +383,10 @@ export class MemoryStorage implements Storage {
   async listBans(query: Moderation.BanQuery) {
     return this.#mod().listBans(query);
   }
+  async appendAudit(entry: Moderation.NewAuditRecord) {
+    this.#mod().appendAudit(entry);
+  }
+
   async listAudit(query: { beforeId?: number | undefined; limit: number }) {
     return this.#mod().listAudit(query);
   }

@@ -215,6 +215,10 @@ export class PostgresModerationTables {
     });
   }
 
+  appendAudit(entry: NewAuditRecord): Promise<void> {
+    return this.read((sql) => appendAudit(sql, entry));
+  }
+
   listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {
     return this.read(async (sql) => {
       const { rows } = await sql.query<AuditRecord>(

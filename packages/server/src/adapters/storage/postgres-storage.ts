@@ -644,6 +644,10 @@ export class PostgresStorage implements Storage {
   async listBans(query: Moderation.BanQuery) {
     return this.#moderation.listBans(query);
   }
+  async appendAudit(entry: Moderation.NewAuditRecord) {
+    return this.#moderation.appendAudit(entry);
+  }
+
   async listAudit(query: { beforeId?: number | undefined; limit: number }) {
     return this.#moderation.listAudit(query);
   }

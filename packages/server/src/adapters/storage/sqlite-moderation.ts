@@ -254,6 +254,10 @@ export class SqliteModerationTables {
     return row ? toReport(row) : null;
   }
 
+  appendAudit(entry: NewAuditRecord): Promise<void> {
+    return this.write(() => this.#appendAudit(entry));
+  }
+
   #appendAudit(entry: NewAuditRecord): void {
     this.#sql.insertAudit.run(entry.at, entry.actor, entry.action, entry.subject, JSON.stringify(entry.details));
   }

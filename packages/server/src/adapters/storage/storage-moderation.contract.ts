@@ -196,6 +196,15 @@ export function moderationStorageContract(ctx: { storage: () => Storage }): void
       expect((await s().listAudit({ limit: 10 })).map((e) => e.subject)).toEqual([`ban:${parent!.banId}`, 'other', 'create']);
     });
 
+    it('appends an entry on its own, newest first, details intact', async () => {
+      await s().appendAudit({ ...audit('network:ab', { failures: 5 }), action: 'admin.lockout', at: 10 });
+      await s().appendAudit(audit('second'));
+      const [second, first] = await s().listAudit({ limit: 10 });
+      expect(second!.subject).toBe('second');
+      expect(first).toEqual({ auditId: expect.any(Number) as number, at: 10, actor: 'mod', action: 'admin.lockout', subject: 'network:ab', details: { failures: 5 } });
+      expect(second!.auditId).toBeGreaterThan(first!.auditId);
+    });
+
     it('stores nothing when the audit builder throws', async () => {
       await expect(
         s().createBan(ban(), [], () => {
