@@ -147,6 +147,8 @@ export const reportRecordSchema = z.object({
   resolution: z.enum(REPORT_RESOLUTIONS).nullable(),
   resolvedBy: z.string().nullable(),
   resolutionNote: z.string().nullable(),
+  /** When the reported account was deleted; the report is kept for the report retention after. */
+  reportedDeletedAt: z.number().int().nullable(),
 });
 export type ReportRecordOut = z.infer<typeof reportRecordSchema>;
 

@@ -86,6 +86,7 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
     {
       historyCacheBytes: config.OMECHAT_HISTORY_CACHE_BYTES,
       retentionMs: config.OMECHAT_RETENTION_DAYS * 24 * 3600 * 1000,
+      reportRetentionMs: config.OMECHAT_REPORT_RETENTION_DAYS * 24 * 3600 * 1000,
       ticketTtlMs: config.OMECHAT_MATCH_TICKET_TTL_MS,
       tickMs: 1000,
       onBackgroundError: (err) => log?.error({ err }, 'background work failed'),

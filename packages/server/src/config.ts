@@ -49,6 +49,8 @@ const schema = z.object({
   OMECHAT_HISTORY_CACHE_BYTES: int(0, 64 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   /** Messages older than this are purged, hourly. */
   OMECHAT_RETENTION_DAYS: int(1, 3650).default(30),
+  /** Reports against an account outlive its deletion this long (evidence), then are purged. */
+  OMECHAT_REPORT_RETENTION_DAYS: int(1, 3650).default(365),
   /** A match ticket is withdrawn after waiting this long. */
   OMECHAT_MATCH_TICKET_TTL_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
   /** How long a ticket holds out for a shared interest before taking any compatible stranger. */

@@ -134,13 +134,16 @@ describe('messaging', () => {
     expect((await b.client.chat.history({ chatId, limit: 10 })).messages).toHaveLength(0);
   });
 
-  it('erases the chats of a deleted account; the peer is told', async () => {
+  it('ends the chats of a deleted account; the peer is told and keeps the chat, shown with a deleted peer', async () => {
     const { a, b, eb, chatId } = await pair();
-    await send(a.client, chatId, [b.credentials.clientHash], 'soon gone');
+    await send(a.client, chatId, [b.credentials.clientHash], 'still here');
     await a.client.account.delete({ secret: a.secret });
     expect(await eb.next('chat.ended')).toMatchObject({ chatId, reason: 'deleted' });
-    expect(await codeOf(b.client.chat.history({ chatId, limit: 10 }))).toBe('FORBIDDEN');
-    expect(await b.client.chat.list()).toHaveLength(0);
+    expect(await b.client.chat.list()).toMatchObject([
+      { chatId, state: 'ended', endReason: 'deleted', peer: { userHash: a.userHash, deleted: true, username: '(deleted)', age: null } },
+    ]);
+    expect((await b.client.chat.history({ chatId, limit: 10 })).messages).toHaveLength(1);
+    expect(await codeOf(send(b.client, chatId, [a.credentials.clientHash], 'hello?'))).toBe('CHAT_ENDED');
   });
 
   it('drops a client that stops reading with SLOW_CONSUMER without slowing the others', async () => {

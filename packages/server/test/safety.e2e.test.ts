@@ -37,6 +37,58 @@ async function newcomer(age = 20) {
 const send = (client: TestClient, chatId: ChatId, to: string, text: string) =>
   client.message.send({ chatId, envelope: envelopeTo(to, text) });
 
+describe('evidence outlives the account', () => {
+  it('keeps reports against a deleted account with their disclosures, and lets the peer report the chat afterwards', async () => {
+    const admin = track(adminClient(t.url));
+    const { a: abuser, b: victim, eb, chatId } = await pair();
+    const other = await pair();
+    await send(abuser.client, chatId, victim.credentials.clientHash, 'something vile');
+    await eb.next('message.new');
+    await send(other.a.client, other.chatId, other.b.credentials.clientHash, 'also vile');
+    await other.eb.next('message.new');
+    // One victim reports before the deletion...
+    await rpc(other.b.client).safety.report.mutate({ chatId: other.chatId, reason: 'harassment', disclosed: [{ seq: 1, text: 'also vile' }] });
+    await abuser.client.account.delete({ secret: abuser.secret });
+    await other.a.client.account.delete({ secret: other.a.secret });
+    await eb.next('chat.ended');
+    // ...the other after it: the chat is still theirs, and the sender is still on record.
+    expect(await rpc(victim.client).safety.report.mutate({ chatId, reason: 'minor-safety', disclosed: [{ seq: 1, text: 'something vile' }] })).toEqual({ urgent: true });
+
+    const reports = await admin.trpc.admin.reports.list.query();
+    const byChat = new Map(reports.map((r) => [r.chatId, r]));
+    expect(byChat.get(chatId)).toMatchObject({
+      reported: abuser.userHash,
+      reporter: victim.userHash,
+      disclosed: [{ seq: 1, text: 'something vile', sender: abuser.userHash }],
+      reportedDeletedAt: expect.any(Number) as number,
+    });
+    expect(byChat.get(other.chatId)).toMatchObject({
+      reported: other.a.userHash,
+      disclosed: [{ seq: 1, text: 'also vile', sender: other.a.userHash }],
+      reportedDeletedAt: expect.any(Number) as number,
+    });
+    // A deleted account is not suspended (there is nothing left to suspend); its reports stay.
+    expect(await admin.trpc.admin.bans.list.query()).toEqual([]);
+
+    // Kept for OMECHAT_REPORT_RETENTION_DAYS (default 365) after the deletion, then purged.
+    expect((await t.core.purgeExpired(Date.now() + 364 * 86_400_000)).reports).toBe(0);
+    expect((await t.core.purgeExpired(Date.now() + 366 * 86_400_000)).reports).toBe(2);
+    expect(await admin.trpc.admin.reports.list.query()).toEqual([]);
+  });
+
+  it('erases the reports the deleted account made, its blocks, and its name', async () => {
+    const admin = track(adminClient(t.url));
+    const { a, b, chatId } = await pair();
+    await rpc(a.client).safety.report.mutate({ chatId, reason: 'spam' });
+    await rpc(b.client).safety.block.mutate({ userHash: a.userHash });
+    expect(await rpc(b.client).safety.blocks.query()).toHaveLength(1);
+    await a.client.account.delete({ secret: a.secret });
+    expect(await admin.trpc.admin.reports.list.query()).toEqual([]);
+    expect(await rpc(b.client).safety.blocks.query()).toEqual([]);
+    await expect(admin.trpc.admin.users.get.query({ userHash: a.userHash })).rejects.toThrow();
+  });
+});
+
 describe('blocks', () => {
   it('end an active chat for both, and no message passes either way', async () => {
     const { a, b, ea, eb, chatId } = await pair();

@@ -28,6 +28,8 @@ export interface CoreDeps {
 export interface CoreOptions {
   historyCacheBytes: number;
   retentionMs: number;
+  /** How long reports against a deleted account are kept after its deletion. */
+  reportRetentionMs: number;
   ticketTtlMs: number;
   /** How often background work (matching sweep, ticket expiry) runs; 0 disables it. */
   tickMs: number;
@@ -50,7 +52,7 @@ export interface Core {
   cache: MessageCache;
   streamDeps: EventStreamDeps;
   /** Purges messages older than the retention period, as of `now`. */
-  purgeExpired(now?: number): Promise<{ messages: number; events: number }>;
+  purgeExpired(now?: number): Promise<{ messages: number; events: number; reports: number }>;
   metrics(): Record<string, number>;
   /** Stops background work and closes the ports, storage last. */
   close(): Promise<void>;
@@ -78,7 +80,8 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const purgeExpired = async (now = clock.now()) => {
     const purged = await storage.purgeOlderThan(now - options.retentionMs);
     if (purged.messages > 0) cache.clear();
-    return purged;
+    const reports = await storage.purgeReportsOfDeletedUsers(now - options.reportRetentionMs);
+    return { ...purged, reports };
   };
 
   // Background work; each run is awaited before the next is scheduled, so runs never overlap.

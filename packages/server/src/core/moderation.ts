@@ -186,6 +186,8 @@ export class Moderation {
       disclosed.push({ seq, text, sender: message?.senderUserHash ?? null });
     }
     const urgent = URGENT_REPORT_REASONS.has(input.reason);
+    // The peer may have deleted their account: the chat and its evidence stay reportable.
+    const reportedDeleted = (await storage.getUser(reported)) === null;
     const stored = await storage.createReport({
       chatId: chat.chatId,
       reporterUserHash: session.userHash,
@@ -195,9 +197,10 @@ export class Moderation {
       note: input.note ?? null,
       disclosed,
       createdAt: clock.now(),
+      reportedDeletedAt: reportedDeleted ? clock.now() : null,
     });
     if (!stored) throw new DomainError('ALREADY_REPORTED', 'You already reported this chat');
-    await this.#serialised(reported, () => this.#escalate(reported));
+    if (!reportedDeleted) await this.#serialised(reported, () => this.#escalate(reported));
     return { urgent };
   }
 
@@ -437,6 +440,7 @@ function reportOut(r: ReportRecord): ReportRecordOut {
     resolution: r.resolution,
     resolvedBy: r.resolvedBy,
     resolutionNote: r.resolutionNote,
+    reportedDeletedAt: r.reportedDeletedAt,
   };
 }
 
