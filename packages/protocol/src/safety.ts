@@ -58,7 +58,7 @@ export const reportOutput = z.object({ urgent: z.boolean() });
 
 /** Keyed hash of an IPv4 /24 or IPv6 /64: HMAC-SHA256, lower-case hex. */
 export const networkKeySchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters');
-/** A device: its clientHash (or, once E2E keys exist, its identity public key, base64url). */
+/** A device: the clientHash of an existing device (identity keys are refused: the client can remake them at will). */
 export const deviceTargetSchema = z
   .string()
   .min(16)

@@ -171,10 +171,17 @@ describe('account bans', () => {
     expect(listed.filter((b) => b.layer === 'account')).toMatchObject([{ active: false }]);
   });
 
-  it('refuse an unknown account and a past expiry', async () => {
+  it('refuse an unknown account, an unknown device or an identity key, and a past expiry', async () => {
     const { admin } = await server();
     const user = await signUp();
     expect(await codeOf(admin.admin.bans.create.mutate({ layer: 'account', target: 'NoSuchUser_123456789', reason: 'x', expiresAt: null }))).toBe('NOT_FOUND');
+    expect(await codeOf(admin.admin.bans.create.mutate({ layer: 'device', target: 'NoSuchDevice_12345678', reason: 'x', expiresAt: null }))).toBe('NOT_FOUND');
+    // A device's identity key: refused with a message that says why, not accepted to do nothing.
+    await user.client.encryptionReady();
+    const [device] = (await rpc(user.client).keys.devices.query({ userHash: user.userHash })).devices;
+    const refused = await failure(admin.admin.bans.create.mutate({ layer: 'device', target: device!.identity.signingPub, reason: 'x', expiresAt: null }));
+    expect(refused).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('identity keys cannot be banned') as string });
+    expect(await admin.admin.bans.list.query()).toEqual([]);
     expect(await codeOf(admin.admin.bans.create.mutate({ layer: 'account', target: user.userHash, reason: 'x', expiresAt: Date.now() - 1 }))).toBe('BAD_REQUEST');
   });
 });

@@ -261,7 +261,13 @@ export class Moderation {
       owner = input.target;
       cascade = (await storage.listClients(owner)).map((c) => ({ layer: 'device', target: c.clientHash }));
     } else if (input.layer === 'device') {
+      // Only a device the server knows: an identity key (or any other string) would be an
+      // accepted ban that stops nothing. Identity keys are made by the client and remade at
+      // will, so they cannot name an installation (docs/safety.md, "Bans on three layers").
       owner = (await storage.getClient(input.target as ClientHash))?.userHash ?? null;
+      if (!owner) {
+        throw new DomainError('NOT_FOUND', 'No such device: a device ban takes the clientHash of an existing device (admin.users.get lists them); identity keys cannot be banned');
+      }
     }
     const bans = await storage.createBan(
       { layer: input.layer, target: input.target, reason: input.reason, issuer, createdAt: now, expiresAt: input.expiresAt },
