@@ -27,6 +27,7 @@ import {
   typingInput,
 } from './chat.js';
 import type { ErrorCode } from './errors.js';
+import { powChallengeOutput } from './pow.js';
 import { eventBatchSchema, streamInput } from './events.js';
 import { keysBundlesInput, keysBundlesOutput, keysDevicesOutput, keysStatusOutput, keysUploadInput } from './keys.js';
 import {
@@ -148,13 +149,23 @@ export const PROCEDURES = {
     errors: [],
     example: { output: { protocol: PROTOCOL_VERSION, server: '0.1.0' } },
   },
+  'account.challenge': {
+    kind: 'query',
+    auth: 'public',
+    summary: 'A signed, expiring proof-of-work challenge (ALTCHA v2, PBKDF2-SHA-256) to solve before `account.register`; null when the server requires none. The SDK fetches and solves it inside `account.register`.',
+    input: noInput,
+    output: powChallengeOutput,
+    errors: ['RATE_LIMITED'],
+    rateLimit: 'proof-of-work challenges per network',
+    example: { output: null },
+  },
   'account.register': {
     kind: 'mutation',
     auth: 'public',
     summary: 'Creates an account. The username is NFKC-normalised, then must be 3-32 of `A-Z a-z 0-9 _ . -`, unique case-insensitively. The secret is shown once: store it.',
     input: registerInput,
     output: registerOutput,
-    errors: ['USERNAME_TAKEN', 'CONFLICT', 'RATE_LIMITED'],
+    errors: ['USERNAME_TAKEN', 'CONFLICT', 'RATE_LIMITED', 'POW_REQUIRED', 'POW_INVALID', 'POW_EXPIRED', 'POW_REPLAYED'],
     rateLimit: 'registrations per network',
     example: { input: { username: 'alice_19', age: 19 }, output: { userHash: alice, secret } },
   },

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { altchaProofOfWork } from './adapters/pow/altcha.js';
 import { join, resolve } from 'node:path';
 import { ConfigError, type Config } from './config.js';
 import { createCore, type Core } from './core/app.js';
@@ -82,6 +84,7 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
     bus,
     matcher: createMatcher(config),
     rateLimiters: createRateLimiterStore(config, log),
+    proofOfWork: altchaProofOfWork(config.OMECHAT_POW_KEY ?? randomBytes(32).toString('hex')),
     },
     {
       historyCacheBytes: config.OMECHAT_HISTORY_CACHE_BYTES,
@@ -92,6 +95,13 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
       onBackgroundError: (err) => log?.error({ err }, 'background work failed'),
       moderation: moderationOptions(config),
       rateLimits: rateLimitRules(config),
+      registrationPow: {
+        difficulty: config.OMECHAT_POW_DIFFICULTY,
+        ttlMs: config.OMECHAT_POW_TTL_SECONDS * 1000,
+        hotPerNetwork: config.OMECHAT_POW_HOT_PER_NETWORK,
+        hotOverall: config.OMECHAT_POW_HOT_OVERALL,
+        hotFactor: config.OMECHAT_POW_HOT_FACTOR,
+      },
     },
   );
 }

@@ -98,6 +98,15 @@ const schema = z.object({
   OMECHAT_RATE_MATCH_STARTS: rateRule('30/60'),
   OMECHAT_RATE_CONNECTIONS_PER_NETWORK: rateRule('120/60'),
   OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK: rateRule('10/900/3600'),
+  /** Registration proof-of-work (docs/safety.md): the most attempts a solution needs; 0 turns it off. */
+  OMECHAT_POW_DIFFICULTY: int(0, 1_000_000_000).default(4000),
+  OMECHAT_POW_TTL_SECONDS: int(10, 3600).default(300),
+  /** HMAC key of challenges; unset: random per process (set it when several processes serve one site). */
+  OMECHAT_POW_KEY: secretSetting,
+  /** Registrations beyond these raise the difficulty by OMECHAT_POW_HOT_FACTOR (each). */
+  OMECHAT_POW_HOT_PER_NETWORK: rateRule('3/600'),
+  OMECHAT_POW_HOT_OVERALL: rateRule('600/600'),
+  OMECHAT_POW_HOT_FACTOR: int(1, 1000).default(8),
   OMECHAT_RATE_REPORTS_PER_USER: rateRule('10/3600'),
 }).refine((config) => config.OMECHAT_STORAGE !== 'postgres' || config.OMECHAT_DATABASE_URL !== undefined, {
   path: ['OMECHAT_DATABASE_URL'],

@@ -14,6 +14,8 @@ import { MessageCache } from './message-cache.js';
 import type { RateLimiterStore } from '../ports/rate-limiter.js';
 import { Moderation, type ModerationOptions } from './moderation.js';
 import { RateLimits, type RateLimitRules } from './rate-limits.js';
+import { RegistrationPow, type RegistrationPowOptions } from './registration-pow.js';
+import type { ProofOfWork } from '../ports/proof-of-work.js';
 
 export interface CoreDeps {
   storage: Storage;
@@ -23,6 +25,7 @@ export interface CoreDeps {
   bus: Bus;
   matcher: Matcher;
   rateLimiters: RateLimiterStore;
+  proofOfWork: ProofOfWork;
 }
 
 export interface CoreOptions {
@@ -38,6 +41,7 @@ export interface CoreOptions {
   moderation: ModerationOptions;
   /** null turns every rate limit off (benchmarks only). */
   rateLimits: RateLimitRules | null;
+  registrationPow: RegistrationPowOptions;
 }
 
 /** The domain engine: every service the transports call, wired to its ports. */
@@ -49,6 +53,7 @@ export interface Core {
   keys: Keys;
   moderation: Moderation;
   rateLimits: RateLimits;
+  registrationPow: RegistrationPow;
   cache: MessageCache;
   streamDeps: EventStreamDeps;
   /** Purges messages older than the retention period, as of `now`. */
@@ -115,6 +120,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     keys: new Keys(storage, (a, b) => moderation.blockedEitherWay(a, b)),
     moderation,
     rateLimits,
+    registrationPow: new RegistrationPow(deps.proofOfWork, deps.rateLimiters, clock, options.registrationPow),
     cache,
     streamDeps: { storage, events, chats },
     purgeExpired,
