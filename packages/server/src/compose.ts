@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { altchaProofOfWork } from './adapters/pow/altcha.js';
+import { PrometheusMetrics } from './adapters/metrics/prometheus.js';
 import { join, resolve } from 'node:path';
 import { ConfigError, type Config } from './config.js';
 import { createCore, type Core } from './core/app.js';
@@ -85,6 +86,7 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
     matcher: createMatcher(config),
     rateLimiters: createRateLimiterStore(config, log),
     proofOfWork: altchaProofOfWork(config.OMECHAT_POW_KEY ?? randomBytes(32).toString('hex')),
+    metrics: new PrometheusMetrics(),
     },
     {
       historyCacheBytes: config.OMECHAT_HISTORY_CACHE_BYTES,

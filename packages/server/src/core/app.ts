@@ -16,6 +16,7 @@ import { Moderation, type ModerationOptions } from './moderation.js';
 import { RateLimits, type RateLimitRules } from './rate-limits.js';
 import { RegistrationPow, type RegistrationPowOptions } from './registration-pow.js';
 import type { ProofOfWork } from '../ports/proof-of-work.js';
+import type { Metrics } from '../ports/metrics.js';
 
 export interface CoreDeps {
   storage: Storage;
@@ -26,6 +27,7 @@ export interface CoreDeps {
   matcher: Matcher;
   rateLimiters: RateLimiterStore;
   proofOfWork: ProofOfWork;
+  metrics: Metrics;
 }
 
 export interface CoreOptions {
@@ -70,7 +72,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const accounts = new Accounts({ ...deps, events });
   const chats = new Chats({ storage, random: deps.random, clock, events, cache });
   const matchmaking = new Matchmaking(
-    { storage, matcher: deps.matcher, random: deps.random, clock, events, chats },
+    { storage, matcher: deps.matcher, random: deps.random, clock, events, chats, metrics: deps.metrics },
     { ticketTtlMs: options.ticketTtlMs },
   );
   accounts.onBeforeDelete(async (userHash) => {
@@ -78,7 +80,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     await chats.endAllOf(userHash, 'deleted');
   });
   const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
-  const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits }, options.moderation);
+  const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits, metrics: deps.metrics }, options.moderation);
   // A device on a banned account: refused once the secret checks out, before a device exists.
   accounts.addLoginGuard((userHash) => moderation.assertNotBanned({ userHash }));
 

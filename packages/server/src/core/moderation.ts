@@ -19,6 +19,7 @@ import { DomainError } from './domain-error.js';
 import type { Matchmaking } from './matchmaking.js';
 import { BanCache, BlockCache, type BanSubject } from './moderation-cache.js';
 import type { RateLimits } from './rate-limits.js';
+import type { Metrics } from '../ports/metrics.js';
 import { hashToken, tokenMatches } from './tokens.js';
 
 export type { BanSubject } from './moderation-cache.js';
@@ -50,6 +51,7 @@ export interface ModerationDeps {
   chats: Chats;
   matchmaking: Matchmaking;
   rateLimits: RateLimits;
+  metrics: Metrics;
 }
 
 /** A connection that presented the admin token. */
@@ -200,6 +202,7 @@ export class Moderation {
       reportedDeletedAt: reportedDeleted ? clock.now() : null,
     });
     if (!stored) throw new DomainError('ALREADY_REPORTED', 'You already reported this chat');
+    this.deps.metrics.reportMade(urgent);
     if (!reportedDeleted) await this.#serialised(reported, () => this.#escalate(reported));
     return { urgent };
   }
@@ -281,6 +284,7 @@ export class Moderation {
       }),
     );
     this.#bans.add(bans);
+    this.deps.metrics.banIssued(input.layer);
     bus.publish({ kind: 'bans-changed' });
 
     if (input.layer === 'account') bus.publish({ kind: 'close-user', userHash: input.target, reason: 'banned' });

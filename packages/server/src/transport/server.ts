@@ -16,6 +16,7 @@ import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.
 import { httpHandler } from './http.js';
 import { dependencyChecks } from './readiness.js';
 import { describeAddress } from './address.js';
+import { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
 
 export interface RunningServer {
   /** The port actually bound (useful with OMECHAT_PORT=0). */
@@ -64,15 +65,12 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   const http = createServer(
     httpHandler({
       ready: async () => ({ accepting, checks: await dependencyChecks(core.deps), required: ['database'] }),
-      metrics: (): Record<string, number> => ({
-        connections: connections.size,
-        inflight_calls: handler.inflight,
-        bus_up: core.deps.bus.connected() ? 1 : 0,
-        ...core.metrics(),
-      }),
+      metrics: async () => (exporter ? exporter.scrape() : null),
     }),
   );
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });
+  const exporter = core.deps.metrics instanceof PrometheusMetrics ? core.deps.metrics : null;
+  exporter?.setSources({ connections: () => wss.clients.size, inflightCalls: () => handler.inflight, waitingTickets: () => core.deps.matcher.size(), figures: () => ({ bus_up: core.deps.bus.connected() ? 1 : 0, ...core.metrics() }) });
 
   const trustedProxies = proxySet(config.OMECHAT_TRUSTED_PROXIES);
   let networkSecret = config.OMECHAT_NETWORK_KEY;
