@@ -13,7 +13,7 @@ import { SqliteStorage } from './adapters/storage/sqlite-storage.js';
 import { PostgresStorage } from './adapters/storage/postgres-storage.js';
 import { RedisBus } from './adapters/bus/redis-bus.js';
 import type { Bus } from './ports/bus.js';
-import { systemClock } from './ports/clock.js';
+import { systemClock, type Clock } from './ports/clock.js';
 import type { Storage } from './ports/storage.js';
 import { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
 import { RedisMatcher } from './adapters/matcher/redis-matcher.js';
@@ -63,7 +63,7 @@ export async function createBus(config: Config, log?: Logger): Promise<Bus> {
  * Async because PostgreSQL and Redis are connected (and the schema migrated) before the core
  * exists, so a server that cannot reach them fails at start, not on its first request.
  */
-export async function createCoreFromConfig(config: Config, log?: Logger): Promise<Core> {
+export async function createCoreFromConfig(config: Config, log?: Logger, clock: Clock = systemClock): Promise<Core> {
   const storage = await createStorage(config, log);
   let bus: Bus;
   try {
@@ -81,9 +81,9 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
       parallelism: 1,
     }),
     random: cryptoRandom,
-    clock: systemClock,
+    clock,
     bus,
-    matcher: createMatcher(config),
+    matcher: createMatcher(config, clock),
     rateLimiters: createRateLimiterStore(config, log),
     proofOfWork: altchaProofOfWork(config.OMECHAT_POW_KEY ?? randomBytes(32).toString('hex')),
     metrics: new PrometheusMetrics(),
@@ -109,8 +109,8 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
 }
 
 /** In process, or in Redis so that users on different nodes are paired with each other. */
-export function createMatcher(config: Config): Matcher {
-  const options = { interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => systemClock.now() };
+export function createMatcher(config: Config, clock: Clock = systemClock): Matcher {
+  const options = { interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => clock.now() };
   if (config.OMECHAT_MATCHER === 'memory') return new MemoryMatcher(options);
   return new RedisMatcher({ ...options, url: config.OMECHAT_REDIS_URL, prefix: config.OMECHAT_REDIS_PREFIX });
 }

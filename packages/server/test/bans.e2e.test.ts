@@ -87,7 +87,7 @@ describe('account bans', () => {
     const { a: c, ea: ec } = await (async () => {
       const other = await signUp();
       const er = recorder(other.client);
-      await new Promise((r) => setTimeout(r, 50));
+      await other.client.eventsLive();
       await b.client.match.start({ tolerance: 0 });
       await other.client.match.start({ tolerance: 0 });
       await er.next('match.found');
@@ -156,14 +156,14 @@ describe('account bans', () => {
   it('expire by themselves', async () => {
     const { admin } = await server();
     const user = await signUp();
-    const expiresAt = Date.now() + 1200;
+    const expiresAt = inAnHour();
     await admin.admin.bans.create.mutate({ layer: 'account', target: user.userHash, reason: 'cool down', expiresAt });
     const during = track(connectFrom(t.url, '127.0.0.1'));
     expect(await failure(during.account.login({ username: user.username, secret: user.secret }))).toMatchObject({
       code: 'BANNED',
       details: { banExpiresAt: expiresAt },
     });
-    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 50));
+    t.clock.advance(expiresAt - t.clock.now() + 1); // the server's clock, not a sleep
     const after = track(connectFrom(t.url, '127.0.0.1'));
     await after.account.login({ username: user.username, secret: user.secret });
     expect((await after.account.me()).userHash).toBe(user.userHash);
