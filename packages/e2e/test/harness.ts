@@ -5,12 +5,12 @@ import type { TRPCClient } from '@trpc/client';
 import { WebSocket } from 'ws';
 import { createOmeChatClient, OmeChatError, toOmeChatError, type OmeChatClient } from '@omechat/sdk';
 import type { Credentials, ErrorDetails, OmeEvent } from '@omechat/protocol';
-import { loadConfig, type Config } from '../src/config.js';
-import { createCoreFromConfig } from '../src/compose.js';
-import type { Core } from '../src/core/app.js';
-import type { AppRouter } from '../src/index.js';
-import { createLogger } from '../src/logger.js';
-import { startServer, type RunningServer } from '../src/transport/server.js';
+import { loadConfig, type Config } from '../../server/src/config.js';
+import { createCoreFromConfig } from '../../server/src/compose.js';
+import type { Core } from '../../server/src/core/app.js';
+import { createLogger } from '../../server/src/logger.js';
+import { startServer, type RunningServer } from '../../server/src/transport/server.js';
+import type { AppRouter } from '@omechat/server';
 
 /** A real server on a real socket (port 0) over a real SQLite file in a temp dir. */
 export interface TestServer {
@@ -188,7 +188,7 @@ export function recorder(client: OmeChatClient) {
  */
 export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn', env: Record<string, string> = {}) {
   const { spawn } = await import('node:child_process');
-  const bin = join(import.meta.dirname, '../bin/omechat-server.js');
+  const bin = join(import.meta.dirname, '../../server/bin/omechat-server.js');
   const child = spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', bin, 'serve'], {
     cwd: dataDir,
     env: { ...process.env, ...TEST_RATE_LIMITS, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: logLevel, ...env },

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_RATE_LIMITS } from './harness.js';
 
 /** The real `omechat-server serve`, as an operator runs it. */
-const bin = join(import.meta.dirname, '../bin/omechat-server.js');
+const bin = join(import.meta.dirname, '../../server/bin/omechat-server.js');
 const dirs: string[] = [];
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });

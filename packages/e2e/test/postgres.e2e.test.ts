@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../../server/src/config.js';
 import { connect, envelopeFor, matchedPair, recorder, startTestServer, type TestServer } from './harness.js';
 
 // .ci/run starts both services; unreachable ones fail this file rather than skip it.

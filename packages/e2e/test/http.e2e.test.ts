@@ -95,7 +95,7 @@ describe('match tickets', () => {
 
 describe('the server binary', () => {
   it('refuses bad configuration with a message naming the variable and exit code 78', async () => {
-    const bin = join(import.meta.dirname, '../bin/omechat-server.js');
+    const bin = join(import.meta.dirname, '../../server/bin/omechat-server.js');
     const result = await promisify(execFile)(process.execPath, [bin, 'serve'], {
       env: { ...process.env, OMECHAT_PORT: 'not-a-port' },
     }).catch((err: { code: number; stderr: string }) => err);
