@@ -13,7 +13,7 @@ let dataDir: string;
 const clients: OmeChatClient[] = [];
 
 async function start(port = 0) {
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent' });
+  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_POW_DIFFICULTY: '4' });
   const log = createLogger('silent');
   return startServer({ config, core: await createCoreFromConfig(config, log), log });
 }
