@@ -92,6 +92,17 @@ describe('registration proof-of-work', () => {
     expect(await maxOf(busy)).toBe(2560);
   });
 
+  it('limits challenges per network (each costs the server a key derivation) with a typed RATE_LIMITED', async () => {
+    const t = await server({ OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK: '2/60' });
+    const client = raw(t.url);
+    await challengeOf(client);
+    await challengeOf(client);
+    expect(await errorOf(client.account!.challenge!.query())).toBe('RATE_LIMITED');
+    const elsewhere = connectFrom(t.url, '127.0.7.1');
+    clients.push(elsewhere);
+    expect(await elsewhere.internals.trpc().account.challenge.query()).not.toBeNull();
+  });
+
   it('is solved by the SDK off the main thread, reporting progress, and can be switched off', async () => {
     const t = await server({ OMECHAT_POW_DIFFICULTY: '600' });
     const client = connectFrom(t.url);

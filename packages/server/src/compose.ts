@@ -138,6 +138,7 @@ export function rateLimitRules(config: Config): RateLimitRules | null {
     matchStarts: config.OMECHAT_RATE_MATCH_STARTS,
     connectionsPerNetwork: config.OMECHAT_RATE_CONNECTIONS_PER_NETWORK,
     adminFailuresPerNetwork: config.OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK,
+    powChallengesPerNetwork: config.OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK,
     reportsPerUser: config.OMECHAT_RATE_REPORTS_PER_USER,
   };
 }

@@ -98,6 +98,7 @@ const schema = z.object({
   OMECHAT_RATE_MATCH_STARTS: rateRule('30/60'),
   OMECHAT_RATE_CONNECTIONS_PER_NETWORK: rateRule('120/60'),
   OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK: rateRule('10/900/3600'),
+  OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK: rateRule('60/60'),
   /** Registration proof-of-work (docs/safety.md): the most attempts a solution needs; 0 turns it off. */
   OMECHAT_POW_DIFFICULTY: int(0, 1_000_000_000).default(4000),
   OMECHAT_POW_TTL_SECONDS: int(10, 3600).default(300),

@@ -20,6 +20,8 @@ export const RATE_LIMIT_NAMES = [
   'messagesSustained',
   /** match.start calls per device. */
   'matchStarts',
+  /** Proof-of-work challenges per network: each costs the server a key derivation to issue. */
+  'powChallengesPerNetwork',
   /** Wrong admin tokens per network; going over locks the network out of the admin API. */
   'adminFailuresPerNetwork',
   /** New WebSocket connections per network. */
@@ -52,6 +54,10 @@ export class RateLimits {
   /** For the transport, which closes the socket itself rather than answering a call. */
   async connection(networkKey: string): Promise<RateLimitDecision> {
     return (await this.#limiters?.connectionsPerNetwork.consume(networkKey)) ?? { allowed: true, remaining: Infinity };
+  }
+
+  powChallenge(networkKey: string): Promise<void> {
+    return this.#take('powChallengesPerNetwork', networkKey, 'proof-of-work challenges from your network');
   }
 
   registration(networkKey: string): Promise<void> {

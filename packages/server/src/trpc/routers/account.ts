@@ -17,7 +17,11 @@ export const accountRouter = router({
   challenge: publicProcedure
     .input(noInput)
     .output(powChallengeOutput)
-    .query(({ ctx }) => ctx.core.registrationPow.challenge(ctx.conn.networkKey)),
+    .query(async ({ ctx }) => {
+      if (!ctx.core.registrationPow.enabled) return null;
+      await ctx.core.rateLimits.powChallenge(ctx.conn.networkKey);
+      return ctx.core.registrationPow.challenge(ctx.conn.networkKey);
+    }),
 
   register: publicProcedure
     .input(registerInput)
