@@ -41,9 +41,10 @@ export const chatSummarySchema = z.object({
   /**
    * The other member. If they deleted their account the chat stays (ended, reason
    * `deleted`) so it can still be read and reported: then `deleted` is true, `username` is
-   * `(deleted)` and `age` null.
+   * `(deleted)` and `age` null. The server always sends `deleted`; optional so a peer taken
+   * from `match.found` fits the same type.
    */
-  peer: peerSchema.extend({ age: ageSchema.nullable(), deleted: z.boolean() }),
+  peer: peerSchema.extend({ age: ageSchema.nullable(), deleted: z.boolean().optional() }),
   state: chatStateSchema,
   /** Set once the chat has ended. */
   endReason: chatEndReasonSchema.nullable(),
