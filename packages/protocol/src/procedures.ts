@@ -137,6 +137,7 @@ const reportRecord = {
   resolution: null,
   resolvedBy: null,
   resolutionNote: null,
+  reportedDeletedAt: null,
 };
 
 export const PROCEDURES = {
@@ -263,8 +264,9 @@ export const PROCEDURES = {
       output: [
         {
           chatId,
-          peer: { userHash: bob, username: 'bob_20', age: 20 },
+          peer: { userHash: bob, username: 'bob_20', age: 20, deleted: false },
           state: 'active',
+          endReason: null,
           createdAt: t0,
           lastActivityAt: t0 + 5000,
           lastSeq: 4,
