@@ -30,4 +30,10 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
     },
   },
+  {
+    // Plain JavaScript that workers load without a TypeScript step (types in a .d.ts beside it).
+    files: ['packages/sdk/src/pow/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { self: 'readonly' } },
+  },
 );

@@ -14,7 +14,7 @@ export type Json = any;
 export async function startTestServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'omechat-cli-server-'));
   const start = async (port: number) => {
-    const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent' });
+    const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_POW_DIFFICULTY: '4' });
     const log = createLogger(config.OMECHAT_LOG_LEVEL);
     return startServer({ config, core: await createCoreFromConfig(config, log), log });
   };

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { CallResult, ErrorShape, RawClient, Subscription } from './client.js';
 import type { Contract } from './contract.js';
+import { solveChallenge } from 'altcha-lib';
+import { deriveKey } from 'altcha-lib/algorithms/web/pbkdf2';
 
 /**
  * The checks, in order. Later checks build on the accounts, devices and chat of earlier ones
@@ -64,12 +66,16 @@ const runId = randomBytes(4).toString('hex');
 const nameFor = (role: string) => `cf${runId}_${role}`;
 
 /**
- * Registration. A server may come to require a proof of work before `account.register`
- * (a challenge to solve); `registrationProof` is where the solver goes, returning the extra
- * input fields. Protocol 1.0 has none.
+ * Registration. A server may require a proof of work before `account.register`:
+ * `account.challenge` hands out an ALTCHA challenge (null when none is needed), solved here
+ * with altcha-lib as any client would, and sent back as `pow`.
  */
-async function registrationProof(_conn: RawClient): Promise<Record<string, unknown>> {
-  return {};
+async function registrationProof(conn: RawClient): Promise<Record<string, unknown>> {
+  const challenge = (await conn.ok('query', 'account.challenge', undefined)) as Parameters<typeof solveChallenge>[0]['challenge'] | null;
+  if (!challenge) return {};
+  const solution = await solveChallenge({ challenge, deriveKey, timeout: 0 });
+  if (!solution) throw new Error('account.challenge: the challenge has no solution');
+  return { pow: { challenge, solution } };
 }
 
 async function register(conn: RawClient, username: string, age: number): Promise<CallResult> {

@@ -52,6 +52,8 @@ beforeAll(async () => {
       OMECHAT_ADMIN_TOKEN: ADMIN_TOKEN,
       // Three full runs (direct and through proxies) from one address.
       OMECHAT_RATE_REGISTER_PER_NETWORK: '100/3600',
+      // The proof-of-work stays on (the suite solves it), cheap enough for a test.
+      OMECHAT_POW_DIFFICULTY: '40',
       OMECHAT_RATE_CONNECTIONS_PER_NETWORK: '1000/60',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

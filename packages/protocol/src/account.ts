@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.js';
 import { clientHashSchema, userHashSchema } from './ids.js';
+import { registrationProofSchema } from './pow.js';
 
 /**
  * Usernames are NFKC-normalised, then must be 3-32 characters of `A-Z a-z 0-9 _ . -`.
@@ -42,7 +43,12 @@ export const accessTokenSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9_-]+$/, 'is not a valid access token');
 
-export const registerInput = z.strictObject({ username: usernameSchema, age: ageSchema });
+export const registerInput = z.strictObject({
+  username: usernameSchema,
+  age: ageSchema,
+  /** The solved challenge from `account.challenge` (required unless the server turned it off). */
+  pow: registrationProofSchema.optional(),
+});
 export const registerOutput = z.object({ userHash: userHashSchema, secret: secretSchema });
 
 export const loginInput = z.strictObject({

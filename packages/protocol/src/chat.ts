@@ -33,10 +33,21 @@ export const peerSchema = z.object({
 
 export const chatStateSchema = z.enum(['active', 'ended']);
 
+/** Why a chat ended, as `chat.ended` says. */
+export const chatEndReasonSchema = z.enum(['left', 'blocked', 'banned', 'deleted']);
+
 export const chatSummarySchema = z.object({
   chatId: chatIdSchema,
-  peer: peerSchema,
+  /**
+   * The other member. If they deleted their account the chat stays (ended, reason
+   * `deleted`) so it can still be read and reported: then `deleted` is true, `username` is
+   * `(deleted)` and `age` null. The server always sends `deleted`; optional so a peer taken
+   * from `match.found` fits the same type.
+   */
+  peer: peerSchema.extend({ age: ageSchema.nullable(), deleted: z.boolean().optional() }),
   state: chatStateSchema,
+  /** Set once the chat has ended. */
+  endReason: chatEndReasonSchema.nullable(),
   createdAt: z.number().int(),
   lastActivityAt: z.number().int(),
   lastSeq: z.number().int(),

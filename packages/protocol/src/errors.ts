@@ -18,6 +18,14 @@ export const ERROR_CODES = [
   'BANNED',
   'CHAT_ENDED',
   'ALREADY_REPORTED',
+  /** account.register without a proof-of-work solution (the server requires one). */
+  'POW_REQUIRED',
+  /** A solution that does not solve its challenge, or a challenge the server did not sign (or not for this network). */
+  'POW_INVALID',
+  /** The challenge expired before the solution came back: fetch a new one. */
+  'POW_EXPIRED',
+  /** This solution was already used: each one registers at most one account. */
+  'POW_REPLAYED',
   'INTERNAL',
   /** A store the server needs (database, Redis) is down; client-side also: the server could not be reached or the connection dropped mid-call. */
   'UNAVAILABLE',
@@ -40,6 +48,10 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   BANNED: 'A ban applies; `details.banLayer` and `details.banExpiresAt` (null: permanent) say which and until when. The socket closes with 4004.',
   CHAT_ENDED: 'The chat has ended; nothing more can be sent in it.',
   ALREADY_REPORTED: 'This user already reported this chat.',
+  POW_REQUIRED: 'account.register needs a solved proof-of-work challenge (`account.challenge`); the SDK solves it.',
+  POW_INVALID: 'The proof-of-work solution is wrong, or its challenge was not signed by this server for this network. Fetch a new challenge.',
+  POW_EXPIRED: 'The proof-of-work challenge expired before the solution came back. Fetch a new one.',
+  POW_REPLAYED: 'This proof-of-work solution was already used: each registers at most one account.',
   INTERNAL: 'A server fault; the message carries no detail. Retrying later may help.',
   UNAVAILABLE: 'The server cannot reach its database, matcher or rate-limit store right now; retry shortly. SDKs also use it when the server itself cannot be reached.',
 };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { chatIdSchema, clientHashSchema, userHashSchema } from './ids.js';
-import { peerSchema, storedMessageSchema } from './chat.js';
+import { chatEndReasonSchema, peerSchema, storedMessageSchema } from './chat.js';
 
 /**
  * Everything the server pushes, through the one subscription `events.stream`.
@@ -42,7 +42,7 @@ export const chatTypingEvent = z.object({
 export const chatEndedEvent = z.object({
   type: z.literal('chat.ended'),
   chatId: chatIdSchema,
-  reason: z.enum(['left', 'blocked', 'banned', 'deleted']),
+  reason: chatEndReasonSchema,
   at: z.number().int(),
 });
 export const sessionRevokedEvent = z.object({

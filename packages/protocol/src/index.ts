@@ -11,3 +11,4 @@ export * from './safety.js';
 export * from './version.js';
 export * from './wire.js';
 export * from './procedures.js';
+export * from './pow.js';

@@ -27,6 +27,7 @@ import {
   typingInput,
 } from './chat.js';
 import type { ErrorCode } from './errors.js';
+import { powChallengeOutput } from './pow.js';
 import { eventBatchSchema, streamInput } from './events.js';
 import { keysBundlesInput, keysBundlesOutput, keysDevicesOutput, keysStatusOutput, keysUploadInput } from './keys.js';
 import {
@@ -136,6 +137,7 @@ const reportRecord = {
   resolution: null,
   resolvedBy: null,
   resolutionNote: null,
+  reportedDeletedAt: null,
 };
 
 export const PROCEDURES = {
@@ -148,13 +150,23 @@ export const PROCEDURES = {
     errors: [],
     example: { output: { protocol: PROTOCOL_VERSION, server: '0.1.0' } },
   },
+  'account.challenge': {
+    kind: 'query',
+    auth: 'public',
+    summary: 'A signed, expiring proof-of-work challenge (ALTCHA v2, PBKDF2-SHA-256) to solve before `account.register`; null when the server requires none. The SDK fetches and solves it inside `account.register`.',
+    input: noInput,
+    output: powChallengeOutput,
+    errors: ['RATE_LIMITED'],
+    rateLimit: 'proof-of-work challenges per network',
+    example: { output: null },
+  },
   'account.register': {
     kind: 'mutation',
     auth: 'public',
     summary: 'Creates an account. The username is NFKC-normalised, then must be 3-32 of `A-Z a-z 0-9 _ . -`, unique case-insensitively. The secret is shown once: store it.',
     input: registerInput,
     output: registerOutput,
-    errors: ['USERNAME_TAKEN', 'CONFLICT', 'RATE_LIMITED'],
+    errors: ['USERNAME_TAKEN', 'CONFLICT', 'RATE_LIMITED', 'POW_REQUIRED', 'POW_INVALID', 'POW_EXPIRED', 'POW_REPLAYED'],
     rateLimit: 'registrations per network',
     example: { input: { username: 'alice_19', age: 19 }, output: { userHash: alice, secret } },
   },
@@ -252,8 +264,9 @@ export const PROCEDURES = {
       output: [
         {
           chatId,
-          peer: { userHash: bob, username: 'bob_20', age: 20 },
+          peer: { userHash: bob, username: 'bob_20', age: 20, deleted: false },
           state: 'active',
+          endReason: null,
           createdAt: t0,
           lastActivityAt: t0 + 5000,
           lastSeq: 4,

@@ -58,7 +58,7 @@ export const reportOutput = z.object({ urgent: z.boolean() });
 
 /** Keyed hash of an IPv4 /24 or IPv6 /64: HMAC-SHA256, lower-case hex. */
 export const networkKeySchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters');
-/** A device: its clientHash (or, once E2E keys exist, its identity public key, base64url). */
+/** A device: the clientHash of an existing device (identity keys are refused: the client can remake them at will). */
 export const deviceTargetSchema = z
   .string()
   .min(16)
@@ -147,6 +147,8 @@ export const reportRecordSchema = z.object({
   resolution: z.enum(REPORT_RESOLUTIONS).nullable(),
   resolvedBy: z.string().nullable(),
   resolutionNote: z.string().nullable(),
+  /** When the reported account was deleted; the report is kept for the report retention after. */
+  reportedDeletedAt: z.number().int().nullable(),
 });
 export type ReportRecordOut = z.infer<typeof reportRecordSchema>;
 
@@ -160,7 +162,7 @@ export const adminReportResolveInput = z.strictObject({
   note: z.string().max(SAFETY_LIMITS.resolutionNoteMax).trim().min(1).optional(),
 });
 
-export const AUDIT_ACTIONS = ['ban.create', 'ban.revoke', 'report.resolve', 'suspension'] as const;
+export const AUDIT_ACTIONS = ['ban.create', 'ban.revoke', 'report.resolve', 'suspension', 'admin.lockout'] as const;
 export const auditEntrySchema = z.object({
   auditId: z.number().int(),
   at: z.number().int(),

@@ -27,6 +27,10 @@ import { Caller, type Rpc, type Trpc } from './caller.js';
 import { MemoryKeyStore, type KeyStore } from './crypto/key-store.js';
 import { MemoryMessageStore, type MessageStore } from './store/message-store.js';
 import { SecureMessaging, type ClientEvent } from './secure.js';
+import { solvePow, type SolveOptions } from './pow/index.js';
+
+/** `account.register`'s options: follow (or abort) the proof-of-work. */
+export type RegisterOptions = SolveOptions;
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 /** Why the client stopped for good; null while it may still (re)connect. */
@@ -89,8 +93,12 @@ export interface OmeChatClient {
   onStateChange(listener: (state: ConnectionState, reason: ClosedReason) => void): () => void;
 
   account: {
-    /** Creates an account. Keep the returned `secret`: it is shown once and is the only password. */
-    register(input: RegisterInput): Promise<RegisterOutput>;
+    /**
+     * Creates an account. Keep the returned `secret`: it is shown once and is the only password.
+     * Solves the server's proof-of-work first, off the main thread (about a second);
+     * `onProgress` follows it (see src/pow/).
+     */
+    register(input: Omit<RegisterInput, 'pow'>, options?: RegisterOptions): Promise<RegisterOutput>;
     /** Signs this device in (a new client) and reconnects authenticated. */
     login(input: LoginInput): Promise<LoginOutput>;
     me(): Promise<Me>;
@@ -347,7 +355,11 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
       return () => stateListeners.delete(listener);
     },
     account: {
-      register: (input) => call((t, o) => t.account.register.mutate(input, o)),
+      register: async (input, opts) => {
+        const challenge = await call((t, o) => t.account.challenge.query(undefined, o));
+        const pow = challenge ? { challenge, solution: await solvePow(challenge, opts ?? {}) } : undefined;
+        return call((t, o) => t.account.register.mutate({ ...input, pow }, o));
+      },
       login: async (input) => {
         const result = await call((t, o) => t.account.login.mutate(input, o));
         useCredentials({ clientHash: result.clientHash, accessToken: result.accessToken });

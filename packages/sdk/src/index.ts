@@ -7,7 +7,9 @@ export type {
   EventListener,
   RawEventListener,
   WebSocketConstructor,
+  RegisterOptions,
 } from './client.js';
+export { solvePow, type PowProgress } from './pow/index.js';
 export { MemoryMessageStore, type MessageStore } from './store/message-store.js';
 export { IndexedDbMessageStore } from './store/indexed-db-message-store.js';
 export type { ClientEvent, ChatMessage } from './secure.js';

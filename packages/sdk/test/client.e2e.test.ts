@@ -13,7 +13,7 @@ let dataDir: string;
 const clients: OmeChatClient[] = [];
 
 async function start(port = 0) {
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent' });
+  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_POW_DIFFICULTY: '4' });
   const log = createLogger('silent');
   return startServer({ config, core: await createCoreFromConfig(config, log), log });
 }
@@ -24,8 +24,9 @@ function client(url = server.url) {
   return c;
 }
 
+/** Waits for a condition; the limit only names a hang (far above what a loaded machine needs). */
 async function until(predicate: () => boolean, what: string) {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 45_000;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
@@ -113,8 +114,8 @@ describe('createOmeChatClient', () => {
     server = await start(port);
     await until(() => a.state === 'connected' && b.state === 'connected', 'reconnect');
     await a.chat.send(chatId, 'after restart');
-    await until(() => got.filter((e) => e.type === 'message').length === 2, 'second message');
-    await new Promise((r) => setTimeout(r, 100));
+    // Ordered delivery: a replayed 'before restart' would arrive before this one.
+    await until(() => got.some((e) => e.type === 'message' && e.text === 'after restart'), 'second message');
     expect(got.flatMap((e) => (e.type === 'message' ? [e.text] : []))).toEqual(['before restart', 'after restart']);
     const history = await b.chat.history({ chatId, limit: 10 });
     expect(history.messages.map((m) => m.text)).toEqual(['before restart', 'after restart']);

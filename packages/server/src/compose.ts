@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { altchaProofOfWork } from './adapters/pow/altcha.js';
+import { PrometheusMetrics } from './adapters/metrics/prometheus.js';
 import { join, resolve } from 'node:path';
 import { ConfigError, type Config } from './config.js';
 import { createCore, type Core } from './core/app.js';
@@ -10,7 +13,7 @@ import { SqliteStorage } from './adapters/storage/sqlite-storage.js';
 import { PostgresStorage } from './adapters/storage/postgres-storage.js';
 import { RedisBus } from './adapters/bus/redis-bus.js';
 import type { Bus } from './ports/bus.js';
-import { systemClock } from './ports/clock.js';
+import { systemClock, type Clock } from './ports/clock.js';
 import type { Storage } from './ports/storage.js';
 import { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
 import { RedisMatcher } from './adapters/matcher/redis-matcher.js';
@@ -60,7 +63,7 @@ export async function createBus(config: Config, log?: Logger): Promise<Bus> {
  * Async because PostgreSQL and Redis are connected (and the schema migrated) before the core
  * exists, so a server that cannot reach them fails at start, not on its first request.
  */
-export async function createCoreFromConfig(config: Config, log?: Logger): Promise<Core> {
+export async function createCoreFromConfig(config: Config, log?: Logger, clock: Clock = systemClock): Promise<Core> {
   const storage = await createStorage(config, log);
   let bus: Bus;
   try {
@@ -78,26 +81,36 @@ export async function createCoreFromConfig(config: Config, log?: Logger): Promis
       parallelism: 1,
     }),
     random: cryptoRandom,
-    clock: systemClock,
+    clock,
     bus,
-    matcher: createMatcher(config),
+    matcher: createMatcher(config, clock),
     rateLimiters: createRateLimiterStore(config, log),
+    proofOfWork: altchaProofOfWork(config.OMECHAT_POW_KEY ?? randomBytes(32).toString('hex')),
+    metrics: new PrometheusMetrics(),
     },
     {
       historyCacheBytes: config.OMECHAT_HISTORY_CACHE_BYTES,
       retentionMs: config.OMECHAT_RETENTION_DAYS * 24 * 3600 * 1000,
+      reportRetentionMs: config.OMECHAT_REPORT_RETENTION_DAYS * 24 * 3600 * 1000,
       ticketTtlMs: config.OMECHAT_MATCH_TICKET_TTL_MS,
       tickMs: 1000,
       onBackgroundError: (err) => log?.error({ err }, 'background work failed'),
       moderation: moderationOptions(config),
       rateLimits: rateLimitRules(config),
+      registrationPow: {
+        difficulty: config.OMECHAT_POW_DIFFICULTY,
+        ttlMs: config.OMECHAT_POW_TTL_SECONDS * 1000,
+        hotPerNetwork: config.OMECHAT_POW_HOT_PER_NETWORK,
+        hotOverall: config.OMECHAT_POW_HOT_OVERALL,
+        hotFactor: config.OMECHAT_POW_HOT_FACTOR,
+      },
     },
   );
 }
 
 /** In process, or in Redis so that users on different nodes are paired with each other. */
-export function createMatcher(config: Config): Matcher {
-  const options = { interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => systemClock.now() };
+export function createMatcher(config: Config, clock: Clock = systemClock): Matcher {
+  const options = { interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => clock.now() };
   if (config.OMECHAT_MATCHER === 'memory') return new MemoryMatcher(options);
   return new RedisMatcher({ ...options, url: config.OMECHAT_REDIS_URL, prefix: config.OMECHAT_REDIS_PREFIX });
 }
@@ -124,6 +137,8 @@ export function rateLimitRules(config: Config): RateLimitRules | null {
     messagesSustained: config.OMECHAT_RATE_MESSAGES_SUSTAINED,
     matchStarts: config.OMECHAT_RATE_MATCH_STARTS,
     connectionsPerNetwork: config.OMECHAT_RATE_CONNECTIONS_PER_NETWORK,
+    adminFailuresPerNetwork: config.OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK,
+    powChallengesPerNetwork: config.OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK,
     reportsPerUser: config.OMECHAT_RATE_REPORTS_PER_USER,
   };
 }

@@ -13,6 +13,8 @@ describe('safety configuration', () => {
       messagesSustained: { points: 300, windowMs: 300_000, blockMs: 0 },
       matchStarts: { points: 30, windowMs: 60_000, blockMs: 0 },
       connectionsPerNetwork: { points: 120, windowMs: 60_000, blockMs: 0 },
+      adminFailuresPerNetwork: { points: 10, windowMs: 900_000, blockMs: 3600_000 },
+      powChallengesPerNetwork: { points: 60, windowMs: 60_000, blockMs: 0 },
       reportsPerUser: { points: 10, windowMs: 3600_000, blockMs: 0 },
     });
     expect(moderationOptions(config)).toEqual({

@@ -18,4 +18,19 @@ describe('loadConfig', () => {
     const attempt = () => loadConfig({ OMECHAT_REDIS_PREFIX: 'has space', OMECHAT_MATCHER: 'psychic', OMECHAT_RATE_LIMIT_REDIS_DOWN: 'maybe' });
     expect(attempt).toThrow(/OMECHAT_REDIS_PREFIX[\s\S]*OMECHAT_RATE_LIMIT_REDIS_DOWN[\s\S]*OMECHAT_MATCHER/);
   });
+
+  it('says, for every bad variable, what is wrong with its value and what a valid one looks like', () => {
+    const cases: [Record<string, string>, string][] = [
+      [{ OMECHAT_PORT: 'abc' }, 'OMECHAT_PORT="abc": is not a number; for example OMECHAT_PORT=8080'],
+      [{ OMECHAT_PORT: '1.5' }, 'OMECHAT_PORT="1.5": is not a whole number; for example OMECHAT_PORT=8080'],
+      [{ OMECHAT_PORT: '99999' }, 'OMECHAT_PORT="99999": is too large: at most 65535; for example OMECHAT_PORT=8080'],
+      [{ OMECHAT_STORAGE: 'floppy' }, 'OMECHAT_STORAGE="floppy": must be one of sqlite, memory, postgres; for example OMECHAT_STORAGE=sqlite'],
+      [{ OMECHAT_RATE_MESSAGES_BURST: 'ten' }, 'OMECHAT_RATE_MESSAGES_BURST="ten": must be points/windowSeconds[/lockoutSeconds]; for example OMECHAT_RATE_MESSAGES_BURST=20/5'],
+      [{ OMECHAT_TRUSTED_PROXIES: '10.0.0.0/8' }, 'OMECHAT_TRUSTED_PROXIES="10.0.0.0/8": must be IP addresses separated by commas (no ranges); for example OMECHAT_TRUSTED_PROXIES=10.0.0.5,10.0.0.6'],
+      [{ OMECHAT_STORAGE: 'postgres' }, 'OMECHAT_DATABASE_URL is unset: required when OMECHAT_STORAGE=postgres; for example OMECHAT_DATABASE_URL=postgres://'],
+      [{ OMECHAT_REDIS_URL: 'localhost' }, 'OMECHAT_REDIS_URL: is not a URL; for example OMECHAT_REDIS_URL=redis://127.0.0.1:6379'],
+    ];
+    for (const [env, line] of cases) expect(() => loadConfig(env)).toThrow(line);
+    expect(() => loadConfig({})).not.toThrow();
+  });
 });

@@ -13,7 +13,7 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const rateRule = (fallback: string) =>
   z
     .string()
-    .regex(/^\d{1,9}\/\d{1,9}(\/\d{1,9})?$/, 'must be points/windowSeconds[/lockoutSeconds], e.g. 10/900/900')
+    .regex(/^\d{1,9}\/\d{1,9}(\/\d{1,9})?$/, 'must be points/windowSeconds[/lockoutSeconds]')
     .default(fallback)
     .transform((value, ctx) => {
       const [points = 0, window = 0, lockout = 0] = value.split('/').map(Number);
@@ -49,6 +49,8 @@ const schema = z.object({
   OMECHAT_HISTORY_CACHE_BYTES: int(0, 64 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   /** Messages older than this are purged, hourly. */
   OMECHAT_RETENTION_DAYS: int(1, 3650).default(30),
+  /** Reports against an account outlive its deletion this long (evidence), then are purged. */
+  OMECHAT_REPORT_RETENTION_DAYS: int(1, 3650).default(365),
   /** A match ticket is withdrawn after waiting this long. */
   OMECHAT_MATCH_TICKET_TTL_MS: int(1000, 24 * 3600 * 1000).default(10 * 60 * 1000),
   /** How long a ticket holds out for a shared interest before taking any compatible stranger. */
@@ -71,7 +73,7 @@ const schema = z.object({
     .string()
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .pipe(z.array(z.union([z.ipv4(), z.ipv6()]))),
+    .pipe(z.array(z.union([z.ipv4(), z.ipv6()], { error: 'must be IP addresses separated by commas (no ranges)' }))),
   /** Automatic escalation: this many distinct reporters within the window suspend an account. */
   OMECHAT_REPORTS_TO_SUSPEND: int(1, 1000).default(3),
   OMECHAT_REPORT_WINDOW_MS: int(1000, 365 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
@@ -95,6 +97,17 @@ const schema = z.object({
   OMECHAT_RATE_MESSAGES_SUSTAINED: rateRule('300/300'),
   OMECHAT_RATE_MATCH_STARTS: rateRule('30/60'),
   OMECHAT_RATE_CONNECTIONS_PER_NETWORK: rateRule('120/60'),
+  OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK: rateRule('10/900/3600'),
+  OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK: rateRule('60/60'),
+  /** Registration proof-of-work (docs/safety.md): the most attempts a solution needs; 0 turns it off. */
+  OMECHAT_POW_DIFFICULTY: int(0, 1_000_000_000).default(4000),
+  OMECHAT_POW_TTL_SECONDS: int(10, 3600).default(300),
+  /** HMAC key of challenges; unset: random per process (set it when several processes serve one site). */
+  OMECHAT_POW_KEY: secretSetting,
+  /** Registrations beyond these raise the difficulty by OMECHAT_POW_HOT_FACTOR (each). */
+  OMECHAT_POW_HOT_PER_NETWORK: rateRule('3/600'),
+  OMECHAT_POW_HOT_OVERALL: rateRule('600/600'),
+  OMECHAT_POW_HOT_FACTOR: int(1, 1000).default(8),
   OMECHAT_RATE_REPORTS_PER_USER: rateRule('10/3600'),
 }).refine((config) => config.OMECHAT_STORAGE !== 'postgres' || config.OMECHAT_DATABASE_URL !== undefined, {
   path: ['OMECHAT_DATABASE_URL'],
@@ -113,9 +126,50 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const known = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OMECHAT_')));
   const parsed = schema.safeParse(known);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    const lines = parsed.error.issues.map((issue) => `  ${describeIssue(issue, known)}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   return parsed.data;
 }
 
+/** Variables whose values are never echoed back (they are, or may contain, secrets). */
+const SECRET = /TOKEN|KEY$|URL$/;
+
+/** Examples for variables whose default is not a usable example. */
+const EXAMPLES: Record<string, string> = {
+  OMECHAT_DATABASE_URL: 'postgres://omechat:password@127.0.0.1:5432/omechat',
+  OMECHAT_ADMIN_TOKEN: '<at least 32 random characters, e.g. from `openssl rand -hex 32`>',
+  OMECHAT_NETWORK_KEY: '<at least 32 random characters, e.g. from `openssl rand -hex 32`>',
+  OMECHAT_TRUSTED_PROXIES: '10.0.0.5,10.0.0.6',
+};
+
+/** A valid value for `name`: from the table above, else its default. */
+function exampleOf(name: string): string | undefined {
+  if (EXAMPLES[name] !== undefined) return EXAMPLES[name];
+  let field = (schema.shape as Record<string, z.ZodType | undefined>)[name];
+  // Walk pipes (transforms) and optionals to the default, if there is one.
+  for (let depth = 0; field && depth < 5; depth++) {
+    const def = field._zod.def as { type: string; in?: z.ZodType; innerType?: z.ZodType; defaultValue?: unknown };
+    if (def.type === 'default') return String(def.defaultValue);
+    field = def.in ?? def.innerType;
+  }
+  return undefined;
+}
+
+/** `OMECHAT_PORT="abc": not a number; for example OMECHAT_PORT=8080`, never echoing a secret. */
+function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
+  const name = String(issue.path[0] ?? '(configuration)');
+  const value = env[name];
+  const shown = value === undefined ? `${name} is unset` : SECRET.test(name) ? name : `${name}=${JSON.stringify(value)}`;
+  let problem = issue.message;
+  // zod's own wording ("Invalid input: expected number, received NaN") is for programmers.
+  if (issue.code === 'invalid_type') problem = issue.expected === 'number' ? 'is not a number' : issue.expected === 'int' ? 'is not a whole number' : `is not a ${issue.expected}`;
+  else if (issue.code === 'invalid_value') problem = `must be one of ${issue.values.map(String).join(', ')}`;
+  else if (issue.code === 'too_small') {
+    problem = issue.origin === 'string' ? `is too short: at least ${issue.minimum} characters` : `is too small: at least ${issue.minimum}`;
+  } else if (issue.code === 'too_big') {
+    problem = issue.origin === 'string' ? `is too long: at most ${issue.maximum} characters` : `is too large: at most ${issue.maximum}`;
+  } else if (issue.code === 'invalid_format' && issue.format === 'url') problem = 'is not a URL';
+  const example = exampleOf(name);
+  return `${shown}: ${problem}${example === undefined ? '' : `; for example ${name}=${example}`}`;
+}

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 
+
 /**
  * Structured logs. Code never passes secrets, tokens, envelopes or IP addresses to the
  * logger; the redaction list is a second line of defence should one slip into an object.
@@ -30,7 +31,10 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       censor: '[redacted]',
     },
     },
-    destination,
+    // Synchronous to stdout by default: pino's asynchronous default flushes at exit, and that
+    // flush retries a broken pipe forever (sonic-boom 4), so `serve | cat` hung after Ctrl-C
+    // killed `cat`. A synchronous write that meets EPIPE just stops logging.
+    destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }
 export type { Logger };

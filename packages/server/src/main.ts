@@ -18,7 +18,6 @@ export async function main(): Promise<void> {
   const log = createLogger(config.OMECHAT_LOG_LEVEL);
   const core = await createCoreFromConfig(config, log);
   const server = await startServer({ config, core, log });
-  process.stdout.write(`OmeChat listening on ${server.url} (storage: ${config.OMECHAT_STORAGE})\n`);
 
   const stop = (signal: string) => {
     log.info({ signal }, 'signal received');
@@ -32,4 +31,6 @@ export async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // Printed once a signal is handled, so whoever waits for this line may stop the server at once.
+  process.stdout.write(`OmeChat listening on ${server.url} (bound to ${server.bound}; storage: ${config.OMECHAT_STORAGE})\n`);
 }

@@ -15,6 +15,11 @@ async function using<C extends Connection, T>(conn: C, fn: (conn: C) => Promise<
 
 const SECRET_WARNING = 'Store it in a password manager now: it is shown only once, it is the only way to log in, and nobody can recover it.';
 
+/** The registration proof-of-work takes about a second: show it on a terminal's stderr. */
+const showPowProgress = ({ fraction }: { fraction: number }) => {
+  if (process.stderr.isTTY) process.stderr.write(`\rchecking this is not a bot… ${Math.round(fraction * 100)}%${fraction >= 1 ? '\n' : ''}`);
+};
+
 const register: Command = {
   args: '--username U --age N [--device-name D]',
   summary: 'create an account and sign this machine in (prints its secret once)',
@@ -24,7 +29,7 @@ const register: Command = {
     const age = intOption(ctx, 'age');
     if (age === undefined) throw new CliError('USAGE', '--age is required');
     refuseIfSignedIn(ctx);
-    const { secret } = await using(await connectAnonymous(ctx.server), (c) => c.run((client) => client.account.register({ username, age })));
+    const { secret } = await using(await connectAnonymous(ctx.server), (c) => c.run((client) => client.account.register({ username, age }, { onProgress: showPowProgress })));
     const me = await signIn(ctx, username, secret);
     ctx.out.result({ userHash: me.userHash, clientHash: me.clientHash, username, secret }, () =>
       [`Account ${username} created and signed in. Your secret:`, '', `  ${secret}`, '', SECRET_WARNING].join('\n'),

@@ -10,7 +10,7 @@ export const DEFAULT_MATCH_TIMEOUT_S = 60;
 
 export interface Match {
   chatId: ChatId;
-  peer: ChatSummary['peer'];
+  peer: Pick<ChatSummary['peer'], 'userHash' | 'username' | 'age'>;
 }
 
 export function matchInput(ctx: Context) {

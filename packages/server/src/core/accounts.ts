@@ -144,7 +144,7 @@ export class Accounts {
       throw new DomainError('INVALID_CREDENTIALS', 'Wrong secret');
     }
     for (const hook of this.#beforeDelete) await hook(user.userHash);
-    const clientHashes = await this.#deps.storage.deleteUser(user.userHash);
+    const clientHashes = await this.#deps.storage.deleteUser(user.userHash, this.#deps.clock.now());
     // The calling device is signed out by the transport after its reply; the others are closed now.
     const others = clientHashes.filter((c) => c !== session.clientHash);
     this.#deps.bus.publish({ kind: 'close-clients', clientHashes: others, reason: 'revoked' });

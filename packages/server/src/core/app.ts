@@ -14,6 +14,9 @@ import { MessageCache } from './message-cache.js';
 import type { RateLimiterStore } from '../ports/rate-limiter.js';
 import { Moderation, type ModerationOptions } from './moderation.js';
 import { RateLimits, type RateLimitRules } from './rate-limits.js';
+import { RegistrationPow, type RegistrationPowOptions } from './registration-pow.js';
+import type { ProofOfWork } from '../ports/proof-of-work.js';
+import type { Metrics } from '../ports/metrics.js';
 
 export interface CoreDeps {
   storage: Storage;
@@ -23,11 +26,15 @@ export interface CoreDeps {
   bus: Bus;
   matcher: Matcher;
   rateLimiters: RateLimiterStore;
+  proofOfWork: ProofOfWork;
+  metrics: Metrics;
 }
 
 export interface CoreOptions {
   historyCacheBytes: number;
   retentionMs: number;
+  /** How long reports against a deleted account are kept after its deletion. */
+  reportRetentionMs: number;
   ticketTtlMs: number;
   /** How often background work (matching sweep, ticket expiry) runs; 0 disables it. */
   tickMs: number;
@@ -36,6 +43,7 @@ export interface CoreOptions {
   moderation: ModerationOptions;
   /** null turns every rate limit off (benchmarks only). */
   rateLimits: RateLimitRules | null;
+  registrationPow: RegistrationPowOptions;
 }
 
 /** The domain engine: every service the transports call, wired to its ports. */
@@ -47,10 +55,11 @@ export interface Core {
   keys: Keys;
   moderation: Moderation;
   rateLimits: RateLimits;
+  registrationPow: RegistrationPow;
   cache: MessageCache;
   streamDeps: EventStreamDeps;
   /** Purges messages older than the retention period, as of `now`. */
-  purgeExpired(now?: number): Promise<{ messages: number; events: number }>;
+  purgeExpired(now?: number): Promise<{ messages: number; events: number; reports: number }>;
   metrics(): Record<string, number>;
   /** Stops background work and closes the ports, storage last. */
   close(): Promise<void>;
@@ -63,7 +72,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const accounts = new Accounts({ ...deps, events });
   const chats = new Chats({ storage, random: deps.random, clock, events, cache });
   const matchmaking = new Matchmaking(
-    { storage, matcher: deps.matcher, random: deps.random, clock, events, chats },
+    { storage, matcher: deps.matcher, random: deps.random, clock, events, chats, metrics: deps.metrics },
     { ticketTtlMs: options.ticketTtlMs },
   );
   accounts.onBeforeDelete(async (userHash) => {
@@ -71,14 +80,15 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     await chats.endAllOf(userHash, 'deleted');
   });
   const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
-  const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits }, options.moderation);
+  const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits, metrics: deps.metrics }, options.moderation);
   // A device on a banned account: refused once the secret checks out, before a device exists.
   accounts.addLoginGuard((userHash) => moderation.assertNotBanned({ userHash }));
 
   const purgeExpired = async (now = clock.now()) => {
     const purged = await storage.purgeOlderThan(now - options.retentionMs);
     if (purged.messages > 0) cache.clear();
-    return purged;
+    const reports = await storage.purgeReportsOfDeletedUsers(now - options.reportRetentionMs);
+    return { ...purged, reports };
   };
 
   // Background work; each run is awaited before the next is scheduled, so runs never overlap.
@@ -112,6 +122,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     keys: new Keys(storage, (a, b) => moderation.blockedEitherWay(a, b)),
     moderation,
     rateLimits,
+    registrationPow: new RegistrationPow(deps.proofOfWork, deps.rateLimiters, clock, options.registrationPow),
     cache,
     streamDeps: { storage, events, chats },
     purgeExpired,

@@ -87,8 +87,9 @@ export class Chats {
       const unseen = await this.deps.cache.range(chat.chatId, readSeq + 1, chat.lastSeq);
       out.push({
         chatId: chat.chatId,
-        peer: { userHash: peerHash, username: peer?.username ?? '(deleted)', age: peer?.age ?? 0 },
+        peer: { userHash: peerHash, username: peer?.username ?? '(deleted)', age: peer?.age ?? null, deleted: !peer },
         state: chat.state,
+        endReason: chat.endReason,
         createdAt: chat.createdAt,
         lastActivityAt: chat.lastActivityAt,
         lastSeq: chat.lastSeq,

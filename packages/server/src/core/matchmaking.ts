@@ -7,6 +7,7 @@ import type { Session } from './accounts.js';
 import type { Chats } from './chats.js';
 import { DomainError } from './domain-error.js';
 import { newEvent, type EventHub } from './event-hub.js';
+import type { Metrics } from '../ports/metrics.js';
 
 export interface MatchmakingDeps {
   storage: Storage;
@@ -15,6 +16,7 @@ export interface MatchmakingDeps {
   clock: Clock;
   events: EventHub;
   chats: Chats;
+  metrics: Metrics;
 }
 
 export interface MatchmakingOptions {
@@ -96,6 +98,7 @@ export class Matchmaking {
       ],
     );
     events.announce(stored);
+    this.deps.metrics.matchFound([at - a.enqueuedAt, at - b.enqueuedAt]);
     return chatId;
   }
 }

@@ -7,8 +7,6 @@ export interface BanSubject {
   networkKey?: string | undefined;
   userHash?: UserHash | undefined;
   clientHash?: string | undefined;
-  /** A device's identity public key, once E2E keys exist: the device layer's second target. */
-  identityKey?: string | undefined;
 }
 
 /** How long a process trusts its ban cache without a reload, in case a bus message was lost. */
@@ -40,7 +38,6 @@ export class BanCache {
     const keys: [string, string | undefined][] = [
       ['account', subject.userHash],
       ['device', subject.clientHash],
-      ['device', subject.identityKey],
       ['network', subject.networkKey],
     ];
     for (const [layer, target] of keys) {

@@ -19,6 +19,7 @@ import { DomainError } from './domain-error.js';
 import type { Matchmaking } from './matchmaking.js';
 import { BanCache, BlockCache, type BanSubject } from './moderation-cache.js';
 import type { RateLimits } from './rate-limits.js';
+import type { Metrics } from '../ports/metrics.js';
 import { hashToken, tokenMatches } from './tokens.js';
 
 export type { BanSubject } from './moderation-cache.js';
@@ -50,6 +51,7 @@ export interface ModerationDeps {
   chats: Chats;
   matchmaking: Matchmaking;
   rateLimits: RateLimits;
+  metrics: Metrics;
 }
 
 /** A connection that presented the admin token. */
@@ -186,6 +188,8 @@ export class Moderation {
       disclosed.push({ seq, text, sender: message?.senderUserHash ?? null });
     }
     const urgent = URGENT_REPORT_REASONS.has(input.reason);
+    // The peer may have deleted their account: the chat and its evidence stay reportable.
+    const reportedDeleted = (await storage.getUser(reported)) === null;
     const stored = await storage.createReport({
       chatId: chat.chatId,
       reporterUserHash: session.userHash,
@@ -195,9 +199,11 @@ export class Moderation {
       note: input.note ?? null,
       disclosed,
       createdAt: clock.now(),
+      reportedDeletedAt: reportedDeleted ? clock.now() : null,
     });
     if (!stored) throw new DomainError('ALREADY_REPORTED', 'You already reported this chat');
-    await this.#serialised(reported, () => this.#escalate(reported));
+    this.deps.metrics.reportMade(urgent);
+    if (!reportedDeleted) await this.#serialised(reported, () => this.#escalate(reported));
     return { urgent };
   }
 
@@ -258,7 +264,13 @@ export class Moderation {
       owner = input.target;
       cascade = (await storage.listClients(owner)).map((c) => ({ layer: 'device', target: c.clientHash }));
     } else if (input.layer === 'device') {
+      // Only a device the server knows: an identity key (or any other string) would be an
+      // accepted ban that stops nothing. Identity keys are made by the client and remade at
+      // will, so they cannot name an installation (docs/safety.md, "Bans on three layers").
       owner = (await storage.getClient(input.target as ClientHash))?.userHash ?? null;
+      if (!owner) {
+        throw new DomainError('NOT_FOUND', 'No such device: a device ban takes the clientHash of an existing device (admin.users.get lists them); identity keys cannot be banned');
+      }
     }
     const bans = await storage.createBan(
       { layer: input.layer, target: input.target, reason: input.reason, issuer, createdAt: now, expiresAt: input.expiresAt },
@@ -272,6 +284,7 @@ export class Moderation {
       }),
     );
     this.#bans.add(bans);
+    this.deps.metrics.banIssued(input.layer);
     bus.publish({ kind: 'bans-changed' });
 
     if (input.layer === 'account') bus.publish({ kind: 'close-user', userHash: input.target, reason: 'banned' });
@@ -333,11 +346,35 @@ export class Moderation {
     return this.#adminTokenHash !== null;
   }
 
-  /** Compares in constant time; null for a wrong token, a reserved name, or no admin API. */
-  authenticateAdmin(params: { adminToken: string; moderator?: string | undefined }): AdminSession | null {
-    if (this.#adminTokenHash === null || !tokenMatches(this.#adminTokenHash, params.adminToken)) return null;
+  /**
+   * A moderator's connection. The token is compared in constant time; wrong tokens are
+   * counted per network (`OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK`) and the failure that
+   * locks a network out is written to the audit log. Throws UNAUTHORIZED (wrong token or the
+   * reserved name) or RATE_LIMITED (locked out); null when the admin API is off.
+   */
+  async authenticateAdmin(params: { adminToken: string; moderator?: string | undefined }, networkKey: string): Promise<AdminSession | null> {
+    const tokenHash = this.#adminTokenHash;
+    if (tokenHash === null) return null;
+    const { storage, clock, rateLimits } = this.deps;
     const moderator = params.moderator ?? 'admin';
-    return moderator.toLowerCase() === SYSTEM_ISSUER ? null : { moderator };
+    const session = await rateLimits.adminAttempt(
+      networkKey,
+      async () => {
+        if (!tokenMatches(tokenHash, params.adminToken)) throw new DomainError('UNAUTHORIZED', 'Wrong admin token');
+        return { moderator };
+      },
+      (lockoutMs) =>
+        storage.appendAudit({
+          at: clock.now(),
+          actor: SYSTEM_ISSUER,
+          action: 'admin.lockout',
+          subject: `network:${networkKey}`,
+          details: { reason: 'too many wrong admin tokens', lockoutMs },
+        }),
+    );
+    // The right token with a reserved name is a mistake, not a guess: refused, not counted.
+    if (moderator.toLowerCase() === SYSTEM_ISSUER) throw new DomainError('UNAUTHORIZED', `The moderator name "${SYSTEM_ISSUER}" is reserved`);
+    return session;
   }
 
   async listReports(query: { status: 'open' | 'resolved' | 'all'; limit: number; offset: number }): Promise<ReportRecordOut[]> {
@@ -413,6 +450,7 @@ function reportOut(r: ReportRecord): ReportRecordOut {
     resolution: r.resolution,
     resolvedBy: r.resolvedBy,
     resolutionNote: r.resolutionNote,
+    reportedDeletedAt: r.reportedDeletedAt,
   };
 }
 

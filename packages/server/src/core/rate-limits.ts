@@ -20,6 +20,10 @@ export const RATE_LIMIT_NAMES = [
   'messagesSustained',
   /** match.start calls per device. */
   'matchStarts',
+  /** Proof-of-work challenges per network: each costs the server a key derivation to issue. */
+  'powChallengesPerNetwork',
+  /** Wrong admin tokens per network; going over locks the network out of the admin API. */
+  'adminFailuresPerNetwork',
   /** New WebSocket connections per network. */
   'connectionsPerNetwork',
   /** Reports per user. */
@@ -52,6 +56,10 @@ export class RateLimits {
     return (await this.#limiters?.connectionsPerNetwork.consume(networkKey)) ?? { allowed: true, remaining: Infinity };
   }
 
+  powChallenge(networkKey: string): Promise<void> {
+    return this.#take('powChallengesPerNetwork', networkKey, 'proof-of-work challenges from your network');
+  }
+
   registration(networkKey: string): Promise<void> {
     return this.#take('registerPerNetwork', networkKey, 'new accounts from your network');
   }
@@ -79,6 +87,31 @@ export class RateLimits {
         // This failure started a lockout: say so now rather than at the next attempt.
         if (!byName.allowed) throw refuse(byName, 'failed sign-ins');
         if (!byNetwork.allowed) throw refuse(byNetwork, 'failed sign-ins');
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Runs an admin-token check under the failed-attempt limit of the caller's network: refused
+   * up front while the network is locked out, even with the right token; a wrong token
+   * (UNAUTHORIZED) counts, and the one that goes over the limit calls `onLockout` and is
+   * answered RATE_LIMITED at once.
+   */
+  async adminAttempt<T>(networkKey: string, attempt: () => Promise<T>, onLockout: (retryAfterMs: number) => Promise<void>): Promise<T> {
+    const limiter = this.#limiters?.adminFailuresPerNetwork;
+    if (!limiter) return attempt();
+    const now = await limiter.peek(networkKey);
+    if (!now.allowed) throw refuse(now, 'wrong admin tokens from your network');
+    try {
+      return await attempt();
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'UNAUTHORIZED') {
+        const decision = await limiter.consume(networkKey);
+        if (!decision.allowed) {
+          await onLockout(decision.retryAfterMs);
+          throw refuse(decision, 'wrong admin tokens from your network');
+        }
       }
       throw err;
     }

@@ -111,12 +111,15 @@ export interface Storage {
   getUserByUsernameKey(usernameKey: string): Promise<UserRecord | null>;
   setSecretHash(userHash: UserHash, secretHash: string): Promise<boolean>;
   /**
-   * Erases the user, their clients, stream, cursors and their chats with all messages.
-   * Returns the client hashes that existed, so live connections can be closed.
-   * Also erases the blocks, reports and sightings naming the user, but never bans or audit
-   * entries: a ban must outlive the account it was issued against.
+   * Erases the user, their clients (and keys), their stream and cursors, the blocks and sightings
+   * naming them and the reports they made. Returns the client hashes that existed, so live
+   * connections can be closed.
+   * Kept, as evidence and for the peer: bans and audit entries; reports against the user
+   * (marked `reportedDeletedAt = at`, purged by `purgeReportsOfDeletedUsers` later); and each
+   * chat whose other member still has an account, with its messages (it stays in the
+   * peer's list, ended). A chat whose other member is gone too is erased with its messages.
    */
-  deleteUser(userHash: UserHash): Promise<ClientHash[]>;
+  deleteUser(userHash: UserHash, at: number): Promise<ClientHash[]>;
 
   // --- clients (devices) ----------------------------------------------------
   createClient(client: ClientRecord): Promise<CreateClientResult>;
@@ -219,6 +222,8 @@ export interface Storage {
     resolution: ReportResolution,
     audit: (report: ReportRecord) => NewAuditRecord,
   ): Promise<ReportRecord | null>;
+  /** Erases reports whose reported user deleted their account before `before`; returns how many. */
+  purgeReportsOfDeletedUsers(before: number): Promise<number>;
   /** Distinct users who reported `reported` at or after `since`. */
   countReporters(reported: UserHash, since: number): Promise<number>;
 
@@ -244,6 +249,8 @@ export interface Storage {
   /** Newest first. `activeAt`: only bans neither revoked nor expired at that time. */
   listBans(query: BanQuery): Promise<BanRecord[]>;
 
+  /** Appends an entry on its own (for events that change nothing else, such as a lockout). */
+  appendAudit(entry: NewAuditRecord): Promise<void>;
   /** Newest first. There is no way to change or remove an entry. */
   listAudit(query: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]>;
 
@@ -286,6 +293,8 @@ export interface ReportRecord {
   resolution: 'actioned' | 'dismissed' | null;
   resolvedBy: string | null;
   resolutionNote: string | null;
+  /** When the reported user deleted their account (null while it exists). */
+  reportedDeletedAt: number | null;
 }
 export type NewReport = Omit<ReportRecord, 'reportId' | 'resolvedAt' | 'resolution' | 'resolvedBy' | 'resolutionNote'>;
 export interface ReportResolution {
@@ -325,7 +334,7 @@ export interface BanQuery {
   offset?: number | undefined;
 }
 
-export type AuditAction = 'ban.create' | 'ban.revoke' | 'report.resolve' | 'suspension';
+export type AuditAction = 'ban.create' | 'ban.revoke' | 'report.resolve' | 'suspension' | 'admin.lockout';
 export interface AuditRecord {
   auditId: number;
   at: number;

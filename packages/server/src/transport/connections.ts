@@ -4,6 +4,7 @@ import type { Session } from '../core/accounts.js';
 import type { AdminSession } from '../core/moderation.js';
 import type { Bus, BusMessage } from '../ports/bus.js';
 import type { Connection } from '../trpc/init.js';
+import type { DomainError } from '../core/domain-error.js';
 
 /** How long a stream waits for a peer that reads slowly before calling it a slow consumer. */
 const DRAIN_WAIT_MS = 15_000;
@@ -13,6 +14,7 @@ export class SocketConnection implements Connection {
   session: Session | null = null;
   closing = false;
   admin: AdminSession | null = null;
+  refused: DomainError | null = null;
 
   constructor(
     readonly id: number,

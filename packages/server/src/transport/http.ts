@@ -12,7 +12,8 @@ export interface Readiness {
 
 export interface HttpProbes {
   ready(): Promise<Readiness>;
-  metrics(): Record<string, number>;
+  /** The Prometheus exposition, or null when this server exports none. */
+  metrics(): Promise<{ contentType: string; body: string } | null>;
 }
 
 /**
@@ -52,9 +53,14 @@ export function httpHandler(probes: HttpProbes) {
       );
     }
     if (path === '/metrics') {
-      const lines = Object.entries(probes.metrics()).map(([k, v]) => `omechat_${k} ${v}`);
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      return res.end(lines.join('\n') + '\n');
+      return void probes.metrics().then(
+        (scraped) => {
+          if (!scraped) return json(res, 404, { error: 'not found' });
+          res.writeHead(200, { 'content-type': scraped.contentType, 'cache-control': 'no-store' });
+          res.end(scraped.body);
+        },
+        () => json(res, 500, { error: 'metrics unavailable' }),
+      );
     }
     return json(res, 404, { error: 'not found' });
   };

@@ -7,17 +7,23 @@ import type { Config } from '../config.js';
 import type { Core } from '../core/app.js';
 import type { Logger } from '../logger.js';
 import type { Session } from '../core/accounts.js';
-import type { Context } from '../trpc/init.js';
+import { refusalCloseCode, type Context } from '../trpc/init.js';
+import { DomainError } from '../core/domain-error.js';
 import { appRouter } from '../trpc/router.js';
 import { ConnectionRegistry, SocketConnection } from './connections.js';
 import { TrpcWsHandler } from './trpc-ws.js';
 import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.js';
 import { httpHandler } from './http.js';
 import { dependencyChecks } from './readiness.js';
+import { describeAddress } from './address.js';
+import { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
 
 export interface RunningServer {
   /** The port actually bound (useful with OMECHAT_PORT=0). */
   port: number;
+  /** The address really bound, e.g. `0.0.0.0:8080 (all IPv4 interfaces)`. */
+  bound: string;
+  /** A URL that reaches the server from this machine. */
   url: string;
   connections: ConnectionRegistry;
   /** Graceful shutdown: stop accepting, tell clients to reconnect, drain, close storage. */
@@ -39,6 +45,16 @@ type ServerConfig = Pick<
 
 /** A banned client gets this long to receive a typed BANNED answer before its socket closes. */
 const BANNED_GRACE_MS = 1000;
+/** Likewise for refused connectionParams (typed UNAUTHORIZED or RATE_LIMITED, then 4001 or 4029). */
+const REFUSED_GRACE_MS = BANNED_GRACE_MS;
+const CREDENTIALS_REFUSED = 'These credentials are not valid (unknown, revoked or deleted device): sign in again';
+
+/** Keeps a refusal of connectionParams on the connection; anything else is a real failure. */
+const refusal = (conn: { refused: DomainError | null }) => (err: unknown) => {
+  if (!(err instanceof DomainError)) throw err;
+  conn.refused = err;
+  return null;
+};
 
 export async function startServer(opts: { config: ServerConfig; core: Core; log: Logger }): Promise<RunningServer> {
   const { config, core, log } = opts;
@@ -49,15 +65,12 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   const http = createServer(
     httpHandler({
       ready: async () => ({ accepting, checks: await dependencyChecks(core.deps), required: ['database'] }),
-      metrics: (): Record<string, number> => ({
-        connections: connections.size,
-        inflight_calls: handler.inflight,
-        bus_up: core.deps.bus.connected() ? 1 : 0,
-        ...core.metrics(),
-      }),
+      metrics: async () => (exporter ? exporter.scrape() : null),
     }),
   );
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });
+  const exporter = core.deps.metrics instanceof PrometheusMetrics ? core.deps.metrics : null;
+  exporter?.setSources({ connections: () => wss.clients.size, inflightCalls: () => handler.inflight, waitingTickets: () => core.deps.matcher.size(), figures: () => ({ bus_up: core.deps.bus.connected() ? 1 : 0, ...core.metrics() }) });
 
   const trustedProxies = proxySet(config.OMECHAT_TRUSTED_PROXIES);
   let networkSecret = config.OMECHAT_NETWORK_KEY;
@@ -81,13 +94,16 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     // Moderator tools are exempt from the connection limit and from bans, so a network
     // ban never locks out the moderator who must lift it.
     const adminParams = adminConnectionParamsSchema.safeParse(connectionParams);
-    if (adminParams.success) conn.admin = core.moderation.authenticateAdmin(adminParams.data);
+    if (adminParams.success) conn.admin = await core.moderation.authenticateAdmin(adminParams.data, conn.networkKey).catch(refusal(conn));
     const limited = conn.admin ? null : await core.rateLimits.connection(conn.networkKey);
     if (limited && !limited.allowed) {
       conn.close(CLOSE_CODES.RATE_LIMITED, 'too many connections');
     } else {
       const params = connectionParamsSchema.safeParse(connectionParams);
       if (params.success) conn.session = await core.accounts.authenticate(params.data);
+      const presented = connectionParams !== null && connectionParams !== undefined;
+      if (presented && !conn.session && !adminParams.success) conn.refused = new DomainError('UNAUTHORIZED', CREDENTIALS_REFUSED);
+      if (conn.refused) setTimeout(() => conn.refused && conn.close(refusalCloseCode(conn.refused), 'refused'), REFUSED_GRACE_MS);
       const ban = conn.admin ? null : await core.moderation.banFor({ networkKey: conn.networkKey, ...conn.session });
       if (ban) setTimeout(() => conn.close(CLOSE_CODES.BANNED, 'banned'), BANNED_GRACE_MS);
       else if (conn.session) {
@@ -110,6 +126,10 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     createContext,
     keepAlive: { pingMs: config.OMECHAT_KEEPALIVE_MS, pongWaitMs: config.OMECHAT_PONG_WAIT_MS },
     onError: ({ error, path }) => {
+      // A frame over the size limit or a broken frame is the client's fault, not the server's:
+      // one debug line (its socket is closed for it), so no client can flood the error log.
+      const wsError = (error.cause as { code?: unknown } | undefined)?.code;
+      if (typeof wsError === 'string' && wsError.startsWith('WS_ERR_')) return log.debug({ code: wsError }, 'client broke the WebSocket protocol');
       if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path }, 'unhandled error');
     },
   });
@@ -119,9 +139,8 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     http.once('error', reject);
     http.listen(config.OMECHAT_PORT, config.OMECHAT_HOST, () => resolve());
   });
-  const { port } = http.address() as AddressInfo;
-  const host = config.OMECHAT_HOST === '0.0.0.0' ? '127.0.0.1' : config.OMECHAT_HOST;
-  log.info({ port }, 'omechat listening');
+  const { port, bound, url } = describeAddress(http.address() as AddressInfo);
+  log.info({ port, bound }, 'omechat listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -145,5 +164,5 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       log.info('shut down cleanly');
     })());
 
-  return { port, url: `ws://${host}:${port}/trpc`, connections, close };
+  return { port, bound, url, connections, close };
 }

@@ -26,6 +26,22 @@ export interface Connection {
   readonly networkKey: string;
   /** Set when the connection presented the admin token instead of a device's credentials. */
   admin: AdminSession | null;
+  /**
+   * Set when the connectionParams were refused (unknown, revoked or deleted credentials, a
+   * wrong admin token, a locked-out network): every call gets this error, then the socket
+   * closes with `refusalCloseCode` of it.
+   */
+  refused: DomainError | null;
+}
+
+/** 4001 for credentials that will never work; 4029 for a network locked out for a while. */
+export const refusalCloseCode = (error: DomainError) => (error.code === 'RATE_LIMITED' ? CLOSE_CODES.RATE_LIMITED : CLOSE_CODES.UNAUTHORIZED);
+
+/** A connection whose connectionParams were refused answers every call with why, then closes. */
+function refuseRefusedParams({ conn }: Context): void {
+  if (!conn.refused) return;
+  conn.closeAfterReply(refusalCloseCode(conn.refused), conn.refused.code === 'RATE_LIMITED' ? 'rate limited' : 'unauthorized');
+  throw toTRPCError(conn.refused);
 }
 
 /** One per connection, built once from its connectionParams. */
@@ -65,7 +81,9 @@ async function mapErrors<R extends { ok: boolean; error?: unknown }>(result: R):
  * nothing else), then closes the socket with 4004. Cheap enough for the message path: the
  * ban cache answers from memory.
  */
-async function refuseBanned({ core, conn }: Context): Promise<void> {
+async function refuseBanned(ctx: Context): Promise<void> {
+  refuseRefusedParams(ctx);
+  const { core, conn } = ctx;
   const ban = await core.moderation.banFor({
     networkKey: conn.networkKey,
     userHash: conn.session?.userHash,
@@ -95,6 +113,7 @@ export const authedProcedure = t.procedure.use(async ({ ctx, next }) => {
 
 /** Moderator tools: the admin token from config, never a device's credentials. */
 export const adminProcedure = t.procedure.use(async ({ ctx, next }) => {
+  refuseRefusedParams(ctx);
   if (!ctx.core.moderation.adminEnabled) throw toTRPCError(new DomainError('FORBIDDEN', 'The admin API is disabled on this server'));
   const admin = ctx.conn.admin;
   if (!admin || ctx.conn.closing) throw toTRPCError(new DomainError('UNAUTHORIZED', 'Connect with the admin token'));

@@ -201,7 +201,8 @@ function withoutSettling(received: BusMessage[]): BusMessage[] {
   return received.filter((m) => !(m.kind === 'events' && m.userHash.startsWith('user-settle-')));
 }
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+/** The limit only names a hang; it is far above any real delivery time, even on a loaded machine. */
+async function until(predicate: () => boolean, what: string, timeoutMs = 45_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

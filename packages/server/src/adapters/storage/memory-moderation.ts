@@ -33,12 +33,13 @@ export class MemoryModerationTables {
   #lastAuditId = 0;
 
   /** What deleteUser erases: everything naming the user except bans and the audit log. */
-  eraseUser(userHash: UserHash): void {
+  eraseUser(userHash: UserHash, at: number): void {
     for (const [key, b] of this.#blocks) {
       if (b.blockerUserHash === userHash || b.blockedUserHash === userHash) this.#blocks.delete(key);
     }
     for (const [id, r] of this.#reports) {
-      if (r.reporterUserHash === userHash || r.reportedUserHash === userHash) this.#reports.delete(id);
+      if (r.reporterUserHash === userHash) this.#reports.delete(id);
+      else if (r.reportedUserHash === userHash) r.reportedDeletedAt ??= at;
     }
     for (const [key, s] of this.#sightings) if (s.userHash === userHash) this.#sightings.delete(key);
   }
@@ -74,6 +75,14 @@ export class MemoryModerationTables {
     };
     this.#reports.set(stored.reportId, stored);
     return copy(stored);
+  }
+
+  purgeReportsOfDeletedUsers(before: number): number {
+    let purged = 0;
+    for (const [id, r] of this.#reports) {
+      if (r.reportedDeletedAt !== null && r.reportedDeletedAt < before && this.#reports.delete(id)) purged++;
+    }
+    return purged;
   }
 
   getReport(reportId: number): ReportRecord | null {
@@ -172,6 +181,10 @@ export class MemoryModerationTables {
       .filter((s) => s.userHash === userHash)
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt || compare(a.networkKey, b.networkKey) || compare(a.clientHash, b.clientHash))
       .map(copy);
+  }
+
+  appendAudit(entry: NewAuditRecord): void {
+    this.#appendAudit(entry);
   }
 
   #appendAudit(entry: NewAuditRecord): void {

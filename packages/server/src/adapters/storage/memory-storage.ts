@@ -87,7 +87,7 @@ export class MemoryStorage implements Storage {
     return true;
   }
 
-  async deleteUser(userHash: UserHash): Promise<ClientHash[]> {
+  async deleteUser(userHash: UserHash, at: number): Promise<ClientHash[]> {
     this.#assertOpen();
     const user = this.#users.get(userHash);
     if (user) this.#userByKey.delete(user.usernameKey);
@@ -99,19 +99,25 @@ export class MemoryStorage implements Storage {
       this.#clients.delete(client.clientHash);
       this.#deviceKeys.delete(client.clientHash);
     }
-    for (const chatId of this.#chatsOf.get(userHash) ?? []) {
-      const chat = this.#chats.get(chatId)!.chat;
+    for (const chatId of [...(this.#chatsOf.get(userHash) ?? [])]) {
+      const entry = this.#chats.get(chatId)!;
+      const chat = entry.chat;
+      const peer = chat.members[0] === userHash ? chat.members[1] : chat.members[0];
+      // The peer keeps the chat (evidence they may report); one nobody is left in goes.
+      if (this.#users.has(peer)) {
+        entry.cursors.delete(userHash);
+        continue;
+      }
       this.#chats.delete(chatId);
       for (const member of chat.members) {
         this.#chatsOf.get(member)?.delete(chatId);
-        // The peer's stream loses the messages of the erased chat.
         const stream = this.#streams.get(member);
         if (stream) stream.entries = stream.entries.filter((e) => !('message' in e) || e.message.chatId !== chatId);
       }
     }
     this.#chatsOf.delete(userHash);
     this.#streams.delete(userHash);
-    this.#moderation.eraseUser(userHash);
+    this.#moderation.eraseUser(userHash, at);
     return clientHashes;
   }
 
@@ -383,6 +389,15 @@ export class MemoryStorage implements Storage {
   async listBans(query: Moderation.BanQuery) {
     return this.#mod().listBans(query);
   }
+  async appendAudit(entry: Moderation.NewAuditRecord) {
+    this.#mod().appendAudit(entry);
+  }
+
+  async purgeReportsOfDeletedUsers(before: number) {
+    this.#assertOpen();
+    return this.#mod().purgeReportsOfDeletedUsers(before);
+  }
+
   async listAudit(query: { beforeId?: number | undefined; limit: number }) {
     return this.#mod().listAudit(query);
   }

@@ -208,6 +208,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX messages_stream_a ON messages (chat_id, event_id_a);
   CREATE INDEX messages_stream_b ON messages (chat_id, event_id_b);
   `,
+  // 5: reports against a user outlive the account for the report retention (deleteUser marks them).
+  `
+  ALTER TABLE reports ADD COLUMN reported_deleted_at INTEGER;
+  CREATE INDEX reports_reported_deleted ON reports (reported_deleted_at) WHERE reported_deleted_at IS NOT NULL;
+  `,
 ];
 
 /**

@@ -223,6 +223,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   DROP TABLE events;
   DROP TABLE event_counter;
   `,
+  // 5: reports against a user outlive the account for the report retention (deleteUser marks them).
+  `
+  ALTER TABLE reports ADD COLUMN reported_deleted_at bigint;
+  CREATE INDEX reports_reported_deleted ON reports (reported_deleted_at) WHERE reported_deleted_at IS NOT NULL;
+  `,
 ];
 
 /** An arbitrary constant: the first half of the advisory lock key that guards migrations. */

@@ -21,7 +21,8 @@ const SIGHTING_LOCK_CLASS = 0x0e_c4a8;
 const BLOCK = 'blocker_user_hash AS "blockerUserHash", blocked_user_hash AS "blockedUserHash", created_at AS "createdAt"';
 const REPORT = `report_id AS "reportId", chat_id AS "chatId", reporter_user_hash AS "reporterUserHash",
   reported_user_hash AS "reportedUserHash", reason, urgent, note, disclosed, created_at AS "createdAt",
-  resolved_at AS "resolvedAt", resolution, resolved_by AS "resolvedBy", resolution_note AS "resolutionNote"`;
+  resolved_at AS "resolvedAt", resolution, resolved_by AS "resolvedBy", resolution_note AS "resolutionNote",
+  reported_deleted_at AS "reportedDeletedAt"`;
 const BAN = `ban_id AS "banId", layer, target, reason, issuer, created_at AS "createdAt", expires_at AS "expiresAt",
   revoked_at AS "revokedAt", revoked_by AS "revokedBy", parent_ban_id AS "parentBanId"`;
 const AUDIT = 'audit_id AS "auditId", at, actor, action, subject, details';
@@ -42,9 +43,10 @@ export class PostgresModerationTables {
   ) {}
 
   /** Only inside the caller's transaction (deleteUser). */
-  async eraseUser(sql: Sql, userHash: UserHash): Promise<void> {
+  async eraseUser(sql: Sql, userHash: UserHash, at: number): Promise<void> {
     await sql.query('DELETE FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1', [userHash]);
-    await sql.query('DELETE FROM reports WHERE reporter_user_hash = $1 OR reported_user_hash = $1', [userHash]);
+    await sql.query('DELETE FROM reports WHERE reporter_user_hash = $1', [userHash]);
+    await sql.query('UPDATE reports SET reported_deleted_at = $2 WHERE reported_user_hash = $1 AND reported_deleted_at IS NULL', [userHash, at]);
     await sql.query('DELETE FROM sightings WHERE user_hash = $1', [userHash]);
   }
 
@@ -83,14 +85,18 @@ export class PostgresModerationTables {
   createReport(r: NewReport): Promise<ReportRecord | null> {
     return this.read(async (sql) => {
       const { rows } = await sql.query<ReportRecord>(
-        `INSERT INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note, disclosed, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        `INSERT INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note, disclosed, created_at, reported_deleted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (chat_id, reporter_user_hash) DO NOTHING
          RETURNING ${REPORT}`,
-        [r.chatId, r.reporterUserHash, r.reportedUserHash, r.reason, r.urgent, r.note, JSON.stringify(r.disclosed), r.createdAt],
+        [r.chatId, r.reporterUserHash, r.reportedUserHash, r.reason, r.urgent, r.note, JSON.stringify(r.disclosed), r.createdAt, r.reportedDeletedAt],
       );
       return rows[0] ?? null;
     });
+  }
+
+  purgeReportsOfDeletedUsers(before: number): Promise<number> {
+    return this.read(async (sql) => (await sql.query('DELETE FROM reports WHERE reported_deleted_at < $1', [before])).rowCount ?? 0);
   }
 
   getReport(reportId: number): Promise<ReportRecord | null> {
@@ -213,6 +219,10 @@ export class PostgresModerationTables {
       );
       return rows;
     });
+  }
+
+  appendAudit(entry: NewAuditRecord): Promise<void> {
+    return this.read((sql) => appendAudit(sql, entry));
   }
 
   listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {

@@ -202,7 +202,7 @@ export class PostgresStorage implements Storage {
     return this.#changed('UPDATE users SET secret_hash = $2 WHERE user_hash = $1', [userHash, secretHash]);
   }
 
-  async deleteUser(userHash: UserHash): Promise<ClientHash[]> {
+  async deleteUser(userHash: UserHash, at: number): Promise<ClientHash[]> {
     return this.#tx(async (sql) => {
       const clients = await sql.query<{ clientHash: ClientHash }>(
         'SELECT client_hash AS "clientHash" FROM clients WHERE user_hash = $1 ORDER BY created_at, client_hash',
@@ -212,14 +212,17 @@ export class PostgresStorage implements Storage {
       // messages and cursors follow through ON DELETE CASCADE. A send racing this waits on
       // the chat lock and commits first, so the stream DELETEs below (a fresh snapshot) see
       // what it appended too.
+      // Only chats whose other member has no account either are erased: the peer keeps the rest.
       await sql.query(
         `DELETE FROM chats WHERE chat_id IN (
-           SELECT chat_id FROM chats WHERE user_a = $1 OR user_b = $1 ORDER BY chat_id FOR UPDATE)`,
+           SELECT chat_id FROM chats WHERE user_a = $1 OR user_b = $1 ORDER BY chat_id FOR UPDATE)
+         AND NOT EXISTS (SELECT 1 FROM users WHERE user_hash <> $1 AND user_hash IN (chats.user_a, chats.user_b))`,
         [userHash],
       );
+      await sql.query('DELETE FROM chat_cursors WHERE user_hash = $1', [userHash]);
       await sql.query('DELETE FROM stream_events WHERE user_hash = $1', [userHash]);
       await sql.query('DELETE FROM streams WHERE user_hash = $1', [userHash]);
-      await this.#moderation.eraseUser(sql, userHash);
+      await this.#moderation.eraseUser(sql, userHash, at);
       await sql.query('DELETE FROM users WHERE user_hash = $1', [userHash]); // clients and keys cascade
       return clients.rows.map((c) => c.clientHash);
     });
@@ -644,6 +647,14 @@ export class PostgresStorage implements Storage {
   async listBans(query: Moderation.BanQuery) {
     return this.#moderation.listBans(query);
   }
+  async appendAudit(entry: Moderation.NewAuditRecord) {
+    return this.#moderation.appendAudit(entry);
+  }
+
+  async purgeReportsOfDeletedUsers(before: number) {
+    return this.#moderation.purgeReportsOfDeletedUsers(before);
+  }
+
   async listAudit(query: { beforeId?: number | undefined; limit: number }) {
     return this.#moderation.listAudit(query);
   }

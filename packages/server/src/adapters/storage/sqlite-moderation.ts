@@ -20,7 +20,8 @@ const SIGHTINGS_PER_USER = 32;
 const BLOCK = 'blocker_user_hash AS blockerUserHash, blocked_user_hash AS blockedUserHash, created_at AS createdAt';
 const REPORT = `report_id AS reportId, chat_id AS chatId, reporter_user_hash AS reporterUserHash,
   reported_user_hash AS reportedUserHash, reason, urgent, note, disclosed, created_at AS createdAt,
-  resolved_at AS resolvedAt, resolution, resolved_by AS resolvedBy, resolution_note AS resolutionNote`;
+  resolved_at AS resolvedAt, resolution, resolved_by AS resolvedBy, resolution_note AS resolutionNote,
+  reported_deleted_at AS reportedDeletedAt`;
 const BAN = `ban_id AS banId, layer, target, reason, issuer, created_at AS createdAt, expires_at AS expiresAt,
   revoked_at AS revokedAt, revoked_by AS revokedBy, parent_ban_id AS parentBanId`;
 const AUDIT = 'audit_id AS auditId, at, actor, action, subject, details';
@@ -53,9 +54,9 @@ function prepare(db: Database) {
     ),
     eraseBlocks: db.prepare<{ u: UserHash }>('DELETE FROM blocks WHERE blocker_user_hash = @u OR blocked_user_hash = @u'),
 
-    insertReport: db.prepare<[ChatId, UserHash, UserHash, ReportReason, number, string | null, string, number]>(
+    insertReport: db.prepare<[ChatId, UserHash, UserHash, ReportReason, number, string | null, string, number, number | null]>(
       `INSERT OR IGNORE INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note,
-         disclosed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+         disclosed, created_at, reported_deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getReport: db.prepare<[number], ReportRow>(`SELECT ${REPORT} FROM reports WHERE report_id = ?`),
     listReports: db.prepare<{ open: number; resolved: number; limit: number; offset: number }, ReportRow>(
@@ -72,7 +73,11 @@ function prepare(db: Database) {
         'SELECT count(DISTINCT reporter_user_hash) FROM reports WHERE reported_user_hash = ? AND created_at >= ?',
       )
       .pluck(),
-    eraseReports: db.prepare<{ u: UserHash }>('DELETE FROM reports WHERE reporter_user_hash = @u OR reported_user_hash = @u'),
+    eraseReports: db.prepare<{ u: UserHash }>('DELETE FROM reports WHERE reporter_user_hash = @u'),
+    markReportedDeleted: db.prepare<{ u: UserHash; at: number }>(
+      'UPDATE reports SET reported_deleted_at = @at WHERE reported_user_hash = @u AND reported_deleted_at IS NULL',
+    ),
+    purgeReportsOfDeleted: db.prepare<[number]>('DELETE FROM reports WHERE reported_deleted_at < ?'),
 
     insertBan: db.prepare<NewBan & { parentBanId: number | null }>(
       `INSERT INTO bans (layer, target, reason, issuer, created_at, expires_at, parent_ban_id)
@@ -135,9 +140,10 @@ export class SqliteModerationTables {
   }
 
   /** Only inside the caller's transaction (deleteUser). */
-  eraseUser(userHash: UserHash): void {
+  eraseUser(userHash: UserHash, at: number): void {
     this.#sql.eraseBlocks.run({ u: userHash });
     this.#sql.eraseReports.run({ u: userHash });
+    this.#sql.markReportedDeleted.run({ u: userHash, at });
     this.#sql.eraseSightings.run(userHash);
   }
 
@@ -165,9 +171,14 @@ export class SqliteModerationTables {
         r.note,
         JSON.stringify(r.disclosed),
         r.createdAt,
+        r.reportedDeletedAt,
       );
       return changes === 0 ? null : this.#report(Number(lastInsertRowid));
     });
+  }
+
+  purgeReportsOfDeletedUsers(before: number): Promise<number> {
+    return this.write(() => this.#sql.purgeReportsOfDeleted.run(before).changes);
   }
 
   getReport(reportId: number): ReportRecord | null {
@@ -252,6 +263,10 @@ export class SqliteModerationTables {
   #report(reportId: number): ReportRecord | null {
     const row = this.#sql.getReport.get(reportId);
     return row ? toReport(row) : null;
+  }
+
+  appendAudit(entry: NewAuditRecord): Promise<void> {
+    return this.write(() => this.#appendAudit(entry));
   }
 
   #appendAudit(entry: NewAuditRecord): void {

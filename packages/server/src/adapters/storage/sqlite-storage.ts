@@ -93,9 +93,12 @@ function prepareStatements(db: Database.Database) {
     ),
     deleteUser: db.prepare<[UserHash]>('DELETE FROM users WHERE user_hash = ?'),
     // Messages and cursors follow through ON DELETE CASCADE.
+    // Only chats whose other member has no account either: the peer keeps the rest.
     deleteChatsOf: db.prepare<{ userHash: UserHash }>(
-      'DELETE FROM chats WHERE user_a = @userHash OR user_b = @userHash',
+      `DELETE FROM chats WHERE (user_a = @userHash AND user_b NOT IN (SELECT user_hash FROM users))
+         OR (user_b = @userHash AND user_a NOT IN (SELECT user_hash FROM users))`,
     ),
+    deleteCursorsOf: db.prepare<[UserHash]>('DELETE FROM chat_cursors WHERE user_hash = ?'),
     deleteEventsOf: db.prepare<[UserHash]>('DELETE FROM stream_events WHERE user_hash = ?'),
     deleteStreamOf: db.prepare<[UserHash]>('DELETE FROM streams WHERE user_hash = ?'),
 
@@ -341,19 +344,23 @@ export class SqliteStorage implements Storage {
     return this.#write((sql) => sql.setSecretHash.run(secretHash, userHash).changes > 0);
   }
 
-  async deleteUser(userHash: UserHash): Promise<ClientHash[]> {
+  async deleteUser(userHash: UserHash, at: number): Promise<ClientHash[]> {
     return this.#write((sql) => {
       const clientHashes = sql.listClients.all(userHash).map((c) => c.clientHash);
-      for (const { chatId } of sql.listChats.all({ userHash })) {
-        this.#chats.delete(chatId);
-        this.#dirtyChats.delete(chatId);
-      }
+      const chats = sql.listChats.all({ userHash });
       this.#heads.delete(userHash);
       this.#dirtyHeads.delete(userHash);
       sql.deleteChatsOf.run({ userHash });
+      // The counters of the chats that went go too; the peers keep the others, counters and all.
+      for (const { chatId } of chats) {
+        if (sql.getChat.get(chatId)) continue;
+        this.#chats.delete(chatId);
+        this.#dirtyChats.delete(chatId);
+      }
+      sql.deleteCursorsOf.run(userHash);
       sql.deleteEventsOf.run(userHash);
       sql.deleteStreamOf.run(userHash);
-      this.#moderation.eraseUser(userHash);
+      this.#moderation.eraseUser(userHash, at);
       sql.deleteUser.run(userHash); // clients follow through ON DELETE CASCADE
       return clientHashes;
     });
@@ -590,6 +597,14 @@ export class SqliteStorage implements Storage {
   async listBans(query: Moderation.BanQuery) {
     return this.#moderation.listBans(query);
   }
+  async appendAudit(entry: Moderation.NewAuditRecord) {
+    return this.#moderation.appendAudit(entry);
+  }
+
+  async purgeReportsOfDeletedUsers(before: number) {
+    return this.#moderation.purgeReportsOfDeletedUsers(before);
+  }
+
   async listAudit(query: { beforeId?: number | undefined; limit: number }) {
     return this.#moderation.listAudit(query);
   }

@@ -28,6 +28,7 @@ export function moderationStorageContract(ctx: { storage: () => Storage }): void
     note: null,
     disclosed: [],
     createdAt: 1_000,
+    reportedDeletedAt: null,
     ...overrides,
   });
   const ban = (overrides: Partial<NewBan> = {}): NewBan => ({
@@ -196,6 +197,15 @@ export function moderationStorageContract(ctx: { storage: () => Storage }): void
       expect((await s().listAudit({ limit: 10 })).map((e) => e.subject)).toEqual([`ban:${parent!.banId}`, 'other', 'create']);
     });
 
+    it('appends an entry on its own, newest first, details intact', async () => {
+      await s().appendAudit({ ...audit('network:ab', { failures: 5 }), action: 'admin.lockout', at: 10 });
+      await s().appendAudit(audit('second'));
+      const [second, first] = await s().listAudit({ limit: 10 });
+      expect(second!.subject).toBe('second');
+      expect(first).toEqual({ auditId: expect.any(Number) as number, at: 10, actor: 'mod', action: 'admin.lockout', subject: 'network:ab', details: { failures: 5 } });
+      expect(second!.auditId).toBeGreaterThan(first!.auditId);
+    });
+
     it('stores nothing when the audit builder throws', async () => {
       await expect(
         s().createBan(ban(), [], () => {
@@ -239,7 +249,7 @@ export function moderationStorageContract(ctx: { storage: () => Storage }): void
   });
 
   describe('moderation: deleteUser', () => {
-    it('erases blocks, reports and sightings naming the user, but keeps bans and the audit log', async () => {
+    it('erases blocks, sightings and the reports the user made; keeps reports against them (marked), bans and the audit log', async () => {
       for (const x of [alice, bob, carol]) await seedUser(x);
       await s().addBlock({ blockerUserHash: alice, blockedUserHash: bob, createdAt: 1 });
       await s().addBlock({ blockerUserHash: carol, blockedUserHash: alice, createdAt: 1 });
@@ -250,17 +260,35 @@ export function moderationStorageContract(ctx: { storage: () => Storage }): void
       await s().recordSighting({ userHash: alice, clientHash: 'client-a' as ClientHash, networkKey: 'f'.repeat(64), lastSeenAt: 1 });
       const bans = await s().createBan(ban(), [{ layer: 'device', target: 'client-a' }], () => audit(`account:${alice}`));
 
-      await s().deleteUser(alice);
+      await s().deleteUser(alice, 5_000);
 
       expect(await s().listBlocks(alice)).toEqual([]);
       expect(await s().listBlocks(bob)).toEqual([{ blockerUserHash: bob, blockedUserHash: carol, createdAt: 1 }]);
-      expect(await s().getReport(against!.reportId)).toBeNull();
+      expect(await s().getReport(against!.reportId)).toEqual({ ...against, reportedDeletedAt: 5_000 });
       expect(await s().getReport(by!.reportId)).toBeNull();
       expect(await s().getReport(unrelated!.reportId)).toEqual(unrelated);
-      expect(await s().countReporters(alice, 0)).toBe(0);
+      expect(await s().countReporters(alice, 0)).toBe(1);
       expect(await s().listSightings(alice)).toEqual([]);
       expect(await s().listBans({ activeAt: 2_000 })).toEqual([...bans].reverse());
       expect(await s().listAudit({ limit: 10 })).toHaveLength(1);
+    });
+  });
+
+  describe('moderation: report retention after deletion', () => {
+    it('purges only reports whose reported user was deleted before the cut-off', async () => {
+      for (const x of [alice, bob, carol]) await seedUser(x);
+      const early = await s().createReport(report(bob, alice, 'ab'));
+      const late = await s().createReport(report(bob, carol, 'bc'));
+      const live = await s().createReport(report(alice, bob, 'ab2'));
+      const afterDeletion = await s().createReport(report(carol, alice, 'ca', { reportedDeletedAt: 1_500 }));
+      await s().deleteUser(alice, 1_000);
+      await s().deleteUser(carol, 3_000); // also erases the report carol made
+      expect(await s().purgeReportsOfDeletedUsers(2_000)).toBe(1);
+      expect(await s().getReport(early!.reportId)).toBeNull();
+      expect(await s().getReport(afterDeletion!.reportId)).toBeNull();
+      expect(await s().getReport(late!.reportId)).toMatchObject({ reportedDeletedAt: 3_000 });
+      expect(await s().getReport(live!.reportId)).toBeNull(); // alice made it: erased with her
+      expect(await s().purgeReportsOfDeletedUsers(3_001)).toBe(1);
     });
   });
 

@@ -137,7 +137,7 @@ export function storageContract(
     });
 
     describe('deleteUser', () => {
-      it('erases the user with their devices, chats, messages, cursors and events', async () => {
+      it('erases the user with their devices, cursors and events; the peers keep their chats, ended ones included', async () => {
         await seed(alice, bob, carol);
         const devices = [client('phone', alice.userHash), client('laptop', alice.userHash)];
         for (const c of devices) await storage.createClient(c);
@@ -151,36 +151,37 @@ export function storageContract(
         await storage.advanceCursor(withBob.chatId, bob.userHash, 'read', 1, []);
         await storage.appendEvents([event(alice), event(carol)]);
 
-        const erased = await storage.deleteUser(alice.userHash);
+        await storage.deleteUser(carol.userHash, 5_000); // carol goes first: chat-ca then has nobody left once alice goes
+        const erased = await storage.deleteUser(alice.userHash, 6_000);
 
         expect([...erased].sort()).toEqual(devices.map((c) => c.clientHash).sort());
         expect(await storage.getUser(alice.userHash)).toBeNull();
         expect(await storage.getUserByUsernameKey('alice')).toBeNull();
         expect(await storage.listClients(alice.userHash)).toEqual([]);
         for (const c of devices) expect(await storage.getClient(c.clientHash)).toBeNull();
-        expect(await storage.readStream(alice.userHash, 0, 100)).toEqual([]);
-        expect(await storage.streamHead(alice.userHash)).toBe(0);
-        for (const gone of [withBob, withCarol]) {
-          expect(await storage.getChat(gone.chatId)).toBeNull();
-          expect(await storage.getMessages(gone.chatId, 0, 100)).toEqual([]);
-          expect(await storage.getCursors(gone.chatId)).toEqual([]);
-        }
-        expect(await storage.hasActiveChat(alice.userHash, bob.userHash)).toBe(false);
-        expect((await storage.listChats(bob.userHash)).map((c) => c.chatId)).toEqual(['chat-bc']);
+        // Her own events are gone (messages in chats a peer keeps stay, under the peer's stream).
+        expect((await storage.readStream(alice.userHash, 0, 100)).filter((e) => !('message' in e))).toEqual([]);
+        expect(await storage.getChat(withCarol.chatId)).toBeNull();
+        expect(await storage.getMessages(withCarol.chatId, 0, 100)).toEqual([]);
+        expect(await storage.getCursors(withCarol.chatId)).toEqual([]);
+        // Bob keeps the chat with alice, its messages and his own cursor (evidence he may report).
+        expect(await storage.getChat(withBob.chatId)).toMatchObject({ members: [alice.userHash, bob.userHash] });
+        expect(await storage.getMessages(withBob.chatId, 0, 100)).toHaveLength(1);
+        expect((await storage.getCursors(withBob.chatId)).map((c) => c.userHash)).toEqual([bob.userHash]);
+        expect((await storage.listChats(bob.userHash)).map((c) => c.chatId).sort()).toEqual(['chat-ab', 'chat-bc']);
 
         // Everything that was never the deleted user's stays.
         expect(await storage.getUser(bob.userHash)).toEqual(bob);
         expect(await storage.listClients(bob.userHash)).toHaveLength(1);
         expect(await storage.getMessages(unrelated.chatId, 1, 1)).toHaveLength(1);
-        // Bob keeps his match event and the message in his chat with Carol.
-        expect(await storage.readStream(bob.userHash, 0, 100)).toHaveLength(2);
-        expect(await storage.readStream(carol.userHash, 0, 100)).toHaveLength(2);
+        // Bob keeps his match event, alice's message in the chat he keeps, and his chat with Carol's message.
+        expect(await storage.readStream(bob.userHash, 0, 100)).toHaveLength(3);
       });
 
       it('frees the username and tolerates an unknown user', async () => {
         await seed(alice);
-        await storage.deleteUser(alice.userHash);
-        expect(await storage.deleteUser(alice.userHash)).toEqual([]);
+        await storage.deleteUser(alice.userHash, 1);
+        expect(await storage.deleteUser(alice.userHash, 2)).toEqual([]);
         expect(await storage.createUser(user('Alice'))).toBe('created');
       });
     });
@@ -615,7 +616,7 @@ export function storageContract(
         expect(await storage.countOneTimePrekeys(phone.clientHash)).toBe(0);
         await storage.createClient(laptop);
         await storage.setDeviceKeys(laptop.clientHash, identity, spk(1));
-        await storage.deleteUser(alice.userHash);
+        await storage.deleteUser(alice.userHash, 1);
         expect(await storage.listDeviceIdentities(alice.userHash)).toEqual([]);
       });
     });

@@ -4,6 +4,7 @@ import {
   loginInput,
   loginOutput,
   meOutput,
+  powChallengeOutput,
   registerInput,
   registerOutput,
   rotateSecretOutput,
@@ -12,12 +13,25 @@ import {
 import { authedProcedure, noInput, publicProcedure, router } from '../init.js';
 
 export const accountRouter = router({
+  /** A proof-of-work challenge to solve before `register` (null: this server needs none). */
+  challenge: publicProcedure
+    .input(noInput)
+    .output(powChallengeOutput)
+    .query(async ({ ctx }) => {
+      if (!ctx.core.registrationPow.enabled) return null;
+      await ctx.core.rateLimits.powChallenge(ctx.conn.networkKey);
+      return ctx.core.registrationPow.challenge(ctx.conn.networkKey);
+    }),
+
   register: publicProcedure
     .input(registerInput)
     .output(registerOutput)
     .mutation(async ({ ctx, input }) => {
+      await ctx.core.registrationPow.check(input.pow, ctx.conn.networkKey);
       await ctx.core.rateLimits.registration(ctx.conn.networkKey);
-      return ctx.core.accounts.register(input);
+      const registered = await ctx.core.accounts.register(input);
+      await ctx.core.registrationPow.registered(ctx.conn.networkKey);
+      return registered;
     }),
 
   login: publicProcedure

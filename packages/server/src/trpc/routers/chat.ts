@@ -59,7 +59,7 @@ export const messageRouter = router({
     .output(declared(sendOutput))
     .mutation(async ({ ctx, input }) => {
       await ctx.core.rateLimits.message(ctx.session.clientHash);
-      return ctx.core.chats.send(ctx.session, input);
+      return ctx.core.deps.metrics.timeSend(() => ctx.core.chats.send(ctx.session, input));
     }),
   markRead: authedProcedure
     .input(markReadInput)

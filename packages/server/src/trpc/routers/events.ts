@@ -12,7 +12,7 @@ export const eventsRouter = router({
   stream: authedProcedure.input(streamInput).output(declaredStream(eventBatchSchema)).subscription(async function* ({ ctx, input, signal }) {
     const lastEventId = input?.lastEventId ? Number(input.lastEventId) : null;
     const stream = streamEvents(ctx.core.streamDeps, ctx.session, lastEventId, signal ?? new AbortController().signal);
-    for await (const batch of stream) {
+    for await (const batch of ctx.core.deps.metrics.stream(stream)) {
       // A backlog leaves as fast as the device reads it; a device that does not keep up with
       // live events must not make the server buffer for it without end.
       const { maxBufferedBytes } = ctx.limits;

@@ -36,8 +36,7 @@ describe('messaging', () => {
     const b2 = track(connect(t.url));
     await b2.account.login({ username: b.username, secret: b.secret });
     const eb2 = recorder(b2);
-    await waitFor(() => a2.state === 'connected' && b2.state === 'connected', 'second devices');
-    await new Promise((r) => setTimeout(r, 50));
+    await Promise.all([a2.eventsLive(), b2.eventsLive()]);
 
     const acks = [];
     for (const text of ['one', 'two', 'three']) acks.push(await send(a.client, chatId, [b.credentials.clientHash], text));
@@ -64,8 +63,8 @@ describe('messaging', () => {
     const again = await send(a.client, chatId, [b.credentials.clientHash], 'hello', 'retry-1');
     expect(again).toEqual(first);
     await send(a.client, chatId, [b.credentials.clientHash], 'next', 'retry-2');
-    await eb.next('message.new', 2);
-    await new Promise((r) => setTimeout(r, 100));
+    // The stream is ordered: a duplicate of 'hello' would arrive before 'next'.
+    await waitFor(() => eb.texts().includes('next'), "'next'");
     expect(eb.texts()).toEqual(['hello', 'next']);
     expect((await b.client.chat.history({ chatId, limit: 50 })).messages).toHaveLength(2);
   });
@@ -121,8 +120,10 @@ describe('messaging', () => {
     );
     const er = recorder(resumed);
     await er.next('message.new', 5);
-    await new Promise((r) => setTimeout(r, 150));
-    expect(er.texts()).toEqual(['missed 0', 'missed 1', 'missed 2', 'missed 3', 'missed 4']);
+    // A marker sent now comes after anything the resume could still replay (the stream is ordered).
+    await send(a.client, chatId, [b.credentials.clientHash], 'marker');
+    await waitFor(() => er.texts().includes('marker'), 'the marker');
+    expect(er.texts()).toEqual(['missed 0', 'missed 1', 'missed 2', 'missed 3', 'missed 4', 'marker']);
     expect(er.of('chat.typing')).toHaveLength(0);
   });
 
@@ -134,13 +135,16 @@ describe('messaging', () => {
     expect((await b.client.chat.history({ chatId, limit: 10 })).messages).toHaveLength(0);
   });
 
-  it('erases the chats of a deleted account; the peer is told', async () => {
+  it('ends the chats of a deleted account; the peer is told and keeps the chat, shown with a deleted peer', async () => {
     const { a, b, eb, chatId } = await pair();
-    await send(a.client, chatId, [b.credentials.clientHash], 'soon gone');
+    await send(a.client, chatId, [b.credentials.clientHash], 'still here');
     await a.client.account.delete({ secret: a.secret });
     expect(await eb.next('chat.ended')).toMatchObject({ chatId, reason: 'deleted' });
-    expect(await codeOf(b.client.chat.history({ chatId, limit: 10 }))).toBe('FORBIDDEN');
-    expect(await b.client.chat.list()).toHaveLength(0);
+    expect(await b.client.chat.list()).toMatchObject([
+      { chatId, state: 'ended', endReason: 'deleted', peer: { userHash: a.userHash, deleted: true, username: '(deleted)', age: null } },
+    ]);
+    expect((await b.client.chat.history({ chatId, limit: 10 })).messages).toHaveLength(1);
+    expect(await codeOf(send(b.client, chatId, [a.credentials.clientHash], 'hello?'))).toBe('CHAT_ENDED');
   });
 
   it('drops a client that stops reading with SLOW_CONSUMER without slowing the others', async () => {
@@ -151,8 +155,9 @@ describe('messaging', () => {
     const raw = new WebSocket(`${t.url}?connectionParams=1`);
     await new Promise((r) => raw.once('open', r));
     raw.send(JSON.stringify({ method: 'connectionParams', data: b.credentials }));
+    const subscribed = new Promise((r) => raw.once('message', r)); // the stream's first (empty) batch
     raw.send(JSON.stringify({ id: 1, method: 'subscription', params: { path: 'events.stream', input: {} } }));
-    await new Promise((r) => setTimeout(r, 100));
+    await subscribed;
     (raw as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     const closed = new Promise<number>((r) => raw.once('close', (code) => r(code)));
     // Enough to fill the kernel's socket buffers on loopback and then the server's.
@@ -179,8 +184,8 @@ describe('resume across a server crash', () => {
       server = await spawnServer(dataDir, server.port);
       await waitFor(() => a.client.state === 'connected' && b.client.state === 'connected', 'reconnect', 10_000);
       for (let i = 4; i <= 6; i++) await send(a.client, chatId, [b.credentials.clientHash], `m${i}`);
-      await eb.next('message.new', 6);
-      await new Promise((r) => setTimeout(r, 200));
+      // Ordered stream: a replayed m1-m3 would come before m6.
+      await waitFor(() => eb.texts().includes('m6'), 'm6');
       expect(eb.texts()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
       expect(eb.of('message.new').map((e) => e.message.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from './harness.js';
-import { startRedisServer, type RedisServer } from './services.js';
+import { startRedisServer, type RedisServer } from '../../server/test/services.js';
 
 // .ci/run starts PostgreSQL; Redis here is the test's own, so it can be stopped.
 const postgresUrl = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

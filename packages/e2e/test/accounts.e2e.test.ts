@@ -161,7 +161,7 @@ describe('import-seed', () => {
     // An object literal's __proto__ sets the prototype, so build that hostile key as JSON text.
     writeFileSync(usersFile, JSON.stringify(users).slice(0, -1) + ',"__proto__":{"clients":[],"age":20,"secret":"' + secret + '","username":"proto"}}');
     writeFileSync(clientsFile, JSON.stringify(clients));
-    const bin = join(import.meta.dirname, '../bin/omechat-server.js');
+    const bin = join(import.meta.dirname, '../../server/bin/omechat-server.js');
     const { stdout, stderr } = await run(process.execPath, [bin, 'import-seed', '--users', usersFile, '--clients', clientsFile], {
       env: { ...process.env, OMECHAT_DATA_DIR: seed.dataDir, OMECHAT_LOG_LEVEL: 'silent' },
     });

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { WebSocket } from 'ws';
 import { createTRPCClient, createWSClient, wsLink, TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../src/index.js';
+import type { AppRouter } from '@omechat/server';
 
 /** A tRPC client without types, for sending what the types would forbid. */
 export type Untyped = Record<string, Record<string, Record<'query' | 'mutate', (input?: unknown) => Promise<unknown>>>>;

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { networkKeyOf, networkPrefix } from '../src/transport/network.js';
+import { networkKeyOf, networkPrefix } from '../../server/src/transport/network.js';
 import { connect, recorder, startTestServer, type TestServer } from './harness.js';
 import { ADMIN_TOKEN, adminClient, closeCodeOf, codeOf, connectFrom, envelopeTo, signUpFrom } from './safety-harness.js';
-import { startRedisServer, type RedisServer } from './services.js';
+import { startRedisServer, type RedisServer } from '../../server/test/services.js';
 
 // Two nodes of one deployment: the shared PostgreSQL (a schema of this file's own) and a
 // Redis this file starts, carrying the bus and the matcher.

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '@omechat/protocol';
-import { recorder, startTestServer, uniqueName, waitFor, type TestServer } from './harness.js';
+import { recorder, startTestServer, uniqueName, type TestServer } from './harness.js';
 import { codeOf, connectFrom, envelopeTo, failure, matchedPair, rpc, signUpFrom } from './safety-harness.js';
 
 /**
@@ -97,8 +97,10 @@ describe('rate limits', () => {
     expect(retry).toBeLessThanOrEqual(60_000);
     await send(b, a, 'the peer is not limited by a');
     await eb.next('message.new', 3);
-    await new Promise((r) => setTimeout(r, 100));
     expect(eb.texts()).toEqual(['1', '2', '3']);
+    // The refused message was never stored: the server holds a's three and b's one.
+    const stored = (await b.client.chat.history({ chatId, limit: 10 })).messages;
+    expect(stored.map((m) => m.senderUserHash)).toEqual([a.userHash, a.userHash, a.userHash, b.userHash]);
   });
 
   it('messages per device: the sustained rate', async () => {
@@ -132,8 +134,7 @@ describe('rate limits', () => {
     const c = await signUpFrom(t.url);
     track(c.client);
     const ec = recorder(c.client);
-    await waitFor(() => c.client.state === 'connected', 'connected');
-    await new Promise((r) => setTimeout(r, 50));
+    await c.client.eventsLive();
     await first.b.client.match.start({ tolerance: 0 });
     await c.client.match.start({ tolerance: 0 });
     const { chatId } = await ec.next('match.found');
@@ -153,7 +154,14 @@ describe('rate limits', () => {
     await Promise.all(allowed.map(({ ws }) => new Promise((r) => ws.once('open', r))));
     const over = socket('127.0.1.43');
     expect(await over.closed).toBe(CLOSE_CODES.RATE_LIMITED);
-    await new Promise((r) => setTimeout(r, 100));
+    // The allowed ones are still served: each answers a call made after the refusal.
+    await Promise.all(
+      allowed.map(({ ws }) => {
+        const answered = new Promise((r) => ws.once('message', r));
+        ws.send(JSON.stringify({ id: 1, method: 'query', params: { path: 'no.such', input: null } }));
+        return answered;
+      }),
+    );
     expect(allowed.every(({ ws }) => ws.readyState === WebSocket.OPEN)).toBe(true);
     // Another network connects and is served.
     const elsewhere = track(connectFrom(t.url, '127.0.2.40'));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, envelopeFor, matchedPair, spawnServer, waitFor } from './harness.js';
-import { startTcpProxy, type TcpProxy } from './services.js';
+import { startTcpProxy, type TcpProxy } from '../../server/test/services.js';
 
 // .ci/run starts PostgreSQL; the test puts its own proxy in front and never touches the server.
 const postgresUrl = new URL(process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test');

@@ -1,6 +1,6 @@
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import type { OmeChatClient } from '@omechat/sdk';
-import type { AppRouter } from '../src/index.js';
+import type { AppRouter } from '@omechat/server';
 import { envelopeFor, wsFrom, type TestClient } from './harness.js';
 export { codeOf, connectFrom, failure, matchedPair, signUpFrom, wsFrom, type TestClient } from './harness.js';
 

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import type { ChatId } from '@omechat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { networkKeyOf, networkPrefix } from '../src/transport/network.js';
+import { networkKeyOf, networkPrefix } from '../../server/src/transport/network.js';
 import { recorder, spawnServer, waitFor } from './harness.js';
 import { ADMIN_TOKEN, adminClient, closeCodeOf, codeOf, connectFrom, envelopeTo, signUpFrom } from './safety-harness.js';
-import { startNginx, startRedisServer, type RedisServer } from './services.js';
+import { startNginx, startRedisServer, type RedisServer } from '../../server/test/services.js';
 
 /**
  * The cluster as an operator runs it: three `omechat-server` processes on PostgreSQL (a

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '@omechat/protocol';
-import { networkKeyOf, networkPrefix } from '../src/transport/network.js';
+import { networkKeyOf, networkPrefix } from '../../server/src/transport/network.js';
 import { recorder, uniqueName, waitFor, type TestServer, startTestServer } from './harness.js';
 import {
   ADMIN_TOKEN,
@@ -87,7 +87,7 @@ describe('account bans', () => {
     const { a: c, ea: ec } = await (async () => {
       const other = await signUp();
       const er = recorder(other.client);
-      await new Promise((r) => setTimeout(r, 50));
+      await other.client.eventsLive();
       await b.client.match.start({ tolerance: 0 });
       await other.client.match.start({ tolerance: 0 });
       await er.next('match.found');
@@ -156,14 +156,14 @@ describe('account bans', () => {
   it('expire by themselves', async () => {
     const { admin } = await server();
     const user = await signUp();
-    const expiresAt = Date.now() + 1200;
+    const expiresAt = inAnHour();
     await admin.admin.bans.create.mutate({ layer: 'account', target: user.userHash, reason: 'cool down', expiresAt });
     const during = track(connectFrom(t.url, '127.0.0.1'));
     expect(await failure(during.account.login({ username: user.username, secret: user.secret }))).toMatchObject({
       code: 'BANNED',
       details: { banExpiresAt: expiresAt },
     });
-    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 50));
+    t.clock.advance(expiresAt - t.clock.now() + 1); // the server's clock, not a sleep
     const after = track(connectFrom(t.url, '127.0.0.1'));
     await after.account.login({ username: user.username, secret: user.secret });
     expect((await after.account.me()).userHash).toBe(user.userHash);
@@ -171,10 +171,17 @@ describe('account bans', () => {
     expect(listed.filter((b) => b.layer === 'account')).toMatchObject([{ active: false }]);
   });
 
-  it('refuse an unknown account and a past expiry', async () => {
+  it('refuse an unknown account, an unknown device or an identity key, and a past expiry', async () => {
     const { admin } = await server();
     const user = await signUp();
     expect(await codeOf(admin.admin.bans.create.mutate({ layer: 'account', target: 'NoSuchUser_123456789', reason: 'x', expiresAt: null }))).toBe('NOT_FOUND');
+    expect(await codeOf(admin.admin.bans.create.mutate({ layer: 'device', target: 'NoSuchDevice_12345678', reason: 'x', expiresAt: null }))).toBe('NOT_FOUND');
+    // A device's identity key: refused with a message that says why, not accepted to do nothing.
+    await user.client.encryptionReady();
+    const [device] = (await rpc(user.client).keys.devices.query({ userHash: user.userHash })).devices;
+    const refused = await failure(admin.admin.bans.create.mutate({ layer: 'device', target: device!.identity.signingPub, reason: 'x', expiresAt: null }));
+    expect(refused).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('identity keys cannot be banned') as string });
+    expect(await admin.admin.bans.list.query()).toEqual([]);
     expect(await codeOf(admin.admin.bans.create.mutate({ layer: 'account', target: user.userHash, reason: 'x', expiresAt: Date.now() - 1 }))).toBe('BAD_REQUEST');
   });
 });

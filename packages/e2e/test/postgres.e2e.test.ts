@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { connect, envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from './harness.js';
+import { ConfigError, loadConfig } from '../../server/src/config.js';
+import { connect, envelopeFor, matchedPair, recorder, startTestServer, type TestServer } from './harness.js';
 
 // .ci/run starts both services; unreachable ones fail this file rather than skip it.
 const postgresUrl = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -55,8 +55,8 @@ describe('two servers sharing PostgreSQL and Redis', () => {
     const bobOnTwo = connect(two.url, b.credentials);
     closers.push(bobOnTwo);
     const bobEvents = recorder(bobOnTwo);
-    await waitFor(() => bobOnTwo.state === 'connected', 'Bob connected to server two');
-    await new Promise((r) => setTimeout(r, 50)); // stream subscribed
+    // Live before Alice sends: a new device's stream starts from now, so it must be open first.
+    await bobOnTwo.eventsLive();
 
     const ack = await a.client.message.send({
       chatId,
@@ -92,7 +92,7 @@ describe('two servers sharing PostgreSQL and Redis', () => {
 describe('configuration', () => {
   it('refuses OMECHAT_STORAGE=postgres without OMECHAT_DATABASE_URL, naming the variable', () => {
     expect(() => loadConfig({ OMECHAT_STORAGE: 'postgres' })).toThrow(ConfigError);
-    expect(() => loadConfig({ OMECHAT_STORAGE: 'postgres' })).toThrow(/OMECHAT_DATABASE_URL: required when OMECHAT_STORAGE=postgres/);
+    expect(() => loadConfig({ OMECHAT_STORAGE: 'postgres' })).toThrow(/OMECHAT_DATABASE_URL is unset: required when OMECHAT_STORAGE=postgres/);
     expect(() => loadConfig({ OMECHAT_STORAGE: 'postgres', OMECHAT_DATABASE_URL: 'mysql://db' })).toThrow(/OMECHAT_DATABASE_URL/);
     expect(() => loadConfig({ OMECHAT_BUS: 'carrier-pigeon' })).toThrow(/OMECHAT_BUS/);
     expect(loadConfig({})).toMatchObject({ OMECHAT_BUS: 'local', OMECHAT_STORAGE: 'sqlite' });

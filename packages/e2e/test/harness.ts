@@ -5,12 +5,12 @@ import type { TRPCClient } from '@trpc/client';
 import { WebSocket } from 'ws';
 import { createOmeChatClient, OmeChatError, toOmeChatError, type OmeChatClient } from '@omechat/sdk';
 import type { Credentials, ErrorDetails, OmeEvent } from '@omechat/protocol';
-import { loadConfig, type Config } from '../src/config.js';
-import { createCoreFromConfig } from '../src/compose.js';
-import type { Core } from '../src/core/app.js';
-import type { AppRouter } from '../src/index.js';
-import { createLogger } from '../src/logger.js';
-import { startServer, type RunningServer } from '../src/transport/server.js';
+import { loadConfig, type Config } from '../../server/src/config.js';
+import { createCoreFromConfig } from '../../server/src/compose.js';
+import type { Core } from '../../server/src/core/app.js';
+import { createLogger } from '../../server/src/logger.js';
+import { startServer, type RunningServer } from '../../server/src/transport/server.js';
+import type { AppRouter } from '@omechat/server';
 
 /** A real server on a real socket (port 0) over a real SQLite file in a temp dir. */
 export interface TestServer {
@@ -20,6 +20,8 @@ export interface TestServer {
   dataDir: string;
   /** Every log line the server wrote. */
   logs: string[];
+  /** The server's clock: real time plus whatever a test moved it on (expiries without sleeping). */
+  clock: TestClock;
   url: string;
   /** Stops this server and starts another on the same data directory (a restart). */
   restart(): Promise<TestServer>;
@@ -40,13 +42,31 @@ export const TEST_RATE_LIMITS: Record<string, string> = {
   OMECHAT_RATE_MESSAGES_SUSTAINED: '1000000/300',
   OMECHAT_RATE_MATCH_STARTS: '1000000/60',
   OMECHAT_RATE_CONNECTIONS_PER_NETWORK: '1000000/60',
+  OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK: '1000000/900/900',
+  OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK: '1000000/60',
+  // The proof-of-work stays on in tests (the SDK solves it), at a trivial difficulty.
+  OMECHAT_POW_DIFFICULTY: '4',
+  OMECHAT_POW_HOT_PER_NETWORK: '1000000/600',
+  OMECHAT_POW_HOT_OVERALL: '1000000/600',
   OMECHAT_RATE_REPORTS_PER_USER: '1000000/3600',
 };
+
+/** Real time, moved forward on demand: a test makes a ban expire without waiting for it. */
+export class TestClock {
+  #offsetMs = 0;
+  now(): number {
+    return Date.now() + this.#offsetMs;
+  }
+  advance(ms: number): void {
+    this.#offsetMs += ms;
+  }
+}
 
 export async function startTestServer(
   env: Record<string, string> = {},
   dataDir = mkdtempSync(join(tmpdir(), 'omechat-test-')),
   logs: string[] = [],
+  clock = new TestClock(),
 ): Promise<TestServer> {
   const config = loadConfig({
     OMECHAT_HOST: '127.0.0.1',
@@ -58,7 +78,7 @@ export async function startTestServer(
     ...env,
   });
   const log = createLogger(config.OMECHAT_LOG_LEVEL, { write: (line: string) => void logs.push(line) });
-  const core = await createCoreFromConfig(config, log);
+  const core = await createCoreFromConfig(config, log, clock);
   const server = await startServer({ config, core, log });
   let closed = false;
   const close = async () => {
@@ -72,12 +92,13 @@ export async function startTestServer(
     config,
     dataDir,
     logs,
+    clock,
     url: server.url,
     close,
     async restart() {
       await close();
       // The same port, so clients reconnect to the URL they know.
-      return startTestServer({ ...env, OMECHAT_PORT: String(server.port) }, dataDir, logs);
+      return startTestServer({ ...env, OMECHAT_PORT: String(server.port) }, dataDir, logs, clock);
     },
     async destroy() {
       await close();
@@ -96,6 +117,9 @@ export function connect(url: string, credentials?: Credentials | null): OmeChatC
   });
 }
 
+/** How long a wait may take before it fails; vitest's test timeout (vitest.config.ts) is above it. */
+export const WAIT_LIMIT_MS = 45_000;
+
 let counter = 0;
 export function uniqueName(prefix = 'user'): string {
   counter++;
@@ -110,8 +134,12 @@ export async function signUp(url: string, age = 20, username = uniqueName()) {
   return { client, userHash, secret, username, credentials: { clientHash: creds.clientHash, accessToken: creds.accessToken } };
 }
 
-/** Waits until `predicate` holds, polling; fails with `message` after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, message = 'condition', timeoutMs = 5000) {
+/**
+ * Waits until `predicate` holds, polling; fails with `message` after `timeoutMs`. The limit
+ * only turns a hang into a readable failure: it is far above what anything takes even on a
+ * loaded machine (WAIT_LIMIT_MS, below the test timeout), never a guess at how fast it is.
+ */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, message = 'condition', timeoutMs = WAIT_LIMIT_MS) {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${message}`);
@@ -145,7 +173,7 @@ export function recorder(client: OmeChatClient) {
     of<T extends OmeEvent['type']>(type: T) {
       return events.filter((e): e is Extract<OmeEvent, { type: T }> => e.type === type);
     },
-    async next<T extends OmeEvent['type']>(type: T, count = 1, timeoutMs = 5000) {
+    async next<T extends OmeEvent['type']>(type: T, count = 1, timeoutMs = WAIT_LIMIT_MS) {
       await waitFor(() => this.of(type).length >= count, `${count} ${type} event(s)`, timeoutMs);
       return this.of(type)[count - 1]!;
     },
@@ -161,7 +189,7 @@ export function recorder(client: OmeChatClient) {
  */
 export async function spawnServer(dataDir: string, port = 0, logLevel = 'warn', env: Record<string, string> = {}) {
   const { spawn } = await import('node:child_process');
-  const bin = join(import.meta.dirname, '../bin/omechat-server.js');
+  const bin = join(import.meta.dirname, '../../server/bin/omechat-server.js');
   const child = spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', bin, 'serve'], {
     cwd: dataDir,
     env: { ...process.env, ...TEST_RATE_LIMITS, OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: logLevel, ...env },
@@ -252,8 +280,8 @@ export async function matchedPair(url: string, from: [string, string] = ['127.0.
   const b = await signUpFrom(url, from[1]);
   const ea = recorder(a.client);
   const eb = recorder(b.client);
-  await waitFor(() => a.client.state === 'connected' && b.client.state === 'connected', 'connections');
-  await new Promise((r) => setTimeout(r, 50)); // streams subscribed
+  // Both streams are live before the match, so neither can miss its match.found.
+  await Promise.all([a.client.eventsLive(), b.client.eventsLive()]);
   await a.client.match.start({ tolerance: 0 });
   await b.client.match.start({ tolerance: 0 });
   const { chatId } = await ea.next('match.found');

@@ -1,0 +1,1 @@
+export { solvePow, type PowProgress, type SolveOptions } from './solve.js';
