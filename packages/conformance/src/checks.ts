@@ -230,11 +230,13 @@ export const CHECKS: Check[] = [
     },
   },
   {
-    name: 'unauthorised: credentials of no device leave the connection signed out (UNAUTHORIZED)',
+    name: 'unauthorised: credentials of no device are answered UNAUTHORIZED, then closed with 4001',
     async run(ctx, state) {
       const phone = state.get<Device>('device:alice:phone');
       const forged = await ctx.open({ clientHash: phone.clientHash, accessToken: 'A'.repeat(43) });
       expectCode(await forged.fails('query', 'account.me'), 'UNAUTHORIZED');
+      const { code } = await forged.waitClosed();
+      assert(code === ctx.contract.closeCodes.UNAUTHORIZED, `closed with ${code}`);
     },
   },
   {

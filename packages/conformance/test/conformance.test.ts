@@ -127,7 +127,7 @@ describe('omechat-conformance', () => {
     expect(result.out).toMatch(/^conformance: \d+ passed, 0 failed, 0 skipped$/m);
     expect(result.out).not.toMatch(/^(FAIL|SKIP)/m);
     expect(result.code, result.out).toBe(0);
-    for (const topic of ['register', 'login', 'clients.list', 'clients.revoke', 'tolerance', 'minor', 'exactly once', 'lastEventId', 'bad input', 'unauthorised', '4003', '4004', '1009']) {
+    for (const topic of ['register', 'login', 'clients.list', 'clients.revoke', 'tolerance', 'minor', 'exactly once', 'lastEventId', 'bad input', 'unauthorised', '4001', '4003', '4004', '1009']) {
       expect(result.out, topic).toMatch(new RegExp(`^PASS .*${topic.replace('.', '\\.')}`, 'm'));
     }
   });

@@ -121,8 +121,8 @@ Contents: [Connecting](#connecting) · [Frames](#frames) · [A first session](#a
 
   The server reads nothing else before this frame. Credentials belong to the connection: after
   \`account.login\` on an anonymous connection, open a new one with them. Credentials that do not
-  identify a live device leave the connection signed out: calls that need a device fail with
-  \`UNAUTHORIZED\`.
+  identify a live device are refused: calls are answered \`UNAUTHORIZED\`, then the socket
+  closes with 4001 (soon, even without a call); do not reconnect with them.
 - **Keep-alive**: after a quiet spell (30 s by default) the server sends the text frame
   \`${KEEPALIVE.ping}\` (not JSON); answer \`${KEEPALIVE.pong}\`. Any frame from the client counts as an
   answer. A client that stays silent for the pong wait (10 s by default) is dropped. A client may
