@@ -1,10 +1,16 @@
 import { defineConfig } from 'tsup';
 
-// Two entry points: the main one loads in browsers, file-store needs node:fs.
+// Two entry points: the main one loads in browsers, file-store needs node:fs. The
+// proof-of-work workers are loaded by URL from beside the bundle, so they are built too.
 export default defineConfig({
-  entry: ['src/index.ts', 'src/file-store.ts'],
+  entry: {
+    index: 'src/index.ts',
+    'file-store': 'src/file-store.ts',
+    'node-worker': 'src/pow/node-worker.js',
+    'web-worker': 'src/pow/web-worker.js',
+  },
   format: 'esm',
-  dts: true,
+  dts: { entry: { index: 'src/index.ts', 'file-store': 'src/file-store.ts' } },
   clean: true,
   target: 'es2022',
 });
