@@ -38,7 +38,7 @@ export interface CoreOptions {
   ticketTtlMs: number;
   /** How often background work (matching sweep, ticket expiry) runs; 0 disables it. */
   tickMs: number;
-  /** Told of a failed background run; the next run tries again. */
+  /** Told when background runs start failing (once until one succeeds); the next run tries again. */
   onBackgroundError?: (err: unknown) => void;
   moderation: ModerationOptions;
   /** null turns every rate limit off (benchmarks only). */
@@ -94,6 +94,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   // Background work; each run is awaited before the next is scheduled, so runs never overlap.
   let timer: NodeJS.Timeout | undefined;
   let lastPurge = 0;
+  let failing = false;
   const schedule = () => {
     if (options.tickMs <= 0) return;
     timer = setTimeout(() => {
@@ -104,8 +105,11 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
             lastPurge = clock.now();
             await purgeExpired();
           }
+          failing = false;
         } catch (err) {
-          if (timer) options.onBackgroundError?.(err);
+          // Once per outage, not once per tick: a Redis or database outage would flood the log.
+          if (timer && !failing) options.onBackgroundError?.(err);
+          failing = true;
         }
         if (timer) schedule();
       })();
