@@ -40,7 +40,7 @@ describe('accounts', () => {
     expect(await cli.json(['me'])).toMatchObject({ username, clientHash: registered.clientHash });
     expect(await cli.json(['logout'])).toEqual({ loggedOut: true, revoked: true });
 
-    const loggedIn = await cli.json(['login', '--username', username, '--secret', registered.secret, '--device-name', 'laptop']);
+    const loggedIn = await cli.json(['login', '--username', username, `--secret=${registered.secret}`, '--device-name', 'laptop']);
     expect(loggedIn).toMatchObject({ username, userHash: registered.userHash });
     expect(await cli.json(['me'])).toMatchObject({ username, age: 19, userHash: registered.userHash, clientHash: loggedIn.clientHash });
     const { devices } = await cli.json(['devices']);
@@ -81,7 +81,7 @@ describe('accounts', () => {
     const [first, second] = [user(), user()];
     const username = uniqueName('pat');
     const secret = await signUp(first, username, 25);
-    await second.json(['login', '--username', username, '--secret', secret]);
+    await second.json(['login', '--username', username, `--secret=${secret}`]);
     const gone = (await first.json(['me'])).clientHash;
 
     expect(await first.json(['logout'])).toEqual({ loggedOut: true, revoked: true });
