@@ -56,7 +56,7 @@ beforeAll(async () => {
   tarballs.protocol = await pack('packages/protocol');
   tarballs.sdk = await pack('packages/sdk');
   const dataDir = join(scratch, 'server-data');
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
+  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off', OMECHAT_POW_DIFFICULTY: '4' });
   const log = createLogger('silent');
   server = await startServer({ config, core: await createCoreFromConfig(config, log), log });
 }, 240_000);

@@ -19,7 +19,7 @@ const clients: OmeChatClient[] = [];
 let names = 0;
 
 async function start(port = 0) {
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
+  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off', OMECHAT_POW_DIFFICULTY: '4' });
   const log = createLogger('silent');
   return startServer({ config, core: await createCoreFromConfig(config, log), log });
 }
