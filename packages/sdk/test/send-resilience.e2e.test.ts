@@ -71,7 +71,9 @@ function cutting(cut: Cut) {
   return class CuttingSocket extends WebSocket {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ws's overloads, passed through
     override send(data: any, ...rest: any[]): void {
-      const frames = [JSON.parse(String(data))].flat() as { params?: { path?: string } }[];
+      // Keep-alive answers ("PONG") are not JSON and never a call to cut.
+      const text = String(data);
+      const frames = (text === 'PING' || text === 'PONG' ? [] : [JSON.parse(text)].flat()) as { params?: { path?: string } }[];
       if (cut.times > 0 && frames.some((f) => f.params?.path === cut.path)) {
         cut.times--;
         if (cut.when === 'before') return this.terminate();
