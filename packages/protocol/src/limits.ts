@@ -9,8 +9,12 @@ export const LIMITS = {
   maxEnvelopeBytes: 96 * 1024,
   /** Largest ciphertext of one device part of an envelope (base64url characters). */
   maxCiphertextChars: 64 * 1024,
-  /** Largest opaque header of one device part (base64url characters). */
-  maxHeaderChars: 1024,
+  /**
+   * Largest opaque header of one device part (base64url characters). An E2E v2 first
+   * message's header is 1,206 bytes (1,608 characters): it carries a 1,088-byte ML-KEM
+   * ciphertext.
+   */
+  maxHeaderChars: 2048,
   /** Devices one envelope may address: the peer's devices plus the sender's own. */
   maxEnvelopeParts: 32,
   /** Devices (clients) one account may have at once. */

@@ -6,7 +6,9 @@ export type CryptoErrorCode =
   | 'NO_SESSION'
   | 'MALFORMED'
   | 'UNKNOWN_PREKEY'
-  | 'TOO_LARGE';
+  | 'TOO_LARGE'
+  /** A v2-capable peer's v1 handshake to a device that published KEM keys: someone stripped them. */
+  | 'DOWNGRADE';
 
 /**
  * Every failure of the E2E engine. Messages never contain key material, so an error may be

@@ -14,8 +14,10 @@ import {
   toBase64url,
 } from './encoding.js';
 import { CryptoError } from './errors.js';
-import { decodeHeader, encodeHeader, type X3dhInit } from './header.js';
+import { decodeHeader, encodeHeader, type E2EVersion, type X3dhInit } from './header.js';
 import { dh, generateKeyPair, x25519FromSecret, type KeyPair, type Rng } from './keys.js';
+import { KEM_CIPHERTEXT_BYTES } from './kem.js';
+import { MAX_SEALED_BYTES, pad, unpad } from './padding.js';
 
 /** Most message keys one incoming message may make us derive and store (per chain). */
 export const MAX_SKIP = 1000;
@@ -25,13 +27,15 @@ export const MAX_SKIPPED_KEYS = 2000;
 const RETIRED_RATCHETS_KEPT = 32;
 const NONCE_BYTES = 24;
 const TAG_BYTES = 16;
-const ROOT_INFO = utf8ToBytes('OmeChat/e2e/v1/ratchet');
+const ROOT_INFO = { 1: utf8ToBytes('OmeChat/e2e/v1/ratchet'), 2: utf8ToBytes('OmeChat/e2e/v2/ratchet') } as const;
 
 /**
  * Double Ratchet state for one device pair. Immutable: every operation returns a new value,
  * so a failed decryption simply drops its working copy and the stored state is untouched.
  */
 export interface Session {
+  /** v1: X3DH, unpadded. v2: PQXDH, padded plaintext, its own KDF labels. Fixed for the session's life. */
+  readonly version: E2EVersion;
   /** X3DH associated data: initiator's then responder's Ed25519 identity key (64 bytes). */
   readonly ad: Uint8Array;
   readonly remoteIdentity: Uint8Array;
@@ -52,8 +56,12 @@ export interface Session {
   readonly pendingInit: X3dhInit | undefined;
 }
 
-export function kdfRoot(rootKey: Uint8Array, dhOutput: Uint8Array): { rootKey: Uint8Array; chainKey: Uint8Array } {
-  const out = hkdf(sha256, dhOutput, rootKey, ROOT_INFO, 64);
+export function kdfRoot(
+  rootKey: Uint8Array,
+  dhOutput: Uint8Array,
+  version: E2EVersion = 1,
+): { rootKey: Uint8Array; chainKey: Uint8Array } {
+  const out = hkdf(sha256, dhOutput, rootKey, ROOT_INFO[version], 64);
   return { rootKey: out.slice(0, 32), chainKey: out.slice(32) };
 }
 
@@ -62,18 +70,20 @@ export function kdfChain(chainKey: Uint8Array): { chainKey: Uint8Array; messageK
 }
 
 interface SessionStart {
+  readonly version: E2EVersion;
   readonly sharedSecret: Uint8Array;
   readonly ad: Uint8Array;
   readonly remoteIdentity: Uint8Array;
 }
 
 export function initiatorSession(
-  start: SessionStart & { theirSignedPrekey: Uint8Array; init: X3dhInit },
+  start: SessionStart & { theirSignedPrekey: Uint8Array; init: X3dhInit; advertisedVersion: E2EVersion },
   rng: Rng,
 ): Session {
   const ourRatchet = generateKeyPair(rng);
-  const { rootKey, chainKey } = kdfRoot(start.sharedSecret, dh(ourRatchet.secretKey, start.theirSignedPrekey));
+  const { rootKey, chainKey } = kdfRoot(start.sharedSecret, dh(ourRatchet.secretKey, start.theirSignedPrekey), start.version);
   return {
+    version: start.version,
     ad: start.ad,
     remoteIdentity: start.remoteIdentity,
     handshake: start.init.ephemeralPub,
@@ -82,7 +92,11 @@ export function initiatorSession(
     theirRatchet: start.theirSignedPrekey,
     sendChain: chainKey,
     sendN: 0,
-    prevSendN: 0,
+    // The downgrade signal (docs/e2e.md, Versioning): the first chain has no predecessor, so a
+    // v1 header's pn is free there; a v2-capable initiator that fell back to v1 puts its
+    // highest version in it. It is authenticated (the header is in the AEAD's AD) and v1
+    // receivers ignore it, as they skip nothing before their first receiving chain.
+    prevSendN: start.version === 1 && start.advertisedVersion > 1 ? start.advertisedVersion : 0,
     recvChain: undefined,
     recvN: 0,
     skipped: new Map(),
@@ -94,6 +108,7 @@ export function initiatorSession(
 /** The responder cannot send until the initiator's first message has ratcheted it forward. */
 export function responderSession(start: SessionStart & { ourSignedPrekey: KeyPair; handshake: Uint8Array }): Session {
   return {
+    version: start.version,
     ad: start.ad,
     remoteIdentity: start.remoteIdentity,
     handshake: start.handshake,
@@ -121,13 +136,15 @@ export function ratchetEncrypt(
   if (!session.sendChain) throw new CryptoError('NO_SESSION', 'session cannot send before the peer has written');
   const { chainKey, messageKey } = kdfChain(session.sendChain);
   const header = encodeHeader({
+    version: session.version,
     ratchetPub: session.ourRatchet.publicKey,
     previousChainLength: session.prevSendN,
     n: session.sendN,
     init: session.pendingInit,
   });
   const nonce = rng(NONCE_BYTES);
-  const sealed = xchacha20poly1305(messageKey, nonce, concatBytes(session.ad, extraAd, header)).encrypt(plaintext);
+  const body = session.version === 2 ? pad(plaintext, MAX_SEALED_BYTES) : plaintext;
+  const sealed = xchacha20poly1305(messageKey, nonce, concatBytes(session.ad, extraAd, header)).encrypt(body);
   return {
     session: { ...session, sendChain: chainKey, sendN: session.sendN + 1 },
     header,
@@ -143,9 +160,14 @@ export function ratchetDecrypt(
   rng: Rng,
 ): { session: Session; plaintext: Uint8Array } {
   const h = decodeHeader(header);
+  // Another session with this peer may speak the header's version; this one cannot open it.
+  if (h.version !== session.version) throw new CryptoError('DECRYPT_FAILED', 'header version differs from the session');
   const ratchetId = toBase64url(h.ratchetPub);
   const ad = concatBytes(session.ad, extraAd, header);
-  const open = (messageKey: Uint8Array) => openMessage(messageKey, ciphertext, ad);
+  const open = (messageKey: Uint8Array) => {
+    const opened = openMessage(messageKey, ciphertext, ad);
+    return session.version === 2 ? unpad(opened) : opened;
+  };
 
   const skippedId = `${ratchetId}:${h.n}`;
   const stored = session.skipped.get(skippedId);
@@ -199,9 +221,9 @@ function skipTo(session: Session, until: number): Session {
 }
 
 function dhRatchet(session: Session, theirRatchet: Uint8Array, rng: Rng): Session {
-  const receiving = kdfRoot(session.rootKey, dh(session.ourRatchet.secretKey, theirRatchet));
+  const receiving = kdfRoot(session.rootKey, dh(session.ourRatchet.secretKey, theirRatchet), session.version);
   const ourRatchet = generateKeyPair(rng);
-  const sending = kdfRoot(receiving.rootKey, dh(ourRatchet.secretKey, theirRatchet));
+  const sending = kdfRoot(receiving.rootKey, dh(ourRatchet.secretKey, theirRatchet), session.version);
   const retiredRatchets = session.theirRatchet
     ? [...session.retiredRatchets, toBase64url(session.theirRatchet)].slice(-RETIRED_RATCHETS_KEPT)
     : session.retiredRatchets;
@@ -221,6 +243,8 @@ function dhRatchet(session: Session, theirRatchet: Uint8Array, rng: Rng): Sessio
 
 /** JSON form of a session: byte strings as base64url, absent values as null. */
 export interface SessionJson {
+  /** Absent in states saved by v1 engines. */
+  version?: E2EVersion;
   ad: string;
   remoteIdentity: string;
   handshake: string;
@@ -239,6 +263,7 @@ export interface SessionJson {
     ephemeralPub: string;
     signedPrekeyId: number;
     oneTimePrekeyId: number | null;
+    kem?: { prekeyId: number; ciphertext: string } | null;
   } | null;
 }
 
@@ -247,6 +272,7 @@ const orNull = (bytes: Uint8Array | undefined) => (bytes ? toBase64url(bytes) : 
 export function sessionToJson(s: Session): SessionJson {
   const init = s.pendingInit;
   return {
+    version: s.version,
     ad: toBase64url(s.ad),
     remoteIdentity: toBase64url(s.remoteIdentity),
     handshake: toBase64url(s.handshake),
@@ -266,6 +292,7 @@ export function sessionToJson(s: Session): SessionJson {
           ephemeralPub: toBase64url(init.ephemeralPub),
           signedPrekeyId: init.signedPrekeyId,
           oneTimePrekeyId: init.oneTimePrekeyId ?? null,
+          kem: init.kem ? { prekeyId: init.kem.prekeyId, ciphertext: toBase64url(init.kem.ciphertext) } : null,
         }
       : null,
   };
@@ -274,7 +301,11 @@ export function sessionToJson(s: Session): SessionJson {
 export function sessionFromJson(value: unknown): Session {
   const o = asObject(value, 'session');
   const init = o.pendingInit === null ? undefined : asObject(o.pendingInit, 'pendingInit');
+  const version = o.version ?? 1;
+  if (version !== 1 && version !== 2) throw new CryptoError('MALFORMED', 'unknown session version');
+  const kem = init?.kem == null ? undefined : asObject(init.kem, 'kem');
   return {
+    version,
     ad: readBytes(o, 'ad', 64),
     remoteIdentity: readBytes(o, 'remoteIdentity', 32),
     handshake: readBytes(o, 'handshake', 32),
@@ -299,6 +330,7 @@ export function sessionFromJson(value: unknown): Session {
       ephemeralPub: readBytes(init, 'ephemeralPub', 32),
       signedPrekeyId: readU32(init, 'signedPrekeyId'),
       oneTimePrekeyId: init.oneTimePrekeyId === null ? undefined : readU32(init, 'oneTimePrekeyId'),
+      kem: kem && { prekeyId: readU32(kem, 'prekeyId'), ciphertext: readBytes(kem, 'ciphertext', KEM_CIPHERTEXT_BYTES) },
     },
   };
 }

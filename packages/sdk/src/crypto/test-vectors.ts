@@ -28,7 +28,7 @@ export function buildVectors() {
   const oneTimePrekey = generateOneTimePrekey(7, seededRng(SEEDS.bobOneTimePrekey));
   const bundle = toBundle(bob, signedPrekey, oneTimePrekey);
 
-  const { session } = initiateSession(alice, bundle, seededRng(SEEDS.aliceX3dh));
+  const { session } = initiateSession(alice, bundle, seededRng(SEEDS.aliceX3dh), 1);
   // initiateSession draws the ephemeral secret, then the first ratchet secret, from its stream.
   const x3dhDraws = seededRng(SEEDS.aliceX3dh);
   const ephemeralSecret = x3dhDraws(32);

@@ -1,7 +1,9 @@
 import {
+  MAX_ONE_TIME_KEM_PREKEYS,
   MAX_ONE_TIME_PREKEYS,
   type DeviceBundle,
   type IdentityKeys,
+  type KemPrekey,
   type Prekey,
   type SignedPrekey,
   type UserHash,
@@ -23,24 +25,48 @@ export class Keys {
 
   async upload(
     session: Session,
-    input: { identity: IdentityKeys; signedPrekey: SignedPrekey; oneTimePrekeys: Prekey[] },
-  ): Promise<{ hasIdentity: boolean; oneTimePrekeys: number }> {
-    const result = await this.storage.setDeviceKeys(session.clientHash, input.identity, input.signedPrekey);
+    input: {
+      identity: IdentityKeys;
+      signedPrekey: SignedPrekey;
+      oneTimePrekeys: Prekey[];
+      lastResortKemPrekey?: KemPrekey | undefined;
+      oneTimeKemPrekeys: KemPrekey[];
+    },
+  ) {
+    const result = await this.storage.setDeviceKeys(
+      session.clientHash,
+      input.identity,
+      input.signedPrekey,
+      input.lastResortKemPrekey,
+    );
     if (result === 'identity_mismatch') {
       throw new DomainError('CONFLICT', "A device's identity key cannot change; sign in as a new device");
     }
     if (result === 'no_client') throw new DomainError('UNAUTHORIZED', 'This device no longer exists');
+    // Counted first, so a device at its limit costs one count per upload and no insert.
     const held = await this.storage.countOneTimePrekeys(session.clientHash);
     const room = Math.max(0, MAX_ONE_TIME_PREKEYS - held);
-    const count = await this.storage.addOneTimePrekeys(session.clientHash, input.oneTimePrekeys.slice(0, room));
-    return { hasIdentity: true, oneTimePrekeys: count };
+    const oneTimePrekeys =
+      room > 0 && input.oneTimePrekeys.length > 0
+        ? await this.storage.addOneTimePrekeys(session.clientHash, input.oneTimePrekeys.slice(0, room))
+        : held;
+    const kem = await this.storage.countKemPrekeys(session.clientHash);
+    const kemRoom = Math.max(0, MAX_ONE_TIME_KEM_PREKEYS - kem.oneTime);
+    const oneTimeKemPrekeys =
+      kemRoom > 0 && input.oneTimeKemPrekeys.length > 0
+        ? await this.storage.addOneTimeKemPrekeys(session.clientHash, input.oneTimeKemPrekeys.slice(0, kemRoom))
+        : kem.oneTime;
+    return { hasIdentity: true, oneTimePrekeys, oneTimeKemPrekeys, hasLastResortKemPrekey: kem.hasLastResort };
   }
 
   async status(session: Session) {
     const identities = await this.storage.listDeviceIdentities(session.userHash);
+    const kem = await this.storage.countKemPrekeys(session.clientHash);
     return {
       hasIdentity: identities.some((d) => d.clientHash === session.clientHash),
       oneTimePrekeys: await this.storage.countOneTimePrekeys(session.clientHash),
+      oneTimeKemPrekeys: kem.oneTime,
+      hasLastResortKemPrekey: kem.hasLastResort,
     };
   }
 

@@ -1,4 +1,4 @@
-import type { ChatId, ClientHash, DeviceBundle, Envelope, IdentityKeys, MessageId, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, DeviceBundle, Envelope, IdentityKeys, KemPrekey, MessageId, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 import type { BanLayer, ReportReason } from '@omechat/protocol';
 
 /**
@@ -179,21 +179,27 @@ export interface Storage {
   // --- end-to-end keys (public parts only) ------------------------------------
   /**
    * Sets a device's identity keys (once: a different identity later gives
-   * `identity_mismatch`) and replaces its signed prekey.
+   * `identity_mismatch`) and replaces its signed prekey, and its last-resort KEM prekey when
+   * one is given (one held is never removed: E2E v2 devices count on it).
    */
   setDeviceKeys(
     clientHash: ClientHash,
     identity: IdentityKeys,
     signedPrekey: SignedPrekey,
+    lastResortKemPrekey?: KemPrekey,
   ): Promise<'ok' | 'identity_mismatch' | 'no_client'>;
   /** Adds one-time prekeys (ids already held are ignored); returns how many the device holds. */
   addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number>;
   countOneTimePrekeys(clientHash: ClientHash): Promise<number>;
+  /** Adds one-time KEM prekeys, as `addOneTimePrekeys`; returns how many the device holds. */
+  addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[]): Promise<number>;
+  countKemPrekeys(clientHash: ClientHash): Promise<{ oneTime: number; hasLastResort: boolean }>;
   /** Identity keys of each device of a user that has uploaded them. */
   listDeviceIdentities(userHash: UserHash): Promise<{ clientHash: ClientHash; identity: IdentityKeys }[]>;
   /**
    * A prekey bundle for each device of a user that has keys, atomically taking (deleting)
-   * one one-time prekey per device, so none is ever handed out twice.
+   * one one-time prekey and one one-time KEM prekey per device (lowest ids first), so none
+   * is ever handed out twice. With no one-time KEM prekey left, the last-resort one goes in.
    */
   takeBundles(userHash: UserHash): Promise<DeviceBundle[]>;
 

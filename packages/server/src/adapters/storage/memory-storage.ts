@@ -1,4 +1,4 @@
-import type { ChatId, ClientHash, DeviceBundle, IdentityKeys, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, DeviceBundle, IdentityKeys, KemPrekey, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 import { systemClock, type Clock } from '../../ports/clock.js';
 import type {
   AppendMessageResult,
@@ -47,7 +47,16 @@ export class MemoryStorage implements Storage {
   readonly #userByKey = new Map<string, UserHash>();
   readonly #clients = new Map<ClientHash, ClientRecord>();
   readonly #chats = new Map<ChatId, ChatEntry>();
-  readonly #deviceKeys = new Map<ClientHash, { identity: IdentityKeys; signedPrekey: SignedPrekey; oneTime: Map<number, Prekey> }>();
+  readonly #deviceKeys = new Map<
+    ClientHash,
+    {
+      identity: IdentityKeys;
+      signedPrekey: SignedPrekey;
+      oneTime: Map<number, Prekey>;
+      lastResortKem: KemPrekey | undefined;
+      oneTimeKem: Map<number, KemPrekey>;
+    }
+  >();
   /** Each user's stream, ascending by id: reads look only at the reader's own entries. */
   readonly #streams = new Map<UserHash, Stream>();
   /** Chats by member, so a user's chats are found without visiting every chat. */
@@ -301,15 +310,35 @@ export class MemoryStorage implements Storage {
   }
 
   // --- end-to-end keys ---------------------------------------------------------
-  async setDeviceKeys(clientHash: ClientHash, identity: IdentityKeys, signedPrekey: SignedPrekey) {
+  async setDeviceKeys(clientHash: ClientHash, identity: IdentityKeys, signedPrekey: SignedPrekey, lastResortKemPrekey?: KemPrekey) {
     this.#assertOpen();
     if (!this.#clients.has(clientHash)) return 'no_client' as const;
     const held = this.#deviceKeys.get(clientHash);
     if (held && (held.identity.signingPub !== identity.signingPub || held.identity.dhPub !== identity.dhPub)) {
       return 'identity_mismatch' as const;
     }
-    this.#deviceKeys.set(clientHash, { identity: copy(identity), signedPrekey: copy(signedPrekey), oneTime: held?.oneTime ?? new Map<number, Prekey>() });
+    this.#deviceKeys.set(clientHash, {
+      identity: copy(identity),
+      signedPrekey: copy(signedPrekey),
+      oneTime: held?.oneTime ?? new Map<number, Prekey>(),
+      lastResortKem: lastResortKemPrekey ? copy(lastResortKemPrekey) : held?.lastResortKem,
+      oneTimeKem: held?.oneTimeKem ?? new Map<number, KemPrekey>(),
+    });
     return 'ok' as const;
+  }
+
+  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[]): Promise<number> {
+    this.#assertOpen();
+    const held = this.#deviceKeys.get(clientHash);
+    if (!held) return 0;
+    for (const p of prekeys) if (!held.oneTimeKem.has(p.id)) held.oneTimeKem.set(p.id, copy(p));
+    return held.oneTimeKem.size;
+  }
+
+  async countKemPrekeys(clientHash: ClientHash) {
+    this.#assertOpen();
+    const held = this.#deviceKeys.get(clientHash);
+    return { oneTime: held?.oneTimeKem.size ?? 0, hasLastResort: held?.lastResortKem !== undefined };
   }
 
   async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number> {
@@ -341,6 +370,9 @@ export class MemoryStorage implements Storage {
       // Lowest id first, as the SQL adapter does.
       const oneTimePrekey = [...keys.oneTime.values()].sort((a, b) => a.id - b.id)[0];
       if (oneTimePrekey) keys.oneTime.delete(oneTimePrekey.id);
+      const oneTimeKem = [...keys.oneTimeKem.values()].sort((a, b) => a.id - b.id)[0];
+      if (oneTimeKem) keys.oneTimeKem.delete(oneTimeKem.id);
+      const kemPrekey = oneTimeKem ?? (keys.lastResortKem && copy(keys.lastResortKem));
       return [{
         clientHash: c.clientHash,
         bundle: {
@@ -348,6 +380,7 @@ export class MemoryStorage implements Storage {
           identityDhPub: keys.identity.dhPub,
           signedPrekey: copy(keys.signedPrekey),
           ...(oneTimePrekey ? { oneTimePrekey } : {}),
+          ...(kemPrekey ? { kemPrekey } : {}),
         },
       }];
     });

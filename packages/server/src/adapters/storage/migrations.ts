@@ -213,6 +213,19 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE reports ADD COLUMN reported_deleted_at INTEGER;
   CREATE INDEX reports_reported_deleted ON reports (reported_deleted_at) WHERE reported_deleted_at IS NOT NULL;
   `,
+  // 6: E2E v2 (PQXDH): a device's signed ML-KEM-768 prekeys, the last-resort one beside its
+  // signed curve prekey (JSON {id, pub, signature}), the one-time ones handed out once.
+  `
+  ALTER TABLE device_keys ADD COLUMN last_resort_kem_prekey TEXT;
+
+  CREATE TABLE one_time_kem_prekeys (
+    client_hash TEXT NOT NULL REFERENCES device_keys (client_hash) ON DELETE CASCADE,
+    id          INTEGER NOT NULL,
+    pub         TEXT NOT NULL,
+    signature   TEXT NOT NULL,
+    PRIMARY KEY (client_hash, id)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 /**

@@ -228,6 +228,19 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE reports ADD COLUMN reported_deleted_at bigint;
   CREATE INDEX reports_reported_deleted ON reports (reported_deleted_at) WHERE reported_deleted_at IS NOT NULL;
   `,
+  // 6: E2E v2 (PQXDH), as the SQLite schema's migration 6: signed ML-KEM-768 prekeys, the
+  // last-resort one beside the signed curve prekey, the one-time ones handed out once.
+  `
+  ALTER TABLE device_keys ADD COLUMN last_resort_kem_prekey jsonb;
+
+  CREATE TABLE one_time_kem_prekeys (
+    client_hash text COLLATE "C" NOT NULL REFERENCES device_keys (client_hash) ON DELETE CASCADE,
+    id          bigint NOT NULL,
+    pub         text NOT NULL,
+    signature   text NOT NULL,
+    PRIMARY KEY (client_hash, id)
+  );
+  `,
 ];
 
 /** An arbitrary constant: the first half of the advisory lock key that guards migrations. */

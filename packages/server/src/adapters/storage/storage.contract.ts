@@ -606,6 +606,34 @@ export function storageContract(
         expect(await storage.countOneTimePrekeys(phone.clientHash)).toBe(0);
       });
 
+      const kem = (id: number, c = 'k') => ({ id, pub: c.repeat(1579), signature: 'h'.repeat(86) });
+
+      it('E2E v2: hands out each one-time KEM prekey once, then the last-resort one, which stays', async () => {
+        await seed(alice);
+        await storage.createClient(phone);
+        await storage.createClient(laptop);
+        expect(await storage.setDeviceKeys(phone.clientHash, identity, spk(1), kem(1, 'L'))).toBe('ok');
+        await storage.setDeviceKeys(laptop.clientHash, { signingPub: key('t'), dhPub: key('e') }, spk(1));
+        expect(await storage.countKemPrekeys(phone.clientHash)).toEqual({ oneTime: 0, hasLastResort: true });
+        expect(await storage.countKemPrekeys(laptop.clientHash)).toEqual({ oneTime: 0, hasLastResort: false });
+        expect(await storage.addOneTimeKemPrekeys(phone.clientHash, [kem(9, 'a'), kem(4, 'b')])).toBe(2);
+        expect(await storage.addOneTimeKemPrekeys(phone.clientHash, [kem(4, 'z')])).toBe(2);
+        expect(await storage.addOneTimeKemPrekeys(hash<ClientHash>('nobody'), [kem(1)])).toBe(0);
+        const first = await storage.takeBundles(alice.userHash);
+        expect(first[0]!.bundle.kemPrekey).toEqual(kem(4, 'b'));
+        expect(first[1]!.bundle.kemPrekey).toBeUndefined(); // a v1 device's bundle
+        expect((await storage.takeBundles(alice.userHash))[0]!.bundle.kemPrekey).toEqual(kem(9, 'a'));
+        expect(await storage.countKemPrekeys(phone.clientHash)).toEqual({ oneTime: 0, hasLastResort: true });
+        for (let i = 0; i < 2; i++) expect((await storage.takeBundles(alice.userHash))[0]!.bundle.kemPrekey).toEqual(kem(1, 'L'));
+        // An upload without a last-resort KEM prekey keeps the one held; a new one replaces it.
+        await storage.setDeviceKeys(phone.clientHash, identity, spk(2));
+        expect((await storage.takeBundles(alice.userHash))[0]!.bundle.kemPrekey).toEqual(kem(1, 'L'));
+        await storage.setDeviceKeys(phone.clientHash, identity, spk(3), kem(2, 'M'));
+        expect((await storage.takeBundles(alice.userHash))[0]!.bundle.kemPrekey).toEqual(kem(2, 'M'));
+        await storage.deleteClient(phone.clientHash);
+        expect(await storage.countKemPrekeys(phone.clientHash)).toEqual({ oneTime: 0, hasLastResort: false });
+      });
+
       it('forgets a device\'s keys with the device and with its account', async () => {
         await seed(alice);
         await storage.createClient(phone);

@@ -8,12 +8,15 @@ import {
 import { authedProcedure, noInput, router } from '../init.js';
 
 export const keysRouter = router({
-  /** Registers this device's identity (once) and signed prekey, and adds one-time prekeys. */
+  /**
+   * Registers this device's identity (once) and signed prekeys (curve, and for E2E v2 the
+   * last-resort KEM one), and adds one-time prekeys of both kinds up to their limits.
+   */
   upload: authedProcedure
     .input(keysUploadInput)
     .output(keysStatusOutput)
     .mutation(({ ctx, input }) => ctx.core.keys.upload(ctx.session, input)),
-  /** How many one-time prekeys this device still has on the server (top up when low). */
+  /** How many one-time prekeys of each kind this device still has on the server (top up when low). */
   status: authedProcedure
     .input(noInput)
     .output(keysStatusOutput)
