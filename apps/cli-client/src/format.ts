@@ -82,6 +82,8 @@ export function describeEvent(event: ClientEvent, names: Names, withChat = true)
       return `* encryption keys could not be set up (${event.code}): ${event.message}`;
     case 'peer.identityChanged':
       return `! the encryption key of ${names.of(event.userHash)}'s device ${event.clientHash} changed; compare safety codes again`;
+    case 'encryption.downgraded':
+      return `${where}! ${names.of(event.userHash)}'s device ${event.clientHash} speaks only E2E v1: no post-quantum keys, no length padding`;
     case 'message.delivered':
     case 'message.read':
       return null;

@@ -179,8 +179,8 @@ class CursorKeeper {
   }
 
   emitted(event: ClientEvent): void {
-    // Not from the stream: our own sends, and key warnings raised while sending.
-    if ((event.type === 'message' && event.own) || event.type === 'peer.identityChanged') return;
+    // Not one per stream event: our own sends, and key and version warnings (raised beside a message).
+    if ((event.type === 'message' && event.own) || event.type === 'peer.identityChanged' || event.type === 'encryption.downgraded') return;
     const head = this.#batches[0];
     if (head) head.remaining--;
     this.#flush();

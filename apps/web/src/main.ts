@@ -34,6 +34,8 @@ interface Chat {
   ended: string | null;
   unread: number;
   messages: Message[];
+  /** Shown beside the safety code: a peer's key changed, or the chat fell back to E2E v1. */
+  keyWarning?: string;
 }
 
 /** A text field of a form (FormData gives strings for text inputs). */
@@ -172,7 +174,16 @@ function onEvent(event: ClientEvent) {
     case 'message.undecryptable':
       return notice(`A message could not be decrypted (${event.code}).`);
     case 'peer.identityChanged':
-      return notice("A key of your peer changed: compare the safety code again.");
+      for (const chat of chats.values()) {
+        if (chat.peer.userHash === event.userHash) chat.keyWarning = 'A key of your peer changed: compare the safety code again.';
+      }
+      notice('A key of your peer changed: compare the safety code again.');
+      break;
+    case 'encryption.downgraded': {
+      const chat = chats.get(event.chatId);
+      if (chat) chat.keyWarning ??= 'This chat uses E2E v1 (a device has no v2 keys): no post-quantum protection, no length padding.';
+      break;
+    }
     default:
       return;
   }
@@ -207,6 +218,8 @@ function renderChat() {
   $('#peer').textContent = `${chat.peer.username}, ${chat.peer.age}`;
   $('#ended').hidden = !chat.ended;
   $('#ended').textContent = chat.ended ?? '';
+  $('#key-warning').hidden = !chat.keyWarning;
+  $('#key-warning').textContent = chat.keyWarning ?? '';
   $<HTMLInputElement>('#compose input').disabled = Boolean(chat.ended);
   $('#messages').replaceChildren(
     ...chat.messages.map((m) => {

@@ -26,7 +26,7 @@ import { toOmeChatError } from './errors.js';
 import { Caller, type Rpc, type Trpc } from './caller.js';
 import { MemoryKeyStore, type KeyStore } from './crypto/key-store.js';
 import { MemoryMessageStore, type MessageStore } from './store/message-store.js';
-import { SecureMessaging, type ClientEvent } from './secure.js';
+import { SecureMessaging, type ChatEncryption, type ClientEvent } from './secure.js';
 import { solvePow, type SolveOptions } from './pow/index.js';
 
 /** `account.register`'s options: follow (or abort) the proof-of-work. */
@@ -131,6 +131,12 @@ export interface OmeChatClient {
     history(input: HistoryInput): Promise<{ messages: (StoredMessage & { text: string | null })[]; hasMore: boolean }>;
     /** The code both people compare to be sure nobody sits in the middle. */
     safetyCode(chatId: ChatId): Promise<string>;
+    /**
+     * The chat's E2E version as this device has seen it (v2: post-quantum key agreement and
+     * padding); `downgraded` when a device of the chat speaks only v1. Show it beside the
+     * safety code; `encryption.downgraded` events announce it.
+     */
+    encryption(chatId: ChatId): ChatEncryption;
     leave(chatId: ChatId): Promise<void>;
     typing(chatId: ChatId, typing: boolean): Promise<void>;
   };
@@ -397,6 +403,7 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
         return { ...page, messages: page.messages.map((m) => ({ ...m, text: texts.get(m.seq) ?? null })) };
       },
       safetyCode: (chatId) => typed(() => secure.safetyCode(chatId)),
+      encryption: (chatId) => secure.encryption(chatId),
       leave: async (chatId) => {
         await call((t, o) => t.chat.leave.mutate({ chatId }, o));
       },

@@ -12,7 +12,7 @@ export type {
 export { solvePow, type PowProgress } from './pow/index.js';
 export { MemoryMessageStore, type MessageStore } from './store/message-store.js';
 export { IndexedDbMessageStore } from './store/indexed-db-message-store.js';
-export type { ClientEvent, ChatMessage } from './secure.js';
+export type { ClientEvent, ChatMessage, ChatEncryption } from './secure.js';
 export {
   MemoryKeyStore,
   IndexedDbKeyStore,

@@ -1,7 +1,8 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { ChatId, ClientHash, ErrorCode, IdentityKeys, OmeEvent, SendOutput, UserHash } from '@omechat/protocol';
 import { CryptoError, type CryptoErrorCode } from './crypto/errors.js';
-import { E2EDevice, type RecipientDevice } from './crypto/device.js';
+import { E2EDevice, type DeviceAddress, type RecipientDevice } from './crypto/device.js';
+import type { E2EVersion } from './crypto/header.js';
 import type { KeyStore } from './crypto/key-store.js';
 import { safetyCode } from './crypto/safety-code.js';
 import { OmeChatError, toOmeChatError } from './errors.js';
@@ -36,14 +37,34 @@ export type ClientEvent =
       fromClientHash: ClientHash;
       code: CryptoErrorCode;
     }
-  /** A device of a peer (or of yours) now shows a different identity key than before. */
-  | { type: 'peer.identityChanged'; userHash: UserHash; clientHash: ClientHash }
+  /**
+   * A device of a peer (or of yours) shows a different identity key than the one pinned when
+   * this device first saw it (trust on first use). Show it beside the safety code: someone
+   * reinstalled, or someone sits in the middle. The new key is pinned from now on.
+   */
+  | {
+      type: 'peer.identityChanged';
+      userHash: UserHash;
+      clientHash: ClientHash;
+      /** base64url Ed25519 identity keys: the pinned one and the one seen now */
+      previousIdentity: string;
+      identity: string;
+    }
+  /**
+   * A chat's messages to or from this device of the peer (or of yours) use E2E v1: no
+   * post-quantum key agreement and no length padding, because that device published no v2
+   * keys. Raised once per device and chat; `chat.encryption` shows it too.
+   */
+  | { type: 'encryption.downgraded'; chatId: ChatId; userHash: UserHash; clientHash: ClientHash; version: E2EVersion }
   /** This device could not set up its keys (it retries on the next send or message). */
   | { type: 'encryption.failed'; code: ErrorCode; message: string };
 
 /** One-time prekeys uploaded at first, and the level below which the SDK tops them up. */
 const PREKEY_BATCH = 50;
 const PREKEY_LOW_WATER = 20;
+/** The same for one-time KEM prekeys, fewer because each is 1.2 KB (PQXDH's last-resort key covers a run-out). */
+const KEM_PREKEY_BATCH = 20;
+const KEM_PREKEY_LOW_WATER = 8;
 /** How long a user's device list is trusted before it is fetched again. */
 const DEVICES_TTL_MS = 10_000;
 
@@ -53,6 +74,14 @@ interface Me {
 }
 
 type DeviceList = { clientHash: ClientHash; identity: IdentityKeys }[];
+
+/** What a chat's encryption is, as far as this device has seen (see `chat.encryption`). */
+export interface ChatEncryption {
+  /** The lowest E2E version of the sessions used in this chat; null before any message. */
+  version: E2EVersion | null;
+  /** Some device of the chat speaks only v1: no post-quantum key agreement, no padding. */
+  downgraded: boolean;
+}
 
 /**
  * End-to-end encryption behind plain text: keys are made and kept on this device, uploaded
@@ -67,6 +96,8 @@ export class SecureMessaging {
   #events: Promise<void> = Promise.resolve();
   readonly #peers = new Map<ChatId, UserHash>();
   readonly #devices = new Map<UserHash, { at: number; list: DeviceList }>();
+  /** Per chat, the version of each device's session seen so far, by clientHash. */
+  readonly #chatVersions = new Map<ChatId, Map<ClientHash, E2EVersion>>();
   #receivedSinceTopUp = 0;
 
   /**
@@ -84,6 +115,15 @@ export class SecureMessaging {
     this.#me = null;
     this.#device = null;
     this.#devices.clear();
+    this.#chatVersions.clear();
+  }
+
+  /** The flag on a chat: its E2E version, and whether any device of it fell back to v1. */
+  encryption(chatId: ChatId): ChatEncryption {
+    const versions = [...(this.#chatVersions.get(chatId)?.values() ?? [])];
+    if (versions.length === 0) return { version: null, downgraded: false };
+    const version = Math.min(...versions) as E2EVersion;
+    return { version, downgraded: version < 2 };
   }
 
   /** Starts key set-up in the background, reporting a failure as an `encryption.failed` event. */
@@ -124,6 +164,8 @@ export class SecureMessaging {
       await this.keyStore.save(device.exportState());
       return sealed;
     });
+    this.#reportIdentityChanges(device);
+    for (const target of withBundles) this.#noteVersion(device, chatId, target);
     const envelope = { v: 1 as const, parts: parts.map((p) => ({ ...p, to: p.to as ClientHash })) };
     // The same clientMessageId makes a retry safe: the server stores the message at most once.
     const ack = await rpc((t, o) => t.message.send.mutate({ chatId, envelope, clientMessageId }, o));
@@ -202,16 +244,45 @@ export class SecureMessaging {
 
   async #topUp(device: E2EDevice, rpc: Rpc, force = false): Promise<void> {
     const status = await rpc((t, o) => t.keys.status.query(undefined, o));
-    if (!force && status.hasIdentity && status.oneTimePrekeys >= PREKEY_LOW_WATER) return;
+    const v2 = device.maxVersion >= 2;
+    const kemLow = v2 && (!status.hasLastResortKemPrekey || status.oneTimeKemPrekeys < KEM_PREKEY_LOW_WATER);
+    if (!force && status.hasIdentity && status.oneTimePrekeys >= PREKEY_LOW_WATER && !kemLow) return;
     const count = status.hasIdentity ? Math.max(0, PREKEY_BATCH - status.oneTimePrekeys) : PREKEY_BATCH;
-    if (status.hasIdentity && count === 0) return;
-    const oneTimePrekeys = await this.#exclusive(async () => {
-      const fresh = device.generateOneTimePrekeys(count);
+    const kemCount = v2 ? Math.max(0, KEM_PREKEY_BATCH - (status.hasIdentity ? status.oneTimeKemPrekeys : 0)) : 0;
+    if (status.hasIdentity && status.hasLastResortKemPrekey === v2 && count === 0 && kemCount === 0) return;
+    const [oneTimePrekeys, oneTimeKemPrekeys] = await this.#exclusive(async () => {
+      const fresh = [device.generateOneTimePrekeys(count), device.generateOneTimeKemPrekeys(kemCount)] as const;
       // Private halves are saved before the public halves are published.
       await this.keyStore.save(device.exportState());
       return fresh;
     });
-    await rpc((t, o) => t.keys.upload.mutate({ ...device.publicKeys(), oneTimePrekeys }, o));
+    await rpc((t, o) => t.keys.upload.mutate({ ...device.publicKeys(), oneTimePrekeys, oneTimeKemPrekeys }, o));
+  }
+
+  #reportIdentityChanges(device: E2EDevice): void {
+    for (const change of device.takeIdentityChanges()) {
+      this.emit({
+        type: 'peer.identityChanged',
+        userHash: change.peer.userHash as UserHash,
+        clientHash: change.peer.clientHash as ClientHash,
+        previousIdentity: change.previous,
+        identity: change.current,
+      });
+    }
+  }
+
+  /** Records the version of the session a message to or from `peer` used, and reports a v1 one once. */
+  #noteVersion(device: E2EDevice, chatId: ChatId, peer: DeviceAddress): void {
+    const version = device.sessionVersion(peer);
+    if (version === undefined) return;
+    const versions = this.#chatVersions.get(chatId) ?? new Map<ClientHash, E2EVersion>();
+    this.#chatVersions.set(chatId, versions);
+    const clientHash = peer.clientHash as ClientHash;
+    const before = versions.get(clientHash);
+    versions.set(clientHash, version);
+    if (version < device.maxVersion && before !== version) {
+      this.emit({ type: 'encryption.downgraded', chatId, userHash: peer.userHash as UserHash, clientHash, version });
+    }
   }
 
   async #handleOne(event: OmeEvent): Promise<void> {
@@ -231,11 +302,14 @@ export class SecureMessaging {
     const part = m.envelope.parts.find((p) => p.to === me.clientHash);
     if (!part) return; // sealed before this device existed: new devices get no past history
     try {
+      const sender = { userHash: m.senderUserHash, clientHash: m.senderClientHash };
       const bytes = await this.#exclusive(async () => {
-        const plain = device.decrypt({ userHash: m.senderUserHash, clientHash: m.senderClientHash }, part);
+        const plain = device.decrypt(sender, part);
         await this.keyStore.save(device.exportState());
         return plain;
       });
+      this.#reportIdentityChanges(device);
+      this.#noteVersion(device, m.chatId, sender);
       const text = new TextDecoder().decode(bytes);
       await this.messages.put(m.chatId, m.seq, text).catch(() => undefined); // history only: never lose the live message
       this.emit({ type: 'message', ...base, sentAt: m.sentAt, own: m.senderUserHash === me.userHash, fromThisDevice: false, text });
@@ -263,10 +337,13 @@ export class SecureMessaging {
     if (cached && Date.now() - cached.at < DEVICES_TTL_MS) return cached.list;
     const { devices } = await rpc((t, o) => t.keys.devices.query({ userHash }, o));
     const device = await this.ready(rpc);
-    for (const d of devices) {
-      const known = device.peerIdentity({ userHash, clientHash: d.clientHash });
-      if (known && known !== d.identity.signingPub) this.emit({ type: 'peer.identityChanged', userHash, clientHash: d.clientHash });
-    }
+    const me = this.#me?.clientHash;
+    // Trust on first use: every device key the server lists is checked against its pin.
+    const pinned = devices.filter(
+      (d) => d.clientHash !== me && device.pinIdentity({ userHash, clientHash: d.clientHash }, d.identity.signingPub) !== 'same',
+    );
+    if (pinned.length > 0) await this.#exclusive(() => this.keyStore.save(device.exportState()));
+    this.#reportIdentityChanges(device);
     this.#devices.set(userHash, { at: Date.now(), list: devices });
     return devices;
   }

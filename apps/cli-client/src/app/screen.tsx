@@ -116,6 +116,7 @@ function Conversation({ chat }: { chat: ChatView }) {
       <Text bold>
         {chat.peer.username}, {chat.peer.age}
         {chat.safetyCode ? <Text color="green"> · safety code {chat.safetyCode}</Text> : null}
+        {chat.keyWarning ? <Text color="red"> · ⚠ {chat.keyWarning}</Text> : null}
       </Text>
       {chat.lines.slice(-15).map((line) => (
         <Text key={line.seq}>

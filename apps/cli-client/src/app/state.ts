@@ -18,6 +18,8 @@ export interface ChatView {
   lines: Line[];
   peerTyping: boolean;
   safetyCode: string | null;
+  /** Shown beside the safety code: a peer's key changed, or the chat fell back to E2E v1. */
+  keyWarning?: string;
 }
 
 export interface Search {
@@ -82,7 +84,13 @@ export function reduce(state: AppState, event: ClientEvent): AppState {
     case 'message.undecryptable':
       return { ...state, notice: `A message could not be decrypted (${event.code}).` };
     case 'peer.identityChanged':
-      return { ...state, notice: 'A key of your peer changed: compare the safety code again (/safety).' };
+      return {
+        ...state,
+        chats: state.chats.map((c) => (c.peer.userHash === event.userHash ? { ...c, keyWarning: 'key changed' } : c)),
+        notice: 'A key of your peer changed: compare the safety code again (/safety).',
+      };
+    case 'encryption.downgraded':
+      return withChat(state, event.chatId, (chat) => ({ ...chat, keyWarning: chat.keyWarning ?? 'E2E v1: no post-quantum keys, no padding' }));
     case 'encryption.failed':
       return { ...state, notice: `Encryption is not ready: ${event.message}` };
     default:

@@ -4,6 +4,7 @@ import {
   envelopePartSchema,
   keysUploadInput,
   LIMITS,
+  MAX_KEM_PREKEYS_PER_UPLOAD,
   MAX_PREKEYS_PER_UPLOAD,
   prekeyBundleSchema,
 } from '@omechat/protocol';
@@ -135,7 +136,7 @@ describe('E2EDevice', () => {
     const { a1, b1 } = devices();
     const m1 = send(a1, [b1], 'lost in transit').get(b1.address.clientHash)!;
     const m2 = send(a1, [b1], 'arrives first').get(b1.address.clientHash)!;
-    expect(fromBase64url(m2.header).length).toBe(114);
+    expect(fromBase64url(m2.header).length).toBe(1206); // v2: the ML-KEM ciphertext rides along
     expect(receive(b1, a1.address, m2)).toBe('arrives first');
     expect(receive(b1, a1.address, m1)).toBe('lost in transit');
     receive(a1, b1.address, send(b1, [a1], 'reply').get(a1.address.clientHash));
@@ -227,7 +228,11 @@ describe('E2EDevice', () => {
     expect(part!.ciphertext.length).toBe(LIMITS.maxCiphertextChars);
     const [oneTime] = b1.generateOneTimePrekeys(1);
     expect(prekeyBundleSchema.safeParse(b1.bundle(oneTime!.id)).success).toBe(true);
-    const upload = { ...b1.publicKeys(), oneTimePrekeys: b1.generateOneTimePrekeys(MAX_PREKEYS_PER_UPLOAD) };
+    const upload = {
+      ...b1.publicKeys(),
+      oneTimePrekeys: b1.generateOneTimePrekeys(MAX_PREKEYS_PER_UPLOAD),
+      oneTimeKemPrekeys: b1.generateOneTimeKemPrekeys(MAX_KEM_PREKEYS_PER_UPLOAD),
+    };
     expect(keysUploadInput.safeParse(upload).success).toBe(true);
     expectCode(() => a1.encryptFor([b1.address], new Uint8Array(MAX_PLAINTEXT_BYTES + 1)), 'TOO_LARGE');
     expectCode(() => a1.encryptFor([b1.address, b1.address], utf8ToBytes('x')), 'MALFORMED');

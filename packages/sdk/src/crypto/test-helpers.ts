@@ -9,12 +9,14 @@ export function makeDevice(userHash: string, clientHash: string): E2EDevice {
 
 /**
  * Plays the server's part: a device we have no session with comes with a bundle holding a
- * fresh one-time prekey, as the server would hand out.
+ * fresh one-time prekey (and, from a v2 device, a fresh one-time KEM prekey), as the server
+ * would hand out.
  */
 export function recipient(sender: E2EDevice, target: E2EDevice): RecipientDevice {
   if (sender.peerIdentity(target.address) !== undefined) return target.address;
   const [oneTime] = target.generateOneTimePrekeys(1);
-  return { ...target.address, bundle: target.bundle(oneTime?.id) };
+  const [oneTimeKem] = target.generateOneTimeKemPrekeys(1);
+  return { ...target.address, bundle: target.bundle(oneTime?.id, oneTimeKem?.id) };
 }
 
 /** Encrypts `text` for `targets` and returns each target's part, keyed by client hash. */
