@@ -9,7 +9,10 @@ const key32 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 32-byte key in 
 const signature64 = z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'must be a 64-byte signature in base64url');
 const prekeyId = z.number().int().min(0).max(2 ** 31 - 1);
 /** E2E v2: an ML-KEM-768 public key (FIPS 203: 1,184 bytes, so 1,579 base64url characters). */
-const kemKey = z.string().regex(/^[A-Za-z0-9_-]{1579}$/, 'must be a 1,184-byte ML-KEM-768 key in base64url');
+const kemKey = z
+  .string()
+  .max(1579)
+  .regex(/^[A-Za-z0-9_-]{1579}$/, 'must be a 1,184-byte ML-KEM-768 key in base64url');
 
 /** One-time prekeys a device may hold on the server at once. */
 export const MAX_ONE_TIME_PREKEYS = 200;

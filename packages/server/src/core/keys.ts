@@ -43,20 +43,16 @@ export class Keys {
       throw new DomainError('CONFLICT', "A device's identity key cannot change; sign in as a new device");
     }
     if (result === 'no_client') throw new DomainError('UNAUTHORIZED', 'This device no longer exists');
-    // Counted first, so a device at its limit costs one count per upload and no insert.
-    const held = await this.storage.countOneTimePrekeys(session.clientHash);
-    const room = Math.max(0, MAX_ONE_TIME_PREKEYS - held);
-    const oneTimePrekeys =
-      room > 0 && input.oneTimePrekeys.length > 0
-        ? await this.storage.addOneTimePrekeys(session.clientHash, input.oneTimePrekeys.slice(0, room))
-        : held;
-    const kem = await this.storage.countKemPrekeys(session.clientHash);
-    const kemRoom = Math.max(0, MAX_ONE_TIME_KEM_PREKEYS - kem.oneTime);
-    const oneTimeKemPrekeys =
-      kemRoom > 0 && input.oneTimeKemPrekeys.length > 0
-        ? await this.storage.addOneTimeKemPrekeys(session.clientHash, input.oneTimeKemPrekeys.slice(0, kemRoom))
-        : kem.oneTime;
-    return { hasIdentity: true, oneTimePrekeys, oneTimeKemPrekeys, hasLastResortKemPrekey: kem.hasLastResort };
+    // The storage counts what a device holds before it inserts, in one transaction, so the
+    // limits hold even for many uploads in one frame; a device at its limit inserts nothing.
+    const oneTimePrekeys = await this.storage.addOneTimePrekeys(session.clientHash, input.oneTimePrekeys, MAX_ONE_TIME_PREKEYS);
+    const oneTimeKemPrekeys = await this.storage.addOneTimeKemPrekeys(
+      session.clientHash,
+      input.oneTimeKemPrekeys,
+      MAX_ONE_TIME_KEM_PREKEYS,
+    );
+    const { hasLastResort } = await this.storage.countKemPrekeys(session.clientHash);
+    return { hasIdentity: true, oneTimePrekeys, oneTimeKemPrekeys, hasLastResortKemPrekey: hasLastResort };
   }
 
   async status(session: Session) {

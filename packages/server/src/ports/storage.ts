@@ -188,11 +188,15 @@ export interface Storage {
     signedPrekey: SignedPrekey,
     lastResortKemPrekey?: KemPrekey,
   ): Promise<'ok' | 'identity_mismatch' | 'no_client'>;
-  /** Adds one-time prekeys (ids already held are ignored); returns how many the device holds. */
-  addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number>;
+  /**
+   * Adds one-time prekeys (ids already held are ignored) while the device holds fewer than
+   * `limit`, counted in the same transaction as the insert, so concurrent uploads cannot
+   * overshoot it; returns how many the device holds.
+   */
+  addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[], limit?: number): Promise<number>;
   countOneTimePrekeys(clientHash: ClientHash): Promise<number>;
   /** Adds one-time KEM prekeys, as `addOneTimePrekeys`; returns how many the device holds. */
-  addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[]): Promise<number>;
+  addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[], limit?: number): Promise<number>;
   countKemPrekeys(clientHash: ClientHash): Promise<{ oneTime: number; hasLastResort: boolean }>;
   /** Identity keys of each device of a user that has uploaded them. */
   listDeviceIdentities(userHash: UserHash): Promise<{ clientHash: ClientHash; identity: IdentityKeys }[]>;

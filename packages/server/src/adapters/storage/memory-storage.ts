@@ -327,11 +327,11 @@ export class MemoryStorage implements Storage {
     return 'ok' as const;
   }
 
-  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[]): Promise<number> {
+  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[], limit = Infinity): Promise<number> {
     this.#assertOpen();
     const held = this.#deviceKeys.get(clientHash);
     if (!held) return 0;
-    for (const p of prekeys) if (!held.oneTimeKem.has(p.id)) held.oneTimeKem.set(p.id, copy(p));
+    for (const p of prekeys) if (held.oneTimeKem.size < limit && !held.oneTimeKem.has(p.id)) held.oneTimeKem.set(p.id, copy(p));
     return held.oneTimeKem.size;
   }
 
@@ -341,11 +341,11 @@ export class MemoryStorage implements Storage {
     return { oneTime: held?.oneTimeKem.size ?? 0, hasLastResort: held?.lastResortKem !== undefined };
   }
 
-  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number> {
+  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[], limit = Infinity): Promise<number> {
     this.#assertOpen();
     const held = this.#deviceKeys.get(clientHash);
     if (!held) return 0;
-    for (const p of prekeys) if (!held.oneTime.has(p.id)) held.oneTime.set(p.id, copy(p));
+    for (const p of prekeys) if (held.oneTime.size < limit && !held.oneTime.has(p.id)) held.oneTime.set(p.id, copy(p));
     return held.oneTime.size;
   }
 

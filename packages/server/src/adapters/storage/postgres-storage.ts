@@ -540,16 +540,20 @@ export class PostgresStorage implements Storage {
     });
   }
 
-  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number> {
+  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[], limit = Infinity): Promise<number> {
     return this.#tx(async (sql) => {
-      // FOR KEY SHARE keeps the device's keys from being deleted under the inserts.
-      const keys = await sql.query('SELECT 1 FROM device_keys WHERE client_hash = $1 FOR KEY SHARE', [clientHash]);
+      // FOR NO KEY UPDATE keeps the device's keys from being deleted under the inserts, and
+      // makes concurrent uploads for one device take turns, so the count below holds.
+      const keys = await sql.query('SELECT 1 FROM device_keys WHERE client_hash = $1 FOR NO KEY UPDATE', [clientHash]);
       if (keys.rowCount === 0) return 0;
+      const held = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_prekeys WHERE client_hash = $1', [clientHash]);
+      const room = Math.max(0, limit - (held.rows[0]?.n ?? 0));
+      const taken = prekeys.slice(0, room);
       await sql.query(
         `INSERT INTO one_time_prekeys (client_hash, id, pub)
          SELECT $1, p.id, p.pub FROM unnest($2::bigint[], $3::text[]) AS p(id, pub)
          ON CONFLICT DO NOTHING`,
-        [clientHash, prekeys.map((p) => p.id), prekeys.map((p) => p.pub)],
+        [clientHash, taken.map((p) => p.id), taken.map((p) => p.pub)],
       );
       const count = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_prekeys WHERE client_hash = $1', [
         clientHash,
@@ -558,15 +562,18 @@ export class PostgresStorage implements Storage {
     });
   }
 
-  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[]): Promise<number> {
+  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[], limit = Infinity): Promise<number> {
     return this.#tx(async (sql) => {
-      const keys = await sql.query('SELECT 1 FROM device_keys WHERE client_hash = $1 FOR KEY SHARE', [clientHash]);
+      const keys = await sql.query('SELECT 1 FROM device_keys WHERE client_hash = $1 FOR NO KEY UPDATE', [clientHash]);
       if (keys.rowCount === 0) return 0;
+      const held = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_kem_prekeys WHERE client_hash = $1', [clientHash]);
+      const room = Math.max(0, limit - (held.rows[0]?.n ?? 0));
+      const taken = prekeys.slice(0, room);
       await sql.query(
         `INSERT INTO one_time_kem_prekeys (client_hash, id, pub, signature)
          SELECT $1, p.id, p.pub, p.signature FROM unnest($2::bigint[], $3::text[], $4::text[]) AS p(id, pub, signature)
          ON CONFLICT DO NOTHING`,
-        [clientHash, prekeys.map((p) => p.id), prekeys.map((p) => p.pub), prekeys.map((p) => p.signature)],
+        [clientHash, taken.map((p) => p.id), taken.map((p) => p.pub), taken.map((p) => p.signature)],
       );
       const count = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_kem_prekeys WHERE client_hash = $1', [
         clientHash,

@@ -535,10 +535,11 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[]): Promise<number> {
+  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[], limit = Infinity): Promise<number> {
     return this.#write(() => {
       if (!this.#keys.getKeys.get(clientHash)) return 0;
-      for (const p of prekeys) this.#keys.insertKemPrekey.run(clientHash, p.id, p.pub, p.signature);
+      const room = limit - (this.#keys.countKemPrekeys.get(clientHash) ?? 0);
+      for (const p of prekeys.slice(0, Math.max(0, room))) this.#keys.insertKemPrekey.run(clientHash, p.id, p.pub, p.signature);
       return this.#keys.countKemPrekeys.get(clientHash) ?? 0;
     });
   }
@@ -551,10 +552,12 @@ export class SqliteStorage implements Storage {
     };
   }
 
-  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[]): Promise<number> {
+  async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[], limit = Infinity): Promise<number> {
     return this.#write(() => {
       if (!this.#keys.getKeys.get(clientHash)) return 0;
-      for (const p of prekeys) this.#keys.insertPrekey.run(clientHash, p.id, p.pub);
+      // Counted inside the write transaction: concurrent uploads cannot overshoot the limit.
+      const room = limit - (this.#keys.countPrekeys.get(clientHash) ?? 0);
+      for (const p of prekeys.slice(0, Math.max(0, room))) this.#keys.insertPrekey.run(clientHash, p.id, p.pub);
       return this.#keys.countPrekeys.get(clientHash) ?? 0;
     });
   }

@@ -619,10 +619,15 @@ export function storageContract(
         expect(await storage.addOneTimeKemPrekeys(phone.clientHash, [kem(9, 'a'), kem(4, 'b')])).toBe(2);
         expect(await storage.addOneTimeKemPrekeys(phone.clientHash, [kem(4, 'z')])).toBe(2);
         expect(await storage.addOneTimeKemPrekeys(hash<ClientHash>('nobody'), [kem(1)])).toBe(0);
+        // A limit is counted against what the device holds: only one of these two fits under 3.
+        expect(await storage.addOneTimeKemPrekeys(phone.clientHash, [kem(20, 'c'), kem(21, 'd')], 3)).toBe(3);
+        expect(await storage.addOneTimeKemPrekeys(phone.clientHash, [kem(22, 'e')], 3)).toBe(3);
+        expect(await storage.addOneTimePrekeys(phone.clientHash, [{ id: 1, pub: key('a') }, { id: 2, pub: key('b') }], 1)).toBe(1);
         const first = await storage.takeBundles(alice.userHash);
         expect(first[0]!.bundle.kemPrekey).toEqual(kem(4, 'b'));
         expect(first[1]!.bundle.kemPrekey).toBeUndefined(); // a v1 device's bundle
         expect((await storage.takeBundles(alice.userHash))[0]!.bundle.kemPrekey).toEqual(kem(9, 'a'));
+        expect((await storage.takeBundles(alice.userHash))[0]!.bundle.kemPrekey).toEqual(kem(20, 'c'));
         expect(await storage.countKemPrekeys(phone.clientHash)).toEqual({ oneTime: 0, hasLastResort: true });
         for (let i = 0; i < 2; i++) expect((await storage.takeBundles(alice.userHash))[0]!.bundle.kemPrekey).toEqual(kem(1, 'L'));
         // An upload without a last-resort KEM prekey keeps the one held; a new one replaces it.
