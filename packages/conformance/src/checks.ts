@@ -424,25 +424,46 @@ export const CHECKS: Check[] = [
     },
   },
   {
-    name: 'keys: devices publish keys; chat peers fetch bundles, each one-time prekey once; strangers get FORBIDDEN',
+    name: 'keys: devices publish keys (E2E v2 KEM prekeys too); chat peers fetch bundles, each one-time prekey once; strangers get FORBIDDEN',
     async run(_ctx, state) {
       const alice = state.get<Online>('online:alice:phone');
       const bob = state.get<Online>('online:bob:phone');
       const minor = state.get<Online>('online:minor:phone');
       const identity = { signingPub: key(), dhPub: key() };
-      const upload = { identity, signedPrekey: { id: 1, pub: key(), signature: randomBytes(64).toString('base64url') }, oneTimePrekeys: [{ id: 2, pub: key() }] };
-      const status = (await alice.conn.ok('mutation', 'keys.upload', upload)) as { hasIdentity: boolean; oneTimePrekeys: number };
-      assert(status.hasIdentity && status.oneTimePrekeys === 1, `keys.upload answered ${JSON.stringify(status)}`);
+      // ML-KEM-768 prekeys are 1,184 bytes; the server stores them as given (devices check the signatures).
+      const kem = (id: number) => ({ id, pub: randomBytes(1184).toString('base64url'), signature: randomBytes(64).toString('base64url') });
+      const upload = {
+        identity,
+        signedPrekey: { id: 1, pub: key(), signature: randomBytes(64).toString('base64url') },
+        oneTimePrekeys: [{ id: 2, pub: key() }],
+        lastResortKemPrekey: kem(1),
+        oneTimeKemPrekeys: [kem(2)],
+      };
+      const status = (await alice.conn.ok('mutation', 'keys.upload', upload)) as {
+        hasIdentity: boolean;
+        oneTimePrekeys: number;
+        oneTimeKemPrekeys: number;
+        hasLastResortKemPrekey: boolean;
+      };
+      assert(
+        status.hasIdentity && status.oneTimePrekeys === 1 && status.oneTimeKemPrekeys === 1 && status.hasLastResortKemPrekey,
+        `keys.upload answered ${JSON.stringify(status)}`,
+      );
       assert(((await alice.conn.ok('query', 'keys.status')) as { oneTimePrekeys: number }).oneTimePrekeys === 1, 'keys.status disagrees');
       const other = { ...upload, identity: { signingPub: key(), dhPub: key() } };
       expectCode(await alice.conn.fails('mutation', 'keys.upload', other), 'CONFLICT');
       const aliceHash = state.get<User>('user:alice').userHash;
-      type Bundles = { devices: { clientHash: string; bundle: { identitySigningPub: string; oneTimePrekey?: { id: number } } }[] };
+      type Bundles = {
+        devices: { clientHash: string; bundle: { identitySigningPub: string; oneTimePrekey?: { id: number }; kemPrekey?: { id: number } } }[];
+      };
       const first = (await bob.conn.ok('mutation', 'keys.bundles', { userHash: aliceHash })) as Bundles;
       const phone = first.devices.find((d) => d.clientHash === alice.device.clientHash);
       assert(phone?.bundle.identitySigningPub === identity.signingPub && phone.bundle.oneTimePrekey?.id === 2, "bob did not get alice's bundle with its prekey");
+      assert(phone.bundle.kemPrekey?.id === 2, "bob did not get alice's one-time KEM prekey");
       const second = (await bob.conn.ok('mutation', 'keys.bundles', { userHash: aliceHash })) as Bundles;
-      assert(!second.devices.find((d) => d.clientHash === alice.device.clientHash)?.bundle.oneTimePrekey, 'a one-time prekey was handed out twice');
+      const again = second.devices.find((d) => d.clientHash === alice.device.clientHash)?.bundle;
+      assert(!again?.oneTimePrekey, 'a one-time prekey was handed out twice');
+      assert(again?.kemPrekey?.id === 1, 'with no one-time KEM prekey left, the bundle must carry the last-resort one');
       const devices = (await bob.conn.ok('query', 'keys.devices', { userHash: aliceHash })) as { devices: { identity: unknown }[] };
       assert(devices.devices.some((d) => JSON.stringify(d.identity) === JSON.stringify(identity)), "keys.devices lacks alice's identity");
       expectCode(await minor.conn.fails('mutation', 'keys.bundles', { userHash: aliceHash }), 'FORBIDDEN');

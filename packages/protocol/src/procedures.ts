@@ -357,28 +357,31 @@ export const PROCEDURES = {
   'keys.upload': {
     kind: 'mutation',
     auth: 'device',
-    summary: "Sets the device's identity keys (once; a different identity is refused) and signed prekey, and adds one-time prekeys. See docs/e2e.md.",
+    summary:
+      "Sets the device's identity keys (once; a different identity is refused) and signed prekeys (curve, and for E2E v2 the last-resort ML-KEM-768 one), and adds one-time prekeys of both kinds. See docs/e2e.md.",
     input: keysUploadInput,
     output: keysStatusOutput,
     errors: ['CONFLICT'],
     example: {
       input: { identity: { signingPub: key[0], dhPub: key[1] }, signedPrekey, oneTimePrekeys: [{ id: 2, pub: key[2] }] },
-      output: { hasIdentity: true, oneTimePrekeys: 1 },
+      output: { hasIdentity: true, oneTimePrekeys: 1, oneTimeKemPrekeys: 0, hasLastResortKemPrekey: false },
     },
   },
   'keys.status': {
     kind: 'query',
     auth: 'device',
-    summary: 'Whether the device has uploaded its identity, and how many one-time prekeys remain (top up when low).',
+    summary:
+      'Whether the device has uploaded its identity (and a last-resort KEM prekey), and how many one-time prekeys of each kind remain (top up when low).',
     input: noInput,
     output: keysStatusOutput,
     errors: [],
-    example: { output: { hasIdentity: true, oneTimePrekeys: 57 } },
+    example: { output: { hasIdentity: true, oneTimePrekeys: 57, oneTimeKemPrekeys: 18, hasLastResortKemPrekey: true } },
   },
   'keys.bundles': {
     kind: 'mutation',
     auth: 'device',
-    summary: "One prekey bundle per device of a chat peer or of the user's own devices; each one-time prekey is handed out once.",
+    summary:
+      "One prekey bundle per device of a chat peer or of the user's own devices; each one-time prekey (curve and KEM) is handed out once, then the last-resort KEM prekey.",
     input: keysBundlesInput,
     output: keysBundlesOutput,
     errors: ['FORBIDDEN'],
