@@ -116,13 +116,13 @@ describe('E2E v2', () => {
     for (const needle of ['PLAINTEXT', 'twenty-chr', 'xxxxxxxxxx']) expect(database.includes(needle), needle).toBe(false);
 
     // The one-time KEM prekey Alice used was handed out once: Bob's count on the server fell.
-    const status = await rawClient(t.url, bob.credentials);
+    const status = rawClient(t.url, bob.credentials);
     try {
       const s = (await status.client.keys!.status!.query()) as { oneTimeKemPrekeys: number; hasLastResortKemPrekey: boolean };
       expect(s.hasLastResortKemPrekey).toBe(true);
       expect(s.oneTimeKemPrekeys).toBe(19);
     } finally {
-      status.close();
+      await status.close();
     }
   });
 
@@ -152,7 +152,7 @@ describe('E2E v2', () => {
     const { devices } = (await raw.client.keys!.bundles!.mutate({ userHash: bob.userHash })) as {
       devices: { clientHash: string; bundle: Record<string, unknown> }[];
     };
-    raw.close();
+    await raw.close();
     const { kemPrekey, ...stripped } = devices[0]!.bundle;
     expect(kemPrekey).toBeDefined(); // the server had it; a malicious one would drop it
     const parts = device.encryptFor(

@@ -76,7 +76,7 @@ describe('keys: E2E v2 input', () => {
       oneTimeKemPrekeys: 0,
       hasLastResortKemPrekey: false,
     });
-    raw.close();
+    await raw.close();
   });
 
   it('refuses KEM uploads and bundles to the unauthorised, and bundles to strangers', async () => {
@@ -87,10 +87,10 @@ describe('keys: E2E v2 input', () => {
     const { input } = upload(user.userHash, user.credentials.clientHash, 2);
     expect(await errorOf(call(anonymous.client, 'keys.upload', 'mutate', input))).toBe('UNAUTHORIZED');
     expect(await errorOf(call(anonymous.client, 'keys.status', 'query', undefined))).toBe('UNAUTHORIZED');
-    anonymous.close();
+    await anonymous.close();
     const raw = rawClient(t.url, stranger.credentials);
     expect(await errorOf(call(raw.client, 'keys.bundles', 'mutate', { userHash: user.userHash }))).toBe('FORBIDDEN');
-    raw.close();
+    await raw.close();
   });
 
   it('keeps at most the limit of one-time KEM prekeys, and keeps the last-resort one', async () => {
@@ -101,7 +101,7 @@ describe('keys: E2E v2 input', () => {
     expect(await call(raw.client, 'keys.upload', 'mutate', input)).toMatchObject({ oneTimeKemPrekeys: MAX_KEM_PREKEYS_PER_UPLOAD, hasLastResortKemPrekey: true });
     const more = { ...input, lastResortKemPrekey: undefined, oneTimeKemPrekeys: device.generateOneTimeKemPrekeys(10) };
     expect(await call(raw.client, 'keys.upload', 'mutate', more)).toMatchObject({ oneTimeKemPrekeys: MAX_ONE_TIME_KEM_PREKEYS, hasLastResortKemPrekey: true });
-    raw.close();
+    await raw.close();
 
     // The same in one frame from a fresh device: 100 uploads of one KEM prekey each (about 190 KB).
     const other = await signUp(t.url);
