@@ -59,6 +59,16 @@ describe('the app screen', () => {
     expect(frame).toContain('◌ reconnecting…');
   });
 
+  it('shows a changed peer key and an E2E v1 fallback beside the safety code', () => {
+    let state = initialState(me, [chat('c1', { safetyCode: '12345 67890' })]);
+    state = reduce(state, { type: 'encryption.downgraded', chatId: 'c1' as ChatId, userHash: bob.userHash, clientHash: 'x' as never, version: 1 });
+    expect(screen(state).lastFrame()).toContain('safety code 12345 67890 · ⚠ E2E v1: no post-quantum keys, no padding');
+    state = reduce(state, { type: 'peer.identityChanged', userHash: bob.userHash, clientHash: 'x' as never, previousIdentity: 'a', identity: 'b' });
+    const frame = screen(state).lastFrame()!;
+    expect(frame).toContain('safety code 12345 67890 · ⚠ key changed');
+    expect(frame).toContain('compare the safety code again');
+  });
+
   it('counts unread messages of the chats not on screen, and says when a chat has ended', () => {
     let state = initialState(me, [chat('c1'), chat('c2', { peer: { ...bob, username: 'ann' } })]);
     expect(state.current).toBe('c1');
