@@ -136,11 +136,11 @@ describe('E2EDevice', () => {
     const { a1, b1 } = devices();
     const m1 = send(a1, [b1], 'lost in transit').get(b1.address.clientHash)!;
     const m2 = send(a1, [b1], 'arrives first').get(b1.address.clientHash)!;
-    expect(fromBase64url(m2.header).length).toBe(1206); // v2: the ML-KEM ciphertext rides along
+    expect(fromBase64url(m2.header).length).toBe(1246); // v2: the ML-KEM ciphertext rides along
     expect(receive(b1, a1.address, m2)).toBe('arrives first');
     expect(receive(b1, a1.address, m1)).toBe('lost in transit');
     receive(a1, b1.address, send(b1, [a1], 'reply').get(a1.address.clientHash));
-    expect(fromBase64url(send(a1, [b1], 'plain').get(b1.address.clientHash)!.header).length).toBe(42);
+    expect(fromBase64url(send(a1, [b1], 'plain').get(b1.address.clientHash)!.header).length).toBe(82); // v2: sealed ratchet fields
   });
 
   it('uses a one-time prekey once and deletes its private half', () => {

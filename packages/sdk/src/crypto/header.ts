@@ -9,7 +9,11 @@ export const LATEST_VERSION: E2EVersion = 2;
 
 const HAS_INIT = 1;
 const HAS_ONE_TIME_PREKEY = 2;
-const BASE_LENGTH = 42;
+/** The ratchet fields: ratchet public key, pn, n. */
+export const RATCHET_FIELDS_BYTES = 40;
+/** v2 seals them: 24-byte nonce + 40 + 16-byte tag. */
+export const SEALED_FIELDS_BYTES = 24 + RATCHET_FIELDS_BYTES + 16;
+const BODY_LENGTH = { 1: RATCHET_FIELDS_BYTES, 2: SEALED_FIELDS_BYTES } as const;
 /** IK_A, EK_A, signed prekey id; v2 adds the KEM prekey id and the KEM ciphertext. */
 const INIT_LENGTH = { 1: 68, 2: 68 + 4 + KEM_CIPHERTEXT_BYTES } as const;
 
@@ -23,21 +27,41 @@ export interface X3dhInit {
   readonly kem?: { readonly prekeyId: number; readonly ciphertext: Uint8Array } | undefined;
 }
 
-export interface MessageHeader {
-  readonly version: E2EVersion;
+export interface RatchetFields {
   readonly ratchetPub: Uint8Array;
   /** Messages sent in the sender's previous sending chain (PN in the Double Ratchet spec). */
   readonly previousChainLength: number;
   readonly n: number;
-  readonly init?: X3dhInit | undefined;
+}
+
+/** v1 carries the ratchet fields in the clear; v2 seals them under the chain's header key. */
+export type MessageHeader =
+  | (RatchetFields & { readonly version: 1; readonly init?: X3dhInit | undefined })
+  | { readonly version: 2; readonly sealed: Uint8Array; readonly init?: X3dhInit | undefined };
+
+export function encodeRatchetFields(f: RatchetFields): Uint8Array {
+  return concatBytes(f.ratchetPub, u32be(f.previousChainLength), u32be(f.n));
+}
+
+export function decodeRatchetFields(bytes: Uint8Array): RatchetFields {
+  if (bytes.length !== RATCHET_FIELDS_BYTES) throw new CryptoError('MALFORMED', 'bad ratchet fields');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { ratchetPub: bytes.slice(0, 32), previousChainLength: view.getUint32(32), n: view.getUint32(36) };
+}
+
+/** Version and flags: the first two bytes, which v2 binds into the sealed fields. */
+export function headerPrefix(version: E2EVersion, init: X3dhInit | undefined): Uint8Array {
+  const flags = (init ? HAS_INIT : 0) | (init?.oneTimePrekeyId !== undefined ? HAS_ONE_TIME_PREKEY : 0);
+  return Uint8Array.of(version, flags);
 }
 
 export function encodeHeader(h: MessageHeader): Uint8Array {
   if (h.init && (h.version === 2) !== (h.init.kem !== undefined)) {
     throw new CryptoError('MALFORMED', 'a v2 handshake carries KEM data and a v1 one does not');
   }
-  const flags = (h.init ? HAS_INIT : 0) | (h.init?.oneTimePrekeyId !== undefined ? HAS_ONE_TIME_PREKEY : 0);
-  const parts = [Uint8Array.of(h.version, flags), h.ratchetPub, u32be(h.previousChainLength), u32be(h.n)];
+  const body = h.version === 1 ? encodeRatchetFields(h) : h.sealed;
+  if (body.length !== BODY_LENGTH[h.version]) throw new CryptoError('MALFORMED', 'bad header body');
+  const parts = [headerPrefix(h.version, h.init), body];
   if (h.init) {
     parts.push(h.init.identitySigningPub, h.init.ephemeralPub, u32be(h.init.signedPrekeyId));
     if (h.init.kem) parts.push(u32be(h.init.kem.prekeyId), h.init.kem.ciphertext);
@@ -54,28 +78,25 @@ export function decodeHeader(bytes: Uint8Array): MessageHeader {
   if ((version !== 1 && version !== 2) || flags > 3 || (hasOneTime && !hasInit)) {
     throw new CryptoError('MALFORMED', 'bad message header');
   }
+  const initAt = 2 + BODY_LENGTH[version];
   const initLength = INIT_LENGTH[version];
-  if (bytes.length !== BASE_LENGTH + (hasInit ? initLength : 0) + (hasOneTime ? 4 : 0)) {
+  if (bytes.length !== initAt + (hasInit ? initLength : 0) + (hasOneTime ? 4 : 0)) {
     throw new CryptoError('MALFORMED', 'bad message header');
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const kemAt = BASE_LENGTH + 68;
-  return {
-    version,
-    ratchetPub: bytes.slice(2, 34),
-    previousChainLength: view.getUint32(34),
-    n: view.getUint32(38),
-    init: hasInit
-      ? {
-          identitySigningPub: bytes.slice(42, 74),
-          ephemeralPub: bytes.slice(74, 106),
-          signedPrekeyId: view.getUint32(106),
-          oneTimePrekeyId: hasOneTime ? view.getUint32(BASE_LENGTH + initLength) : undefined,
-          kem:
-            version === 2
-              ? { prekeyId: view.getUint32(kemAt), ciphertext: bytes.slice(kemAt + 4, kemAt + 4 + KEM_CIPHERTEXT_BYTES) }
-              : undefined,
-        }
-      : undefined,
-  };
+  const kemAt = initAt + 68;
+  const init: X3dhInit | undefined = hasInit
+    ? {
+        identitySigningPub: bytes.slice(initAt, initAt + 32),
+        ephemeralPub: bytes.slice(initAt + 32, initAt + 64),
+        signedPrekeyId: view.getUint32(initAt + 64),
+        oneTimePrekeyId: hasOneTime ? view.getUint32(initAt + initLength) : undefined,
+        kem:
+          version === 2
+            ? { prekeyId: view.getUint32(kemAt), ciphertext: bytes.slice(kemAt + 4, kemAt + 4 + KEM_CIPHERTEXT_BYTES) }
+            : undefined,
+      }
+    : undefined;
+  const body = bytes.slice(2, initAt);
+  return version === 1 ? { version, ...decodeRatchetFields(body), init } : { version, sealed: body, init };
 }

@@ -1,7 +1,8 @@
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { CryptoError } from './errors.js';
-import { decodeHeader } from './header.js';
+import { decodeHeader, type E2EVersion } from './header.js';
+import { generateKemPrekey } from './kem.js';
 import { generateIdentity, generateSignedPrekey } from './keys.js';
 import {
   MAX_SKIP,
@@ -20,14 +21,16 @@ const AD = utf8ToBytes('addresses');
 type Sealed = { header: Uint8Array; ciphertext: Uint8Array };
 
 /** A sender and a receiver sharing one session; `send` returns the sealed messages. */
-function conversation() {
+function conversation(version: E2EVersion) {
   const alice = generateIdentity(rng);
   const bob = generateIdentity(rng);
   const signedPrekey = generateSignedPrekey(bob, 1, rng);
-  let sender = initiateSession(alice, toBundle(bob, signedPrekey), rng).session;
+  const kem = version === 2 ? generateKemPrekey(bob, 1, true, rng) : undefined;
+  let sender = initiateSession(alice, toBundle(bob, signedPrekey, undefined, kem), rng).session;
+  expect(sender.version).toBe(version);
   const first = ratchetEncrypt(sender, utf8ToBytes('hello'), AD, rng);
   sender = first.session;
-  let receiver: Session = acceptSession(bob, signedPrekey.keyPair.secretKey, undefined, decodeHeader(first.header));
+  let receiver: Session = acceptSession(bob, signedPrekey.keyPair.secretKey, undefined, decodeHeader(first.header), kem?.seed);
   receiver = open(receiver, first).session;
   return {
     get sender() {
@@ -61,9 +64,11 @@ function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-describe('Double Ratchet', () => {
+// v2 is the header-encryption variant: the same limits must hold when chains are found by
+// trying header keys instead of reading the ratchet key.
+describe.each([1, 2] as const)('Double Ratchet, E2E v%i', (version) => {
   it(`refuses to skip more than ${MAX_SKIP} messages of one chain, leaving the session usable`, () => {
-    const c = conversation();
+    const c = conversation(version);
     const messages = c.send(MAX_SKIP + 2);
     expect(codeOf(() => open(c.receiver, messages[MAX_SKIP + 1]!))).toBe('TOO_MANY_SKIPPED');
     const after = open(c.receiver, messages[0]!);
@@ -74,7 +79,7 @@ describe('Double Ratchet', () => {
   });
 
   it(`keeps at most ${MAX_SKIPPED_KEYS} skipped keys, dropping the oldest`, () => {
-    const c = conversation();
+    const c = conversation(version);
     let receiver = c.receiver;
     const chains: Sealed[][] = [];
     for (let chain = 0; chain < 3; chain++) {
@@ -93,7 +98,7 @@ describe('Double Ratchet', () => {
   });
 
   it('round-trips through JSON, skipped keys and pending X3DH data included', () => {
-    const c = conversation();
+    const c = conversation(version);
     const [, second] = c.send(2);
     const receiver = open(c.receiver, second!).session;
     for (const session of [receiver, c.sender]) {

@@ -7,6 +7,7 @@ import {
   asArray,
   asObject,
   equalBytes,
+  fromBase64url,
   readBytes,
   readOptionalBytes,
   readString,
@@ -14,7 +15,16 @@ import {
   toBase64url,
 } from './encoding.js';
 import { CryptoError } from './errors.js';
-import { decodeHeader, encodeHeader, type E2EVersion, type X3dhInit } from './header.js';
+import {
+  decodeHeader,
+  decodeRatchetFields,
+  encodeHeader,
+  encodeRatchetFields,
+  headerPrefix,
+  type E2EVersion,
+  type RatchetFields,
+  type X3dhInit,
+} from './header.js';
 import { dh, generateKeyPair, x25519FromSecret, type KeyPair, type Rng } from './keys.js';
 import { KEM_CIPHERTEXT_BYTES } from './kem.js';
 import { MAX_SEALED_BYTES, pad, unpad } from './padding.js';
@@ -23,8 +33,12 @@ import { MAX_SEALED_BYTES, pad, unpad } from './padding.js';
 export const MAX_SKIP = 1000;
 /** Most skipped message keys kept per session; the oldest are dropped first. */
 export const MAX_SKIPPED_KEYS = 2000;
-/** Retired peer ratchet keys remembered so a replay from an old chain reports REPLAY. */
+/**
+ * Retired receiving chains remembered (v1: the peer's ratchet key; v2: the chain's header key),
+ * so a replay from an old chain reports REPLAY and, in v2, skipped messages of it still open.
+ */
 const RETIRED_RATCHETS_KEPT = 32;
+const HEADER_KEYS_INFO = utf8ToBytes('OmeChat/e2e/v2/header-keys');
 const NONCE_BYTES = 24;
 const TAG_BYTES = 16;
 const ROOT_INFO = { 1: utf8ToBytes('OmeChat/e2e/v1/ratchet'), 2: utf8ToBytes('OmeChat/e2e/v2/ratchet') } as const;
@@ -52,17 +66,51 @@ export interface Session {
   /** `${base64url(ratchetPub)}:${n}` -> message key, in insertion order. */
   readonly skipped: ReadonlyMap<string, Uint8Array>;
   readonly retiredRatchets: readonly string[];
+  /** v2 only: the header keys of the Double Ratchet's header-encryption variant (HKs, HKr, NHKs, NHKr). */
+  readonly headerKeys: HeaderKeys | undefined;
   /** Repeated in every header until the peer answers, so any of our first messages can start the session. */
   readonly pendingInit: X3dhInit | undefined;
 }
 
+export interface HeaderKeys {
+  readonly send: Uint8Array | undefined;
+  readonly recv: Uint8Array | undefined;
+  readonly nextSend: Uint8Array;
+  readonly nextRecv: Uint8Array;
+}
+
+/** v2 also derives the next header key from each root step (KDF_RK_HE in the Double Ratchet spec, §4). */
 export function kdfRoot(
   rootKey: Uint8Array,
   dhOutput: Uint8Array,
   version: E2EVersion = 1,
-): { rootKey: Uint8Array; chainKey: Uint8Array } {
-  const out = hkdf(sha256, dhOutput, rootKey, ROOT_INFO[version], 64);
-  return { rootKey: out.slice(0, 32), chainKey: out.slice(32) };
+): { rootKey: Uint8Array; chainKey: Uint8Array; nextHeaderKey: Uint8Array | undefined } {
+  const out = hkdf(sha256, dhOutput, rootKey, ROOT_INFO[version], version === 2 ? 96 : 64);
+  return { rootKey: out.slice(0, 32), chainKey: out.slice(32, 64), nextHeaderKey: version === 2 ? out.slice(64) : undefined };
+}
+
+/**
+ * The two header keys both sides start from (shared_hka and shared_nhkb in the spec, §4.3):
+ * the initiator's first sending header key, and the responder's first one.
+ */
+export function initialHeaderKeys(sharedSecret: Uint8Array): { initiator: Uint8Array; responder: Uint8Array } {
+  const out = hkdf(sha256, sharedSecret, new Uint8Array(32), HEADER_KEYS_INFO, 64);
+  return { initiator: out.slice(0, 32), responder: out.slice(32) };
+}
+
+/** Seals the ratchet fields (HENCRYPT): a header key serves a whole chain, so the nonce is random. */
+function sealFields(headerKey: Uint8Array, fields: RatchetFields, ad: Uint8Array, rng: Rng): Uint8Array {
+  const nonce = rng(NONCE_BYTES);
+  return concatBytes(nonce, xchacha20poly1305(headerKey, nonce, ad).encrypt(encodeRatchetFields(fields)));
+}
+
+function openFields(headerKey: Uint8Array | undefined, sealed: Uint8Array, ad: Uint8Array): RatchetFields | undefined {
+  if (!headerKey) return undefined;
+  try {
+    return decodeRatchetFields(xchacha20poly1305(headerKey, sealed.subarray(0, NONCE_BYTES), ad).decrypt(sealed.subarray(NONCE_BYTES)));
+  } catch {
+    return undefined; // another key's header: the caller tries the next one
+  }
 }
 
 export function kdfChain(chainKey: Uint8Array): { chainKey: Uint8Array; messageKey: Uint8Array } {
@@ -81,9 +129,15 @@ export function initiatorSession(
   rng: Rng,
 ): Session {
   const ourRatchet = generateKeyPair(rng);
-  const { rootKey, chainKey } = kdfRoot(start.sharedSecret, dh(ourRatchet.secretKey, start.theirSignedPrekey), start.version);
+  const { rootKey, chainKey, nextHeaderKey } = kdfRoot(
+    start.sharedSecret,
+    dh(ourRatchet.secretKey, start.theirSignedPrekey),
+    start.version,
+  );
+  const shared = start.version === 2 ? initialHeaderKeys(start.sharedSecret) : undefined;
   return {
     version: start.version,
+    headerKeys: shared && { send: shared.initiator, recv: undefined, nextSend: nextHeaderKey!, nextRecv: shared.responder },
     ad: start.ad,
     remoteIdentity: start.remoteIdentity,
     handshake: start.init.ephemeralPub,
@@ -107,8 +161,10 @@ export function initiatorSession(
 
 /** The responder cannot send until the initiator's first message has ratcheted it forward. */
 export function responderSession(start: SessionStart & { ourSignedPrekey: KeyPair; handshake: Uint8Array }): Session {
+  const shared = start.version === 2 ? initialHeaderKeys(start.sharedSecret) : undefined;
   return {
     version: start.version,
+    headerKeys: shared && { send: undefined, recv: undefined, nextSend: shared.responder, nextRecv: shared.initiator },
     ad: start.ad,
     remoteIdentity: start.remoteIdentity,
     handshake: start.handshake,
@@ -135,13 +191,17 @@ export function ratchetEncrypt(
 ): { session: Session; header: Uint8Array; ciphertext: Uint8Array } {
   if (!session.sendChain) throw new CryptoError('NO_SESSION', 'session cannot send before the peer has written');
   const { chainKey, messageKey } = kdfChain(session.sendChain);
-  const header = encodeHeader({
-    version: session.version,
-    ratchetPub: session.ourRatchet.publicKey,
-    previousChainLength: session.prevSendN,
-    n: session.sendN,
-    init: session.pendingInit,
-  });
+  const fields = { ratchetPub: session.ourRatchet.publicKey, previousChainLength: session.prevSendN, n: session.sendN };
+  const init = session.pendingInit;
+  let header: Uint8Array;
+  if (session.version === 1) {
+    header = encodeHeader({ version: 1, ...fields, init });
+  } else {
+    const headerKey = session.headerKeys?.send;
+    if (!headerKey) throw new CryptoError('NO_SESSION', 'session cannot send before the peer has written');
+    const sealed = sealFields(headerKey, fields, concatBytes(session.ad, headerPrefix(2, init)), rng);
+    header = encodeHeader({ version: 2, sealed, init });
+  }
   const nonce = rng(NONCE_BYTES);
   const body = session.version === 2 ? pad(plaintext, MAX_SEALED_BYTES) : plaintext;
   const sealed = xchacha20poly1305(messageKey, nonce, concatBytes(session.ad, extraAd, header)).encrypt(body);
@@ -162,32 +222,67 @@ export function ratchetDecrypt(
   const h = decodeHeader(header);
   // Another session with this peer may speak the header's version; this one cannot open it.
   if (h.version !== session.version) throw new CryptoError('DECRYPT_FAILED', 'header version differs from the session');
-  const ratchetId = toBase64url(h.ratchetPub);
   const ad = concatBytes(session.ad, extraAd, header);
   const open = (messageKey: Uint8Array) => {
     const opened = openMessage(messageKey, ciphertext, ad);
     return session.version === 2 ? unpad(opened) : opened;
   };
+  const step = h.version === 1 ? clearStep(session, h) : sealedStep(session, h.sealed, concatBytes(session.ad, header.subarray(0, 2)));
 
-  const skippedId = `${ratchetId}:${h.n}`;
-  const stored = session.skipped.get(skippedId);
-  if (stored) {
-    const plaintext = open(stored);
+  if (step.kind === 'skipped') {
+    const plaintext = open(step.messageKey);
     const skipped = new Map(session.skipped);
-    skipped.delete(skippedId);
+    skipped.delete(step.id);
     return { session: { ...session, skipped, pendingInit: undefined }, plaintext };
   }
-
-  const isCurrentChain = session.theirRatchet !== undefined && equalBytes(session.theirRatchet, h.ratchetPub);
-  if ((isCurrentChain && h.n < session.recvN) || session.retiredRatchets.includes(ratchetId)) {
-    throw new CryptoError('REPLAY', 'message key already used');
-  }
-  let next = isCurrentChain ? session : dhRatchet(skipTo(session, h.previousChainLength), h.ratchetPub, rng);
-  next = skipTo(next, h.n);
+  const { fields } = step;
+  let next = step.kind === 'current' ? session : dhRatchet(skipTo(session, fields.previousChainLength), fields.ratchetPub, rng);
+  next = skipTo(next, fields.n);
   if (!next.recvChain) throw new CryptoError('DECRYPT_FAILED');
   const { chainKey, messageKey } = kdfChain(next.recvChain);
   const plaintext = open(messageKey);
   return { session: { ...next, recvChain: chainKey, recvN: next.recvN + 1, pendingInit: undefined }, plaintext };
+}
+
+/** Where a message belongs: a stored skipped key, the current receiving chain, or the next one (a DH step). */
+type Step =
+  | { kind: 'skipped'; id: string; messageKey: Uint8Array }
+  | { kind: 'current' | 'next'; fields: RatchetFields };
+
+function skippedOrReplay(session: Session, chain: string, fields: RatchetFields, current: boolean): Step | undefined {
+  const id = `${chain}:${fields.n}`;
+  const messageKey = session.skipped.get(id);
+  if (messageKey) return { kind: 'skipped', id, messageKey };
+  if (!current || fields.n < session.recvN) throw new CryptoError('REPLAY', 'message key already used');
+  return undefined;
+}
+
+/** v1: the ratchet key in the clear names the chain. */
+function clearStep(session: Session, fields: RatchetFields): Step {
+  const chain = toBase64url(fields.ratchetPub);
+  const current = session.theirRatchet !== undefined && equalBytes(session.theirRatchet, fields.ratchetPub);
+  if (current || session.retiredRatchets.includes(chain) || session.skipped.has(`${chain}:${fields.n}`)) {
+    return skippedOrReplay(session, chain, fields, current) ?? { kind: 'current', fields };
+  }
+  return { kind: 'next', fields };
+}
+
+/**
+ * v2: the header key that opens the sealed fields names the chain (the spec's DecryptHeader,
+ * §4.4): the current one, a retired one (skipped keys, or a replay), or the next one.
+ */
+function sealedStep(session: Session, sealed: Uint8Array, ad: Uint8Array): Step {
+  const keys = session.headerKeys;
+  if (!keys) throw new CryptoError('MALFORMED', 'v2 session without header keys');
+  const current = openFields(keys.recv, sealed, ad);
+  if (current) return skippedOrReplay(session, toBase64url(keys.recv!), current, true) ?? { kind: 'current', fields: current };
+  for (const chain of [...session.retiredRatchets].reverse()) {
+    const fields = openFields(fromBase64url(chain), sealed, ad);
+    if (fields) return skippedOrReplay(session, chain, fields, false)!;
+  }
+  const next = openFields(keys.nextRecv, sealed, ad);
+  if (next) return { kind: 'next', fields: next };
+  throw new CryptoError('DECRYPT_FAILED', 'no header key opens this header');
 }
 
 function openMessage(messageKey: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array {
@@ -202,9 +297,9 @@ function openMessage(messageKey: Uint8Array, ciphertext: Uint8Array, ad: Uint8Ar
 
 /** Derives and stores the keys of messages in the current receiving chain we have not seen yet. */
 function skipTo(session: Session, until: number): Session {
-  if (!session.recvChain || !session.theirRatchet || until <= session.recvN) return session;
+  const ratchetId = chainId(session);
+  if (!session.recvChain || !ratchetId || until <= session.recvN) return session;
   if (until - session.recvN > MAX_SKIP) throw new CryptoError('TOO_MANY_SKIPPED');
-  const ratchetId = toBase64url(session.theirRatchet);
   const skipped = new Map(session.skipped);
   let chain = session.recvChain;
   for (let n = session.recvN; n < until; n++) {
@@ -220,15 +315,29 @@ function skipTo(session: Session, until: number): Session {
   return { ...session, recvChain: chain, recvN: until, skipped };
 }
 
+/** The name of the current receiving chain: v1 the peer's ratchet key, v2 its header key. */
+function chainId(session: Session): string | undefined {
+  const id = session.version === 1 ? session.theirRatchet : session.headerKeys?.recv;
+  return id && toBase64url(id);
+}
+
 function dhRatchet(session: Session, theirRatchet: Uint8Array, rng: Rng): Session {
   const receiving = kdfRoot(session.rootKey, dh(session.ourRatchet.secretKey, theirRatchet), session.version);
   const ourRatchet = generateKeyPair(rng);
   const sending = kdfRoot(receiving.rootKey, dh(ourRatchet.secretKey, theirRatchet), session.version);
-  const retiredRatchets = session.theirRatchet
-    ? [...session.retiredRatchets, toBase64url(session.theirRatchet)].slice(-RETIRED_RATCHETS_KEPT)
-    : session.retiredRatchets;
+  const retired = chainId(session);
+  const retiredRatchets = retired ? [...session.retiredRatchets, retired].slice(-RETIRED_RATCHETS_KEPT) : session.retiredRatchets;
+  const keys = session.headerKeys;
+  // DHRatchetHE (§4.3): the next header keys become current, and the root step gives new next ones.
+  const headerKeys = keys && {
+    send: keys.nextSend,
+    recv: keys.nextRecv,
+    nextRecv: receiving.nextHeaderKey!,
+    nextSend: sending.nextHeaderKey!,
+  };
   return {
     ...session,
+    headerKeys,
     rootKey: sending.rootKey,
     ourRatchet,
     theirRatchet,
@@ -258,6 +367,8 @@ export interface SessionJson {
   recvN: number;
   skipped: [string, string][];
   retiredRatchets: string[];
+  /** v2 only */
+  headerKeys?: { send: string | null; recv: string | null; nextSend: string; nextRecv: string } | null;
   pendingInit: {
     identitySigningPub: string;
     ephemeralPub: string;
@@ -286,6 +397,14 @@ export function sessionToJson(s: Session): SessionJson {
     recvN: s.recvN,
     skipped: [...s.skipped].map(([id, key]) => [id, toBase64url(key)]),
     retiredRatchets: [...s.retiredRatchets],
+    headerKeys: s.headerKeys
+      ? {
+          send: orNull(s.headerKeys.send),
+          recv: orNull(s.headerKeys.recv),
+          nextSend: toBase64url(s.headerKeys.nextSend),
+          nextRecv: toBase64url(s.headerKeys.nextRecv),
+        }
+      : null,
     pendingInit: init
       ? {
           identitySigningPub: toBase64url(init.identitySigningPub),
@@ -304,8 +423,16 @@ export function sessionFromJson(value: unknown): Session {
   const version = o.version ?? 1;
   if (version !== 1 && version !== 2) throw new CryptoError('MALFORMED', 'unknown session version');
   const kem = init?.kem == null ? undefined : asObject(init.kem, 'kem');
+  const hk = o.headerKeys == null ? undefined : asObject(o.headerKeys, 'headerKeys');
+  if ((version === 2) !== (hk !== undefined)) throw new CryptoError('MALFORMED', 'header keys belong to v2 sessions');
   return {
     version,
+    headerKeys: hk && {
+      send: readOptionalBytes(hk, 'send', 32),
+      recv: readOptionalBytes(hk, 'recv', 32),
+      nextSend: readBytes(hk, 'nextSend', 32),
+      nextRecv: readBytes(hk, 'nextRecv', 32),
+    },
     ad: readBytes(o, 'ad', 64),
     remoteIdentity: readBytes(o, 'remoteIdentity', 32),
     handshake: readBytes(o, 'handshake', 32),

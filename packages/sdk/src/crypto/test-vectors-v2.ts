@@ -4,7 +4,7 @@ import { toBase64url } from './encoding.js';
 import { generateKemPrekey, kemEncapsulate } from './kem.js';
 import { dh, generateIdentity, generateOneTimePrekey, generateSignedPrekey } from './keys.js';
 import { MAX_SEALED_BYTES, pad, paddedLength } from './padding.js';
-import { kdfChain, ratchetEncrypt } from './ratchet.js';
+import { initialHeaderKeys, kdfChain, ratchetEncrypt } from './ratchet.js';
 import { seededRng } from './seeded-rng.js';
 import { initiateSession, toBundle, x3dhSecret } from './x3dh.js';
 
@@ -63,10 +63,14 @@ export function buildVectorsV2() {
   const plaintext = 'Hello Bob, this is Alice, after quantum computers. 👋';
   const extraAd = addressAd(senderClientHash, recipientClientHash);
   const sealed = ratchetEncrypt(session, utf8ToBytes(plaintext), extraAd, seededRng(SEEDS_V2.aliceNonce));
+  // ratchetEncrypt draws the header's nonce, then the message's, from its stream.
+  const nonces = seededRng(SEEDS_V2.aliceNonce);
+  const headerNonce = nonces(24);
+  const headerKeys = initialHeaderKeys(x3dhSecret(dhs, kem.sharedSecret));
 
   return {
     description:
-      'OmeChat E2E v2 test vectors (docs/e2e.md): PQXDH with X25519 and ML-KEM-768, padded plaintext. ' +
+      'OmeChat E2E v2 test vectors (docs/e2e.md): PQXDH with X25519 and ML-KEM-768, encrypted headers, padded plaintext. ' +
       'Regenerate with `npx tsx src/crypto/vectors.gen.ts` only together with a new protocol version.',
     rng: 'stream of SHA-256(utf8(seed) || u32be(counter)), counter = 0, 1, ...; each value is the next bytes of its stream',
     seeds: SEEDS_V2,
@@ -117,6 +121,9 @@ export function buildVectorsV2() {
       aliceRatchetPub: hex(session.ourRatchet.publicKey),
       rootKey: hex(session.rootKey),
       sendingChainKey: hex(session.sendChain ?? new Uint8Array()),
+      initiatorHeaderKey: hex(headerKeys.initiator),
+      responderHeaderKey: hex(headerKeys.responder),
+      nextSendingHeaderKey: hex(session.headerKeys?.nextSend ?? new Uint8Array()),
     },
     chain,
     padding: {
@@ -128,6 +135,7 @@ export function buildVectorsV2() {
       senderClientHash,
       recipientClientHash,
       plaintext,
+      headerNonce: hex(headerNonce),
       nonce: hex(sealed.ciphertext.slice(0, 24)),
       aeadAssociatedData: hex(concatBytes(session.ad, extraAd, sealed.header)),
       header: toBase64url(sealed.header),

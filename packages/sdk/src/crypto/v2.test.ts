@@ -77,6 +77,33 @@ describe('E2E v2 (PQXDH + padding)', () => {
     expect(a1.sessionVersion(b1.address)).toBeUndefined(); // nothing was created
   });
 
+  it('seals the ratchet key and counters: headers of one chain share nothing but their first two bytes', () => {
+    const a1 = makeDevice(ALICE, 'alice-device-one-0001');
+    const b1 = makeDevice(BOB, 'bob-device-one-000001');
+    receive(a1, b1.address, send(b1, [a1], 'first').get(a1.address.clientHash));
+    const headers = ['one', 'two'].map((text) => {
+      const part = send(a1, [b1], text).get(b1.address.clientHash)!;
+      expect(receive(b1, a1.address, part)).toBe(text);
+      return fromBase64url(part.header);
+    });
+    for (const header of headers) {
+      expect(header.length).toBe(82);
+      expect(decodeHeader(header)).toMatchObject({ version: 2, init: undefined });
+    }
+    expect([...headers[0]!.slice(0, 2)]).toEqual([2, 0]);
+    const differing = headers[0]!.slice(2).filter((byte, i) => byte !== headers[1]![i + 2]).length;
+    expect(differing).toBeGreaterThan(70); // fresh nonce and ciphertext: no visible counter or key
+    // Tampering with the sealed fields is caught before any state changes.
+    const part = send(a1, [b1], 'three').get(b1.address.clientHash)!;
+    const bad = fromBase64url(part.header);
+    bad[40] = bad[40]! ^ 1;
+    const before = b1.exportState();
+    expect(codeOf(() => b1.decrypt(a1.address, { ...part, header: toBase64url(bad) }))).toBe('DECRYPT_FAILED');
+    expect(b1.exportState()).toBe(before);
+    expect(receive(b1, a1.address, part)).toBe('three');
+    expect(codeOf(() => b1.decrypt(a1.address, part))).toBe('REPLAY');
+  });
+
   it('pads 1-, 20- and 120-character texts to the same size (v1 gave 41, 60 and 160 bytes)', () => {
     const a1 = makeDevice(ALICE, 'alice-device-one-0001');
     const b1 = makeDevice(BOB, 'bob-device-one-000001');
@@ -97,7 +124,7 @@ describe('E2E v2 (PQXDH + padding)', () => {
     const part = send(a1, [old], 'hi old friend').get(old.address.clientHash)!;
     const header = decodeHeader(fromBase64url(part.header));
     expect(header.version).toBe(1);
-    expect(header.previousChainLength).toBe(2); // the initiator's highest version: the downgrade signal
+    expect(header.version === 1 && header.previousChainLength).toBe(2); // the initiator's highest version: the downgrade signal
     expect(fromBase64url(part.ciphertext).length).toBe(13 + 40); // unpadded, as v1
     expect(receive(old, a1.address, part)).toBe('hi old friend');
     expect(receive(a1, old.address, send(old, [a1], 'back').get(a1.address.clientHash))).toBe('back');
@@ -106,7 +133,7 @@ describe('E2E v2 (PQXDH + padding)', () => {
     // The v1 peer starts a session with a v2 device: its pn is 0, so it is accepted, as v1.
     const b1 = makeDevice(BOB, 'bob-device-two-000002');
     const fromOld = send(old, [b1], 'v1 first').get(b1.address.clientHash)!;
-    expect(decodeHeader(fromBase64url(fromOld.header)).previousChainLength).toBe(0);
+    expect(decodeHeader(fromBase64url(fromOld.header))).toMatchObject({ version: 1, previousChainLength: 0 });
     expect(receive(b1, old.address, fromOld)).toBe('v1 first');
     expect(b1.sessionVersion(old.address)).toBe(1);
   });

@@ -61,10 +61,14 @@ describe('test vectors e2e-v2', () => {
     expect(hex(sk)).toBe(pqxdh.sharedSecret);
     expect(pqxdh.associatedData).toBe(alice.identitySigningPub + bob.identitySigningPub);
 
+    const headerKeys = hkdf(sha256, sk, new Uint8Array(32), utf8ToBytes('OmeChat/e2e/v2/header-keys'), 64);
+    expect(hex(headerKeys.slice(0, 32))).toBe(ratchetInit.initiatorHeaderKey);
+    expect(hex(headerKeys.slice(32))).toBe(ratchetInit.responderHeaderKey);
     const ratchetDh = x25519.getSharedSecret(b(ratchetInit.aliceRatchetSecret), b(bob.signedPrekey.pub));
-    const root = hkdf(sha256, ratchetDh, sk, utf8ToBytes('OmeChat/e2e/v2/ratchet'), 64);
+    const root = hkdf(sha256, ratchetDh, sk, utf8ToBytes('OmeChat/e2e/v2/ratchet'), 96);
     expect(hex(root.slice(0, 32))).toBe(ratchetInit.rootKey);
-    expect(hex(root.slice(32))).toBe(ratchetInit.sendingChainKey);
+    expect(hex(root.slice(32, 64))).toBe(ratchetInit.sendingChainKey);
+    expect(hex(root.slice(64))).toBe(ratchetInit.nextSendingHeaderKey);
     for (const step of chain) {
       expect(hex(hmac(sha256, b(step.chainKey), Uint8Array.of(1)))).toBe(step.messageKey);
       expect(hex(hmac(sha256, b(step.chainKey), Uint8Array.of(2)))).toBe(step.nextChainKey);
@@ -80,8 +84,14 @@ describe('test vectors e2e-v2', () => {
     expect(stored.padding.example.padded).toBe('686980' + '00'.repeat(157));
 
     const header = fromBase64url(message.header);
+    // The ratchet fields (ratchet key, pn = 0, n = 0) sealed under the initiator's header key,
+    // bound to AD and the version and flags bytes.
+    const fieldsAd = concatBytes(b(pqxdh.associatedData), Uint8Array.of(2, 3));
+    const sealedFields = xchacha20poly1305(b(ratchetInit.initiatorHeaderKey), b(message.headerNonce), fieldsAd).encrypt(
+      b(ratchetInit.aliceRatchetPub + '00000000' + '00000000'),
+    );
     expect(hex(header)).toBe(
-      '0203' + ratchetInit.aliceRatchetPub + '00000000' + '00000000' + alice.identitySigningPub + pqxdh.ephemeralPub +
+      '0203' + message.headerNonce + hex(sealedFields) + alice.identitySigningPub + pqxdh.ephemeralPub +
         u32(1) + u32(kem.id) + pqxdh.kemCiphertext + u32(7),
     );
     const ad = concatBytes(b(pqxdh.associatedData), addressAd(message.senderClientHash, message.recipientClientHash), header);
