@@ -102,11 +102,13 @@ describe('E2E v2', () => {
     const stored = storedEnvelopes(chatId).map((e) => e.parts.find((p) => p.to === bob.credentials.clientHash)!);
     expect(stored).toHaveLength(3);
     const headers = stored.map((p) => fromBase64url(p.header));
-    // Every message so far carries the PQXDH data: v2, with the 1,088-byte ML-KEM ciphertext.
+    // Every message so far carries the PQXDH data: v2, with the 1,088-byte ML-KEM ciphertext,
+    // and the ratchet key and counters sealed (bytes 2-82 differ from message to message).
     for (const header of headers) {
-      expect(header.length).toBe(1206);
+      expect(header.length).toBe(1246);
       expect(decodeHeader(header)).toMatchObject({ version: 2, init: { kem: { prekeyId: expect.any(Number) } } });
     }
+    expect(new Set(headers.map((h) => Buffer.from(h.subarray(2, 82)).toString('hex'))).size).toBe(3);
     const sizes = stored.map((p) => fromBase64url(p.ciphertext).length);
     expect(sizes).toEqual([200, 200, 200]); // v1 stored 41, 60 and 160 bytes
     const database = readdirSync(t.dataDir)

@@ -11,7 +11,7 @@ export const LIMITS = {
   maxCiphertextChars: 64 * 1024,
   /**
    * Largest opaque header of one device part (base64url characters). An E2E v2 first
-   * message's header is 1,206 bytes (1,608 characters): it carries a 1,088-byte ML-KEM
+   * message's header is 1,246 bytes (1,662 characters): it carries a 1,088-byte ML-KEM
    * ciphertext.
    */
   maxHeaderChars: 2048,
