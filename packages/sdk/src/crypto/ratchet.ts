@@ -199,8 +199,8 @@ export function ratchetEncrypt(
   } else {
     const headerKey = session.headerKeys?.send;
     if (!headerKey) throw new CryptoError('NO_SESSION', 'session cannot send before the peer has written');
-    const sealed = sealFields(headerKey, fields, concatBytes(session.ad, headerPrefix(2, init)), rng);
-    header = encodeHeader({ version: 2, sealed, init });
+    const sealedFields = sealFields(headerKey, fields, concatBytes(session.ad, headerPrefix(2, init)), rng);
+    header = encodeHeader({ version: 2, sealed: sealedFields, init });
   }
   const nonce = rng(NONCE_BYTES);
   const body = session.version === 2 ? pad(plaintext, MAX_SEALED_BYTES) : plaintext;
