@@ -109,6 +109,13 @@ const schema = z.object({
   OMECHAT_POW_HOT_OVERALL: rateRule('600/600'),
   OMECHAT_POW_HOT_FACTOR: int(1, 1000).default(8),
   OMECHAT_RATE_REPORTS_PER_USER: rateRule('10/3600'),
+  // issue 17: page, matching, dev
+  /** Serve the built chat page at / (built on first start if missing); `off` for an API-only server. */
+  OMECHAT_WEB: z.enum(['on', 'off']).default('on'),
+  /** Two users whose chat ended are not paired with each other again for this long; 0: at once. */
+  OMECHAT_MATCH_REMATCH_AFTER_MS: int(0, 7 * 24 * 3600 * 1000).default(30 * 60 * 1000),
+  /** `1`: development mode, whose defaults relax registration limits and the proof-of-work (DEV_DEFAULTS). */
+  OMECHAT_DEV: z.enum(['0', '1']).default('0'),
 }).refine((config) => config.OMECHAT_STORAGE !== 'postgres' || config.OMECHAT_DATABASE_URL !== undefined, {
   path: ['OMECHAT_DATABASE_URL'],
   message: 'required when OMECHAT_STORAGE=postgres',
@@ -122,8 +129,22 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * The defaults OMECHAT_DEV=1 changes: a developer signs up again and again from one network,
+ * which the production defaults make 8x slower after 3 sign-ups and refuse after 10. The
+ * proof-of-work stays on, at a trivial cost, so clients still exercise it. Variables set
+ * explicitly win over these.
+ */
+export const DEV_DEFAULTS: Readonly<Record<string, string>> = {
+  OMECHAT_RATE_REGISTER_PER_NETWORK: '100000/3600',
+  OMECHAT_POW_DIFFICULTY: '10',
+  OMECHAT_POW_HOT_PER_NETWORK: '100000/600',
+  OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK: '100000/60',
+};
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const known = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OMECHAT_')));
+  let known = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OMECHAT_')));
+  if (known.OMECHAT_DEV === '1') known = { ...DEV_DEFAULTS, ...known };
   const parsed = schema.safeParse(known);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${describeIssue(issue, known)}`);
@@ -145,7 +166,15 @@ const EXAMPLES: Record<string, string> = {
 
 /** A valid value for `name`: from the table above, else its default. */
 function exampleOf(name: string): string | undefined {
-  if (EXAMPLES[name] !== undefined) return EXAMPLES[name];
+  return EXAMPLES[name] ?? defaultOf(name);
+}
+
+/** Every setting's name and default (undefined: none), in schema order, for `omechat-server --help`. */
+export function settingDefaults(): { name: keyof Config; fallback: string | undefined }[] {
+  return (Object.keys(schema.shape) as (keyof Config)[]).map((name) => ({ name, fallback: defaultOf(name) }));
+}
+
+function defaultOf(name: string): string | undefined {
   let field = (schema.shape as Record<string, z.ZodType | undefined>)[name];
   // Walk pipes (transforms) and optionals to the default, if there is one.
   for (let depth = 0; field && depth < 5; depth++) {

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createCoreFromConfig } from './compose.js';
 import { createLogger } from './logger.js';
 import { startServer } from './transport/server.js';
+import { buildPageIfMissing, staticPage } from './transport/static-page.js';
 
 /** Composition root: config -> adapters -> core -> listen; SIGTERM/SIGINT shut down cleanly. */
 export async function main(): Promise<void> {
@@ -17,7 +18,20 @@ export async function main(): Promise<void> {
   }
   const log = createLogger(config.OMECHAT_LOG_LEVEL);
   const core = await createCoreFromConfig(config, log);
-  const server = await startServer({ config, core, log });
+  const page = config.OMECHAT_WEB === 'on' ? staticPage() : null;
+  const server = await startServer({ config, core, log, page }).catch(async (err: unknown) => {
+    // A port that is taken (or not ours to bind) is the operator's to fix: one line, and exit
+    // at once, rather than a stack trace and a process kept alive by storage and timers.
+    const code = (err as { code?: unknown }).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
+    const why = code === 'EADDRINUSE' ? 'is already in use' : 'may not be bound by this user';
+    process.stderr.write(
+      `omechat-server: port ${config.OMECHAT_PORT} on ${config.OMECHAT_HOST} ${why}: stop what uses it, or set OMECHAT_PORT to another port (OMECHAT_PORT=0 picks a free one)\n`,
+    );
+    await core.close().catch(() => undefined);
+    process.exit(1);
+  });
+  if (page) buildPageIfMissing(log);
 
   const stop = (signal: string) => {
     log.info({ signal }, 'signal received');
@@ -32,5 +46,7 @@ export async function main(): Promise<void> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   // Printed once a signal is handled, so whoever waits for this line may stop the server at once.
-  process.stdout.write(`OmeChat listening on ${server.url} (bound to ${server.bound}; storage: ${config.OMECHAT_STORAGE})\n`);
+  const dev = config.OMECHAT_DEV === '1' ? '; DEVELOPMENT MODE (OMECHAT_DEV=1): registration limits and proof-of-work relaxed, never use in production' : '';
+  process.stdout.write(`OmeChat listening on ${server.url} (bound to ${server.bound}; storage: ${config.OMECHAT_STORAGE}${dev})\n`);
+  if (page) process.stdout.write(`The chat page: ${server.url.replace(/^ws/, 'http').replace(/\/trpc$/, '/')}\n`);
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PROTOCOL_VERSION } from '@omechat/protocol';
+import type { StaticPage } from './static-page.js';
 
 export interface Readiness {
   /** False once shutdown has begun. */
@@ -34,11 +35,12 @@ function json(res: ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
-/** Health, readiness and metrics. Everything else is the WebSocket's business (or a 404). */
-export function httpHandler(probes: HttpProbes) {
+/** Health, readiness, metrics and the chat page (when given). Everything else is the WebSocket's business (or a 404). */
+export function httpHandler(probes: HttpProbes, page: StaticPage | null = null) {
   const startedAt = Date.now();
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (page && path !== '/healthz' && path !== '/readyz' && path !== '/metrics' && page.handle(req, res)) return;
     if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') {
       return json(res, 200, { status: 'ok', protocol: PROTOCOL_VERSION, uptimeMs: Date.now() - startedAt });

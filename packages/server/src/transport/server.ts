@@ -14,6 +14,7 @@ import { ConnectionRegistry, SocketConnection } from './connections.js';
 import { TrpcWsHandler } from './trpc-ws.js';
 import { clientAddress, networkKeyOf, networkPrefix, proxySet } from './network.js';
 import { httpHandler } from './http.js';
+import type { StaticPage } from './static-page.js';
 import { dependencyChecks } from './readiness.js';
 import { describeAddress } from './address.js';
 import { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
@@ -56,7 +57,8 @@ const refusal = (conn: { refused: DomainError | null }) => (err: unknown) => {
   return null;
 };
 
-export async function startServer(opts: { config: ServerConfig; core: Core; log: Logger }): Promise<RunningServer> {
+/** `page`: the chat page to serve at / (main.ts passes it unless OMECHAT_WEB=off). */
+export async function startServer(opts: { config: ServerConfig; core: Core; log: Logger; page?: StaticPage | null }): Promise<RunningServer> {
   const { config, core, log } = opts;
   const connections = new ConnectionRegistry(core.deps.bus);
   let accepting = true;
@@ -66,7 +68,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     httpHandler({
       ready: async () => ({ accepting, checks: await dependencyChecks(core.deps), required: ['database'] }),
       metrics: async () => (exporter ? exporter.scrape() : null),
-    }),
+    }, opts.page),
   );
   const wss = new WebSocketServer({ server: http, path: '/trpc', maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });
   const exporter = core.deps.metrics instanceof PrometheusMetrics ? core.deps.metrics : null;
@@ -133,7 +135,8 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ err: error.cause ?? error, path }, 'unhandled error');
     },
   });
-  wss.on('error', (err) => log.error({ err }, 'websocket server error'));
+  // ws re-emits the HTTP server's errors; one before listening (a taken port) is startServer's rejection.
+  wss.on('error', (err) => http.listening && log.error({ err }, 'websocket server error'));
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
