@@ -250,6 +250,8 @@ describe('automatic escalation', () => {
       OMECHAT_SUSPENSION_MS: '3600000',
       OMECHAT_SUSPENSION_FACTOR: '2',
       OMECHAT_SUSPENSIONS_BEFORE_PERMANENT: '1',
+      // The same reporter meets the offender again right after their chat ends.
+      OMECHAT_MATCH_REMATCH_AFTER_MS: '0',
     });
     const offender = await newcomer(30);
     const admin = track(adminClient(t.url)).trpc;

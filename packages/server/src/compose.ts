@@ -93,6 +93,7 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
       retentionMs: config.OMECHAT_RETENTION_DAYS * 24 * 3600 * 1000,
       reportRetentionMs: config.OMECHAT_REPORT_RETENTION_DAYS * 24 * 3600 * 1000,
       ticketTtlMs: config.OMECHAT_MATCH_TICKET_TTL_MS,
+      rematchAfterMs: config.OMECHAT_MATCH_REMATCH_AFTER_MS,
       tickMs: 1000,
       onBackgroundError: (err) => log?.error({ err }, 'background work failed'),
       moderation: moderationOptions(config),

@@ -59,6 +59,7 @@ export class Chats {
   readonly #delivered = new Map<string, number>();
 
   readonly #sendGuards: SendGuard[] = [];
+  readonly #endListeners: ((chat: ChatRecord) => Promise<void>)[] = [];
   /** Delivery receipts waiting for the next flush, by chat and member. */
   readonly #receipts = new Map<string, { chatId: ChatId; userHash: UserHash; seq: number }>();
   #receiptTimer: NodeJS.Timeout | undefined;
@@ -67,6 +68,11 @@ export class Chats {
 
   addSendGuard(guard: SendGuard): void {
     this.#sendGuards.push(guard);
+  }
+
+  /** Runs, and is awaited, each time a chat ends here (matchmaking keeps its two apart). */
+  onEnded(listener: (chat: ChatRecord) => Promise<void>): void {
+    this.#endListeners.push(listener);
   }
 
   async requireMember(chatId: ChatId, userHash: UserHash): Promise<ChatRecord> {
@@ -215,7 +221,9 @@ export class Chats {
       at,
       chat.members.map((m) => newEvent(m, event)),
     );
-    if (stored) this.deps.events.announce(stored);
+    if (!stored) return;
+    this.deps.events.announce(stored);
+    for (const listener of this.#endListeners) await listener(chat);
   }
 
   /** Ends every active chat of a user (account deletion, bans), telling the peers. */

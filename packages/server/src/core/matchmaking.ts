@@ -22,6 +22,8 @@ export interface MatchmakingDeps {
 export interface MatchmakingOptions {
   /** A ticket that waits this long is withdrawn. */
   ticketTtlMs: number;
+  /** Two users whose chat ended are not paired with each other again for this long (0: at once). */
+  rematchAfterMs?: number;
 }
 
 /** Users a user must not be paired with; moderation adds blocks here. */
@@ -36,6 +38,13 @@ export class Matchmaking {
     private readonly options: MatchmakingOptions,
   ) {
     this.#exclusions.push((u) => deps.chats.activePeers(u));
+    // Awaited by the call that ended the chat, so a "next" right after it already sees it.
+    deps.chats.onEnded(async (chat) => {
+      const apartMs = options.rematchAfterMs ?? 0;
+      if (apartMs <= 0) return;
+      // A nicety, not a safety rule: if the matcher cannot record it, the chat still ends.
+      await deps.matcher.keepApart(chat.members[0], chat.members[1], deps.clock.now() + apartMs).catch(() => undefined);
+    });
   }
 
   addExclusionSource(source: ExclusionSource): void {
