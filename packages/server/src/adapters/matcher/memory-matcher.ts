@@ -160,7 +160,7 @@ export class MemoryMatcher implements Matcher {
     this.#forgetLapsed(this.#now());
     for (const [one, other] of [[a, b], [b, a]] as const) {
       let map = this.#apart.get(one);
-      if (!map) this.#apart.set(one, (map = new Map()));
+      if (!map) this.#apart.set(one, (map = new Map<UserHash, number>()));
       map.set(other, until);
     }
     this.#apartOrder.push({ a, b, until });
