@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CallResult, ErrorShape, RawClient, Subscription } from './client.js';
 import type { Contract } from './contract.js';
-import { solveChallenge } from 'altcha-lib';
-import { deriveKey } from 'altcha-lib/algorithms/web/pbkdf2';
+import { solvePow, type PowChallenge } from './pow.js';
 
 /**
  * The checks, in order. Later checks build on the accounts, devices and chat of earlier ones
@@ -67,15 +66,13 @@ const nameFor = (role: string) => `cf${runId}_${role}`;
 
 /**
  * Registration. A server may require a proof of work before `account.register`:
- * `account.challenge` hands out an ALTCHA challenge (null when none is needed), solved here
- * with altcha-lib as any client would, and sent back as `pow`.
+ * `account.challenge` hands out a challenge (null when none is needed), solved here as
+ * docs/protocol.md specifies it (src/pow.ts, no ALTCHA library), and sent back as `pow`.
  */
 async function registrationProof(conn: RawClient): Promise<Record<string, unknown>> {
-  const challenge = (await conn.ok('query', 'account.challenge', undefined)) as Parameters<typeof solveChallenge>[0]['challenge'] | null;
+  const challenge = (await conn.ok('query', 'account.challenge', undefined)) as PowChallenge | null;
   if (!challenge) return {};
-  const solution = await solveChallenge({ challenge, deriveKey, timeout: 0 });
-  if (!solution) throw new Error('account.challenge: the challenge has no solution');
-  return { pow: { challenge, solution } };
+  return { pow: { challenge, solution: await solvePow(challenge) } };
 }
 
 async function register(conn: RawClient, username: string, age: number): Promise<CallResult> {

@@ -27,7 +27,7 @@ import {
   typingInput,
 } from './chat.js';
 import type { ErrorCode } from './errors.js';
-import { powChallengeOutput } from './pow.js';
+import { POW_WORKED_EXAMPLE, powChallengeOutput } from './pow.js';
 import { eventBatchSchema, streamInput } from './events.js';
 import { keysBundlesInput, keysBundlesOutput, keysDevicesOutput, keysStatusOutput, keysUploadInput } from './keys.js';
 import {
@@ -153,12 +153,12 @@ export const PROCEDURES = {
   'account.challenge': {
     kind: 'query',
     auth: 'public',
-    summary: 'A signed, expiring proof-of-work challenge (ALTCHA v2, PBKDF2-SHA-256) to solve before `account.register`; null when the server requires none. The SDK fetches and solves it inside `account.register`.',
+    summary: 'A signed, expiring proof-of-work challenge to solve before `account.register` (see [Proof-of-work](#proof-of-work) for the algorithm); null when the server requires none (the reference server requires one by default). The SDK fetches and solves it inside `account.register`.',
     input: noInput,
     output: powChallengeOutput,
     errors: ['RATE_LIMITED'],
     rateLimit: 'proof-of-work challenges per network',
-    example: { output: null },
+    example: { output: POW_WORKED_EXAMPLE.challenge },
   },
   'account.register': {
     kind: 'mutation',
@@ -168,7 +168,7 @@ export const PROCEDURES = {
     output: registerOutput,
     errors: ['USERNAME_TAKEN', 'CONFLICT', 'RATE_LIMITED', 'POW_REQUIRED', 'POW_INVALID', 'POW_EXPIRED', 'POW_REPLAYED'],
     rateLimit: 'registrations per network',
-    example: { input: { username: 'alice_19', age: 19 }, output: { userHash: alice, secret } },
+    example: { input: { username: 'alice_19', age: 19, pow: POW_WORKED_EXAMPLE }, output: { userHash: alice, secret } },
   },
   'account.login': {
     kind: 'mutation',
