@@ -61,6 +61,10 @@ function notice(text: string, kind: 'info' | 'error' = 'info', chatId: ChatId | 
   $('#notice').dataset.kind = kind;
   $('#notice').hidden = text === '';
 }
+/** Signed out and the server cannot be reached: that notice stays until it can. */
+let unreachable = false;
+/** Clears the notice before a new attempt, unless it says the server cannot be reached. */
+const clearNotice = () => unreachable || notice('');
 const failed = (error: unknown) => notice(error instanceof OmeChatError ? `${error.message} (${error.code})` : String(error), 'error');
 /** Runs a user action; a failure shows as a notice and the page goes on. */
 const act = (work: () => Promise<unknown>) => () => void work().catch(failed);
@@ -78,6 +82,11 @@ function connect(saved: Session | null) {
     messageStore: new IndexedDbMessageStore('device'),
   });
   client.onStateChange((state) => {
+    // Signed out there is no connection indicator: a server that cannot be reached must still show.
+    const wasUnreachable = unreachable;
+    unreachable = state === 'reconnecting' && !session;
+    if (unreachable) notice(`Cannot reach the server at ${serverUrl}: is it running? Retrying…`, 'error');
+    else if (wasUnreachable) notice('');
     $('#connection').dataset.state = state;
     $('#connection').textContent = { connecting: 'connecting…', connected: '● connected', reconnecting: 'reconnecting…', closed: 'offline' }[state];
   });
@@ -281,7 +290,7 @@ function wire() {
       button.disabled = true;
       status.hidden = false;
       showProgress(0);
-      notice('');
+      clearNotice();
       const { secret } = await client.account
         .register({ username, age: Number(field(form, 'age')) }, { onProgress: ({ fraction }) => showProgress(fraction) })
         .finally(() => {
@@ -303,7 +312,7 @@ function wire() {
     const form = new FormData(e.target as HTMLFormElement);
     const button = $<HTMLButtonElement>('#login button');
     button.disabled = true;
-    notice('');
+    clearNotice();
     act(() => signIn(field(form, 'username'), field(form, 'secret')).finally(() => (button.disabled = false)))();
   });
   $('#search').addEventListener('submit', (e) => {

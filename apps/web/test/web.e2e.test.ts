@@ -126,6 +126,23 @@ describe('the chat page in Chromium', () => {
     await context.close();
   });
 
+  it('says so on the sign-in screen when the server cannot be reached', async () => {
+    // A server of its own, stopped once the page is loaded from it.
+    const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_STORAGE: 'memory', OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
+    const log = createLogger('silent');
+    const doomed = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage() });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(doomed.url.replace(/^ws/, 'http').replace(/\/trpc$/, '/'));
+    await page.locator('#login button').waitFor();
+    await doomed.close();
+    await page.fill('#login input[name=username]', `nobody_${process.pid}`);
+    await page.fill('#login input[name=secret]', 'x'.repeat(64));
+    await page.click('#login button');
+    await page.locator('#notice[data-kind=error]', { hasText: /cannot (be )?reach/i }).waitFor({ state: 'visible' });
+    await context.close();
+  });
+
   it("passes the SDK's store contracts with IndexedDbMessageStore and IndexedDbKeyStore", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
