@@ -19,15 +19,18 @@ let server: RunningServer;
 let storesSite: PreviewServer;
 let browser: Browser;
 let dataDir: string;
+let pageDir: string;
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'omechat-web-'));
   const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
   const log = createLogger('silent');
-  // Into the folder the server serves by default (apps/web/dist), as the first start would.
-  await build({ root, logLevel: 'error' });
-  server = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage() });
+  // Built as the server's first start builds it, into a folder of the test's own (a server
+  // started elsewhere meanwhile may be building apps/web/dist).
+  pageDir = join(dataDir, 'page');
+  await build({ root, logLevel: 'error', build: { outDir: pageDir, emptyOutDir: true } });
+  server = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage(pageDir) });
   const stores = { root: join(root, 'test/stores'), logLevel: 'error' as const, build: { outDir: join(dataDir, 'stores-page'), emptyOutDir: true } };
   await build(stores);
   storesSite = await preview({ ...stores, preview: { port: 0, host: '127.0.0.1' } });
@@ -130,7 +133,7 @@ describe('the chat page in Chromium', () => {
     // A server of its own, stopped once the page is loaded from it.
     const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_STORAGE: 'memory', OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
     const log = createLogger('silent');
-    const doomed = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage() });
+    const doomed = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage(pageDir) });
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(doomed.url.replace(/^ws/, 'http').replace(/\/trpc$/, '/'));

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { solvePow } from '@omechat/sdk';
 import type { PowChallenge } from '@omechat/protocol';
 import { settingDefaults } from '../../server/src/config.js';
-import { uniqueName } from './harness.js';
+import { uniqueName, waitFor } from './harness.js';
 import { rawClient } from './raw-client.js';
 
 /** The real `omechat-server` binary as an operator meets it: a taken port, --help, OMECHAT_DEV. */
@@ -99,6 +99,30 @@ describe('omechat-server, as an operator meets it', () => {
       const pow = { challenge, solution: await solvePow(challenge) };
       expect(await client.account!.register!.mutate({ username: uniqueName('dev'), age: 20, pow })).toHaveProperty('userHash');
     }
+  });
+
+  it('serves the page at its own address: built on the first start (a self-reloading 503 meanwhile), then with its content type', async () => {
+    const pageDir = join(mkdtempSync(join(tmpdir(), 'omechat-page-')), 'page');
+    cleanups.push(() => rmSync(dirname(pageDir), { recursive: true, force: true }));
+    const server = run(['serve'], { OMECHAT_WEB: 'on', OMECHAT_WEB_DIR: pageDir, OMECHAT_STORAGE: 'memory', OMECHAT_LOG_LEVEL: 'warn' });
+    const line = await server.startLine;
+    const home = /listening on (ws:\/\/\S+)/.exec(line)![1]!.replace(/^ws/, 'http').replace(/\/trpc$/, '/');
+    // The second line says where to open it.
+    await waitFor(() => server.stdout().includes(`The chat page: ${home}`), 'the page line');
+    const first = await fetch(home);
+    if (first.status === 503) expect(await first.text()).toContain('http-equiv="refresh"');
+    else expect(first.status).toBe(200);
+    await waitFor(async () => (await fetch(home)).status === 200, 'the page to be built', 120_000);
+    const page = await fetch(home);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<title>OmeChat</title>');
+  }, 150_000);
+
+  it('OMECHAT_WEB=off serves no page', async () => {
+    const server = run(['serve'], { OMECHAT_WEB: 'off', OMECHAT_STORAGE: 'memory', OMECHAT_LOG_LEVEL: 'warn' });
+    const home = /listening on (ws:\/\/\S+)/.exec(await server.startLine)![1]!.replace(/^ws/, 'http').replace(/\/trpc$/, '/');
+    expect((await fetch(home)).status).toBe(404);
+    expect(server.stdout()).not.toContain('The chat page');
   });
 
   it('without OMECHAT_DEV the startup line says nothing of development mode', async () => {

@@ -116,6 +116,8 @@ const schema = z.object({
   OMECHAT_MATCH_REMATCH_AFTER_MS: int(0, 7 * 24 * 3600 * 1000).default(30 * 60 * 1000),
   /** `1`: development mode, whose defaults relax registration limits and the proof-of-work (DEV_DEFAULTS). */
   OMECHAT_DEV: z.enum(['0', '1']).default('0'),
+  /** Where the built page is (and is built on first start); empty: this repository's apps/web/dist. */
+  OMECHAT_WEB_DIR: z.string().default(''),
 }).refine((config) => config.OMECHAT_STORAGE !== 'postgres' || config.OMECHAT_DATABASE_URL !== undefined, {
   path: ['OMECHAT_DATABASE_URL'],
   message: 'required when OMECHAT_STORAGE=postgres',

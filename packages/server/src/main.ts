@@ -2,7 +2,8 @@ import { ConfigError, loadConfig } from './config.js';
 import { createCoreFromConfig } from './compose.js';
 import { createLogger } from './logger.js';
 import { startServer } from './transport/server.js';
-import { buildPageIfMissing, staticPage } from './transport/static-page.js';
+import { resolve } from 'node:path';
+import { buildPageIfMissing, DEFAULT_PAGE_DIR, staticPage } from './transport/static-page.js';
 
 /** Composition root: config -> adapters -> core -> listen; SIGTERM/SIGINT shut down cleanly. */
 export async function main(): Promise<void> {
@@ -18,7 +19,8 @@ export async function main(): Promise<void> {
   }
   const log = createLogger(config.OMECHAT_LOG_LEVEL);
   const core = await createCoreFromConfig(config, log);
-  const page = config.OMECHAT_WEB === 'on' ? staticPage() : null;
+  const pageDir = config.OMECHAT_WEB_DIR ? resolve(config.OMECHAT_WEB_DIR) : DEFAULT_PAGE_DIR;
+  const page = config.OMECHAT_WEB === 'on' ? staticPage(pageDir) : null;
   const server = await startServer({ config, core, log, page }).catch(async (err: unknown) => {
     // A port that is taken (or not ours to bind) is the operator's to fix: one line, and exit
     // at once, rather than a stack trace and a process kept alive by storage and timers.
@@ -31,7 +33,7 @@ export async function main(): Promise<void> {
     await core.close().catch(() => undefined);
     process.exit(1);
   });
-  if (page) buildPageIfMissing(log);
+  if (page) buildPageIfMissing(log, pageDir);
 
   const stop = (signal: string) => {
     log.info({ signal }, 'signal received');
