@@ -112,6 +112,7 @@ describe('the chat page in Chromium', () => {
     // The probes are still the server's, and nothing outside the page's folder is served.
     expect((await fetch(new URL('/healthz', pageUrl()))).headers.get('content-type')).toBe('application/json');
     expect((await fetch(new URL('/assets/..%2f..%2fpackage.json', pageUrl()))).status).toBe(404);
+    expect((await fetch(new URL('/%00', pageUrl()))).status).toBe(404);
   });
 
   it('shows a wrong secret as a visible error on the sign-in screen', async () => {

@@ -51,7 +51,12 @@ export function staticPage(dir: string = DEFAULT_PAGE_DIR): StaticPage {
       const file = normalize(join(root, path));
       // Outside the folder (`..`), or a folder itself: not the page's business.
       if (!file.startsWith(root)) return false;
-      const stat = statSync(file, { throwIfNoEntry: false });
+      let stat;
+      try {
+        stat = statSync(file, { throwIfNoEntry: false });
+      } catch {
+        return false; // a name the file system refuses (a NUL byte): no such file
+      }
       if (!stat?.isFile()) {
         if (path !== '/index.html') return false;
         res.writeHead(503, { 'content-type': TYPES['.html']!, 'cache-control': 'no-store', 'retry-after': '2' });
