@@ -237,7 +237,7 @@ export const PROCEDURES = {
     kind: 'mutation',
     auth: 'device',
     summary:
-      'Joins the queue for a stranger whose age gap fits both tolerances (|a - b| <= min of the two), never pairing a minor (under 18) with an adult. `queued: false` and a `chatId` when a waiting partner was found at once; either way both users get `match.found`. The ticket lasts while a connection of the user is open. Two users are not paired again while they share an active chat, nor for a while after it ends (30 minutes on the reference server, `OMECHAT_MATCH_REMATCH_AFTER_MS`): if they are the only two waiting, both wait for someone else.',
+      'Joins the queue for a stranger whose age gap fits both tolerances (|a - b| <= min of the two), never pairing a minor (under 18) with an adult. `queued: false` and a `chatId` when a waiting partner was found at once; either way both users get `match.found`. The ticket lasts while a connection of the user is open. Two users are not paired again while they share an active chat, nor for a while after one of them leaves it (30 minutes on the reference server, `OMECHAT_MATCH_REMATCH_AFTER_MS`): if they are the only two waiting, both wait for someone else.',
     input: matchStartInput,
     output: matchStartOutput,
     errors: ['RATE_LIMITED'],

@@ -112,7 +112,7 @@ const schema = z.object({
   // issue 17: page, matching, dev
   /** Serve the built chat page at / (built on first start if missing); `off` for an API-only server. */
   OMECHAT_WEB: z.enum(['on', 'off']).default('on'),
-  /** Two users whose chat ended are not paired with each other again for this long; 0: at once. */
+  /** Two users are not paired with each other again for this long after one of them left their chat; 0: at once. */
   OMECHAT_MATCH_REMATCH_AFTER_MS: int(0, 7 * 24 * 3600 * 1000).default(30 * 60 * 1000),
   /** `1`: development mode, whose defaults relax registration limits and the proof-of-work (DEV_DEFAULTS). */
   OMECHAT_DEV: z.enum(['0', '1']).default('0'),

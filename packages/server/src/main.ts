@@ -49,6 +49,7 @@ export async function main(): Promise<void> {
   process.once('SIGINT', stop);
   // Printed once a signal is handled, so whoever waits for this line may stop the server at once.
   const dev = config.OMECHAT_DEV === '1' ? '; DEVELOPMENT MODE (OMECHAT_DEV=1): registration limits and proof-of-work relaxed, never use in production' : '';
-  process.stdout.write(`OmeChat listening on ${server.url} (bound to ${server.bound}; storage: ${config.OMECHAT_STORAGE}${dev})\n`);
-  if (page) process.stdout.write(`The chat page: ${server.url.replace(/^ws/, 'http').replace(/\/trpc$/, '/')}\n`);
+  const pageLine = page ? `The chat page: ${server.url.replace(/^ws/, 'http').replace(/\/trpc$/, '/')}\n` : '';
+  // One write: whoever reads the first line may close the pipe at once (a second write would then fail).
+  process.stdout.write(`OmeChat listening on ${server.url} (bound to ${server.bound}; storage: ${config.OMECHAT_STORAGE}${dev})\n${pageLine}`);
 }

@@ -55,7 +55,7 @@ const MEANINGS: Record<keyof Config, string> = {
   OMECHAT_POW_HOT_FACTOR: 'by how much the difficulty rises, per hot condition',
   OMECHAT_RATE_REPORTS_PER_USER: 'reports per user',
   OMECHAT_WEB: 'on: serve the chat page at / (built on first start if missing); off: API only',
-  OMECHAT_MATCH_REMATCH_AFTER_MS: 'two users whose chat ended are not paired again for this long; 0: at once',
+  OMECHAT_MATCH_REMATCH_AFTER_MS: 'after one of two users left their chat, they are not paired again for this long; 0: at once',
   OMECHAT_DEV: '1: development mode, relaxing registration limits and the proof-of-work (never in production)',
   OMECHAT_WEB_DIR: "the built page's folder (built there on first start if missing); empty: apps/web/dist",
 };

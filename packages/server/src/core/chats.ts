@@ -59,7 +59,7 @@ export class Chats {
   readonly #delivered = new Map<string, number>();
 
   readonly #sendGuards: SendGuard[] = [];
-  readonly #endListeners: ((chat: ChatRecord) => Promise<void>)[] = [];
+  readonly #endListeners: ((chat: ChatRecord, reason: ChatEndReason) => Promise<void>)[] = [];
   /** Delivery receipts waiting for the next flush, by chat and member. */
   readonly #receipts = new Map<string, { chatId: ChatId; userHash: UserHash; seq: number }>();
   #receiptTimer: NodeJS.Timeout | undefined;
@@ -71,7 +71,7 @@ export class Chats {
   }
 
   /** Runs, and is awaited, each time a chat ends here (matchmaking keeps its two apart). */
-  onEnded(listener: (chat: ChatRecord) => Promise<void>): void {
+  onEnded(listener: (chat: ChatRecord, reason: ChatEndReason) => Promise<void>): void {
     this.#endListeners.push(listener);
   }
 
@@ -223,7 +223,7 @@ export class Chats {
     );
     if (!stored) return;
     this.deps.events.announce(stored);
-    for (const listener of this.#endListeners) await listener(chat);
+    for (const listener of this.#endListeners) await listener(chat, reason);
   }
 
   /** Ends every active chat of a user (account deletion, bans), telling the peers. */
