@@ -378,7 +378,7 @@ export const PROCEDURES = {
   'keys.bundles': {
     kind: 'mutation',
     auth: 'device',
-    summary: "One prekey bundle per device of a chat peer or of the user's own devices; each one-time prekey is handed out once.",
+    summary: "One prekey bundle per device of a chat peer or of the user's own devices; each one-time prekey is handed out once. This is how a client learns which devices to address: only devices that have uploaded keys (`keys.upload`) are listed, so the list is empty until the peer's device has done so (right after it signs in): ask again shortly rather than send to nobody.",
     input: keysBundlesInput,
     output: keysBundlesOutput,
     errors: ['FORBIDDEN'],
@@ -397,7 +397,7 @@ export const PROCEDURES = {
   'keys.devices': {
     kind: 'query',
     auth: 'device',
-    summary: "Identity keys of a user's devices (no prekeys consumed), for safety codes.",
+    summary: "Identity keys of a user's devices (no prekeys consumed), for safety codes. Like `keys.bundles`, it lists only devices that have uploaded keys: empty until then.",
     input: keysBundlesInput,
     output: keysDevicesOutput,
     errors: ['FORBIDDEN'],
