@@ -49,6 +49,11 @@ export const TEST_RATE_LIMITS: Record<string, string> = {
   OMECHAT_POW_HOT_PER_NETWORK: '1000000/600',
   OMECHAT_POW_HOT_OVERALL: '1000000/600',
   OMECHAT_RATE_REPORTS_PER_USER: '1000000/3600',
+  // issue 15: chatter and safety
+  OMECHAT_RATE_TYPING: '1000000/60',
+  OMECHAT_RATE_READ_RECEIPTS: '1000000/60',
+  OMECHAT_RATE_BLOCKS: '1000000/3600',
+  OMECHAT_RATE_KEY_BUNDLES: '1000000/3600',
 };
 
 /** Real time, moved forward on demand: a test makes a ban expire without waiting for it. */

@@ -140,6 +140,10 @@ export function rateLimitRules(config: Config): RateLimitRules | null {
     adminFailuresPerNetwork: config.OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK,
     powChallengesPerNetwork: config.OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK,
     reportsPerUser: config.OMECHAT_RATE_REPORTS_PER_USER,
+    typingPerDevice: config.OMECHAT_RATE_TYPING,
+    readReceiptsPerDevice: config.OMECHAT_RATE_READ_RECEIPTS,
+    blocksPerUser: config.OMECHAT_RATE_BLOCKS,
+    bundlesPerDevice: config.OMECHAT_RATE_KEY_BUNDLES,
   };
 }
 
@@ -152,6 +156,9 @@ export function moderationOptions(config: Config): ModerationOptions {
       suspensionMs: config.OMECHAT_SUSPENSION_MS,
       factor: config.OMECHAT_SUSPENSION_FACTOR,
       suspensionsBeforePermanent: config.OMECHAT_SUSPENSIONS_BEFORE_PERMANENT,
+      minMessages: config.OMECHAT_REPORT_MIN_MESSAGES,
+      minReporterAgeMs: config.OMECHAT_REPORT_MIN_REPORTER_AGE_MS,
+      fullReporterAgeMs: config.OMECHAT_REPORT_FULL_REPORTER_AGE_MS,
     },
   };
 }

@@ -74,7 +74,10 @@ const schema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.union([z.ipv4(), z.ipv6()], { error: 'must be IP addresses separated by commas (no ranges)' }))),
-  /** Automatic escalation: this many distinct reporters within the window suspend an account. */
+  /**
+   * Automatic escalation: reports within the window whose weight (reporter's age and history,
+   * one per network cluster, only with a conversation) adds up to this suspend an account.
+   */
   OMECHAT_REPORTS_TO_SUSPEND: int(1, 1000).default(3),
   OMECHAT_REPORT_WINDOW_MS: int(1000, 365 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
   /** The first suspension; each later one lasts FACTOR times longer; after N it is permanent. */
@@ -109,6 +112,23 @@ const schema = z.object({
   OMECHAT_POW_HOT_OVERALL: rateRule('600/600'),
   OMECHAT_POW_HOT_FACTOR: int(1, 1000).default(8),
   OMECHAT_RATE_REPORTS_PER_USER: rateRule('10/3600'),
+  // issue 15: chatter and safety
+  /** chat.typing per device. Clients send one every few seconds while typing (the web page and CLI: at most every 3 s). */
+  OMECHAT_RATE_TYPING: rateRule('120/60'),
+  /** message.markRead per device: one per incoming message is the most a client sends. */
+  OMECHAT_RATE_READ_RECEIPTS: rateRule('300/60'),
+  /** safety.block and safety.unblock together, per user. */
+  OMECHAT_RATE_BLOCKS: rateRule('60/3600'),
+  /** keys.bundles per device and addressed user (a peer, or the user's own devices); each call takes one-time prekeys. */
+  OMECHAT_RATE_KEY_BUNDLES: rateRule('20/3600'),
+  /**
+   * Report evidence (docs/safety.md, "Automatic suspension"): a report weighs nothing unless the
+   * reported user sent at least this many messages in the reported chat.
+   */
+  OMECHAT_REPORT_MIN_MESSAGES: int(0, 100).default(3),
+  /** A report weighs nothing while its reporter's account is younger than this, half until FULL, then 1. */
+  OMECHAT_REPORT_MIN_REPORTER_AGE_MS: int(0, 365 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+  OMECHAT_REPORT_FULL_REPORTER_AGE_MS: int(0, 365 * 24 * 3600 * 1000).default(7 * 24 * 3600 * 1000),
 }).refine((config) => config.OMECHAT_STORAGE !== 'postgres' || config.OMECHAT_DATABASE_URL !== undefined, {
   path: ['OMECHAT_DATABASE_URL'],
   message: 'required when OMECHAT_STORAGE=postgres',

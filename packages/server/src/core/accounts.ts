@@ -1,4 +1,5 @@
 import {
+  isReservedUsername,
   LIMITS,
   usernameKey,
   type ClientHash,
@@ -13,9 +14,10 @@ import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Random } from '../ports/random.js';
 import type { SecretHasher } from '../ports/secret-hasher.js';
-import type { Storage } from '../ports/storage.js';
+import type { Storage, UserRecord } from '../ports/storage.js';
 import { DomainError } from './domain-error.js';
 import { newEvent, type EventHub } from './event-hub.js';
+import type { RateLimits } from './rate-limits.js';
 import { hashToken, tokenMatches } from './tokens.js';
 
 /** Who is calling: established once per connection from its connectionParams. */
@@ -31,6 +33,7 @@ export interface AccountsDeps {
   clock: Clock;
   bus: Bus;
   events: EventHub;
+  rateLimits: RateLimits;
 }
 
 /** Runs before an account's data is erased, so other parts can end chats and tell peers. */
@@ -60,6 +63,10 @@ export class Accounts {
 
   async register(input: { username: string; age: number }): Promise<RegisterOutput> {
     const { storage, hasher, random, clock } = this.#deps;
+    // Checked here, not in the input schema, so the client learns why with a code of its own.
+    if (isReservedUsername(input.username)) {
+      throw new DomainError('USERNAME_RESERVED', 'This username looks like a staff name; choose another');
+    }
     const secret = random.secret();
     const userHash = random.userHash();
     const result = await storage.createUser({
@@ -131,8 +138,10 @@ export class Accounts {
     };
   }
 
-  async rotateSecret(session: Session): Promise<{ secret: string }> {
-    await this.#requireUser(session);
+  /** Needs the current secret: a device's token is not the account (a stolen one must not take it). */
+  async rotateSecret(session: Session, currentSecret: string, networkKey: string): Promise<{ secret: string }> {
+    const user = await this.#requireUser(session);
+    await this.#checkSecret(user, currentSecret, networkKey);
     const secret = this.#deps.random.secret();
     await this.#deps.storage.setSecretHash(session.userHash, await this.#deps.hasher.hash(secret));
     return { secret };
@@ -161,7 +170,17 @@ export class Accounts {
     }));
   }
 
-  async revokeClient(session: Session, clientHash: ClientHash): Promise<void> {
+  /**
+   * A device may always revoke itself; revoking another needs the account secret, so a stolen
+   * token cannot sign the owner's devices out. The secret is checked before the device is looked
+   * up: without it, nothing is learnt about other devices.
+   */
+  async revokeClient(session: Session, clientHash: ClientHash, secret: string | undefined, networkKey: string): Promise<void> {
+    if (clientHash !== session.clientHash) {
+      const user = await this.#requireUser(session);
+      if (secret === undefined) throw new DomainError('INVALID_CREDENTIALS', 'Revoking another device needs the account secret');
+      await this.#checkSecret(user, secret, networkKey);
+    }
     const client = await this.#deps.storage.getClient(clientHash);
     // Another user's device gets the same answer as a missing one: no probing for hashes.
     if (!client || client.userHash !== session.userHash) {
@@ -174,6 +193,13 @@ export class Accounts {
     }
     // The user's other devices learn of it through their event streams.
     await this.#deps.events.append([newEvent(session.userHash, { type: 'session.revoked', clientHash })]);
+  }
+
+  /** A wrong secret counts as a failed login of the account's username (and network), lockout included. */
+  async #checkSecret(user: UserRecord, secret: string, networkKey: string): Promise<void> {
+    await this.#deps.rateLimits.login(user.usernameKey, networkKey, async () => {
+      if (!(await this.#deps.hasher.verify(user.secretHash, secret))) throw new DomainError('INVALID_CREDENTIALS', 'Wrong secret');
+    });
   }
 
   async #requireUser(session: Session) {

@@ -69,7 +69,8 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const { storage, bus, clock } = deps;
   const events = new EventHub(storage, bus);
   const cache = new MessageCache(storage, options.historyCacheBytes);
-  const accounts = new Accounts({ ...deps, events });
+  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
+  const accounts = new Accounts({ ...deps, events, rateLimits });
   const chats = new Chats({ storage, random: deps.random, clock, events, cache });
   const matchmaking = new Matchmaking(
     { storage, matcher: deps.matcher, random: deps.random, clock, events, chats, metrics: deps.metrics },
@@ -79,7 +80,6 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     await matchmaking.cancel(userHash);
     await chats.endAllOf(userHash, 'deleted');
   });
-  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
   const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits, metrics: deps.metrics }, options.moderation);
   // A device on a banned account: refused once the secret checks out, before a device exists.
   accounts.addLoginGuard((userHash) => moderation.assertNotBanned({ userHash }));

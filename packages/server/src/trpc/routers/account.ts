@@ -7,6 +7,7 @@ import {
   powChallengeOutput,
   registerInput,
   registerOutput,
+  rotateSecretInput,
   rotateSecretOutput,
   usernameKey,
 } from '@omechat/protocol';
@@ -44,9 +45,9 @@ export const accountRouter = router({
   me: authedProcedure.input(noInput).output(meOutput).query(({ ctx }) => ctx.core.accounts.me(ctx.session)),
 
   rotateSecret: authedProcedure
-    .input(noInput)
+    .input(rotateSecretInput)
     .output(rotateSecretOutput)
-    .mutation(({ ctx }) => ctx.core.accounts.rotateSecret(ctx.session)),
+    .mutation(({ ctx, input }) => ctx.core.accounts.rotateSecret(ctx.session, input.secret, ctx.conn.networkKey)),
 
   delete: authedProcedure
     .input(deleteAccountInput)

@@ -47,6 +47,7 @@ export const chatRouter = router({
     .input(typingInput)
     .output(okOutput)
     .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.typing(ctx.session.clientHash);
       await ctx.core.chats.typing(ctx.session, input);
       return { ok: true as const };
     }),
@@ -65,6 +66,7 @@ export const messageRouter = router({
     .input(markReadInput)
     .output(okOutput)
     .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.readReceipt(ctx.session.clientHash);
       await ctx.core.chats.markRead(ctx.session, input);
       return { ok: true as const };
     }),

@@ -11,7 +11,7 @@ export const clientsRouter = router({
     .input(revokeClientInput)
     .output(revokeClientOutput)
     .mutation(async ({ ctx, input }) => {
-      await ctx.core.accounts.revokeClient(ctx.session, input.clientHash);
+      await ctx.core.accounts.revokeClient(ctx.session, input.clientHash, input.secret, ctx.conn.networkKey);
       if (input.clientHash === ctx.session.clientHash) {
         ctx.conn.signOut();
         ctx.conn.closeAfterReply(CLOSE_CODES.SESSION_REVOKED, 'revoked');
