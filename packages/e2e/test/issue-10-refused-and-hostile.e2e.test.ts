@@ -48,7 +48,7 @@ describe('refused connectionParams', () => {
     const user = await signUp(t.url);
     const phone = connect(t.url);
     const creds = await phone.account.login({ username: user.username, secret: user.secret });
-    await user.client.clients.revoke({ clientHash: creds.clientHash });
+    await user.client.clients.revoke({ clientHash: creds.clientHash, secret: user.secret });
     const revoked = connect(t.url, { clientHash: creds.clientHash, accessToken: creds.accessToken });
     const closed = closeCodeOf(revoked);
     expect((await failure(revoked.account.me())).code).toBe('UNAUTHORIZED');
