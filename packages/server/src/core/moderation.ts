@@ -119,9 +119,12 @@ export class Moderation {
   }
 
   /** Remembers the network a device connected from, for moderators looking into an account. */
-  async seen(session: Session, networkKey: string): Promise<void> {
+  async seen(session: Session, networkKeys: readonly string[]): Promise<void> {
     const { userHash, clientHash } = session;
-    await this.deps.storage.recordSighting({ userHash, clientHash, networkKey, lastSeenAt: this.deps.clock.now() });
+    // Every level (an IPv6 /64, then its /56 and /48), so a moderator can ban the wider one.
+    for (const networkKey of networkKeys) {
+      await this.deps.storage.recordSighting({ userHash, clientHash, networkKey, lastSeenAt: this.deps.clock.now() });
+    }
   }
 
   // --- blocks --------------------------------------------------------------------
