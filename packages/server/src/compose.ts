@@ -75,11 +75,10 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
   return createCore(
     {
     storage,
-    hasher: argon2Hasher({
-      memoryCost: config.OMECHAT_ARGON2_MEMORY_KIB,
-      timeCost: config.OMECHAT_ARGON2_TIME_COST,
-      parallelism: 1,
-    }),
+    hasher: argon2Hasher(
+      { memoryCost: config.OMECHAT_ARGON2_MEMORY_KIB, timeCost: config.OMECHAT_ARGON2_TIME_COST, parallelism: 1 },
+      { concurrency: config.OMECHAT_ARGON2_CONCURRENCY, queue: config.OMECHAT_ARGON2_QUEUE },
+    ),
     random: cryptoRandom,
     clock,
     bus,
@@ -97,6 +96,8 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
       onBackgroundError: (err) => log?.error({ err }, 'background work failed'),
       moderation: moderationOptions(config),
       rateLimits: rateLimitRules(config),
+      secretChecksInFlightPerNetwork: config.OMECHAT_SECRET_CHECKS_IN_FLIGHT_PER_NETWORK,
+      historyPageBytes: config.OMECHAT_HISTORY_PAGE_BYTES,
       registrationPow: {
         difficulty: config.OMECHAT_POW_DIFFICULTY,
         ttlMs: config.OMECHAT_POW_TTL_SECONDS * 1000,
@@ -140,6 +141,9 @@ export function rateLimitRules(config: Config): RateLimitRules | null {
     adminFailuresPerNetwork: config.OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK,
     powChallengesPerNetwork: config.OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK,
     reportsPerUser: config.OMECHAT_RATE_REPORTS_PER_USER,
+    secretChecksPerNetwork: config.OMECHAT_RATE_SECRET_CHECKS_PER_NETWORK,
+    messageBytesPerUser: config.OMECHAT_RATE_MESSAGE_BYTES_PER_USER,
+    messageBytesPerChat: config.OMECHAT_RATE_MESSAGE_BYTES_PER_CHAT,
     typingPerDevice: config.OMECHAT_RATE_TYPING,
     readReceiptsPerDevice: config.OMECHAT_RATE_READ_RECEIPTS,
     blocksPerUser: config.OMECHAT_RATE_BLOCKS,

@@ -20,6 +20,21 @@ describe('safety configuration', () => {
       readReceiptsPerDevice: { points: 300, windowMs: 60_000, blockMs: 0 },
       blocksPerUser: { points: 60, windowMs: 3600_000, blockMs: 0 },
       bundlesPerDevice: { points: 20, windowMs: 3600_000, blockMs: 0 },
+      secretChecksPerNetwork: { points: 100, windowMs: 900_000, blockMs: 0 },
+      messageBytesPerUser: { points: 64 * 1024 * 1024, windowMs: 86_400_000, blockMs: 0 },
+      messageBytesPerChat: { points: 32 * 1024 * 1024, windowMs: 86_400_000, blockMs: 0 },
+    });
+    // What one socket, frame or account may cost (docs/safety.md, "Threat model").
+    expect(config).toMatchObject({
+      OMECHAT_MAX_SOCKETS: 4096,
+      OMECHAT_MAX_SOCKETS_PER_NETWORK: 256,
+      OMECHAT_CREDENTIALS_TIMEOUT_MS: 5000,
+      OMECHAT_MAX_BATCH: 50,
+      OMECHAT_MAX_CALLS_IN_FLIGHT: 64,
+      OMECHAT_HISTORY_PAGE_BYTES: 1024 * 1024,
+      OMECHAT_ARGON2_CONCURRENCY: 2,
+      OMECHAT_ARGON2_QUEUE: 64,
+      OMECHAT_SECRET_CHECKS_IN_FLIGHT_PER_NETWORK: 4,
     });
     expect(moderationOptions(config)).toEqual({
       adminToken: null,

@@ -112,6 +112,31 @@ const schema = z.object({
   OMECHAT_POW_HOT_OVERALL: rateRule('600/600'),
   OMECHAT_POW_HOT_FACTOR: int(1, 1000).default(8),
   OMECHAT_RATE_REPORTS_PER_USER: rateRule('10/3600'),
+
+  // Hostile clients (docs/safety.md, "Threat model"): what one socket, frame or account may cost.
+  /** Open WebSocket connections, overall and per network (/24, /64; /56 and /48 get 4x and 16x), counted at the HTTP upgrade. */
+  OMECHAT_MAX_SOCKETS: int(1, 1_000_000).default(4096),
+  OMECHAT_MAX_SOCKETS_PER_NETWORK: int(1, 1_000_000).default(256),
+  /** A socket opened for connectionParams that has not sent them by then is closed (4002). */
+  OMECHAT_CREDENTIALS_TIMEOUT_MS: int(100, 120_000).default(5_000),
+  /** Calls one frame may batch; a longer batch, or a frame that is not a request, closes the socket (4002). */
+  OMECHAT_MAX_BATCH: int(1, 10_000).default(50),
+  /** Queries and mutations one connection may have running at once; more are refused RATE_LIMITED. */
+  OMECHAT_MAX_CALLS_IN_FLIGHT: int(1, 10_000).default(64),
+  /** A chat.history page stops once it holds this many bytes of envelopes (hasMore says so). */
+  OMECHAT_HISTORY_PAGE_BYTES: int(96 * 1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** Stored message bytes (envelope JSON) per user and per chat: points are bytes. */
+  OMECHAT_RATE_MESSAGE_BYTES_PER_USER: rateRule(`${64 * 1024 * 1024}/86400`),
+  OMECHAT_RATE_MESSAGE_BYTES_PER_CHAT: rateRule(`${32 * 1024 * 1024}/86400`),
+  /** Secret checks (login, account.delete, account.rotateSecret) counted before argon2 runs, per network. */
+  OMECHAT_RATE_SECRET_CHECKS_PER_NETWORK: rateRule('100/900'),
+  /** argon2 hashes running at once (the rest wait in a bounded queue, off libuv's pool that the WAL fsync needs). */
+  OMECHAT_ARGON2_CONCURRENCY: int(1, 64).default(2),
+  OMECHAT_ARGON2_QUEUE: int(0, 100_000).default(64),
+  /** Secret checks one network may have waiting or running at once. */
+  OMECHAT_SECRET_CHECKS_IN_FLIGHT_PER_NETWORK: int(1, 1000).default(4),
+  /** Serve /metrics on this port only (unset: on the main port, to the admin token as a bearer token). */
+  OMECHAT_METRICS_PORT: int(0, 65535).optional(),
   // issue 15: chatter and safety
   /** chat.typing per device. Clients send one every few seconds while typing (the web page and CLI: at most every 3 s). */
   OMECHAT_RATE_TYPING: rateRule('120/60'),

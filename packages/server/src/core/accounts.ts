@@ -17,7 +17,6 @@ import type { SecretHasher } from '../ports/secret-hasher.js';
 import type { Storage, UserRecord } from '../ports/storage.js';
 import { DomainError } from './domain-error.js';
 import { newEvent, type EventHub } from './event-hub.js';
-import type { RateLimits } from './rate-limits.js';
 import { hashToken, tokenMatches } from './tokens.js';
 
 /** Who is calling: established once per connection from its connectionParams. */
@@ -33,7 +32,6 @@ export interface AccountsDeps {
   clock: Clock;
   bus: Bus;
   events: EventHub;
-  rateLimits: RateLimits;
 }
 
 /** Runs before an account's data is erased, so other parts can end chats and tell peers. */
@@ -139,9 +137,9 @@ export class Accounts {
   }
 
   /** Needs the current secret: a device's token is not the account (a stolen one must not take it). */
-  async rotateSecret(session: Session, currentSecret: string, networkKey: string): Promise<{ secret: string }> {
+  async rotateSecret(session: Session, currentSecret: string): Promise<{ secret: string }> {
     const user = await this.#requireUser(session);
-    await this.#checkSecret(user, currentSecret, networkKey);
+    await this.#checkSecret(user, currentSecret);
     const secret = this.#deps.random.secret();
     await this.#deps.storage.setSecretHash(session.userHash, await this.#deps.hasher.hash(secret));
     return { secret };
@@ -175,11 +173,11 @@ export class Accounts {
    * token cannot sign the owner's devices out. The secret is checked before the device is looked
    * up: without it, nothing is learnt about other devices.
    */
-  async revokeClient(session: Session, clientHash: ClientHash, secret: string | undefined, networkKey: string): Promise<void> {
+  async revokeClient(session: Session, clientHash: ClientHash, secret: string | undefined): Promise<void> {
     if (clientHash !== session.clientHash) {
       const user = await this.#requireUser(session);
       if (secret === undefined) throw new DomainError('INVALID_CREDENTIALS', 'Revoking another device needs the account secret');
-      await this.#checkSecret(user, secret, networkKey);
+      await this.#checkSecret(user, secret);
     }
     const client = await this.#deps.storage.getClient(clientHash);
     // Another user's device gets the same answer as a missing one: no probing for hashes.
@@ -195,11 +193,9 @@ export class Accounts {
     await this.#deps.events.append([newEvent(session.userHash, { type: 'session.revoked', clientHash })]);
   }
 
-  /** A wrong secret counts as a failed login of the account's username (and network), lockout included. */
-  async #checkSecret(user: UserRecord, secret: string, networkKey: string): Promise<void> {
-    await this.#deps.rateLimits.login(user.usernameKey, networkKey, async () => {
-      if (!(await this.#deps.hasher.verify(user.secretHash, secret))) throw new DomainError('INVALID_CREDENTIALS', 'Wrong secret');
-    });
+  /** Callers run this under RateLimits.secretCheck: a wrong secret costs an argon2 hash, like a login. */
+  async #checkSecret(user: UserRecord, secret: string): Promise<void> {
+    if (!(await this.#deps.hasher.verify(user.secretHash, secret))) throw new DomainError('INVALID_CREDENTIALS', 'Wrong secret');
   }
 
   async #requireUser(session: Session) {

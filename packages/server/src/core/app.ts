@@ -43,6 +43,10 @@ export interface CoreOptions {
   moderation: ModerationOptions;
   /** null turns every rate limit off (benchmarks only). */
   rateLimits: RateLimitRules | null;
+  /** Secret checks (argon2) one network may have running or waiting at once (default 4). */
+  secretChecksInFlightPerNetwork?: number;
+  /** A chat.history page stops at this many bytes of envelopes (default 1 MiB). */
+  historyPageBytes?: number;
   registrationPow: RegistrationPowOptions;
 }
 
@@ -69,9 +73,9 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const { storage, bus, clock } = deps;
   const events = new EventHub(storage, bus);
   const cache = new MessageCache(storage, options.historyCacheBytes);
-  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
-  const accounts = new Accounts({ ...deps, events, rateLimits });
-  const chats = new Chats({ storage, random: deps.random, clock, events, cache });
+  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits, { inFlightPerNetwork: options.secretChecksInFlightPerNetwork ?? 4 });
+  const accounts = new Accounts({ ...deps, events });
+  const chats = new Chats({ storage, random: deps.random, clock, events, cache }, options.historyPageBytes);
   const matchmaking = new Matchmaking(
     { storage, matcher: deps.matcher, random: deps.random, clock, events, chats, metrics: deps.metrics },
     { ticketTtlMs: options.ticketTtlMs },

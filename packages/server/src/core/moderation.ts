@@ -125,9 +125,12 @@ export class Moderation {
   }
 
   /** Remembers the network a device connected from, for moderators looking into an account. */
-  async seen(session: Session, networkKey: string): Promise<void> {
+  async seen(session: Session, networkKeys: readonly string[]): Promise<void> {
     const { userHash, clientHash } = session;
-    await this.deps.storage.recordSighting({ userHash, clientHash, networkKey, lastSeenAt: this.deps.clock.now() });
+    // Every level (an IPv6 /64, then its /56 and /48), so a moderator can ban the wider one.
+    for (const networkKey of networkKeys) {
+      await this.deps.storage.recordSighting({ userHash, clientHash, networkKey, lastSeenAt: this.deps.clock.now() });
+    }
   }
 
   // --- blocks --------------------------------------------------------------------
@@ -184,17 +187,17 @@ export class Moderation {
 
   // --- reports -------------------------------------------------------------------
 
-  /** `networkKey`: where the report comes from, which must be known before it is weighed. */
+  /** `networkKeys`: where the report comes from, which must be known before it is weighed. */
   async report(
     session: Session,
     input: { chatId: ChatId; reason: ReportReason; note?: string | undefined; disclosed?: { seq: number; text: string }[] | undefined },
-    networkKey: string,
+    networkKeys: readonly string[],
   ): Promise<{ urgent: boolean }> {
     const { storage, chats, clock, rateLimits } = this.deps;
     const chat = await chats.requireMember(input.chatId, session.userHash);
     await rateLimits.report(session.userHash);
     // Sightings are written in the background at connect; this one must be in before weighing.
-    await this.seen(session, networkKey);
+    await this.seen(session, networkKeys);
     const reported = peerOf(chat, session.userHash);
     const disclosed = [];
     for (const { seq, text } of input.disclosed ?? []) {

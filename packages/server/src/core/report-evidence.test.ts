@@ -119,7 +119,7 @@ describe('automatic suspension, in the core (MemoryStorage, test clock)', () => 
   /** `reporter` is matched with `victim`, the victim talks (or not), the reporter reports from `network`. */
   async function report(reporter: Awaited<ReturnType<typeof user>>, victim: UserHash, network: string, talks = true) {
     const chatId = await chat(reporter.userHash, victim, talks ? victim : reporter.userHash);
-    await core.moderation.report(reporter, { chatId, reason: 'harassment' }, network);
+    await core.moderation.report(reporter, { chatId, reason: 'harassment' }, [network]);
   }
   const suspended = async (victim: UserHash) => (await core.moderation.banFor({ userHash: victim }))?.layer === 'account';
   const queued = async () => (await core.moderation.listReports({ status: 'open', limit: 100, offset: 0 })).length;
@@ -147,7 +147,7 @@ describe('automatic suspension, in the core (MemoryStorage, test clock)', () => 
     start();
     const victim = await user(90 * DAY);
     const reporters = [await user(30 * DAY), await user(30 * DAY), await user(30 * DAY)];
-    for (const r of reporters) await core.moderation.seen(r, 'the-attackers-home');
+    for (const r of reporters) await core.moderation.seen(r, ['the-attackers-home']);
     for (const [i, r] of reporters.entries()) await report(r, victim.userHash, `vpn-${i}`);
     expect(await suspended(victim.userHash)).toBe(false);
   });

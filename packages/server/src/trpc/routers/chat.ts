@@ -1,4 +1,5 @@
 import {
+  envelopeJsonLength,
   chatIdInput,
   chatListOutput,
   historyInput,
@@ -60,6 +61,7 @@ export const messageRouter = router({
     .output(declared(sendOutput))
     .mutation(async ({ ctx, input }) => {
       await ctx.core.rateLimits.message(ctx.session.clientHash);
+      await ctx.core.rateLimits.messageBytes(ctx.session.userHash, input.chatId, envelopeJsonLength(input.envelope));
       return ctx.core.deps.metrics.timeSend(() => ctx.core.chats.send(ctx.session, input));
     }),
   markRead: authedProcedure

@@ -24,5 +24,5 @@ export const safetyRouter = router({
   report: authedProcedure
     .input(reportInput)
     .output(reportOutput)
-    .mutation(({ ctx, input }) => ctx.core.moderation.report(ctx.session, input, ctx.conn.networkKey)),
+    .mutation(({ ctx, input }) => ctx.core.moderation.report(ctx.session, input, ctx.conn.networkKeys)),
 });
