@@ -11,7 +11,10 @@ export const eventsRouter = router({
    */
   stream: authedProcedure.input(streamInput).output(declaredStream(eventBatchSchema)).subscription(async function* ({ ctx, input, signal }) {
     const lastEventId = input?.lastEventId ? Number(input.lastEventId) : null;
-    const stream = streamEvents(ctx.core.streamDeps, ctx.session, lastEventId, signal ?? new AbortController().signal);
+    // A backlog is paced to half the output budget, and its batches to a quarter, so replies
+    // to the device's other calls still fit the budget while a backlog streams.
+    const maxBatchBytes = Math.min(512 * 1024, ctx.limits.maxBufferedBytes / 4);
+    const stream = streamEvents(ctx.core.streamDeps, ctx.session, lastEventId, signal ?? new AbortController().signal, maxBatchBytes);
     for await (const batch of ctx.core.deps.metrics.stream(stream)) {
       // A backlog leaves as fast as the device reads it; a device that does not keep up with
       // live events must not make the server buffer for it without end.
