@@ -61,10 +61,7 @@ export class Accounts {
 
   async register(input: { username: string; age: number }): Promise<RegisterOutput> {
     const { storage, hasher, random, clock } = this.#deps;
-    // Checked here, not in the input schema, so the client learns why with a code of its own.
-    if (isReservedUsername(input.username)) {
-      throw new DomainError('USERNAME_RESERVED', 'This username looks like a staff name; choose another');
-    }
+    this.assertUsernameAllowed(input.username);
     const secret = random.secret();
     const userHash = random.userHash();
     const result = await storage.createUser({
@@ -78,6 +75,15 @@ export class Accounts {
     if (result === 'username_taken') throw new DomainError('USERNAME_TAKEN', 'Username is taken');
     if (result !== 'created') throw new DomainError('CONFLICT', 'Try again');
     return { userHash, secret };
+  }
+
+  /**
+   * Refuses staff-like names with USERNAME_RESERVED (a code of its own, not a schema error, so
+   * a client can say why). Cheap: the router asks before the proof-of-work and the registration
+   * limit are spent on a name that cannot be had.
+   */
+  assertUsernameAllowed(username: string): void {
+    if (isReservedUsername(username)) throw new DomainError('USERNAME_RESERVED', 'This username looks like a staff name; choose another');
   }
 
   async login(input: {

@@ -28,6 +28,7 @@ export const accountRouter = router({
     .input(registerInput)
     .output(registerOutput)
     .mutation(async ({ ctx, input }) => {
+      ctx.core.accounts.assertUsernameAllowed(input.username);
       await ctx.core.registrationPow.check(input.pow, ctx.conn.networkKey);
       await ctx.core.rateLimits.registration(ctx.conn.networkKeys);
       const registered = await ctx.core.accounts.register(input);
