@@ -147,7 +147,7 @@ const schema = z.object({
   /** keys.bundles per device and addressed user (a peer, or the user's own devices); each call takes one-time prekeys. */
   OMECHAT_RATE_KEY_BUNDLES: rateRule('20/3600'),
   /**
-   * Report evidence (docs/safety.md, "Automatic suspension"): a report weighs nothing unless the
+   * Report evidence (docs/safety.md, "Automatic escalation"): a report weighs nothing unless the
    * reported user sent at least this many messages in the reported chat.
    */
   OMECHAT_REPORT_MIN_MESSAGES: int(0, 100).default(3),

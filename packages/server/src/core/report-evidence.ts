@@ -2,7 +2,7 @@ import type { UserHash } from '@omechat/protocol';
 
 /**
  * When reports are enough to suspend an account without a moderator (docs/safety.md,
- * "Automatic suspension"). Reports are evidence, not votes: each weighs what it cost its maker
+ * "Automatic escalation"). Reports are evidence, not votes: each weighs what it cost its maker
  * to produce, so fresh accounts, one network and an empty chat add up to nothing however many
  * there are, and go to the moderators' queue only.
  */
