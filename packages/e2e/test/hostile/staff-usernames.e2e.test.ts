@@ -62,7 +62,8 @@ describe('safety.block', () => {
     expect(await socket.opened).toBe('open');
     const targets = [someone.userHash, ...made];
     socket.send(targets.map((userHash, i) => request(i + 1, 'mutation', 'safety.block', { userHash })));
-    const answers = (await socket.next(targets.length)) as { id: number; result?: { data?: unknown }; error?: unknown }[];
+    // Answers come in the order the calls finish: put them back in the order they were asked.
+    const answers = ((await socket.next(targets.length)) as { id: number }[]).sort((x, y) => x.id - y.id);
     expect(answers.map(codeOfFrame)).toEqual([undefined, undefined, undefined]);
     const shapes = answers.map((a) => JSON.stringify({ ...a, id: 0 }));
     expect(new Set(shapes).size).toBe(1);
