@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, envelopeFor, matchedPair, startTestServer, waitFor, type TestClient, type TestServer } from '../harness.js';
 import { rpc } from '../safety-harness.js';
-import { codeOfFrame, rawSocket, request, signedInSocket } from './attack-harness.js';
+import { BYSTANDER_P99_MS, bystanders, codeOfFrame, rawSocket, request, signedInSocket } from './attack-harness.js';
 
 /**
  * Attacks with an account. Before: with its socket paused, one 1.7 KB frame of 15
@@ -35,6 +35,7 @@ describe('output budget', () => {
     await waitFor(() => t.server.connections.countForUser(a.userHash) === 0, 'the SDK client gone');
 
     // The attacker stops reading, then asks for 45 pages in one frame (45 MiB of replies).
+    const chat = await bystanders(t);
     const attacker = signedInSocket(t.url, a.credentials);
     await attacker.opened;
     attacker.send(request(0, 'query', 'account.me'));
@@ -47,6 +48,8 @@ describe('output budget', () => {
     await attacker.closed;
     // What reached the client is what the kernel's buffers held plus the budget: far from 45 pages.
     expect(attacker.received.bytes).toBeLessThan(20 * 1024 * 1024);
+    await chat.acks(5);
+    expect((await chat.finish()).p99).toBeLessThan(BYSTANDER_P99_MS);
   });
 
   it('caps calls in flight per connection: the rest of a frame is refused RATE_LIMITED at once', async () => {

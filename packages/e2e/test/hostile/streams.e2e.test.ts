@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { matchedPair, startTestServer, type TestServer } from '../harness.js';
-import { codeOfFrame, request, signedInSocket } from './attack-harness.js';
+import { BYSTANDER_P99_MS, bystanders, codeOfFrame, request, signedInSocket } from './attack-harness.js';
 
 /**
  * Attacks on the event stream. Before: 3,000 `events.stream` subscriptions in one frame were
@@ -18,6 +18,7 @@ describe('event streams', () => {
   it('one per connection: the rest of a batch of subscriptions is refused CONFLICT', async () => {
     t = await startTestServer();
     const { a } = await matchedPair(t.url);
+    const chat = await bystanders(t);
     const socket = signedInSocket(t.url, a.credentials);
     expect(await socket.opened).toBe('open');
     socket.send(Array.from({ length: 50 }, (_, i) => request(i, 'subscription', 'events.stream', {})));
@@ -37,6 +38,8 @@ describe('event streams', () => {
       [100, 'data'],
     ]);
     await a.client.close();
+    await chat.acks(5);
+    expect((await chat.finish()).p99).toBeLessThan(BYSTANDER_P99_MS);
   });
 
   it('a cursor the stream never handed out is BAD_REQUEST, logged at debug level at most', async () => {
