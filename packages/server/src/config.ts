@@ -135,8 +135,9 @@ const schema = z.object({
   OMECHAT_ARGON2_QUEUE: int(0, 100_000).default(64),
   /** Secret checks one network may have waiting or running at once. */
   OMECHAT_SECRET_CHECKS_IN_FLIGHT_PER_NETWORK: int(1, 1000).default(4),
-  /** Serve /metrics on this port only (unset: on the main port, to the admin token as a bearer token). */
+  /** Serve /metrics on this port only, without a token (unset: on the main port, to `Authorization: Bearer <OMECHAT_ADMIN_TOKEN>`). */
   OMECHAT_METRICS_PORT: int(0, 65535).optional(),
+  OMECHAT_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   // issue 15: chatter and safety
   /** chat.typing per device. Clients send one every few seconds while typing (the web page and CLI: at most every 3 s). */
   OMECHAT_RATE_TYPING: rateRule('120/60'),
