@@ -73,7 +73,6 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const { storage, bus, clock } = deps;
   const events = new EventHub(storage, bus);
   const cache = new MessageCache(storage, options.historyCacheBytes);
-  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits, { inFlightPerNetwork: options.secretChecksInFlightPerNetwork ?? 4 });
   const accounts = new Accounts({ ...deps, events });
   const chats = new Chats({ storage, random: deps.random, clock, events, cache }, options.historyPageBytes);
   const matchmaking = new Matchmaking(
@@ -84,6 +83,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     await matchmaking.cancel(userHash);
     await chats.endAllOf(userHash, 'deleted');
   });
+  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits, { inFlightPerNetwork: options.secretChecksInFlightPerNetwork ?? 4 });
   const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits, metrics: deps.metrics }, options.moderation);
   // A device on a banned account: refused once the secret checks out, before a device exists.
   accounts.addLoginGuard((userHash) => moderation.assertNotBanned({ userHash }));
