@@ -88,10 +88,10 @@ export class Moderation {
   /** Escalation runs one at a time per reported user, so two reports cannot both suspend. */
   readonly #escalating = new Map<UserHash, Promise<void>>();
   /**
-   * Reports known to show enough messages from the reported user: that cannot become false
-   * (until the messages are purged), so each chat is read once, not at every later report.
+   * What each report's chat showed (messages from the reported user) at which lastSeq: a chat
+   * is read again only once it has grown, not at every later report against the same user.
    */
-  readonly #conversationShown = new Set<number>();
+  readonly #conversations = new Map<number, { lastSeq: number; count: number }>();
 
   constructor(
     private readonly deps: ModerationDeps,
@@ -256,13 +256,14 @@ export class Moderation {
     if (new Set(reports.map((r) => r.reporterUserHash)).size < e.reporters) return;
     const evidence = await Promise.all(reports.map((r) => this.#evidence(r)));
     const { score, groups } = evidenceScore(evidence, e);
-    if (score < e.reporters) return;
+    // Halves, thirds and the like: a sum that should reach the threshold may land a hair below it.
+    if (score + 1e-9 < e.reporters) return;
     const counted = suspensions.filter((b) => b.revokedAt === null).length;
     // Clamped to the last instant a Date can hold: factor ** n grows past it quickly.
     const expiresAt = counted >= e.suspensionsBeforePermanent ? null : Math.min(now + e.suspensionMs * e.factor ** counted, MAX_DATE_MS);
     await this.ban(
       SYSTEM_ISSUER,
-      { layer: 'account', target: userHash, reason: `automatic: reports weighing ${score} from ${groups} networks`, expiresAt },
+      { layer: 'account', target: userHash, reason: `automatic: reports weighing ${Math.round(score * 100) / 100} from ${groups} networks`, expiresAt },
       'suspension',
     );
   }
@@ -282,15 +283,15 @@ export class Moderation {
   /** Messages the reported user sent among the chat's latest EVIDENCE_MESSAGES_READ, at most minMessages. */
   async #messagesFromReported(report: ReportRecord): Promise<number> {
     const need = this.options.escalation.minMessages;
-    if (need === 0 || this.#conversationShown.has(report.reportId)) return need;
+    if (need === 0) return 0;
     const chat = await this.deps.storage.getChat(report.chatId);
     if (!chat || chat.lastSeq === 0) return 0;
+    const known = this.#conversations.get(report.reportId);
+    if (known?.lastSeq === chat.lastSeq) return known.count;
     const messages = await this.deps.storage.getMessages(chat.chatId, Math.max(1, chat.lastSeq - EVIDENCE_MESSAGES_READ + 1), chat.lastSeq);
     const count = Math.min(need, messages.filter((m) => m.senderUserHash === report.reportedUserHash).length);
-    if (count >= need) {
-      if (this.#conversationShown.size >= 50_000) this.#conversationShown.clear(); // a shortcut only
-      this.#conversationShown.add(report.reportId);
-    }
+    if (this.#conversations.size >= 50_000) this.#conversations.clear(); // a shortcut only
+    this.#conversations.set(report.reportId, { lastSeq: chat.lastSeq, count });
     return count;
   }
 
