@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '@omechat/protocol';
 import { rawSocket } from './hostile/attack-harness.js';
-import { signUp, startTestServer, waitFor, type TestServer } from './harness.js';
+import { signUp, startTestServer, type TestServer } from './harness.js';
 import { call, codeOfError, errorOf, rawClient, type Untyped } from './raw-client.js';
 
 /**

@@ -66,5 +66,5 @@ describe('IPv6 networks', () => {
 });
 
 async function waitForSightings(admin: ReturnType<typeof adminClient>, userHash: string, count: number) {
-  await waitFor(async () => (await admin.trpc.admin.users.get.query({ userHash: userHash as never })).networks.length >= count, 'sightings');
+  await waitFor(async () => (await admin.trpc.admin.users.get.query({ userHash: userHash })).networks.length >= count, 'sightings');
 }
