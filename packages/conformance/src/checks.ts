@@ -485,11 +485,12 @@ export const CHECKS: Check[] = [
     },
   },
   {
-    name: 'account: rotating the secret retires the old one; deleting the account signs the caller out',
+    name: 'account: rotating the secret needs the current one and retires it; deleting the account signs the caller out',
     async run(ctx, state) {
       const adult = state.get<Online>('online:adult:phone');
       const user = state.get<User>('user:adult');
-      const { secret } = (await adult.conn.ok('mutation', 'account.rotateSecret')) as { secret: string };
+      expectCode(await adult.conn.fails('mutation', 'account.rotateSecret', { secret: 'x'.repeat(64) }), 'INVALID_CREDENTIALS');
+      const { secret } = (await adult.conn.ok('mutation', 'account.rotateSecret', { secret: user.secret })) as { secret: string };
       assert(secret !== user.secret, 'the secret did not change');
       const anon = await ctx.open();
       expectCode(await anon.fails('mutation', 'account.login', { username: user.username, secret: user.secret }), 'INVALID_CREDENTIALS');
@@ -529,11 +530,13 @@ export const CHECKS: Check[] = [
     },
   },
   {
-    name: 'clients.revoke: the revoked device is closed with 4003 and its token stops working',
+    name: 'clients.revoke: another device needs the secret; the revoked device is closed with 4003 and its token stops working',
     async run(ctx, state) {
       const alice = state.get<Online>('online:alice:phone');
       const laptop = state.get<Online>('online:alice:laptop');
-      await alice.conn.ok('mutation', 'clients.revoke', { clientHash: laptop.device.clientHash });
+      expectCode(await alice.conn.fails('mutation', 'clients.revoke', { clientHash: laptop.device.clientHash }), 'INVALID_CREDENTIALS');
+      const { secret } = state.get<User>('user:alice');
+      await alice.conn.ok('mutation', 'clients.revoke', { clientHash: laptop.device.clientHash, secret });
       const { code } = await laptop.conn.waitClosed();
       assert(code === ctx.contract.closeCodes.SESSION_REVOKED, `the revoked device was closed with ${code}`);
       const again = await ctx.open({ ...laptop.device });

@@ -229,6 +229,14 @@ Contents: [Connecting](#connecting) · [Frames](#frames) · [Proof-of-work](#pro
   answer. A client that stays silent for the pong wait (10 s by default) is dropped. A client may
   send \`${KEEPALIVE.ping}\` itself; the server answers \`${KEEPALIVE.pong}\`.
 - **Size**: a frame over ${LIMITS.maxFrameBytes} bytes closes the socket with 1009.
+- **What a socket may cost** (the reference server's defaults; each server sets its own): the
+  upgrade is answered HTTP 503 while the caller's network (an IPv4 /24; an IPv6 /64, /56 or /48)
+  or the server holds as many sockets as it allows; a socket opened with \`?connectionParams=1\`
+  that has not sent them within 5 s is closed with 4002; a frame that is not a request, or a
+  batch of more than 50 calls, gets one error and its socket is closed with 4002; 64 calls may
+  run at once per connection (more are refused \`RATE_LIMITED\`); one \`events.stream\` per
+  connection (a second is refused \`CONFLICT\`); a client that leaves more than 4 MiB of output
+  unread is closed with 4008.
 
 ## Frames
 
@@ -243,8 +251,8 @@ Client to server (\`$defs.clientFrame\`):
 
 \`id\` is a number or string the client picks, unique among its open calls; \`"jsonrpc": "2.0"\` may be
 added and is then echoed. Leave \`input\` out for procedures without input. Several calls may be sent
-as one JSON array; each is answered by a frame of its own (the replies are not an array, and may come
-in any order): match them by \`id\`.
+as one JSON array (at most 50 by default); each is answered by a frame of its own (the replies are
+not an array, and may come in any order): match them by \`id\`.
 
 Server to client (\`$defs.serverFrame\`):
 
@@ -351,7 +359,9 @@ ${limitRows.join('\n')}
 ## Rate limits
 
 A call over a limit fails with \`RATE_LIMITED\` and \`details.retryAfterMs\`; a network that opens
-connections too fast has them closed with 4029. Each server sets its own values (the reference
+connections too fast has them closed with 4029. Limits keyed by network count at every level of
+the caller's network (IPv6 /64, /56 and /48, each wider level allowing 4 times more; NAT64
+\`64:ff9b::/96\` counts as the IPv4 it carries). Each server sets its own values (the reference
 server's defaults are in the repository README, "Rate limits"). The limits are:
 ${[...new Set(procedures.flatMap(([path, p]) => (p.rateLimit ? [`- ${p.rateLimit}: \`${path}\``] : [])))].join('\n')}
 - new connections per network: closed with 4029

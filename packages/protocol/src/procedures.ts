@@ -10,6 +10,7 @@ import {
   registerOutput,
   revokeClientInput,
   revokeClientOutput,
+  rotateSecretInput,
   rotateSecretOutput,
 } from './account.js';
 import {
@@ -163,10 +164,10 @@ export const PROCEDURES = {
   'account.register': {
     kind: 'mutation',
     auth: 'public',
-    summary: 'Creates an account. The username is NFKC-normalised, then must be 3-32 of `A-Z a-z 0-9 _ . -`, unique case-insensitively. The secret is shown once: store it.',
+    summary: 'Creates an account. The username is NFKC-normalised, then must be 3-32 of `A-Z a-z 0-9 _ . -`, unique case-insensitively, and must not look like a staff name (USERNAME_RESERVED). The secret is shown once: store it.',
     input: registerInput,
     output: registerOutput,
-    errors: ['USERNAME_TAKEN', 'CONFLICT', 'RATE_LIMITED', 'POW_REQUIRED', 'POW_INVALID', 'POW_EXPIRED', 'POW_REPLAYED'],
+    errors: ['USERNAME_TAKEN', 'USERNAME_RESERVED', 'CONFLICT', 'RATE_LIMITED', 'POW_REQUIRED', 'POW_INVALID', 'POW_EXPIRED', 'POW_REPLAYED'],
     rateLimit: 'registrations per network',
     example: { input: { username: 'alice_19', age: 19, pow: POW_WORKED_EXAMPLE }, output: { userHash: alice, secret } },
   },
@@ -195,11 +196,12 @@ export const PROCEDURES = {
   'account.rotateSecret': {
     kind: 'mutation',
     auth: 'device',
-    summary: 'Replaces the secret; the old one stops working. Devices stay signed in.',
-    input: noInput,
+    summary: 'Replaces the secret, given the current one (a stolen device token alone cannot); the old one stops working. Devices stay signed in.',
+    input: rotateSecretInput,
     output: rotateSecretOutput,
-    errors: [],
-    example: { output: { secret } },
+    errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
+    rateLimit: 'failed logins per username and per network, with lockout (a wrong secret counts as one)',
+    example: { input: { secret }, output: { secret } },
   },
   'account.delete': {
     kind: 'mutation',
@@ -227,11 +229,12 @@ export const PROCEDURES = {
   'clients.revoke': {
     kind: 'mutation',
     auth: 'device',
-    summary: "Signs a device out for good: its connections close with 4003 and its token stops working. Revoking the caller's own device closes the caller's connection after the reply.",
+    summary: "Signs a device out for good: its connections close with 4003 and its token stops working. Revoking another device needs the account `secret`; a device may always revoke itself, and then the caller's connection closes after the reply.",
     input: revokeClientInput,
     output: revokeClientOutput,
-    errors: ['NOT_FOUND'],
-    example: { input: { clientHash: aliceLaptop }, output: { revoked: true } },
+    errors: ['NOT_FOUND', 'INVALID_CREDENTIALS', 'RATE_LIMITED'],
+    rateLimit: 'failed logins per username and per network, with lockout (a wrong secret counts as one)',
+    example: { input: { clientHash: aliceLaptop, secret }, output: { revoked: true } },
   },
   'match.start': {
     kind: 'mutation',
@@ -307,7 +310,8 @@ export const PROCEDURES = {
     summary: 'Tells the peer (`chat.typing`, never stored) that the user started or stopped typing; nothing happens in an ended chat.',
     input: typingInput,
     output: okOutput,
-    errors: ['FORBIDDEN'],
+    errors: ['FORBIDDEN', 'RATE_LIMITED'],
+    rateLimit: 'typing notices per device',
     example: { input: { chatId, typing: true }, output: { ok: true } },
   },
   'message.send': {
@@ -330,7 +334,8 @@ export const PROCEDURES = {
     summary: 'Marks messages up to `seq` read; the peer gets `message.read`.',
     input: markReadInput,
     output: okOutput,
-    errors: ['FORBIDDEN'],
+    errors: ['FORBIDDEN', 'RATE_LIMITED'],
+    rateLimit: 'read receipts per device',
     example: { input: { chatId, seq: 4 }, output: { ok: true } },
   },
   'events.stream': {
@@ -378,10 +383,11 @@ export const PROCEDURES = {
   'keys.bundles': {
     kind: 'mutation',
     auth: 'device',
-    summary: "One prekey bundle per device of a chat peer or of the user's own devices; each one-time prekey is handed out once. This is how a client learns which devices to address: only devices that have uploaded keys (`keys.upload`) are listed, so the list is empty until the peer's device has done so (right after it signs in): ask again shortly rather than send to nobody.",
+    summary: "One prekey bundle per device of the peer of an active chat, or of the user's own devices; each one-time prekey is handed out once. This is how a client learns which devices to address: only devices that have uploaded keys (`keys.upload`) are listed, so the list is empty until the peer's device has done so (right after it signs in): ask again shortly rather than send to nobody.",
     input: keysBundlesInput,
     output: keysBundlesOutput,
-    errors: ['FORBIDDEN'],
+    errors: ['FORBIDDEN', 'RATE_LIMITED'],
+    rateLimit: 'key bundle requests per device and addressed user',
     example: {
       input: { userHash: bob },
       output: {
@@ -406,10 +412,11 @@ export const PROCEDURES = {
   'safety.block': {
     kind: 'mutation',
     auth: 'device',
-    summary: "The two are never matched again, and a chat between them ends (`chat.ended`, reason `blocked`).",
+    summary: "The two are never matched again, and a chat between them ends (`chat.ended`, reason `blocked`). Any userHash but your own is accepted alike, whether or not it names an account.",
     input: blockInput,
     output: blockOutput,
-    errors: ['NOT_FOUND'],
+    errors: ['RATE_LIMITED'],
+    rateLimit: 'blocks and unblocks per user',
     example: { input: { userHash: bob }, output: { blocked: true } },
   },
   'safety.unblock': {
@@ -418,7 +425,8 @@ export const PROCEDURES = {
     summary: "Lifts a block; `unblocked: false` when there was none.",
     input: blockInput,
     output: unblockOutput,
-    errors: [],
+    errors: ['RATE_LIMITED'],
+    rateLimit: 'blocks and unblocks per user',
     example: { input: { userHash: bob }, output: { unblocked: true } },
   },
   'safety.blocks': {

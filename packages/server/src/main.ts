@@ -27,9 +27,10 @@ export async function main(): Promise<void> {
     const code = (err as { code?: unknown }).code;
     if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
     const why = code === 'EADDRINUSE' ? 'is already in use' : 'may not be bound by this user';
-    process.stderr.write(
-      `omechat-server: port ${config.OMECHAT_PORT} on ${config.OMECHAT_HOST} ${why}: stop what uses it, or set OMECHAT_PORT to another port (OMECHAT_PORT=0 picks a free one)\n`,
-    );
+    // The metrics listener (OMECHAT_METRICS_PORT) binds after the main one, and may be the one refused.
+    const metrics = config.OMECHAT_METRICS_PORT !== undefined && (err as { port?: unknown }).port === config.OMECHAT_METRICS_PORT && config.OMECHAT_METRICS_PORT !== config.OMECHAT_PORT;
+    const [name, port, host] = metrics ? ['OMECHAT_METRICS_PORT', config.OMECHAT_METRICS_PORT, config.OMECHAT_METRICS_HOST] : ['OMECHAT_PORT', config.OMECHAT_PORT, config.OMECHAT_HOST];
+    process.stderr.write(`omechat-server: port ${port} on ${host} ${why}: stop what uses it, or set ${name} to another port (${name}=0 picks a free one)\n`);
     await core.close().catch(() => undefined);
     process.exit(1);
   });

@@ -45,6 +45,10 @@ export interface CoreOptions {
   moderation: ModerationOptions;
   /** null turns every rate limit off (benchmarks only). */
   rateLimits: RateLimitRules | null;
+  /** Secret checks (argon2) one network may have running or waiting at once (default 4). */
+  secretChecksInFlightPerNetwork?: number;
+  /** A chat.history page stops at this many bytes of envelopes (default 1 MiB). */
+  historyPageBytes?: number;
   registrationPow: RegistrationPowOptions;
 }
 
@@ -72,7 +76,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const events = new EventHub(storage, bus);
   const cache = new MessageCache(storage, options.historyCacheBytes);
   const accounts = new Accounts({ ...deps, events });
-  const chats = new Chats({ storage, random: deps.random, clock, events, cache });
+  const chats = new Chats({ storage, random: deps.random, clock, events, cache }, options.historyPageBytes);
   const matchmaking = new Matchmaking(
     { storage, matcher: deps.matcher, random: deps.random, clock, events, chats, metrics: deps.metrics },
     { ticketTtlMs: options.ticketTtlMs, rematchAfterMs: options.rematchAfterMs },
@@ -81,7 +85,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
     await matchmaking.cancel(userHash);
     await chats.endAllOf(userHash, 'deleted');
   });
-  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
+  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits, { inFlightPerNetwork: options.secretChecksInFlightPerNetwork ?? 4 });
   const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits, metrics: deps.metrics }, options.moderation);
   // A device on a banned account: refused once the secret checks out, before a device exists.
   accounts.addLoginGuard((userHash) => moderation.assertNotBanned({ userHash }));

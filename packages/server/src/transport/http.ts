@@ -15,6 +15,11 @@ export interface HttpProbes {
   ready(): Promise<Readiness>;
   /** The Prometheus exposition, or null when this server exports none. */
   metrics(): Promise<{ contentType: string; body: string } | null>;
+  /**
+   * Whether this request may read /metrics: 'yes', 'unauthorized' (a bearer token is needed)
+   * or 'not-here' (served on another listener, or not at all).
+   */
+  metricsAccess(req: IncomingMessage): 'yes' | 'unauthorized' | 'not-here';
 }
 
 /**
@@ -55,6 +60,13 @@ export function httpHandler(probes: HttpProbes, page: StaticPage | null = null) 
       );
     }
     if (path === '/metrics') {
+      // Waiting tickets and connection counts are a map of the service for an attacker.
+      const access = probes.metricsAccess(req);
+      if (access === 'not-here') return json(res, 404, { error: 'not found' });
+      if (access === 'unauthorized') {
+        res.setHeader('www-authenticate', 'Bearer realm="omechat-metrics"');
+        return json(res, 401, { error: 'metrics need the admin token as a bearer token' });
+      }
       return void probes.metrics().then(
         (scraped) => {
           if (!scraped) return json(res, 404, { error: 'not found' });
