@@ -24,7 +24,8 @@ let pageDir: string;
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'omechat-web-'));
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
+  // A tenth of the default proof-of-work: still seconds of progress to show on a loaded machine, not a minute.
+  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off', OMECHAT_POW_DIFFICULTY: '400' });
   const log = createLogger('silent');
   // Built as the server's first start builds it, into a folder of the test's own (a server
   // started elsewhere meanwhile may be building apps/web/dist).
