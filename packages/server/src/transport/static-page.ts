@@ -25,6 +25,11 @@ const TYPES: Record<string, string> = {
 /** Shown while the page is built on first start; it reloads itself. */
 const BUILDING = `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>OmeChat</title>
 <p>OmeChat's page is being built (first start, a few seconds). This page reloads by itself.</p>`;
+/** Shown when the page is missing and cannot be built here: waiting would not help. */
+const UNAVAILABLE = `<!doctype html><meta charset="utf-8"><title>OmeChat</title>
+<p>OmeChat's page is not built on this server, and could not be built here: see the server's log.</p>`;
+/** Folders whose build failed or cannot run (set by buildPageIfMissing). */
+const unbuildable = new Set<string>();
 
 export interface StaticPage {
   /** Answers GET/HEAD for the page's files; false when the request is not for the page. */
@@ -59,8 +64,9 @@ export function staticPage(dir: string = DEFAULT_PAGE_DIR): StaticPage {
       }
       if (!stat?.isFile()) {
         if (path !== '/index.html') return false;
-        res.writeHead(503, { 'content-type': TYPES['.html']!, 'cache-control': 'no-store', 'retry-after': '2' });
-        res.end(req.method === 'HEAD' ? undefined : BUILDING);
+        const building = !unbuildable.has(dir);
+        res.writeHead(503, { 'content-type': TYPES['.html']!, 'cache-control': 'no-store', ...(building ? { 'retry-after': '2' } : {}) });
+        res.end(req.method === 'HEAD' ? undefined : building ? BUILDING : UNAVAILABLE);
         return true;
       }
       const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
@@ -94,6 +100,7 @@ export function buildPageIfMissing(log: Logger, dir: string = DEFAULT_PAGE_DIR):
   if (existsSync(join(dir, 'index.html'))) return;
   const vite = join(WEB_APP, 'node_modules/vite/bin/vite.js');
   if (!existsSync(vite)) {
+    unbuildable.add(dir);
     log.warn({ dir }, 'the chat page is not built and cannot be built here (no apps/web with its dependencies): / answers 503');
     return;
   }
@@ -119,7 +126,10 @@ export function buildPageIfMissing(log: Logger, dir: string = DEFAULT_PAGE_DIR):
         rmSync(dir, { recursive: true, force: true });
         renameSync(out, dir);
         log.info('the chat page is built');
-      } else if (code !== 0) log.error({ code, stderr: stderr.slice(-2000) }, 'building the chat page failed');
+      } else if (code !== 0) {
+        unbuildable.add(dir);
+        log.error({ code, stderr: stderr.slice(-2000) }, 'building the chat page failed');
+      }
     } finally {
       rmSync(lock, { recursive: true, force: true });
     }
