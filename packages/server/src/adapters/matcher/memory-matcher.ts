@@ -123,6 +123,11 @@ export class MemoryMatcher implements Matcher {
     this.#now = options.now;
   }
 
+  /** Users with a pair kept apart held in memory; lets tests check that lapsed pairs are forgotten. */
+  get keptApartUsers(): number {
+    return this.#apart.size;
+  }
+
   /** Queue entries examined while searching for partners; lets tests check cost, not time. */
   get inspected(): number {
     return this.#inspected;
