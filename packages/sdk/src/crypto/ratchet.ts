@@ -79,7 +79,7 @@ export interface HeaderKeys {
   readonly nextRecv: Uint8Array;
 }
 
-/** v2 also derives the next header key from each root step (KDF_RK_HE in the Double Ratchet spec, §4). */
+/** v2 also derives the next header key from each root step (KDF_RK_HE in the Double Ratchet spec's header-encryption variant). */
 export function kdfRoot(
   rootKey: Uint8Array,
   dhOutput: Uint8Array,
@@ -90,7 +90,7 @@ export function kdfRoot(
 }
 
 /**
- * The two header keys both sides start from (shared_hka and shared_nhkb in the spec, §4.3):
+ * The two header keys both sides start from (shared_hka and shared_nhkb in the spec's header-encryption variant):
  * the initiator's first sending header key, and the responder's first one.
  */
 export function initialHeaderKeys(sharedSecret: Uint8Array): { initiator: Uint8Array; responder: Uint8Array } {
@@ -268,8 +268,8 @@ function clearStep(session: Session, fields: RatchetFields): Step {
 }
 
 /**
- * v2: the header key that opens the sealed fields names the chain (the spec's DecryptHeader,
- * §4.4): the current one, a retired one (skipped keys, or a replay), or the next one.
+ * v2: the header key that opens the sealed fields names the chain (the spec's DecryptHeader):
+ * the current one, a retired one (skipped keys, or a replay), or the next one.
  */
 function sealedStep(session: Session, sealed: Uint8Array, ad: Uint8Array): Step {
   const keys = session.headerKeys;
@@ -328,7 +328,7 @@ function dhRatchet(session: Session, theirRatchet: Uint8Array, rng: Rng): Sessio
   const retired = chainId(session);
   const retiredRatchets = retired ? [...session.retiredRatchets, retired].slice(-RETIRED_RATCHETS_KEPT) : session.retiredRatchets;
   const keys = session.headerKeys;
-  // DHRatchetHE (§4.3): the next header keys become current, and the root step gives new next ones.
+  // DHRatchetHE in the spec: the next header keys become current, and the root step gives new next ones.
   const headerKeys = keys && {
     send: keys.nextSend,
     recv: keys.nextRecv,
