@@ -5,7 +5,7 @@ import { z } from 'zod';
  * a different major is a different protocol. Minors only add (see docs/protocol.md#versioning).
  * Independent of any package's version.
  */
-export const PROTOCOL_VERSION = '1.1';
+export const PROTOCOL_VERSION = '2.0';
 
 export const metaVersionOutput = z.object({
   /** `major.minor` of the wire protocol this server speaks. */
