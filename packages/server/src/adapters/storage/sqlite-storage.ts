@@ -47,7 +47,7 @@ export interface SqliteStorageOptions {
 }
 
 /** What the WAL and its checkpoints have done since the storage opened (see figures()). */
-export interface SqliteFigures {
+export type SqliteFigures = {
   /** Bytes of WAL in use now (header and frames since it last restarted). */
   sqlite_wal_bytes: number;
   /** The most bytes of WAL in use at once (measured after every commit). */
@@ -55,12 +55,12 @@ export interface SqliteFigures {
   /** The WAL file's length: it keeps the longest the WAL has been, and is reused from its start. */
   sqlite_wal_file_bytes: number;
   /** Checkpoints that emptied the WAL. */
-  sqlite_checkpoints_total: number;
+  sqlite_checkpoints: number;
   /** Checkpoints a reader kept from emptying the WAL (tried again later). */
-  sqlite_checkpoints_busy_total: number;
+  sqlite_checkpoints_busy: number;
   /** Seconds new commits waited while a checkpoint finished. */
-  sqlite_checkpoint_hold_seconds_total: number;
-}
+  sqlite_checkpoint_hold_seconds: number;
+};
 
 interface ChatRow extends Omit<ChatRecord, 'members'> {
   userA: UserHash;
@@ -317,9 +317,9 @@ export class SqliteStorage implements Storage {
     sqlite_wal_bytes: 0,
     sqlite_wal_high_water_bytes: 0,
     sqlite_wal_file_bytes: 0,
-    sqlite_checkpoints_total: 0,
-    sqlite_checkpoints_busy_total: 0,
-    sqlite_checkpoint_hold_seconds_total: 0,
+    sqlite_checkpoints: 0,
+    sqlite_checkpoints_busy: 0,
+    sqlite_checkpoint_hold_seconds: 0,
   };
   #closing: Promise<void> | undefined;
   #closeStarted = false;
@@ -755,8 +755,8 @@ export class SqliteStorage implements Storage {
       this.#holdStartedAt = performance.now();
       this.#checkpointer?.postMessage('complete');
     } else if (message.step === 'completed' && this.#checkpointStep === 'holding') {
-      if (message.busy === 0) this.#figures.sqlite_checkpoints_total++;
-      else this.#figures.sqlite_checkpoints_busy_total++;
+      if (message.busy === 0) this.#figures.sqlite_checkpoints++;
+      else this.#figures.sqlite_checkpoints_busy++;
       this.#release();
     }
   }
@@ -764,7 +764,7 @@ export class SqliteStorage implements Storage {
   /** Ends a hold: commits what queued meanwhile (or lets the fsync under way do it). */
   #release(): void {
     if (this.#checkpointStep === 'holding') {
-      this.#figures.sqlite_checkpoint_hold_seconds_total += (performance.now() - this.#holdStartedAt) / 1000;
+      this.#figures.sqlite_checkpoint_hold_seconds += (performance.now() - this.#holdStartedAt) / 1000;
     }
     this.#checkpointStep = 'idle';
     if (this.#db.open) this.#measureWal();
