@@ -10,8 +10,8 @@
 //     let the server's next commit restart the WAL, and SQLite fsyncs a restarted WAL's
 //     header inside that commit, on the event loop.
 //  2. 'complete': the server holds new commits (briefly: only the last round's arrivals are
-//     left to copy); the reader ends, a RESTART checkpoint copies the rest, and one no-op
-//     write starts the new WAL here, so the header's fsync runs on this thread.
+//     left to copy); the reader ends, a FULL checkpoint copies the rest, and one no-op write
+//     restarts the WAL here, so the new header's fsync runs on this thread.
 // A checkpoint that never holds commits never catches up under steady load, so the WAL never
 // restarts and grows without bound; this one always catches up.
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -77,18 +77,24 @@ parentPort.on('message', (message) => {
       parentPort.postMessage({ step: 'copied', error: describe(error) });
     }
   } else if (message === 'complete') {
-    // RESTART, not TRUNCATE: the next commit writes the WAL from its start again, and the file
-    // keeps its length (its high-water mark). Truncating it took 5-35 ms on this disk.
+    // FULL, then a no-op write that restarts the WAL. Not RESTART: that waits (sleeping in
+    // SQLite's busy handler, 1 ms, then 2, 5, 10...) until no reader is left on a WAL frame,
+    // and the server's own reads, brief as they are, kept commits held for hundreds of ms. With
+    // commits held, every reader is on the newest snapshot, which is all FULL waits for.
+    // Not TRUNCATE either: truncating the file took 5-35 ms on this disk; the WAL file keeps
+    // its length (its high-water mark) and is written from its start again.
     const started = performance.now();
     try {
       unpin();
-      const [result] = db.pragma('wal_checkpoint(RESTART)');
-      // Rewriting user_version with its own value changes nothing but starts the new WAL. If
-      // a reader (another process) kept the checkpoint from finishing (busy = 1; the next one
-      // tries again), it appends one frame instead, which keeps the WAL from counting as
-      // fully copied: the server's next commit must not be the one to restart it.
+      const [result] = db.pragma('wal_checkpoint(FULL)');
+      // Rewriting user_version with its own value changes nothing but starts the new WAL
+      // (its header fsynced here). If a reader still held a WAL frame at that instant, or a
+      // reader in another process kept the checkpoint from finishing (busy = 1), it appends
+      // one frame instead, which keeps the WAL from counting as fully copied: the server's
+      // next commit must not be the one to restart it. The next checkpoint tries again.
       db.pragma(`user_version = ${Number(userVersion.get())}`);
-      parentPort.postMessage({ step: 'completed', busy: result.busy, ms: performance.now() - started });
+      const restarted = result.busy === 0 && walFrames() === 1;
+      parentPort.postMessage({ step: 'completed', busy: restarted ? 0 : 1, ms: performance.now() - started });
     } catch (error) {
       parentPort.postMessage({ step: 'completed', busy: 1, ms: performance.now() - started, error: describe(error) });
     }
