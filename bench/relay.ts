@@ -249,7 +249,8 @@ async function prepareOmeChat(accounts: number, nodes: number): Promise<OmeChatB
     const users = await seedAccounts(dataDir, wanted);
     return { env: { OMECHAT_SQLITE_ACK: SQLITE_ACK }, dataDir, users, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
-  if (STORAGE === 'memory') return { env: { OMECHAT_STORAGE: 'memory' }, users: null, cleanup: async () => undefined };
+  // Registered through the API: no proof-of-work (it would be solved by the load generator).
+  if (STORAGE === 'memory') return { env: { OMECHAT_STORAGE: 'memory', OMECHAT_POW_DIFFICULTY: '0' }, users: null, cleanup: async () => undefined };
   const db = benchDatabase(nodes > 1 ? 'relay2' : 'relay');
   const redis = NODES > 1 ? await startRedis() : undefined;
   try {
