@@ -41,7 +41,8 @@ export interface SqliteStorageOptions {
   onCheckpointError?: (error: Error) => void;
   /**
    * Once the WAL passes this many bytes, a checkpoint folds it into the database file and
-   * empties it (see #checkpoint). Default 32 MiB.
+   * restarts it (see #checkpoint). Default 64 MiB: each checkpoint holds commits for about three
+   * fsyncs, so a larger WAL means fewer holds; its high-water mark stays under ~2x this.
    */
   walCheckpointBytes?: number;
 }
@@ -71,7 +72,7 @@ interface MessageRow extends Omit<MessageRecord, 'envelope'> {
 }
 /** How often a WAL that has not reached its size limit is checkpointed anyway (an idle server). */
 const CHECKPOINT_INTERVAL_MS = 2_000;
-const WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024;
+const WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 /** Counters kept in memory before they are dropped and read again as needed. */
 const COUNTERS_KEPT = 100_000;
 /** From sqlite-checkpointer.mjs. */
