@@ -55,6 +55,9 @@ const shm = openSync(`${workerData.file}-shm`, 'r');
 const word = new Uint32Array(1);
 const walFrames = () => (readSync(shm, word, 0, 4, 16) === 4 ? word[0] : 0);
 const userVersion = db.prepare('PRAGMA user_version').pluck();
+const pageSize = Number(db.pragma('page_size', { simple: true }));
+/** Past twice the size at which the server asks for a checkpoint, commits wait for the rest. */
+const holdAtFrames = Math.ceil((2 * workerData.walCheckpointBytes) / (pageSize + 24));
 
 const describe = (error) => (error instanceof Error ? error.message : String(error));
 
@@ -65,11 +68,16 @@ parentPort.on('message', (message) => {
       // Rounds, each copying what the last left, until what is left is small: the writer
       // waits only for that. Stops early if a round caught up (the pin must then stay: a new
       // one would start at a fully copied WAL and not stop the writer restarting it).
+      // Also stops when a round did not shrink what is left (the writer is outpacing the
+      // copy: a slow disk) or the WAL has passed twice its limit, so the WAL stays bounded.
+      let left = Infinity;
       for (let round = 0; round < MAX_ROUNDS; round++) {
         pinEnd();
         const [{ checkpointed }] = db.pragma('wal_checkpoint(PASSIVE)');
         const frames = walFrames();
-        if (frames - checkpointed <= LEFT_FOR_HOLD) break;
+        const before = left;
+        left = frames - checkpointed;
+        if (left <= LEFT_FOR_HOLD || left >= before || frames >= holdAtFrames) break;
       }
       parentPort.postMessage({ step: 'copied', ms: performance.now() - started });
     } catch (error) {

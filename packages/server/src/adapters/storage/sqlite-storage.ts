@@ -372,7 +372,7 @@ export class SqliteStorage implements Storage {
       // that be now, while starting, rather than on the event loop of a running server.
       if (this.#measureWal() === 0) db.pragma(`user_version = ${Number(db.pragma('user_version', { simple: true }))}`);
       const checkpointer = (this.#checkpointer = new Worker(new URL('./sqlite-checkpointer.mjs', import.meta.url), {
-        workerData: { file },
+        workerData: { file, walCheckpointBytes },
       }));
       checkpointer.unref();
       checkpointer.on('message', (m: CheckpointerMessage) => this.#onCheckpointerMessage(m));
