@@ -49,6 +49,17 @@ export const TEST_RATE_LIMITS: Record<string, string> = {
   OMECHAT_POW_HOT_PER_NETWORK: '1000000/600',
   OMECHAT_POW_HOT_OVERALL: '1000000/600',
   OMECHAT_RATE_REPORTS_PER_USER: '1000000/3600',
+  OMECHAT_RATE_SECRET_CHECKS_PER_NETWORK: '1000000/900',
+  OMECHAT_SECRET_CHECKS_IN_FLIGHT_PER_NETWORK: '1000',
+  OMECHAT_MAX_SOCKETS_PER_NETWORK: '100000',
+  OMECHAT_MAX_SOCKETS: '100000',
+  // issue 15: chatter and safety
+  OMECHAT_RATE_TYPING: '1000000/60',
+  OMECHAT_RATE_READ_RECEIPTS: '1000000/60',
+  OMECHAT_RATE_BLOCKS: '1000000/3600',
+  OMECHAT_RATE_KEY_BUNDLES: '1000000/3600',
+  // A server started as the binary builds the page on first start: only the page's own tests want that.
+  OMECHAT_WEB: 'off',
 };
 
 /** Real time, moved forward on demand: a test makes a ban expire without waiting for it. */

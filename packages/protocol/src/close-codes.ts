@@ -7,6 +7,12 @@ export const CLOSE_CODES = {
   SERVER_SHUTDOWN: 4000,
   /** connectionParams were present but invalid: do not reconnect with them. */
   UNAUTHORIZED: 4001,
+  /**
+   * The client broke the protocol: a frame that is not a tRPC request, a batch longer than the
+   * server allows, or no connectionParams in time. A client bug: reconnecting may work, the
+   * same frames will not.
+   */
+  PROTOCOL_ERROR: 4002,
   /** This device was revoked (by the user or because the account was deleted). */
   SESSION_REVOKED: 4003,
   /** A ban applies to this account, device or network. */
@@ -21,10 +27,11 @@ export type CloseCodeName = keyof typeof CLOSE_CODES;
 export const CLOSE_CODE_DESCRIPTIONS: Record<CloseCodeName, string> = {
   SERVER_SHUTDOWN: 'The server is shutting down or restarting: reconnect with backoff and resubscribe with `lastEventId`.',
   UNAUTHORIZED: 'connectionParams were present but invalid: do not reconnect with them.',
+  PROTOCOL_ERROR: 'The client sent a frame that is not a tRPC request, a batch longer than the server allows (`OMECHAT_MAX_BATCH`), or no connectionParams within `OMECHAT_CREDENTIALS_TIMEOUT_MS`: a client bug.',
   SESSION_REVOKED: 'This device was revoked (by the user, or the account was deleted): sign in again as a new device.',
   BANNED: 'A ban applies to this account, device or network.',
   SLOW_CONSUMER: 'The client did not read its socket: reconnect and resume from `lastEventId`.',
-  RATE_LIMITED: 'Too many connections from this network or device: reconnect later.',
+  RATE_LIMITED: 'Too many new connections from this network, or its sign-ins are locked out: reconnect later.',
 };
 
 /** Close codes after which reconnecting with the same credentials cannot succeed. */

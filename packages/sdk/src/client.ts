@@ -102,7 +102,8 @@ export interface OmeChatClient {
     /** Signs this device in (a new client) and reconnects authenticated. */
     login(input: LoginInput): Promise<LoginOutput>;
     me(): Promise<Me>;
-    rotateSecret(): Promise<{ secret: string }>;
+    /** Replaces the secret; needs the current one (a device's token alone cannot). */
+    rotateSecret(input: { secret: string }): Promise<{ secret: string }>;
     /** Deletes the account for good, signs out and erases this device's keys and messages. */
     delete(input: { secret: string }): Promise<void>;
     /**
@@ -113,7 +114,8 @@ export interface OmeChatClient {
   };
   clients: {
     list(): Promise<ClientInfo[]>;
-    revoke(input: { clientHash: ClientHash }): Promise<void>;
+    /** Signs a device out; another device than this one needs the account `secret`. */
+    revoke(input: { clientHash: ClientHash; secret?: string }): Promise<void>;
   };
   match: {
     /** Joins the queue; `match.found` arrives as an event (at once if a partner waits). */
@@ -366,7 +368,7 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
         return result;
       },
       me: () => call((t, o) => t.account.me.query(undefined, o)),
-      rotateSecret: () => call((t, o) => t.account.rotateSecret.mutate(undefined, o)),
+      rotateSecret: (input) => call((t, o) => t.account.rotateSecret.mutate(input, o)),
       delete: async (input) => {
         await call((t, o) => t.account.delete.mutate(input, o));
         useCredentials(null);

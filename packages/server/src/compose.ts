@@ -77,11 +77,10 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
   return createCore(
     {
     storage,
-    hasher: argon2Hasher({
-      memoryCost: config.OMECHAT_ARGON2_MEMORY_KIB,
-      timeCost: config.OMECHAT_ARGON2_TIME_COST,
-      parallelism: 1,
-    }),
+    hasher: argon2Hasher(
+      { memoryCost: config.OMECHAT_ARGON2_MEMORY_KIB, timeCost: config.OMECHAT_ARGON2_TIME_COST, parallelism: 1 },
+      { concurrency: config.OMECHAT_ARGON2_CONCURRENCY, queue: config.OMECHAT_ARGON2_QUEUE },
+    ),
     random: cryptoRandom,
     clock,
     bus,
@@ -95,10 +94,13 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
       retentionMs: config.OMECHAT_RETENTION_DAYS * 24 * 3600 * 1000,
       reportRetentionMs: config.OMECHAT_REPORT_RETENTION_DAYS * 24 * 3600 * 1000,
       ticketTtlMs: config.OMECHAT_MATCH_TICKET_TTL_MS,
+      rematchAfterMs: config.OMECHAT_MATCH_REMATCH_AFTER_MS,
       tickMs: 1000,
       onBackgroundError: (err) => log?.error({ err }, 'background work failed'),
       moderation: moderationOptions(config),
       rateLimits: rateLimitRules(config),
+      secretChecksInFlightPerNetwork: config.OMECHAT_SECRET_CHECKS_IN_FLIGHT_PER_NETWORK,
+      historyPageBytes: config.OMECHAT_HISTORY_PAGE_BYTES,
       registrationPow: {
         difficulty: config.OMECHAT_POW_DIFFICULTY,
         ttlMs: config.OMECHAT_POW_TTL_SECONDS * 1000,
@@ -142,6 +144,13 @@ export function rateLimitRules(config: Config): RateLimitRules | null {
     adminFailuresPerNetwork: config.OMECHAT_RATE_ADMIN_FAILURES_PER_NETWORK,
     powChallengesPerNetwork: config.OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK,
     reportsPerUser: config.OMECHAT_RATE_REPORTS_PER_USER,
+    secretChecksPerNetwork: config.OMECHAT_RATE_SECRET_CHECKS_PER_NETWORK,
+    messageBytesPerUser: config.OMECHAT_RATE_MESSAGE_BYTES_PER_USER,
+    messageBytesPerChat: config.OMECHAT_RATE_MESSAGE_BYTES_PER_CHAT,
+    typingPerDevice: config.OMECHAT_RATE_TYPING,
+    readReceiptsPerDevice: config.OMECHAT_RATE_READ_RECEIPTS,
+    blocksPerUser: config.OMECHAT_RATE_BLOCKS,
+    bundlesPerDevice: config.OMECHAT_RATE_KEY_BUNDLES,
   };
 }
 
@@ -154,6 +163,9 @@ export function moderationOptions(config: Config): ModerationOptions {
       suspensionMs: config.OMECHAT_SUSPENSION_MS,
       factor: config.OMECHAT_SUSPENSION_FACTOR,
       suspensionsBeforePermanent: config.OMECHAT_SUSPENSIONS_BEFORE_PERMANENT,
+      minMessages: config.OMECHAT_REPORT_MIN_MESSAGES,
+      minReporterAgeMs: config.OMECHAT_REPORT_MIN_REPORTER_AGE_MS,
+      fullReporterAgeMs: config.OMECHAT_REPORT_FULL_REPORTER_AGE_MS,
     },
   };
 }

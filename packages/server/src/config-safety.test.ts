@@ -16,10 +16,38 @@ describe('safety configuration', () => {
       adminFailuresPerNetwork: { points: 10, windowMs: 900_000, blockMs: 3600_000 },
       powChallengesPerNetwork: { points: 60, windowMs: 60_000, blockMs: 0 },
       reportsPerUser: { points: 10, windowMs: 3600_000, blockMs: 0 },
+      typingPerDevice: { points: 120, windowMs: 60_000, blockMs: 0 },
+      readReceiptsPerDevice: { points: 300, windowMs: 60_000, blockMs: 0 },
+      blocksPerUser: { points: 60, windowMs: 3600_000, blockMs: 0 },
+      bundlesPerDevice: { points: 20, windowMs: 3600_000, blockMs: 0 },
+      secretChecksPerNetwork: { points: 100, windowMs: 900_000, blockMs: 0 },
+      messageBytesPerUser: { points: 64 * 1024 * 1024, windowMs: 86_400_000, blockMs: 0 },
+      messageBytesPerChat: { points: 32 * 1024 * 1024, windowMs: 86_400_000, blockMs: 0 },
+    });
+    // What one socket, frame or account may cost (docs/safety.md, "Threat model").
+    expect(config).toMatchObject({
+      OMECHAT_MAX_SOCKETS: 4096,
+      OMECHAT_MAX_SOCKETS_PER_NETWORK: 256,
+      OMECHAT_CREDENTIALS_TIMEOUT_MS: 5000,
+      OMECHAT_MAX_BATCH: 50,
+      OMECHAT_MAX_CALLS_IN_FLIGHT: 64,
+      OMECHAT_HISTORY_PAGE_BYTES: 1024 * 1024,
+      OMECHAT_ARGON2_CONCURRENCY: 2,
+      OMECHAT_ARGON2_QUEUE: 64,
+      OMECHAT_SECRET_CHECKS_IN_FLIGHT_PER_NETWORK: 4,
     });
     expect(moderationOptions(config)).toEqual({
       adminToken: null,
-      escalation: { reporters: 3, windowMs: 86_400_000, suspensionMs: 86_400_000, factor: 4, suspensionsBeforePermanent: 3 },
+      escalation: {
+        reporters: 3,
+        windowMs: 86_400_000,
+        suspensionMs: 86_400_000,
+        factor: 4,
+        suspensionsBeforePermanent: 3,
+        minMessages: 3,
+        minReporterAgeMs: 86_400_000,
+        fullReporterAgeMs: 7 * 86_400_000,
+      },
     });
     expect(config.OMECHAT_TRUSTED_PROXIES).toEqual([]);
     expect(rateLimitRules(loadConfig({ OMECHAT_RATE_LIMIT_STORE: 'off' }))).toBeNull();

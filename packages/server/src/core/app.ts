@@ -36,6 +36,8 @@ export interface CoreOptions {
   /** How long reports against a deleted account are kept after its deletion. */
   reportRetentionMs: number;
   ticketTtlMs: number;
+  /** OMECHAT_MATCH_REMATCH_AFTER_MS: see Matchmaking. */
+  rematchAfterMs?: number;
   /** How often background work (matching sweep, ticket expiry) runs; 0 disables it. */
   tickMs: number;
   /** Told when background runs start failing (once until one succeeds); the next run tries again. */
@@ -43,6 +45,10 @@ export interface CoreOptions {
   moderation: ModerationOptions;
   /** null turns every rate limit off (benchmarks only). */
   rateLimits: RateLimitRules | null;
+  /** Secret checks (argon2) one network may have running or waiting at once (default 4). */
+  secretChecksInFlightPerNetwork?: number;
+  /** A chat.history page stops at this many bytes of envelopes (default 1 MiB). */
+  historyPageBytes?: number;
   registrationPow: RegistrationPowOptions;
 }
 
@@ -70,16 +76,16 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const events = new EventHub(storage, bus);
   const cache = new MessageCache(storage, options.historyCacheBytes);
   const accounts = new Accounts({ ...deps, events });
-  const chats = new Chats({ storage, random: deps.random, clock, events, cache });
+  const chats = new Chats({ storage, random: deps.random, clock, events, cache }, options.historyPageBytes);
   const matchmaking = new Matchmaking(
     { storage, matcher: deps.matcher, random: deps.random, clock, events, chats, metrics: deps.metrics },
-    { ticketTtlMs: options.ticketTtlMs },
+    { ticketTtlMs: options.ticketTtlMs, rematchAfterMs: options.rematchAfterMs },
   );
   accounts.onBeforeDelete(async (userHash) => {
     await matchmaking.cancel(userHash);
     await chats.endAllOf(userHash, 'deleted');
   });
-  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits);
+  const rateLimits = new RateLimits(deps.rateLimiters, options.rateLimits, { inFlightPerNetwork: options.secretChecksInFlightPerNetwork ?? 4 });
   const moderation = new Moderation({ storage, clock, bus, chats, matchmaking, rateLimits, metrics: deps.metrics }, options.moderation);
   // A device on a banned account: refused once the secret checks out, before a device exists.
   accounts.addLoginGuard((userHash) => moderation.assertNotBanned({ userHash }));

@@ -1,11 +1,12 @@
-import type {
-  ChatId,
-  ChatSummary,
-  Envelope,
-  OmeEvent,
-  SendOutput,
-  StoredMessage,
-  UserHash,
+import {
+  envelopeJsonLength,
+  type ChatId,
+  type ChatSummary,
+  type Envelope,
+  type OmeEvent,
+  type SendOutput,
+  type StoredMessage,
+  type UserHash,
 } from '@omechat/protocol';
 import type { Clock } from '../ports/clock.js';
 import type { Random } from '../ports/random.js';
@@ -59,14 +60,24 @@ export class Chats {
   readonly #delivered = new Map<string, number>();
 
   readonly #sendGuards: SendGuard[] = [];
+  readonly #endListeners: ((chat: ChatRecord, reason: ChatEndReason) => Promise<void>)[] = [];
   /** Delivery receipts waiting for the next flush, by chat and member. */
   readonly #receipts = new Map<string, { chatId: ChatId; userHash: UserHash; seq: number }>();
   #receiptTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: ChatsDeps) {}
+  constructor(
+    private readonly deps: ChatsDeps,
+    /** A history page stops once it holds this many bytes of envelopes: a reply is output memory. */
+    private readonly historyPageBytes = 1024 * 1024,
+  ) {}
 
   addSendGuard(guard: SendGuard): void {
     this.#sendGuards.push(guard);
+  }
+
+  /** Runs, and is awaited, each time a chat ends here (matchmaking keeps its two apart). */
+  onEnded(listener: (chat: ChatRecord, reason: ChatEndReason) => Promise<void>): void {
+    this.#endListeners.push(listener);
   }
 
   async requireMember(chatId: ChatId, userHash: UserHash): Promise<ChatRecord> {
@@ -104,7 +115,14 @@ export class Chats {
     const top = Math.min(chat.lastSeq, (input.beforeSeq ?? chat.lastSeq + 1) - 1);
     const from = Math.max(1, top - input.limit + 1);
     const messages = await this.deps.cache.range(chat.chatId, from, top);
-    return { messages: messages.map(toStoredMessage), hasMore: from > 1 && messages.length > 0 };
+    // The newest messages that fit the byte budget (always at least one); hasMore covers the rest.
+    let first = messages.length;
+    for (let bytes = 0; first > 0; first--) {
+      bytes += envelopeJsonLength(messages[first - 1]!.envelope);
+      if (bytes > this.historyPageBytes && first < messages.length) break;
+    }
+    const page = first === 0 ? messages : messages.slice(first);
+    return { messages: page.map(toStoredMessage), hasMore: (page[0]?.seq ?? from) > 1 && page.length > 0 };
   }
 
   async send(
@@ -215,7 +233,9 @@ export class Chats {
       at,
       chat.members.map((m) => newEvent(m, event)),
     );
-    if (stored) this.deps.events.announce(stored);
+    if (!stored) return;
+    this.deps.events.announce(stored);
+    for (const listener of this.#endListeners) await listener(chat, reason);
   }
 
   /** Ends every active chat of a user (account deletion, bans), telling the peers. */

@@ -4,7 +4,8 @@ import type { BanRecord, Storage } from '../ports/storage.js';
 
 /** What a request comes from; any part may be unknown (an anonymous connection has no user). */
 export interface BanSubject {
-  networkKey?: string | undefined;
+  /** The caller's network keys, narrowest first (transport/network.ts); a ban on any applies. */
+  networkKeys?: readonly string[] | undefined;
   userHash?: UserHash | undefined;
   clientHash?: string | undefined;
 }
@@ -38,7 +39,7 @@ export class BanCache {
     const keys: [string, string | undefined][] = [
       ['account', subject.userHash],
       ['device', subject.clientHash],
-      ['network', subject.networkKey],
+      ...(subject.networkKeys ?? []).map((key): [string, string] => ['network', key]),
     ];
     for (const [layer, target] of keys) {
       if (target === undefined) continue;

@@ -28,6 +28,21 @@ export const RATE_LIMIT_NAMES = [
   'connectionsPerNetwork',
   /** Reports per user. */
   'reportsPerUser',
+  /** Secret checks (login, account.delete, account.rotateSecret) per network, counted before argon2 runs. */
+  'secretChecksPerNetwork',
+  /** Stored message bytes per user (points are bytes of envelope JSON). */
+  'messageBytesPerUser',
+  /** Stored message bytes per chat. */
+  'messageBytesPerChat',
+  // issue 15: chatter and safety
+  /** chat.typing per device: each call is relayed to the peer. */
+  'typingPerDevice',
+  /** message.markRead per device: each one that moves the cursor is a write and an event for both users. */
+  'readReceiptsPerDevice',
+  /** safety.block and safety.unblock together, per user: each ends chats and tells every process. */
+  'blocksPerUser',
+  /** keys.bundles per device and addressed user: each call uses up one of every addressed device's one-time prekeys. */
+  'bundlesPerDevice',
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 export type RateLimitRules = Record<RateLimitName, RateLimitRule>;
@@ -37,12 +52,32 @@ const refuse = (decision: Extract<RateLimitDecision, { allowed: false }>, what: 
     retryAfterMs: decision.retryAfterMs,
   });
 
+/**
+ * A limit keyed by network counts at every level of the caller's network keys (narrowest
+ * first: IPv4 /24 or IPv6 /64, then /56 and /48), each wider level allowing this many times
+ * more than the one inside it.
+ */
+export const WIDER_NETWORK_FACTOR = 4;
+
+/** Secret checks (argon2) one network may have running or waiting at once, and the refusal's hint. */
+export interface SecretCheckLimits {
+  inFlightPerNetwork: number;
+}
+
 /** The server's rate limits over the RateLimiter port; each check throws RATE_LIMITED. */
 export class RateLimits {
   readonly #limiters: Record<RateLimitName, RateLimiter> | null;
+  /** Limiters of the wider network levels, made when first needed. */
+  readonly #wider = new Map<string, RateLimiter>();
+  /** Secret checks running or waiting, by network key: counted in this process, before any work. */
+  readonly #secretChecks = new Map<string, number>();
 
   /** `rules: null` turns every limit off (benchmarks only). */
-  constructor(store: RateLimiterStore, rules: RateLimitRules | null) {
+  constructor(
+    private readonly store: RateLimiterStore,
+    private readonly rules: RateLimitRules | null,
+    private readonly secretCheckLimits: SecretCheckLimits = { inFlightPerNetwork: 4 },
+  ) {
     this.#limiters = rules
       ? (Object.fromEntries(RATE_LIMIT_NAMES.map((name) => [name, store.limiter(name, rules[name])])) as Record<
           RateLimitName,
@@ -52,16 +87,46 @@ export class RateLimits {
   }
 
   /** For the transport, which closes the socket itself rather than answering a call. */
-  async connection(networkKey: string): Promise<RateLimitDecision> {
-    return (await this.#limiters?.connectionsPerNetwork.consume(networkKey)) ?? { allowed: true, remaining: Infinity };
+  async connection(networkKeys: readonly string[]): Promise<RateLimitDecision> {
+    return (await this.#atEveryLevel('connectionsPerNetwork', networkKeys, 'consume')) ?? { allowed: true, remaining: Infinity };
   }
 
-  powChallenge(networkKey: string): Promise<void> {
-    return this.#take('powChallengesPerNetwork', networkKey, 'proof-of-work challenges from your network');
+  powChallenge(networkKeys: readonly string[]): Promise<void> {
+    return this.#takeNetwork('powChallengesPerNetwork', networkKeys, 'proof-of-work challenges from your network');
   }
 
-  registration(networkKey: string): Promise<void> {
-    return this.#take('registerPerNetwork', networkKey, 'new accounts from your network');
+  registration(networkKeys: readonly string[]): Promise<void> {
+    return this.#takeNetwork('registerPerNetwork', networkKeys, 'new accounts from your network');
+  }
+
+  /**
+   * Runs a check of an account's secret (argon2, the dearest thing a client can ask for)
+   * only once it is counted: refused at once while the network has too many checks running
+   * or waiting, or has used its checks for the window. Callers that have lockouts of their
+   * own (login) wrap this.
+   */
+  async secretCheck<T>(networkKeys: readonly string[], attempt: () => Promise<T>): Promise<T> {
+    if (!this.#limiters) return attempt();
+    const key = networkKeys[0]!;
+    const running = this.#secretChecks.get(key) ?? 0;
+    if (running >= this.secretCheckLimits.inFlightPerNetwork) {
+      throw new DomainError('RATE_LIMITED', 'Too many sign-in checks at once from your network; try again in a second', { retryAfterMs: 1000 });
+    }
+    this.#secretChecks.set(key, running + 1);
+    try {
+      await this.#takeNetwork('secretChecksPerNetwork', networkKeys, 'sign-in checks from your network');
+      return await attempt();
+    } finally {
+      const left = (this.#secretChecks.get(key) ?? 1) - 1;
+      if (left > 0) this.#secretChecks.set(key, left);
+      else this.#secretChecks.delete(key);
+    }
+  }
+
+  /** Stored bytes: a user's and a chat's daily budgets, counted before the message is stored. */
+  async messageBytes(userHash: UserHash, chatId: string, bytes: number): Promise<void> {
+    await this.#take('messageBytesPerUser', userHash, 'message bytes today', bytes);
+    await this.#take('messageBytesPerChat', chatId, 'message bytes in this chat today', bytes);
   }
 
   /**
@@ -70,14 +135,15 @@ export class RateLimits {
    * clears the username's count (not the network's: one good login must not launder a
    * network's guessing).
    */
-  async login<T>(usernameKey: string, networkKey: string, attempt: () => Promise<T>): Promise<T> {
+  async login<T>(usernameKey: string, networkKeys: readonly string[], attempt: () => Promise<T>): Promise<T> {
     const l = this.#limiters;
     if (!l) return attempt();
+    const networkKey = networkKeys[0]!;
     for (const decision of [await l.loginFailuresPerUsername.peek(usernameKey), await l.loginFailuresPerNetwork.peek(networkKey)]) {
       if (!decision.allowed) throw refuse(decision, 'failed sign-ins');
     }
     try {
-      const result = await attempt();
+      const result = await this.secretCheck(networkKeys, attempt);
       await l.loginFailuresPerUsername.reset(usernameKey);
       return result;
     } catch (err) {
@@ -130,8 +196,55 @@ export class RateLimits {
     return this.#take('reportsPerUser', userHash, 'reports');
   }
 
-  async #take(name: RateLimitName, key: string, what: string): Promise<void> {
-    const decision = await this.#limiters?.[name].consume(key);
+  async #take(name: RateLimitName, key: string, what: string, points = 1): Promise<void> {
+    const decision = await this.#limiters?.[name].consume(key, points);
     if (decision && !decision.allowed) throw refuse(decision, what);
+  }
+
+  async #takeNetwork(name: RateLimitName, networkKeys: readonly string[], what: string): Promise<void> {
+    const decision = await this.#atEveryLevel(name, networkKeys, 'consume');
+    if (decision && !decision.allowed) throw refuse(decision, what);
+  }
+
+  /** Counts (or peeks) at every level of the network keys; the first refusal, else the narrowest answer. */
+  async #atEveryLevel(name: RateLimitName, networkKeys: readonly string[], op: 'consume' | 'peek'): Promise<RateLimitDecision | null> {
+    if (!this.#limiters || !this.rules) return null;
+    let first: RateLimitDecision | null = null;
+    for (const [level, key] of networkKeys.entries()) {
+      const decision = await this.#level(name, level)[op](key);
+      if (!decision.allowed) return decision;
+      first ??= decision;
+    }
+    return first;
+  }
+
+  #level(name: RateLimitName, level: number): RateLimiter {
+    if (level === 0) return this.#limiters![name];
+    const id = `${name}/${level}`;
+    let limiter = this.#wider.get(id);
+    if (!limiter) {
+      const rule = this.rules![name];
+      this.#wider.set(id, (limiter = this.store.limiter(id, { ...rule, points: rule.points * WIDER_NETWORK_FACTOR ** level })));
+    }
+    return limiter;
+  }
+
+  // issue 15: chatter and safety
+
+  typing(clientHash: ClientHash): Promise<void> {
+    return this.#take('typingPerDevice', clientHash, 'typing notices');
+  }
+
+  readReceipt(clientHash: ClientHash): Promise<void> {
+    return this.#take('readReceiptsPerDevice', clientHash, 'read receipts');
+  }
+
+  block(userHash: UserHash): Promise<void> {
+    return this.#take('blocksPerUser', userHash, 'blocks and unblocks');
+  }
+
+  /** Keyed by the pair: a device fetching its peer's keys is not held back by fetching its own. */
+  bundles(clientHash: ClientHash, of: UserHash): Promise<void> {
+    return this.#take('bundlesPerDevice', `${clientHash}>${of}`, 'key bundle requests');
   }
 }

@@ -45,21 +45,25 @@ export class RegistrationPow {
     return this.options.difficulty > 0;
   }
 
-  /** The attempts a challenge for this network takes now. */
-  async difficultyFor(networkKey: string): Promise<number> {
+  /** The attempts a challenge for this network (its keys, narrowest first) takes now. */
+  async difficultyFor(networkKeys: readonly string[]): Promise<number> {
     const hot = async (limiter: RateLimiter, key: string) => {
       const d = await limiter.peek(key);
       return !d.allowed || d.remaining === 0;
     };
     let attempts = this.options.difficulty;
-    if (await hot(this.#heatByNetwork, networkKey)) attempts *= this.options.hotFactor;
+    // A network is hot when any of its levels is (a /48's heat is counted over all its /64s).
+    let networkHot = false;
+    for (const key of networkKeys) networkHot ||= await hot(this.#heatByNetwork, key);
+    if (networkHot) attempts *= this.options.hotFactor;
     if (await hot(this.#heatOverall, 'all')) attempts *= this.options.hotFactor;
     return Math.min(attempts, 2 ** 31);
   }
 
-  async challenge(networkKey: string): Promise<PowChallenge | null> {
+  async challenge(networkKeys: readonly string[]): Promise<PowChallenge | null> {
     if (!this.enabled) return null;
-    const attempts = await this.difficultyFor(networkKey);
+    const networkKey = networkKeys[0]!;
+    const attempts = await this.difficultyFor(networkKeys);
     return this.pow.issue({
       attempts,
       expiresAt: this.clock.now() + this.options.ttlMs,
@@ -82,9 +86,9 @@ export class RegistrationPow {
   }
 
   /** Counts a registration towards the heat that raises the difficulty. */
-  async registered(networkKey: string): Promise<void> {
+  async registered(networkKeys: readonly string[]): Promise<void> {
     if (!this.enabled) return;
-    await this.#heatByNetwork.consume(networkKey);
+    for (const key of networkKeys) await this.#heatByNetwork.consume(key);
     await this.#heatOverall.consume('all');
   }
 }

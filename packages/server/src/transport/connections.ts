@@ -16,13 +16,17 @@ export class SocketConnection implements Connection {
   admin: AdminSession | null = null;
   refused: DomainError | null = null;
 
+  readonly networkKey: string;
+
   constructor(
     readonly id: number,
-    readonly networkKey: string,
+    readonly networkKeys: readonly string[],
     private readonly ws: WebSocket,
     /** Called once the session is forgotten (sign-out or close), with the session it had. */
     private readonly onSignOut: (conn: SocketConnection, session: Session) => void,
-  ) {}
+  ) {
+    this.networkKey = networkKeys[0]!;
+  }
 
   close(code: number, reason: string): void {
     this.closing = true;
@@ -73,14 +77,14 @@ export class ConnectionRegistry {
   }
 
   add(conn: Connection): void {
-    addTo(this.#byNetwork, conn.networkKey, conn);
+    for (const key of conn.networkKeys) addTo(this.#byNetwork, key, conn);
     if (!conn.session) return;
     addTo(this.#byClient, conn.session.clientHash, conn);
     addTo(this.#byUser, conn.session.userHash, conn);
   }
 
   remove(conn: Connection): void {
-    removeFrom(this.#byNetwork, conn.networkKey, conn);
+    for (const key of conn.networkKeys) removeFrom(this.#byNetwork, key, conn);
     if (!conn.session) return;
     removeFrom(this.#byClient, conn.session.clientHash, conn);
     removeFrom(this.#byUser, conn.session.userHash, conn);

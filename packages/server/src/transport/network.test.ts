@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientAddress, networkKeyOf, networkPrefix } from './network.js';
+import { clientAddress, networkKeyOf, networkPrefix, networkPrefixes } from './network.js';
 
 const req = (remoteAddress: string | undefined, forwardedFor?: string | string[]) => ({
   socket: { remoteAddress } as never,
@@ -23,7 +23,26 @@ describe('networkPrefix', () => {
     expect(networkPrefix('::1')).toBe('0:0:0:0::/64');
     expect(networkPrefix('2001:db8::')).toBe('2001:db8:0:0::/64');
     expect(networkPrefix('2001:db8:1:3::1')).not.toBe(expected);
-    expect(networkPrefix('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0::/64');
+  });
+
+  it('treats NAT64 (64:ff9b::/96) as the IPv4 client it carries', () => {
+    expect(networkPrefix('64:ff9b::192.0.2.33')).toBe('192.0.2.0/24');
+    expect(networkPrefix('64:ff9b::c000:221')).toBe('192.0.2.0/24');
+    expect(networkPrefixes('64:ff9b::192.0.2.33')).toEqual(['192.0.2.0/24']);
+  });
+});
+
+describe('networkPrefixes', () => {
+  it('gives IPv6 its /64, /56 and /48, so a customer with a /56 or /48 stays one network at a wider level', () => {
+    expect(networkPrefixes('2001:db8:abcd:12ff::1')).toEqual(['2001:db8:abcd:12ff::/64', '2001:db8:abcd:1200::/56', '2001:db8:abcd:0::/48']);
+    const [, wide56, wide48] = networkPrefixes('2001:db8:abcd:1234::1');
+    expect(networkPrefixes('2001:db8:abcd:12aa::9')[1]).toBe(wide56);
+    expect(networkPrefixes('2001:db8:abcd:ff00::9')[2]).toBe(wide48);
+    expect(networkPrefixes('2001:db8:abcd:ff00::9')[1]).not.toBe(wide56);
+  });
+
+  it('gives IPv4 its /24 only', () => {
+    expect(networkPrefixes('203.0.113.77')).toEqual(['203.0.113.0/24']);
   });
 
   it('puts anything unparseable in one bucket', () => {

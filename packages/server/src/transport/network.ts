@@ -3,8 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
 /**
- * The network layer of bans works on a keyed hash of the client's network (IPv4 /24,
- * IPv6 /64), so neither raw addresses nor reversible prefixes are ever stored or logged.
+ * The network layer of bans and limits works on keyed hashes of the client's networks (IPv4
+ * /24; IPv6 /64, /56 and /48), so neither raw addresses nor reversible prefixes are ever stored or logged.
  * These helpers are the only code that sees an address.
  */
 
@@ -67,20 +67,39 @@ function ipv6Groups(address: string): number[] {
   return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
 }
 
-/** The network an address belongs to for bans: its IPv4 /24 or IPv6 /64. */
-export function networkPrefix(address: string): string {
+/** NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 client it carries. */
+const isNat64 = (groups: number[]) => groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
+/** `::ffff:102:304` spelled in hex is still an IPv4 client. */
+const isMapped = (groups: number[]) => groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+
+const ipv6Prefix = (groups: number[], bits: 64 | 56 | 48) => {
+  const kept = groups.slice(0, 4).map((g, i) => (i * 16 + 16 <= bits ? g : i * 16 >= bits ? 0 : g & (0xffff << (16 - (bits - i * 16))) & 0xffff));
+  return `${kept.map((g) => g.toString(16)).join(':')}::/${bits}`;
+};
+
+/**
+ * The networks an address belongs to, narrowest first: an IPv4 /24, or an IPv6 /64 (one
+ * customer's LAN) then its /56 and /48, because many ISPs hand a customer a /56 or a /48
+ * and a limit or ban on the /64 alone would give them 256 to 65,536 fresh networks.
+ * Limits count at every level (wider levels allow more); bans match at any level.
+ */
+export function networkPrefixes(address: string): string[] {
   const ip = normalise(address);
-  if (isIP(ip) === 4) return `${ip.split('.').slice(0, 3).join('.')}.0/24`;
+  if (isIP(ip) === 4) return [`${ip.split('.').slice(0, 3).join('.')}.0/24`];
   if (isIP(ip) === 6) {
     const groups = ipv6Groups(ip);
-    // An IPv4-mapped address spelled in hex (::ffff:102:304) is still an IPv4 client.
-    if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    if (isMapped(groups) || isNat64(groups)) {
       const [hi = 0, lo = 0] = groups.slice(6);
-      return networkPrefix(`${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`);
+      return networkPrefixes(`${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`);
     }
-    return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+    return [ipv6Prefix(groups, 64), ipv6Prefix(groups, 56), ipv6Prefix(groups, 48)];
   }
-  return 'unknown';
+  return ['unknown'];
+}
+
+/** The narrowest network of an address: its IPv4 /24 or IPv6 /64. */
+export function networkPrefix(address: string): string {
+  return networkPrefixes(address)[0]!;
 }
 
 /** HMAC-SHA256(key, prefix) in hex: the only form of a network the server keeps. */

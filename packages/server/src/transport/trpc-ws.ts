@@ -30,8 +30,29 @@ export interface TrpcWsOptions<TContext> {
   createContext(opts: { ws: WebSocket; req: IncomingMessage; connectionParams: Record<string, string> | null }): Promise<TContext>;
   /** Server pings after `pingMs` of silence and drops a socket that stays silent `pongWaitMs` more. */
   keepAlive: { pingMs: number; pongWaitMs: number };
+  /** What one socket may cost (docs/safety.md, "Threat model"). */
+  limits: WsLimits;
   onError(info: { error: TRPCError; path: string | undefined }): void;
 }
+
+export interface WsLimits {
+  /** A socket opened with `?connectionParams=1` must send them within this time (else 4002). */
+  credentialsTimeoutMs: number;
+  /** Calls one frame may batch (tRPC's `maxBatchSize`); a longer batch closes the socket (4002). */
+  maxBatch: number;
+  /** Queries and mutations running at once per connection; more are refused TOO_MANY_REQUESTS. */
+  maxCallsInFlight: number;
+  /** Unread output a socket may hold; a reply or item that finds more closes it (4008). */
+  maxBufferedBytes: number;
+  /** Subscriptions open at once per connection; more are refused CONFLICT. */
+  maxSubscriptions: number;
+}
+
+/** Close codes of the transport itself (the same numbers as `CLOSE_CODES` in the protocol). */
+const PROTOCOL_ERROR = 4002;
+const SLOW_CONSUMER = 4008;
+/** A socket told to close gets this long to do so before it is cut: a hostile peer never answers. */
+const CLOSE_GRACE_MS = 1000;
 
 type RequestId = number | string;
 type Method = 'query' | 'mutation' | 'subscription';
@@ -102,6 +123,8 @@ class TrpcConnection<TContext> {
   ctxPromise: Promise<TContext> | null;
   isClosed = false;
   subscriptions: Map<RequestId, AbortController> | null = null;
+  /** This connection's queries and mutations running now. */
+  inflight = 0;
   lastSeen = Date.now();
   pingSentAt = 0;
 
@@ -121,10 +144,14 @@ class TrpcConnection<TContext> {
     // upgrade request and headers would cost more memory than everything else it holds).
     this.ctxPromise = null;
     ws.once('message', (data, isBinary) => {
+      clearTimeout(deadline);
       this.lastSeen = Date.now();
       this.ctxPromise = this.#createContext(req, () => connectionParamsOf(data, isBinary));
       this.#listen();
     });
+    // A socket that never says who it is holds a descriptor for nothing.
+    const deadline = setTimeout(() => this.closeHard(PROTOCOL_ERROR, 'no connectionParams in time'), handler.options.limits.credentialsTimeoutMs);
+    ws.once('close', () => clearTimeout(deadline));
   }
 
   // Listeners are made in methods of their own, outside the constructor's scope, so that
@@ -146,12 +173,26 @@ class TrpcConnection<TContext> {
     this.subscriptions = null;
   }
 
+  /** Closes with `code`, and cuts the socket if it has not closed a moment later. */
+  closeHard(code: number, reason: string): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.ws.close(code, reason);
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
   sendRaw(frame: string): void {
     if (this.ws.readyState === OPEN) this.ws.send(frame);
   }
 
+  /**
+   * Every reply and item goes through here: output is memory, so a socket whose reader has
+   * fallen more than the budget behind is closed instead of being given more.
+   */
   #send(message: object): void {
-    if (this.ws.readyState === OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws.readyState !== OPEN || this.isClosed) return;
+    if (this.ws.bufferedAmount > this.handler.options.limits.maxBufferedBytes) return this.closeHard(SLOW_CONSUMER, 'slow consumer');
+    this.ws.send(JSON.stringify(message));
   }
 
   /** Rejects (after answering and closing) when no context can be made; calls waiting on it fail. */
@@ -180,23 +221,39 @@ class TrpcConnection<TContext> {
     const text = isBinary ? null : (data as Buffer).toString();
     if (text === 'PONG') return;
     if (text === 'PING') return this.sendRaw('PONG');
+    if (this.isClosed) return;
     let parsed: unknown;
     try {
       if (text === null) throw new Error('binary frames are not supported: send JSON text');
       parsed = JSON.parse(text);
     } catch (cause) {
-      return this.#refuse(null, undefined, new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed message', cause }));
+      return this.#junk(null, new TRPCError({ code: 'PARSE_ERROR', message: cause instanceof Error ? cause.message : 'Malformed message', cause }));
     }
-    if (Array.isArray(parsed)) for (const one of parsed) this.#onRequest(one);
-    else this.#onRequest(parsed);
+    const { maxBatch } = this.handler.options.limits;
+    if (!Array.isArray(parsed)) return this.#onRequest(parsed);
+    if (parsed.length > maxBatch) {
+      return this.#junk(null, new TRPCError({ code: 'BAD_REQUEST', message: `Batch of ${parsed.length} calls exceeds the maximum of ${maxBatch}` }));
+    }
+    for (const one of parsed) this.#onRequest(one);
+  }
+
+  /**
+   * A frame that is not a tRPC request (or a batch over the limit) gets one answer and the
+   * socket is closed: answering each element of a junk batch would let one frame buy
+   * thousands of replies.
+   */
+  #junk(id: RequestId | null, error: TRPCError): void {
+    this.#refuse(id, undefined, error);
+    this.closeHard(PROTOCOL_ERROR, 'not a tRPC request');
   }
 
   #onRequest(raw: unknown): void {
+    if (this.isClosed) return;
     const request = raw as Request;
     const id = isObject(raw) && (typeof request.id === 'number' || typeof request.id === 'string') ? request.id : null;
     const jsonrpc = isObject(raw) && request.jsonrpc === '2.0' ? '2.0' : undefined;
     if (id === null || !METHODS.has(request.method)) {
-      return this.#refuse(id, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message: id === null ? '`id` is required' : 'Unknown method' }));
+      return this.#junk(id, new TRPCError({ code: 'PARSE_ERROR', message: id === null ? '`id` is required' : 'Unknown method' }));
     }
     if (request.method === 'subscription.stop') {
       this.subscriptions?.get(id)?.abort();
@@ -206,7 +263,7 @@ class TrpcConnection<TContext> {
     const path = isObject(params) ? params.path : undefined;
     const lastEventId = isObject(params) ? params.lastEventId : undefined;
     if (typeof path !== 'string' || (lastEventId !== undefined && typeof lastEventId !== 'string')) {
-      return this.#refuse(id, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed params' }));
+      return this.#junk(id, new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed params' }));
     }
     let input = params!.input;
     // As tRPC's adapter does: the client's resume cursor joins the input.
@@ -217,7 +274,11 @@ class TrpcConnection<TContext> {
 
   async #call(id: RequestId, jsonrpc: '2.0' | undefined, type: 'query' | 'mutation', path: string, input: unknown): Promise<void> {
     const { handler } = this;
+    if (this.inflight >= handler.options.limits.maxCallsInFlight) {
+      return this.#refuse(id, jsonrpc, new TRPCError({ code: 'TOO_MANY_REQUESTS', message: `At most ${handler.options.limits.maxCallsInFlight} calls at once per connection` }), type, path);
+    }
     handler.inflight++;
+    this.inflight++;
     try {
       const ctx = this.ctx ?? (await this.ctxPromise!);
       const data = await invoke(handler.options.router, { path, type, ctx, input, signal: NEVER_ABORTED });
@@ -226,6 +287,7 @@ class TrpcConnection<TContext> {
       this.#refuse(id, jsonrpc, cause, type, path, input);
     } finally {
       handler.inflight--;
+      this.inflight--;
     }
   }
 
@@ -234,10 +296,31 @@ class TrpcConnection<TContext> {
     if (subscriptions.has(id) || this.isClosed) {
       return this.#refuse(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }));
     }
+    const { maxSubscriptions } = this.handler.options.limits;
+    if (subscriptions.size >= maxSubscriptions) {
+      const message = `At most ${maxSubscriptions} subscription${maxSubscriptions === 1 ? '' : 's'} per connection: stop the open one first`;
+      return this.#refuse(id, jsonrpc, new TRPCError({ code: 'CONFLICT', message }), 'subscription', path);
+    }
     const stop = new AbortController();
     subscriptions.set(id, stop);
     let iterator: AsyncIterator<unknown> | undefined;
     let started = false;
+    let stopSent = false;
+    const sendStopped = () => {
+      if (!started || stopSent) return;
+      stopSent = true;
+      this.#send({ id, jsonrpc, result: { type: 'stopped' } });
+    };
+    // As tRPC's adapter does on `subscription.stop`: answer `stopped` and end the iterator at
+    // once, not when its pending `next()` settles, so a generator waiting on something other
+    // than its signal is told to run its `finally` right away.
+    const onStop = () => {
+      // Its place is free at once: the next subscription need not wait for this one's teardown.
+      if (this.subscriptions?.get(id) === stop) this.subscriptions.delete(id);
+      sendStopped();
+      void iterator?.return?.().catch(() => undefined);
+    };
+    stop.signal.addEventListener('abort', onStop, { once: true });
     try {
       const ctx = this.ctx ?? (await this.ctxPromise!);
       const result = await invoke(this.handler.options.router, { path, type: 'subscription', ctx, input, signal: stop.signal });
@@ -248,24 +331,32 @@ class TrpcConnection<TContext> {
       if (stop.signal.aborted) return;
       started = true;
       this.#send({ id, jsonrpc, result: { type: 'started' } });
+      // Declared outside the loop and cleared after each send, so a waiting subscription does
+      // not keep its last item alive (tRPC #6156).
+      let next: IteratorResult<unknown> | null;
+      let value: unknown;
       for (;;) {
-        const next = await iterator.next();
+        next = await iterator.next();
         if (next.done || stop.signal.aborted) break;
-        const value = next.value;
+        value = next.value;
+        next = null;
         this.#send(
           isTrackedEnvelope(value)
             ? { id, jsonrpc, result: { type: 'data', id: value[0], data: { id: value[0], data: value[1] } } }
             : { id, jsonrpc, result: { type: 'data', data: value } },
         );
+        value = undefined;
       }
       iterator = undefined;
     } catch (cause) {
       if (!stop.signal.aborted) this.#refuse(id, jsonrpc, cause, 'subscription', path, input);
     } finally {
+      stop.signal.removeEventListener('abort', onStop);
+      const stoppedByClient = stop.signal.aborted;
       stop.abort();
       if (this.subscriptions?.get(id) === stop) this.subscriptions.delete(id);
-      await iterator?.return?.().catch(() => undefined);
-      if (started) this.#send({ id, jsonrpc, result: { type: 'stopped' } });
+      if (!stoppedByClient) await iterator?.return?.().catch(() => undefined);
+      sendStopped();
     }
   }
 

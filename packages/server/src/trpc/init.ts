@@ -24,6 +24,8 @@ export interface Connection {
   drained(bytes: number): Promise<boolean>;
   /** HMAC of the client's /24 or /64 (transport/network.ts); never the address itself. */
   readonly networkKey: string;
+  /** `networkKey`, then for IPv6 the keys of its /56 and /48: limits count, and bans match, at each. */
+  readonly networkKeys: readonly string[];
   /** Set when the connection presented the admin token instead of a device's credentials. */
   admin: AdminSession | null;
   /**
@@ -85,7 +87,7 @@ async function refuseBanned(ctx: Context): Promise<void> {
   refuseRefusedParams(ctx);
   const { core, conn } = ctx;
   const ban = await core.moderation.banFor({
-    networkKey: conn.networkKey,
+    networkKeys: conn.networkKeys,
     userHash: conn.session?.userHash,
     clientHash: conn.session?.clientHash,
   });

@@ -7,6 +7,7 @@ import {
   powChallengeOutput,
   registerInput,
   registerOutput,
+  rotateSecretInput,
   rotateSecretOutput,
   usernameKey,
 } from '@omechat/protocol';
@@ -19,18 +20,19 @@ export const accountRouter = router({
     .output(powChallengeOutput)
     .query(async ({ ctx }) => {
       if (!ctx.core.registrationPow.enabled) return null;
-      await ctx.core.rateLimits.powChallenge(ctx.conn.networkKey);
-      return ctx.core.registrationPow.challenge(ctx.conn.networkKey);
+      await ctx.core.rateLimits.powChallenge(ctx.conn.networkKeys);
+      return ctx.core.registrationPow.challenge(ctx.conn.networkKeys);
     }),
 
   register: publicProcedure
     .input(registerInput)
     .output(registerOutput)
     .mutation(async ({ ctx, input }) => {
+      ctx.core.accounts.assertUsernameAllowed(input.username);
       await ctx.core.registrationPow.check(input.pow, ctx.conn.networkKey);
-      await ctx.core.rateLimits.registration(ctx.conn.networkKey);
+      await ctx.core.rateLimits.registration(ctx.conn.networkKeys);
       const registered = await ctx.core.accounts.register(input);
-      await ctx.core.registrationPow.registered(ctx.conn.networkKey);
+      await ctx.core.registrationPow.registered(ctx.conn.networkKeys);
       return registered;
     }),
 
@@ -38,21 +40,25 @@ export const accountRouter = router({
     .input(loginInput)
     .output(loginOutput)
     .mutation(({ ctx, input }) =>
-      ctx.core.rateLimits.login(usernameKey(input.username), ctx.conn.networkKey, () => ctx.core.accounts.login(input)),
+      ctx.core.rateLimits.login(usernameKey(input.username), ctx.conn.networkKeys, () => ctx.core.accounts.login(input)),
     ),
 
   me: authedProcedure.input(noInput).output(meOutput).query(({ ctx }) => ctx.core.accounts.me(ctx.session)),
 
   rotateSecret: authedProcedure
-    .input(noInput)
+    .input(rotateSecretInput)
     .output(rotateSecretOutput)
-    .mutation(({ ctx }) => ctx.core.accounts.rotateSecret(ctx.session)),
+    // A wrong secret costs an argon2 hash, like a login: counted before it runs.
+    .mutation(({ ctx, input }) =>
+      ctx.core.rateLimits.secretCheck(ctx.conn.networkKeys, () => ctx.core.accounts.rotateSecret(ctx.session, input.secret)),
+    ),
 
   delete: authedProcedure
     .input(deleteAccountInput)
     .output(deleteAccountOutput)
     .mutation(async ({ ctx, input }) => {
-      await ctx.core.accounts.deleteAccount(ctx.session, input.secret);
+      // A wrong secret costs an argon2 hash, like a login: counted before it runs.
+      await ctx.core.rateLimits.secretCheck(ctx.conn.networkKeys, () => ctx.core.accounts.deleteAccount(ctx.session, input.secret));
       // This connection stays open but signed out, so the reply reaches the device.
       ctx.conn.signOut();
       return { deleted: true as const };

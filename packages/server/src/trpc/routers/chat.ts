@@ -1,4 +1,5 @@
 import {
+  envelopeJsonLength,
   chatIdInput,
   chatListOutput,
   historyInput,
@@ -47,6 +48,7 @@ export const chatRouter = router({
     .input(typingInput)
     .output(okOutput)
     .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.typing(ctx.session.clientHash);
       await ctx.core.chats.typing(ctx.session, input);
       return { ok: true as const };
     }),
@@ -59,12 +61,14 @@ export const messageRouter = router({
     .output(declared(sendOutput))
     .mutation(async ({ ctx, input }) => {
       await ctx.core.rateLimits.message(ctx.session.clientHash);
+      await ctx.core.rateLimits.messageBytes(ctx.session.userHash, input.chatId, envelopeJsonLength(input.envelope));
       return ctx.core.deps.metrics.timeSend(() => ctx.core.chats.send(ctx.session, input));
     }),
   markRead: authedProcedure
     .input(markReadInput)
     .output(okOutput)
     .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.readReceipt(ctx.session.clientHash);
       await ctx.core.chats.markRead(ctx.session, input);
       return { ok: true as const };
     }),
