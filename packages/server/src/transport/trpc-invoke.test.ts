@@ -92,6 +92,7 @@ function contextFor(core: Core, auth: ProcedureContract['auth'], session: { user
     bufferedBytes: () => 0,
     drained: async () => true,
     networkKey: 'n'.repeat(64),
+    networkKeys: ['n'.repeat(64)],
     admin: auth === 'admin' ? { moderator: 'mod-anna' } : null,
     refused: null,
   };
