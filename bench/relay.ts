@@ -8,6 +8,9 @@
  *               push event to the peer's room), driven by socket.io-client;
  *   - trpc:     bench/baseline-trpc.ts, a stock tRPC v11 router on @trpc/server's
  *               applyWSSHandler with an in-memory mailbox (no storage);
+ *   - durable:  bench/baseline-durable.ts, the durable floor: raw `ws`, hand-checked frames, one
+ *               SQLite INSERT per message, group commit per turn, WAL fsync on the thread pool,
+ *               then ack + push;
  *   - omechat:  `omechat-server serve` on --storage (SQLite in a temp dir by default), accounts
  *               seeded through its Storage port, pairs matched with `match.start`.
  * ws, trpc and omechat are driven by the same tRPC JSON-RPC frames (lib/rpc.ts); every
@@ -27,7 +30,7 @@
  * node or, with --cross, sender and receiver on different nodes; it reports the aggregate
  * msg/s and the PostgreSQL CPU beside it.
  *
- *   node --import tsx relay.ts [--pairs 50[,500]] [--window 32] [--seconds 10] [--warmup 2]
+ *   node --import tsx relay.ts [--pairs 50[,500x1]] [--window 32] [--seconds 10] [--warmup 2]
  *     [--unloaded-seconds 5] [--rounds 1] [--stacks ws,socketio,trpc,omechat] [--storage sqlite|memory|postgres]
  *     [--nodes 2 [--cross]] [--cpu-prof DIR] [--no-write]
  */
@@ -45,7 +48,7 @@ import { probeCommitMs, registerAccounts, seedAccounts, seedPostgres, type Seede
 import { SioClient } from './lib/sio.ts';
 import { fmt, percentiles, ratio, Samples, sleep } from './lib/stats.ts';
 
-const STACKS = ['ws', 'socketio', 'trpc', 'omechat'] as const;
+const STACKS = ['ws', 'socketio', 'trpc', 'durable', 'omechat'] as const;
 type Stack = (typeof STACKS)[number];
 const STORAGES = ['sqlite', 'memory', 'postgres'] as const;
 type StorageKind = (typeof STORAGES)[number];
@@ -69,8 +72,13 @@ const { values: args } = parseArgs({
     'no-write': { type: 'boolean', default: false },
   },
 });
-const PAIRS = args.pairs.split(',').map(Number);
 const WINDOW = Number(args.window);
+/** "50" (with --window) or "500x1": pairs, and sends in flight per sender. */
+const LOADS = args.pairs.split(',').map((entry) => {
+  const [pairs, window] = entry.split('x');
+  return { pairs: Number(pairs), window: window === undefined ? WINDOW : Number(window) };
+});
+const PAIRS = LOADS.map((l) => l.pairs);
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
 const UNLOADED_SECONDS = Number(args['unloaded-seconds']);
@@ -86,7 +94,7 @@ if (SELECTED.some((s) => !STACKS.includes(s))) throw new Error(`--stacks: each o
 if (!STORAGES.includes(STORAGE)) throw new Error(`--storage: one of ${STORAGES.join(', ')}`);
 if (NODES !== 1 && (NODES !== 2 || STORAGE !== 'postgres')) throw new Error('--nodes 2 needs --storage postgres (processes share PostgreSQL and a Redis bus)');
 
-const LABEL: Record<Stack, string> = { ws: 'bare ws', socketio: 'Socket.IO 4', trpc: 'stock tRPC v11', omechat: `OmeChat (${STORAGE})` };
+const LABEL: Record<Stack, string> = { ws: 'bare ws', socketio: 'Socket.IO 4', trpc: 'stock tRPC v11', durable: 'durable ws relay', omechat: `OmeChat (${STORAGE})` };
 const RING = 1 << 16;
 const CIPHERTEXT = randomBytes(100).toString('base64url'); // 100 bytes of "ciphertext"
 
@@ -218,6 +226,9 @@ interface RunResult {
   postgres?: { backendsPct: number; allPct: number; backendsUsPerMsg: number };
   /** --nodes: the private redis-server's CPU, % of a core. */
   redisPct?: number;
+  /** SQLite stacks: the WAL's high-water mark, and the share of the run commits waited for checkpoints. */
+  wal?: { highWaterBytes: number; holdSeconds: number; checkpoints: number };
+  window: number;
 }
 
 /** Where OmeChat keeps its data for one run, and how its processes are told. */
@@ -238,7 +249,8 @@ async function prepareOmeChat(accounts: number, nodes: number): Promise<OmeChatB
     const users = await seedAccounts(dataDir, wanted);
     return { env: { OMECHAT_SQLITE_ACK: SQLITE_ACK }, dataDir, users, cleanup: async () => rmSync(dataDir, { recursive: true, force: true }) };
   }
-  if (STORAGE === 'memory') return { env: { OMECHAT_STORAGE: 'memory' }, users: null, cleanup: async () => undefined };
+  // Registered through the API: no proof-of-work (it would be solved by the load generator).
+  if (STORAGE === 'memory') return { env: { OMECHAT_STORAGE: 'memory', OMECHAT_POW_DIFFICULTY: '0' }, users: null, cleanup: async () => undefined };
   const db = benchDatabase(nodes > 1 ? 'relay2' : 'relay');
   const redis = NODES > 1 ? await startRedis() : undefined;
   try {
@@ -329,7 +341,20 @@ async function drain(endpoints: Endpoint[], stats: RunStats): Promise<void> {
 /** Sender and receiver on the same node (pair p on node p % 2) or, with --cross, on different nodes. */
 const nodeOf = (endpoint: number, nodes: number) => (nodes === 1 ? 0 : args.cross ? endpoint % 2 : Math.floor(endpoint / 2) % 2);
 
-async function run(stack: Stack, mode: Mode, pairs: number, nodes = 1): Promise<RunResult> {
+/** The WAL figures a SQLite-backed stack reports: OmeChat on /metrics, the durable relay on /stats. */
+async function walFigures(stack: Stack, server: ServerProcess): Promise<RunResult['wal']> {
+  const base = server.url.replace(/^ws/, 'http').replace(/\/trpc.*$/, '').replace(/\/$/, '');
+  if (stack === 'durable') {
+    const s = (await (await fetch(`${base}/stats`)).json()) as { walHighWaterBytes: number; holdSeconds: number; checkpoints: number };
+    return { highWaterBytes: s.walHighWaterBytes, holdSeconds: s.holdSeconds, checkpoints: s.checkpoints };
+  }
+  if (stack !== 'omechat' || STORAGE !== 'sqlite') return undefined;
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const figure = (name: string) => Number(new RegExp(`^omechat_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { highWaterBytes: figure('sqlite_wal_high_water_bytes'), holdSeconds: figure('sqlite_checkpoint_hold_seconds'), checkpoints: figure('sqlite_checkpoints') };
+}
+
+async function run(stack: Stack, mode: Mode, pairs: number, nodes = 1, window = WINDOW): Promise<RunResult> {
   const t0 = performance.now();
   const stats = new RunStats();
   const servers: ServerProcess[] = [];
@@ -375,19 +400,22 @@ async function run(stack: Stack, mode: Mode, pairs: number, nodes = 1): Promise<
 
     stats.pump = mode;
     if (mode === 'saturated') {
-      for (const e of endpoints) for (let w = 0; w < WINDOW; w++) e.send();
+      for (const e of endpoints) for (let w = 0; w < window; w++) e.send();
     } else {
       endpoints[0]!.send();
     }
     await sleep(WARMUP * 1000);
     const measured = await measure(servers, endpoints, stats, mode === 'saturated' ? SECONDS : UNLOADED_SECONDS, backend);
     stats.pump = 'off';
+    const wal = await walFigures(stack, servers[0]!);
     await drain(endpoints, stats);
     return {
       stack,
       mode,
       pairs,
       nodes,
+      window,
+      ...(wal ? { wal } : {}),
       setupSeconds,
       ...measured,
       rssIdle,
@@ -444,7 +472,8 @@ function printResult(r: RunResult) {
       `RSS ${MiB(r.rssIdle)} -> peak ${MiB(r.rssPeak)} MiB; setup ${fmt(r.setupSeconds, 1)} s; errors ${r.errors}; acked, not delivered after the drain ${r.lost}; ` +
       `per msg ${fmt(r.echoesPerMsg, 2)} echoes, ${fmt(r.otherEventsPerMsg, 2)} other events` +
       (r.postgres ? `; PostgreSQL: this run's backends ${fmt(r.postgres.backendsPct)}% of a core (${fmt(r.postgres.backendsUsPerMsg, 1)} µs/msg), all postgres processes ${fmt(r.postgres.allPct)}%` : '') +
-      (r.redisPct !== undefined ? `; redis ${fmt(r.redisPct)}%` : ''),
+      (r.redisPct !== undefined ? `; redis ${fmt(r.redisPct)}%` : '') +
+      (r.wal ? `; WAL high-water ${MiB(r.wal.highWaterBytes)} MiB, ${r.wal.checkpoints} checkpoints, commits held ${fmt(r.wal.holdSeconds * 1000)} ms in all` : ''),
   );
 }
 
@@ -491,17 +520,17 @@ if (NODES > 1) await runNodes();
 else await runStacks();
 
 async function runStacks(): Promise<void> {
-  const loaded = new Map<number, Map<Stack, RunResult>>();
-  for (const pairs of PAIRS) {
-    console.log(`\nsaturated: ${pairs} pairs (${pairs * 2} connections), ${WINDOW} in flight per sender, both directions, ${SECONDS} s measured after ${WARMUP} s warm-up`);
-    loaded.set(pairs, await inRounds(SELECTED, (stack) => run(stack, 'saturated', pairs), (r) => r.perSecond));
+  const loaded = new Map<string, Map<Stack, RunResult>>();
+  for (const { pairs, window } of LOADS) {
+    console.log(`\nsaturated: ${pairs} pairs (${pairs * 2} connections), ${window} in flight per sender, both directions, ${SECONDS} s measured after ${WARMUP} s warm-up`);
+    loaded.set(`${pairs}x${window}`, await inRounds(SELECTED, (stack) => run(stack, 'saturated', pairs, 1, window), (r) => r.perSecond));
   }
   console.log(`\nunloaded: 1 pair, 1 message in flight, one direction, ${UNLOADED_SECONDS} s measured after ${WARMUP} s warm-up`);
   const unloaded = await inRounds(SELECTED, (stack) => run(stack, 'unloaded', 1), (r) => r.p50);
 
   // The issue's targets compare OmeChat with Socket.IO in the same run, at the first --pairs.
   const targets: (string | number)[][] = [];
-  const main = loaded.get(PAIRS[0]!)!;
+  const main = loaded.get(`${LOADS[0]!.pairs}x${LOADS[0]!.window}`)!;
   const [o, s, ou, su] = [main.get('omechat'), main.get('socketio'), unloaded.get('omechat'), unloaded.get('socketio')];
   const check = (what: string, mine: number, theirs: number, show: (n: number) => string, most: number | null, least: number | null) => {
     const r = mine / theirs;
@@ -509,25 +538,47 @@ async function runStacks(): Promise<void> {
     targets.push([what, show(mine), show(theirs), ratio(mine, theirs), most !== null ? `<= ${most}x` : `>= ${least}x`, ok ? 'pass' : 'FAIL']);
   };
   if (o && s) {
-    check(`server CPU per delivered msg, ${PAIRS[0]} pairs x${WINDOW}`, o.serverCpuUsPerMsg, s.serverCpuUsPerMsg, (n) => `${fmt(n, 1)} µs`, 3, null);
-    check(`delivered msg/s, ${PAIRS[0]} pairs x${WINDOW}`, o.perSecond, s.perSecond, (n) => fmt(n), null, 0.35);
+    check(`server CPU per delivered msg, ${PAIRS[0]} pairs x${LOADS[0]!.window}`, o.serverCpuUsPerMsg, s.serverCpuUsPerMsg, (n) => `${fmt(n, 1)} µs`, 3, null);
+    check(`delivered msg/s, ${PAIRS[0]} pairs x${LOADS[0]!.window}`, o.perSecond, s.perSecond, (n) => fmt(n), null, 0.35);
   }
   if (ou && su) {
     check('one-way latency p50, 1 pair, 1 in flight', ou.p50, su.p50, (n) => `${fmt(n, 3)} ms`, 3, null);
     check('one-way latency p99, 1 pair, 1 in flight', ou.p99, su.p99, (n) => `${fmt(n, 3)} ms`, 3, null);
   }
   if (ou) targets.push(['frames to clients per msg, 1 pair unloaded', fmt(ou.framesPerMsg, 2), su ? fmt(su.framesPerMsg, 2) : '', '', '2 (ack + push)', ou.framesPerMsg <= 2.02 ? 'pass' : 'FAIL']);
-  if (ou && o) targets.push([`frames to clients per msg, ${PAIRS[0]} pairs x${WINDOW}`, fmt(o.framesPerMsg, 2), s ? fmt(s.framesPerMsg, 2) : '', '', `fewer than unloaded (${fmt(ou.framesPerMsg, 2)})`, o.framesPerMsg < ou.framesPerMsg ? 'pass' : 'FAIL']);
+  if (ou && o) targets.push([`frames to clients per msg, ${PAIRS[0]} pairs x${LOADS[0]!.window}`, fmt(o.framesPerMsg, 2), s ? fmt(s.framesPerMsg, 2) : '', '', `fewer than unloaded (${fmt(ou.framesPerMsg, 2)})`, o.framesPerMsg < ou.framesPerMsg ? 'pass' : 'FAIL']);
   if (targets.length > 0) {
     console.log('\ntargets (OmeChat against Socket.IO, same run):');
     for (const t of targets) console.log(`  ${t[5]}  ${t[0]}: ${t[1]} vs ${t[2]} ${t[3]} (target ${t[4]})`);
+  }
+
+  // Issue 16's targets compare OmeChat with the durable relay in the same run.
+  const floor: (string | number)[][] = [];
+  const against = (what: string, mine: number, theirs: number, show: (n: number) => string, most: number) =>
+    floor.push([what, show(mine), show(theirs), ratio(mine, theirs), `<= ${most}x`, mine / theirs <= most ? 'pass' : 'FAIL']);
+  for (const [at, results] of loaded) {
+    const [om, du] = [results.get('omechat'), results.get('durable')];
+    if (om && du) against(`server CPU per delivered msg, ${at.replace('x', ' pairs x')}`, om.serverCpuUsPerMsg, du.serverCpuUsPerMsg, (n) => `${fmt(n, 1)} µs`, 3);
+    if (om?.wal) {
+      const mib = om.wal.highWaterBytes / 2 ** 20;
+      floor.push([`WAL high-water mark, ${at.replace('x', ' pairs x')}, ${SECONDS + WARMUP} s`, `${fmt(mib, 1)} MiB`, du?.wal ? `${MiB(du.wal.highWaterBytes)} MiB` : '', '', '<= 256 MiB', mib <= 256 ? 'pass' : 'FAIL']);
+    }
+  }
+  const du1 = unloaded.get('durable');
+  if (ou && du1) {
+    against('one-way latency p50, 1 pair, 1 in flight', ou.p50, du1.p50, (n) => `${fmt(n, 3)} ms`, 1.5);
+    against('one-way latency p99, 1 pair, 1 in flight', ou.p99, du1.p99, (n) => `${fmt(n, 3)} ms`, 2);
+  }
+  if (floor.length > 0) {
+    console.log('\ntargets (OmeChat against the durable relay, same run):');
+    for (const t of floor) console.log(`  ${t[5]}  ${t[0]}: ${t[1]} vs ${t[2]} ${t[3]} (target ${t[4]})`);
   }
   if (args['no-write']) return;
 
   const rows: string[][] = [];
   const row = (what: string, results: Map<Stack, RunResult>, of: (r: RunResult) => string) => rows.push([what, ...SELECTED.map((st) => { const r = results.get(st); return r ? of(r) : ''; })]);
   for (const [pairs, results] of loaded) {
-    const at = `${pairs} pairs x${WINDOW}`;
+    const at = pairs.replace('x', ' pairs x');
     row(`delivered msg/s, ${at}`, results, (r) => fmt(r.perSecond));
     row(`server CPU per delivered msg, ${at}`, results, (r) => `${fmt(r.serverCpuUsPerMsg, 1)} µs`);
     row(`server CPU, ${at}`, results, (r) => `${fmt(r.serverCpuPct)}% of a core (${fmt(r.serverSysShare * 100)}% kernel)`);
@@ -536,6 +587,9 @@ async function runStacks(): Promise<void> {
     row(`frames to clients per msg, ${at}`, results, (r) => fmt(r.framesPerMsg, 2));
     row(`server RSS connected idle -> peak, ${at}`, results, (r) => `${MiB(r.rssIdle)} -> ${MiB(r.rssPeak)} MiB`);
     row(`send errors / acked, not delivered after the drain, ${at}`, results, (r) => `${r.errors} / ${r.lost}`);
+    if ([...results.values()].some((r) => r.wal)) {
+      row(`SQLite WAL high-water mark / commits held for checkpoints, ${at}`, results, (r) => (r.wal ? `${MiB(r.wal.highWaterBytes)} MiB / ${fmt((r.wal.holdSeconds / (SECONDS + WARMUP)) * 100, 1)}% of the run` : ''));
+    }
     if ([...results.values()].some((r) => r.postgres)) {
       row(`PostgreSQL CPU: this run's backends / all postgres processes, ${at}`, results, (r) => (r.postgres ? `${fmt(r.postgres.backendsPct)}% / ${fmt(r.postgres.allPct)}% of a core` : ''));
     }
@@ -553,8 +607,8 @@ async function runStacks(): Promise<void> {
 - **Command:** ${commandLine('relay')}
 - **Code:** ${revision}
 ${setupLines.join('\n')}
-  Stacks: bare \`ws\` (\`bench/baseline-server.ts\`), Socket.IO 4 (\`bench/baseline-socketio.ts\`, socket.io-client, WebSocket transport, ack callback per send, push to the peer's room), stock tRPC v11 (\`bench/baseline-trpc.ts\`, applyWSSHandler, in-memory mailbox, tracked batches, no storage) and OmeChat (\`omechat-server serve\`, ${STORAGE === 'sqlite' ? 'SQLite in the temp dir' : STORAGE === 'memory' ? 'OMECHAT_STORAGE=memory' : 'PostgreSQL, a fresh schema'}, pairs matched with \`match.start\`, every client on \`events.stream\`). ws, tRPC and OmeChat are driven by the same tRPC JSON-RPC frames.
-  Saturated: every client keeps ${WINDOW} sends awaiting their ack, both directions, ${SECONDS} s measured after ${WARMUP} s warm-up. Unloaded: 1 pair, one message in flight (sent once the previous one is acked and delivered), ${UNLOADED_SECONDS} s measured.
+  Stacks: bare \`ws\` (\`bench/baseline-server.ts\`), Socket.IO 4 (\`bench/baseline-socketio.ts\`, socket.io-client, WebSocket transport, ack callback per send, push to the peer's room), stock tRPC v11 (\`bench/baseline-trpc.ts\`, applyWSSHandler, in-memory mailbox, tracked batches, no storage), the durable ws relay (\`bench/baseline-durable.ts\`: raw \`ws\`, a hand-checked frame, one INSERT per message into SQLite WAL synchronous=NORMAL, group commit per event-loop turn, the WAL fsynced on libuv's thread pool, then ack + push; commits held while a checkpoint restarts the WAL past 32 MiB) and OmeChat (\`omechat-server serve\`, ${STORAGE === 'sqlite' ? 'SQLite in the temp dir' : STORAGE === 'memory' ? 'OMECHAT_STORAGE=memory' : 'PostgreSQL, a fresh schema'}, pairs matched with \`match.start\`, every client on \`events.stream\`). ws, tRPC and OmeChat are driven by the same tRPC JSON-RPC frames.
+  Saturated: every client keeps the window of sends shown (pairs xN) awaiting their ack, both directions, ${SECONDS} s measured after ${WARMUP} s warm-up. Unloaded: 1 pair, one message in flight (sent once the previous one is acked and delivered), ${UNLOADED_SECONDS} s measured.
   Latency: send frame out -> the peer's push in, both timed in the load generator. Frames to clients: every frame both clients receive (acks, pushes, receipts, pings) per delivered message.${commitMs !== undefined ? `\n- **SQLite durable commit** (the server's adapter, synchronous=FULL, temp dir): median ${fmt(commitMs, 3)} ms.` : ''}
 
 ${table(['figure', ...SELECTED.map((st) => LABEL[st])], rows)}
@@ -562,7 +616,11 @@ ${table(['figure', ...SELECTED.map((st) => LABEL[st])], rows)}
 Targets of issue 8, OmeChat against Socket.IO measured in the same run:
 
 ${table(['target', 'OmeChat', 'Socket.IO', 'ratio', 'goal', 'result'], targets)}
-`,
+${floor.length > 0 ? `
+Targets of issue 16, OmeChat against the durable relay measured in the same run:
+
+${table(['target', 'OmeChat', 'durable relay', 'ratio', 'goal', 'result'], floor)}
+` : ''}`,
   );
 }
 

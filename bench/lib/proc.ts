@@ -226,6 +226,7 @@ export const BASELINES = {
   ws: join(HERE, '../baseline-server.ts'),
   socketio: join(HERE, '../baseline-socketio.ts'),
   trpc: join(HERE, '../baseline-trpc.ts'),
+  durable: join(HERE, '../baseline-durable.ts'),
 } as const;
 export type Baseline = keyof typeof BASELINES;
 

@@ -78,6 +78,9 @@ describe('HTTP probes', () => {
     expect(value('omechat_streams')).toBeGreaterThanOrEqual(2);
     expect(value('omechat_waiting_tickets')).toBe(1);
     expect(value('omechat_history_cache_bytes')).toBeGreaterThan(0);
+    // SQLite, the default: the WAL's high-water mark (issue 16) is exported.
+    expect(value('omechat_sqlite_wal_high_water_bytes')).toBeGreaterThan(0);
+    expect(value('omechat_sqlite_wal_high_water_bytes')).toBeGreaterThanOrEqual(value('omechat_sqlite_wal_bytes'));
     // The new message's block was cached as it was stored, so both reads were hits.
     expect(value('omechat_history_cache_hit_rate')).toBe(1);
     await Promise.all([a.client.close(), b.client.close(), lonely.client.close()]);

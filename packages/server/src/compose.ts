@@ -72,6 +72,8 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
     await storage.close();
     throw err;
   }
+  const metrics = new PrometheusMetrics();
+  if (storage instanceof SqliteStorage) metrics.addFigures(() => storage.figures());
   return createCore(
     {
     storage,
@@ -85,7 +87,7 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
     matcher: createMatcher(config, clock),
     rateLimiters: createRateLimiterStore(config, log),
     proofOfWork: altchaProofOfWork(config.OMECHAT_POW_KEY ?? randomBytes(32).toString('hex')),
-    metrics: new PrometheusMetrics(),
+    metrics,
     },
     {
       historyCacheBytes: config.OMECHAT_HISTORY_CACHE_BYTES,

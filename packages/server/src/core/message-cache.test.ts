@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatId, ClientHash, MessageId, UserHash } from '@omechat/protocol';
 import { MemoryStorage } from '../adapters/storage/memory-storage.js';
 import type { MessageRecord } from '../ports/storage.js';
-import { BLOCK_SIZE, MessageCache } from './message-cache.js';
+import { BLOCK_OVERHEAD, BLOCK_SIZE, ENTRY_OVERHEAD, MessageCache } from './message-cache.js';
 
 const alice = 'alice_0123456789abcdef' as UserHash;
 const bob = 'bob_0123456789abcdefgh' as UserHash;
@@ -67,5 +67,28 @@ describe('MessageCache', () => {
     expect(cache.hits).toBe(1);
     await cache.range(chatId, 1, 1); // oldest block: evicted, read again
     expect(cache.misses).toBe(5);
+  });
+
+  it('gives back each message exactly as stored, whether appended or loaded from storage', async () => {
+    const { storage, stored } = await chatWith(BLOCK_SIZE + 3);
+    const loading = new MessageCache(storage, 10_000_000);
+    expect(await loading.range(chatId, 1, BLOCK_SIZE + 3)).toEqual(stored);
+    const appending = new MessageCache(storage, 10_000_000);
+    for (const m of stored) appending.append(m);
+    expect(await appending.range(chatId, 1, BLOCK_SIZE + 3)).toEqual(stored);
+    expect(await appending.get(chatId, 2)).toEqual(stored[1]);
+    expect(appending.misses).toBe(0);
+    // A field the schemas would refuse (a quote, non-ASCII) still survives the round trip.
+    const odd = { ...stored.at(-1)!, seq: BLOCK_SIZE * 2 + 1, clientMessageId: 'say "hé"\\' };
+    appending.append(odd);
+    expect(await appending.get(chatId, odd.seq)).toEqual(odd);
+  });
+
+  it('counts what its entries cost: their characters and a fixed overhead each', async () => {
+    const { storage, stored } = await chatWith(10);
+    const cache = new MessageCache(storage, 10_000_000);
+    for (const m of stored) cache.append(m);
+    const characters = stored.reduce((n, m) => n + JSON.stringify([m.seq, m.messageId, m.senderUserHash, m.senderClientHash, m.clientMessageId, m.sentAt, m.envelope]).length, 0);
+    expect(cache.bytes).toBe(BLOCK_OVERHEAD + characters + stored.length * ENTRY_OVERHEAD);
   });
 });

@@ -409,7 +409,7 @@ interface CallOptions {
  * than the input's validation. A procedure whose shape this does not know (a future tRPC)
  * goes through `callTRPCProcedure` itself.
  */
-async function invoke(router: AnyTRPCRouter, { path, type, ctx, input, signal }: CallOptions): Promise<unknown> {
+export async function invoke(router: AnyTRPCRouter, { path, type, ctx, input, signal }: CallOptions): Promise<unknown> {
   const procedure = (router._def.procedures as Record<string, { _def?: { type?: string; middlewares?: unknown; meta?: unknown } } | undefined>)[path];
   const def = procedure?._def;
   const middlewares = def?.middlewares;

@@ -50,6 +50,7 @@ export class PrometheusMetrics implements Metrics {
   readonly #streams = new Gauge({ name: 'omechat_streams', help: 'Open event streams (events.stream subscriptions)', registers: [this.registry] });
   #sources: MetricSources | null = null;
   readonly #figures = new Map<string, Gauge>();
+  readonly #moreFigures: (() => Record<string, number>)[] = [];
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -85,9 +86,16 @@ export class PrometheusMetrics implements Metrics {
     this.#sources = sources;
   }
 
+  /** More figures, each exported as a gauge `omechat_<name>` (the storage's WAL, ...). */
+  addFigures(figures: () => Record<string, number>): void {
+    this.#moreFigures.push(figures);
+  }
+
   /** The exposition text, and its content type. */
   async scrape(): Promise<{ contentType: string; body: string }> {
-    for (const [name, value] of Object.entries(this.#sources?.figures() ?? {})) this.#figure(name).set(value);
+    for (const source of [() => this.#sources?.figures() ?? {}, ...this.#moreFigures]) {
+      for (const [name, value] of Object.entries(source())) this.#figure(name).set(value);
+    }
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
@@ -140,4 +148,10 @@ const FIGURE_HELP: Record<string, string> = {
   history_cache_hit_rate: 'history_cache_hits / (hits + misses)',
   history_cache_bytes: 'Bytes of chat history held in memory',
   bus_up: '1 while the bus (Redis) is connected, else 0',
+  sqlite_wal_bytes: 'Bytes of SQLite WAL in use (header and frames since it last restarted)',
+  sqlite_wal_high_water_bytes: 'The most bytes of SQLite WAL in use at once since start (measured after every commit)',
+  sqlite_wal_file_bytes: 'Length of the SQLite WAL file (it keeps its longest and is reused from the start)',
+  sqlite_checkpoints: 'SQLite checkpoints that copied the whole WAL and restarted it, since start',
+  sqlite_checkpoints_busy: 'SQLite checkpoints a reader kept from finishing (tried again later), since start',
+  sqlite_checkpoint_hold_seconds: 'Seconds new SQLite commits waited while checkpoints finished, since start',
 };

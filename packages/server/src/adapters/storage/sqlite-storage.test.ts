@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -113,6 +113,39 @@ describe('SqliteStorage on disk', () => {
     const [next] = await storage.appendEvents([{ userHash: bob.userHash, type: 't', payload: '{}' }]);
     expect(next!.id).toBe(5);
     await storage.close();
+  });
+
+  it('keeps the WAL bounded while commits never stop, and loses nothing to checkpoints', async () => {
+    const file = freshFile();
+    const limit = 256 * 1024;
+    const storage = new SqliteStorage({ file, walCheckpointBytes: limit });
+    await storage.createUser(alice);
+    const payload = JSON.stringify({ filler: 'x'.repeat(8_000) });
+    let written = 0;
+    let events = 0;
+    // Each batch is sent as soon as the last one is acknowledged, so there is never a quiet
+    // moment in which a checkpoint that does not hold commits could catch up. A WAL that never
+    // restarts holds at least every byte written; a bounded one soon holds a small fraction.
+    const bounded = () => {
+      const figures = storage.figures();
+      return figures.sqlite_checkpoints >= 3 && written >= 8 * figures.sqlite_wal_high_water_bytes;
+    };
+    while (!bounded() && written < 400 * limit) {
+      const batch = Array.from({ length: 50 }, () => storage.appendEvents([{ userHash: alice.userHash, type: 't', payload }]));
+      await Promise.all(batch);
+      written += batch.length * payload.length;
+      events += batch.length;
+    }
+    const figures = storage.figures();
+    expect(figures.sqlite_checkpoints).toBeGreaterThanOrEqual(3);
+    expect(figures.sqlite_wal_high_water_bytes).toBeLessThanOrEqual(written / 8);
+    expect(figures.sqlite_wal_high_water_bytes).toBeGreaterThanOrEqual(limit);
+    await storage.close();
+    expect(existsSync(`${file}-wal`)).toBe(false); // one self-contained file once stopped
+
+    const reopened = new SqliteStorage({ file });
+    expect(await reopened.readStream(alice.userHash, 0, events + 10)).toHaveLength(events);
+    await reopened.close();
   });
 
   it('refuses a database written by a newer schema', () => {
