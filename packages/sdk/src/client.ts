@@ -1,7 +1,10 @@
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import {
   CLOSE_CODES,
+  LIMITS,
   TERMINAL_CLOSE_CODES,
+  registerInput,
+  usernameSchema,
   type ClientHash,
   type ClientInfo,
   type Credentials,
@@ -22,7 +25,7 @@ import {
   type UserHash,
 } from '@omechat/protocol';
 import type { AppRouter } from '@omechat/server';
-import { toOmeChatError } from './errors.js';
+import { OmeChatError, toOmeChatError } from './errors.js';
 import { Caller, type Rpc, type Trpc } from './caller.js';
 import { MemoryKeyStore, type KeyStore } from './crypto/key-store.js';
 import { MemoryMessageStore, type MessageStore } from './store/message-store.js';
@@ -82,6 +85,14 @@ export interface OmeChatClientOptions {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => object;
 
 export type EventListener = (event: ClientEvent) => void;
+
+/** Where one of your messages got to: stored, on a device of the peer, read by the peer. */
+export type MessageStatus = 'sent' | 'delivered' | 'read';
+/**
+ * A message of `chat.history`: `text` as this device decrypted or sent it (else null);
+ * `status` for your own messages from the receipts this device kept, null for the peer's.
+ */
+export type HistoryMessage = StoredMessage & { text: string | null; own: boolean; status: MessageStatus | null };
 export type RawEventListener = (event: OmeEvent) => void;
 
 export interface OmeChatClient {
@@ -128,7 +139,7 @@ export interface OmeChatClient {
      * A page of history; `text` is the plaintext this device decrypted or sent (kept in the
      * `messageStore`), else null: a device cannot decrypt twice or read what came before it.
      */
-    history(input: HistoryInput): Promise<{ messages: (StoredMessage & { text: string | null })[]; hasMore: boolean }>;
+    history(input: HistoryInput): Promise<{ messages: HistoryMessage[]; hasMore: boolean }>;
     /** The code both people compare to be sure nobody sits in the middle. */
     safetyCode(chatId: ChatId): Promise<string>;
     leave(chatId: ChatId): Promise<void>;
@@ -195,6 +206,21 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
   return createClient(options);
 }
 
+/** The rule each registration field must follow, said before the proof-of-work is paid. */
+const REGISTER_RULES: Record<string, string> = {
+  username: `username must be ${usernameSchema.description ?? 'valid'}`,
+  age: `age must be a whole number from ${LIMITS.ageMin} to ${LIMITS.ageMax}`,
+};
+function checkRegisterInput(input: Omit<RegisterInput, 'pow'>): void {
+  const checked = registerInput.safeParse(input);
+  if (checked.success) return;
+  const fields = [...new Set(checked.error.issues.map((issue) => String(issue.path[0] ?? 'input')))];
+  const rules = fields.map((field) => REGISTER_RULES[field] ?? `${field} is not expected`);
+  throw new OmeChatError('BAD_REQUEST', `Invalid registration: ${rules.join('; ')}`, { fields });
+}
+
+const notSignedIn = () => new OmeChatError('UNAUTHORIZED', 'Not signed in: call account.login first (or pass saved credentials)');
+
 /** Also hands out the internals, for this repository's tests and tools. */
 export function createClient(options: OmeChatClientOptions): OmeChatClient & { internals: ClientInternals } {
   let credentials = options.credentials ?? null;
@@ -217,8 +243,15 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
       void ws.close();
     }
   });
-  const call: Rpc = caller.call;
+  /** Procedures open to anyone (register, login); every other call needs credentials. */
+  const publicCall: Rpc = caller.call;
+  const call: Rpc = (fn) => (credentials ? caller.call(fn) : Promise.reject(notSignedIn()));
+  const signedIn = () => {
+    if (!credentials) throw notSignedIn();
+  };
   const secure = new SecureMessaging(caller.background, keyStore, messageStore, (event) => {
+    // After close() nothing reaches the app: a key set-up cut short by it is no failure.
+    if (closedReason === 'closed') return;
     for (const listener of eventListeners) {
       try {
         listener(event);
@@ -316,8 +349,11 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
   };
   const erase = () => typed(() => Promise.all([keyStore.clear(), messageStore.clear()]).then(() => undefined));
 
+  /** Who "own" messages are from, asked once per sign-in. */
+  let myUserHash: UserHash | null = null;
   const useCredentials = (next: Credentials | null) => {
     credentials = next;
+    myUserHash = null;
     const old = ws;
     setState('connecting');
     connect();
@@ -356,12 +392,13 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
     },
     account: {
       register: async (input, opts) => {
-        const challenge = await call((t, o) => t.account.challenge.query(undefined, o));
+        checkRegisterInput(input); // before the proof-of-work, which takes seconds
+        const challenge = await publicCall((t, o) => t.account.challenge.query(undefined, o));
         const pow = challenge ? { challenge, solution: await solvePow(challenge, opts ?? {}) } : undefined;
-        return call((t, o) => t.account.register.mutate({ ...input, pow }, o));
+        return publicCall((t, o) => t.account.register.mutate({ ...input, pow }, o));
       },
       login: async (input) => {
-        const result = await call((t, o) => t.account.login.mutate(input, o));
+        const result = await publicCall((t, o) => t.account.login.mutate(input, o));
         useCredentials({ clientHash: result.clientHash, accessToken: result.accessToken });
         return result;
       },
@@ -384,21 +421,52 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
       },
     },
     match: {
-      start: (input) => call((t, o) => t.match.start.mutate(input, o)),
+      start: async (input) => {
+        // A peer may write the moment the match is made: this device's keys must be out first.
+        await typed(async () => {
+          signedIn();
+          await secure.ready();
+        });
+        return call((t, o) => t.match.start.mutate(input, o));
+      },
       cancel: async () => (await call((t, o) => t.match.cancel.mutate(undefined, o))).cancelled,
     },
     chat: {
       list: () => call((t, o) => t.chat.list.query(undefined, o)),
       send: (chatId, text, opts) =>
-        typed(() => secure.send(chatId, text, opts?.clientMessageId ?? freshMessageId(), caller.retrying())),
+        typed(() => {
+          signedIn();
+          const { rpc, deadline } = caller.retrying();
+          return secure.send(chatId, text, opts?.clientMessageId ?? freshMessageId(), rpc, deadline);
+        }),
       history: async (input) => {
         const page = await call((t, o) => t.chat.history.query(input, o));
-        const texts = await typed(() => secure.textsOf(input.chatId, page.messages.map((m) => m.seq)));
-        return { ...page, messages: page.messages.map((m) => ({ ...m, text: texts.get(m.seq) ?? null })) };
+        const [texts, marks] = await typed(() => Promise.all([secure.textsOf(input.chatId, page.messages.map((m) => m.seq)), messageStore.marks(input.chatId)]));
+        myUserHash ??= (await call((t, o) => t.account.me.query(undefined, o))).userHash;
+        const me = { userHash: myUserHash };
+        return {
+          ...page,
+          messages: page.messages.map((m) => {
+            const own = m.senderUserHash === me?.userHash;
+            const status: MessageStatus | null = !own ? null : m.seq <= marks.readSeq ? 'read' : m.seq <= marks.deliveredSeq ? 'delivered' : 'sent';
+            return { ...m, text: texts.get(m.seq) ?? null, own, status };
+          }),
+        };
       },
-      safetyCode: (chatId) => typed(() => secure.safetyCode(chatId)),
+      safetyCode: (chatId) =>
+        typed(() => {
+          signedIn();
+          return secure.safetyCode(chatId);
+        }),
       leave: async (chatId) => {
-        await call((t, o) => t.chat.leave.mutate({ chatId }, o));
+        // Remembered before the call: the server's chat.ended may arrive before its answer.
+        await typed(() => messageStore.putMarks(chatId, { leftByYou: true }));
+        try {
+          await call((t, o) => t.chat.leave.mutate({ chatId }, o));
+        } catch (error) {
+          await messageStore.putMarks(chatId, { leftByYou: false }).catch(() => undefined);
+          throw error;
+        }
       },
       typing: async (chatId, typing) => {
         await call((t, o) => t.chat.typing.mutate({ chatId, typing }, o));
@@ -427,7 +495,11 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
     },
     on: (listener) => listen(eventListeners, listener),
     onRaw: (listener) => listen(rawListeners, listener),
-    encryptionReady: () => typed(async () => void (await secure.ready())),
+    encryptionReady: () =>
+      typed(async () => {
+        signedIn();
+        await secure.ready();
+      }),
     eventsLive: () => live,
     get lastEventId() {
       return lastEventId;
