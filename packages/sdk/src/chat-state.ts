@@ -25,6 +25,7 @@ export interface ChatEnd {
   by: 'you' | 'peer' | null;
 }
 
+/** One chat as a client shows it. */
 export interface ChatEntry {
   chatId: ChatId;
   /**
@@ -44,6 +45,7 @@ export interface ChatEntry {
   readSeq: number;
 }
 
+/** Everything `reduceChats` keeps: your user hash, the chats, the one on screen. */
 export interface ChatState {
   me: UserHash;
   /** In `number` order. */
@@ -67,6 +69,7 @@ export type ChatAction =
   /** Chats known from storage or `chat.list`; known ones are updated, new ones numbered after the rest. */
   | { type: 'chats.loaded'; chats: LoadedChat[] };
 
+/** The state at start, from stored or listed chats; the newest open chat is on screen. */
 export function initialChatState(me: UserHash, chats: LoadedChat[] = []): ChatState {
   const state = reduceChats({ me, chats: [], open: null }, { type: 'chats.loaded', chats });
   return { ...state, open: state.chats.find((c) => !c.end)?.chatId ?? null };
@@ -93,6 +96,7 @@ export function describeEnd(chat: ChatEntry): string | null {
   }
 }
 
+/** The chat on screen, if any. */
 export const openChat = (state: ChatState): ChatEntry | null => state.chats.find((c) => c.chatId === state.open) ?? null;
 
 /** Applies one event or action. Pure: the same state and action always give the same state. */

@@ -96,7 +96,9 @@ export type HistoryMessage = StoredMessage & { text: string | null; own: boolean
 export type RawEventListener = (event: OmeEvent) => void;
 
 export interface OmeChatClient {
+  /** The connection: `connecting`, `connected`, `reconnecting` or `closed`. */
   readonly state: ConnectionState;
+  /** Why the client stopped for good (`revoked`, `banned`, `unauthorized`, `closed`); null while it may reconnect. */
   readonly closedReason: ClosedReason;
   /** The credentials this client connects with (set by `login`). */
   readonly credentials: Credentials | null;
@@ -112,7 +114,9 @@ export interface OmeChatClient {
     register(input: Omit<RegisterInput, 'pow'>, options?: RegisterOptions): Promise<RegisterOutput>;
     /** Signs this device in (a new client) and reconnects authenticated. */
     login(input: LoginInput): Promise<LoginOutput>;
+    /** Who is signed in on this device. */
     me(): Promise<Me>;
+    /** A new secret replaces the old one (shown once: keep it); devices stay signed in. */
     rotateSecret(): Promise<{ secret: string }>;
     /** Deletes the account for good, signs out and erases this device's keys and messages. */
     delete(input: { secret: string }): Promise<void>;
@@ -123,15 +127,19 @@ export interface OmeChatClient {
     signOut(options?: { erase?: boolean }): Promise<void>;
   };
   clients: {
+    /** This account's devices. */
     list(): Promise<ClientInfo[]>;
+    /** Signs a device out for good (this one too: the client then closes as `revoked`). */
     revoke(input: { clientHash: ClientHash }): Promise<void>;
   };
   match: {
     /** Joins the queue; `match.found` arrives as an event (at once if a partner waits). */
     start(input: MatchStartInput): Promise<{ queued: boolean; chatId: ChatId | null }>;
+    /** Leaves the queue; false if this device was not waiting. */
     cancel(): Promise<boolean>;
   };
   chat: {
+    /** Your chats, open and ended, with their peer, state, end reason and unread count. */
     list(): Promise<ChatSummary[]>;
     /** Sends text, end-to-end encrypted for every device of the peer and your other devices. */
     send(chatId: ChatId, text: string, options?: { clientMessageId?: string }): Promise<SendOutput>;
@@ -142,13 +150,17 @@ export interface OmeChatClient {
     history(input: HistoryInput): Promise<{ messages: HistoryMessage[]; hasMore: boolean }>;
     /** The code both people compare to be sure nobody sits in the middle. */
     safetyCode(chatId: ChatId): Promise<string>;
+    /** Ends the chat for both; your `chat.ended` says `by: 'you'`, the peer's `by: 'peer'`. */
     leave(chatId: ChatId): Promise<void>;
+    /** Tells the peer you are typing (or stopped); never stored. */
     typing(chatId: ChatId, typing: boolean): Promise<void>;
   };
   safety: {
     /** Never matched with this user again; a chat between you ends; nothing passes either way. */
     block(userHash: UserHash): Promise<void>;
+    /** Lifts a block; false if there was none. */
     unblock(userHash: UserHash): Promise<boolean>;
+    /** The users you blocked. */
     blocks(): Promise<{ userHash: UserHash; blockedAt: number }[]>;
     /**
      * Reports the peer of a chat, once per chat. `discloseSeqs` picks messages this device
@@ -163,6 +175,7 @@ export interface OmeChatClient {
      * acknowledged once; omit it to get a fresh one.
      */
     send(input: { chatId: ChatId; envelope: Envelope; clientMessageId?: string }): Promise<SendOutput>;
+    /** Tells the peer you have read up to `seq` (their ✓✓ read). */
     markRead(chatId: ChatId, seq: number): Promise<void>;
   };
   /**

@@ -33,8 +33,8 @@ export class IndexedDbMessageStore implements MessageStore {
   }
 
   async marks(chatId: string): Promise<ChatMarks> {
-    const found = await this.idb.run('readonly', (store) => store.get(this.marksKey(chatId)));
-    return found && typeof found === 'object' ? mergeMarks(NO_MARKS, found as Partial<ChatMarks>) : NO_MARKS;
+    const found: unknown = await this.idb.run('readonly', (store) => store.get(this.marksKey(chatId)));
+    return found && typeof found === 'object' ? mergeMarks(NO_MARKS, found) : NO_MARKS;
   }
 
   async putMarks(chatId: string, patch: Partial<ChatMarks>): Promise<void> {
@@ -42,7 +42,8 @@ export class IndexedDbMessageStore implements MessageStore {
     await this.idb.run('readwrite', (store) => {
       const request = store.get(this.marksKey(chatId));
       request.onsuccess = () => {
-        const old = request.result && typeof request.result === 'object' ? mergeMarks(NO_MARKS, request.result as Partial<ChatMarks>) : NO_MARKS;
+        const stored: unknown = request.result;
+        const old = stored && typeof stored === 'object' ? mergeMarks(NO_MARKS, stored) : NO_MARKS;
         store.put(mergeMarks(old, patch), this.marksKey(chatId));
       };
     });
