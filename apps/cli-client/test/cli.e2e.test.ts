@@ -65,6 +65,19 @@ describe('accounts', () => {
     expect(plain.stderr).toContain('usage: omechat send');
   });
 
+  it('says at once, with a hint, when the server cannot be reached (not after a 10 s timeout)', async () => {
+    const alice = user();
+    await signUp(alice, uniqueName('alice'), 30);
+    const down = 'ws://127.0.0.1:9/trpc'; // nothing listens on the discard port
+    for (const args of [['me'], ['chats']]) {
+      const started = Date.now();
+      const result = await alice.run([...args, '--server', down]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`Cannot reach the server at ${down}: is it running?`);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    }
+  });
+
   it('reports a wrong secret as INVALID_CREDENTIALS with exit 1, and saves nothing', async () => {
     const cli = user();
     const username = uniqueName('eve');
