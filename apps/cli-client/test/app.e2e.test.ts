@@ -132,7 +132,7 @@ describe('omechat in a terminal', { timeout: 240_000 }, () => {
     }
     // The last own message is read by ben's `chat`, which marks what it shows as read.
     let frame = await shows('msg-40 ✓✓ read', 'the read mark', 'small');
-    let rows = frame.trimEnd().split('\n');
+    const rows = frame.trimEnd().split('\n');
     expect(rows.length).toBeLessThanOrEqual(24);
     expect(rows[0]).toContain(`omechat · ${annName}`);
     expect(rows[0]).toContain('● connected');
