@@ -102,6 +102,21 @@ describe('accounts', () => {
     const { devices } = await second.json(['devices']);
     expect(devices.map((d: Json) => d.clientHash)).not.toContain(gone);
   });
+
+  it('revokes another device and rotates the secret only with the current secret', async () => {
+    const [first, second] = [user(), user()];
+    const username = uniqueName('ann');
+    const secret = await signUp(first, username, 25);
+    await second.json(['login', '--username', username, `--secret=${secret}`]);
+    const other = (await second.json(['me'])).clientHash;
+
+    const wrong = await first.run(['revoke', other, '--secret', 'x'.repeat(64), '--json']);
+    expect(wrong.lines).toEqual([{ error: { code: 'INVALID_CREDENTIALS', message: expect.any(String) } }]);
+    expect(await first.json(['revoke', other, `--secret=${secret}`])).toEqual({ revoked: other });
+    const { secret: fresh } = await first.json(['rotate-secret', `--secret=${secret}`]);
+    expect(fresh).toMatch(/^[A-Za-z0-9_-]{64}$/);
+    expect((await first.run(['rotate-secret', `--secret=${secret}`, '--json'])).lines[0].error.code).toBe('INVALID_CREDENTIALS');
+  });
 });
 
 describe('chatting', () => {

@@ -39,7 +39,8 @@ interface Chat {
 /** A text field of a form (FormData gives strings for text inputs). */
 const field = (form: FormData, name: string) => String(form.get(name) as string | null ?? '');
 const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
-const serverUrl = new URLSearchParams(location.search).get('server') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hostname}:8080/trpc`;
+// The server that serves the page is the one to talk to (vite dev and preview proxy /trpc to it).
+const serverUrl = new URLSearchParams(location.search).get('server') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/trpc`;
 // One small record holds the session: the key store's IndexedDB record type fits it exactly.
 const sessionStore = new IndexedDbKeyStore('session', 'omechat-web');
 
@@ -51,8 +52,20 @@ let searchTimer: ReturnType<typeof setInterval> | undefined;
 let typingSentAt = 0;
 let typingFade: ReturnType<typeof setTimeout> | undefined;
 
-const notice = (text: string) => ($('#notice').textContent = text);
-const failed = (error: unknown) => notice(error instanceof OmeChatError ? `${error.code}: ${error.message}` : String(error));
+/** The chat a notice is about: it goes when that chat ends ("Say hi!" must not outlive it). */
+let noticeChat: ChatId | null = null;
+/** A line above every screen (signed in or not), so no error goes unseen. */
+function notice(text: string, kind: 'info' | 'error' = 'info', chatId: ChatId | null = null) {
+  noticeChat = chatId;
+  $('#notice').textContent = text;
+  $('#notice').dataset.kind = kind;
+  $('#notice').hidden = text === '';
+}
+/** Signed out and the server cannot be reached: that notice stays until it can. */
+let unreachable = false;
+/** Clears the notice before a new attempt, unless it says the server cannot be reached. */
+const clearNotice = () => unreachable || notice('');
+const failed = (error: unknown) => notice(error instanceof OmeChatError ? `${error.message} (${error.code})` : String(error), 'error');
 /** Runs a user action; a failure shows as a notice and the page goes on. */
 const act = (work: () => Promise<unknown>) => () => void work().catch(failed);
 
@@ -69,6 +82,11 @@ function connect(saved: Session | null) {
     messageStore: new IndexedDbMessageStore('device'),
   });
   client.onStateChange((state) => {
+    // Signed out there is no connection indicator: a server that cannot be reached must still show.
+    const wasUnreachable = unreachable;
+    unreachable = state === 'reconnecting' && !session;
+    if (unreachable) notice(`Cannot reach the server at ${serverUrl}: is it running? Retrying…`, 'error');
+    else if (wasUnreachable) notice('');
     $('#connection').dataset.state = state;
     $('#connection').textContent = { connecting: 'connecting…', connected: '● connected', reconnecting: 'reconnecting…', closed: 'offline' }[state];
   });
@@ -80,6 +98,7 @@ async function saveSession(next: Session | null) {
 }
 
 function show(signedIn: boolean) {
+  if (signedIn && $('#notice').dataset.kind === 'error') notice('');
   $('#signed-out').hidden = signedIn;
   $('#signed-in').hidden = !signedIn;
   if (session) $('#me').textContent = session.username;
@@ -133,7 +152,7 @@ function onEvent(event: ClientEvent) {
     case 'match.found':
       stopSearching();
       if (!chats.has(event.chatId)) chats.set(event.chatId, { chatId: event.chatId, peer: event.peer, ended: null, unread: 0, messages: [] });
-      notice(`You are talking to ${event.peer.username} (${event.peer.age}). Say hi!`);
+      notice(`You are talking to ${event.peer.username} (${event.peer.age}). Say hi!`, 'info', event.chatId);
       return void openChat(event.chatId).catch(failed);
     case 'message': {
       const chat = chats.get(event.chatId);
@@ -167,6 +186,7 @@ function onEvent(event: ClientEvent) {
     case 'chat.ended': {
       const chat = chats.get(event.chatId);
       if (chat) chat.ended = { left: 'The chat has ended.', blocked: 'The chat was ended by a block.', banned: 'The chat was ended by a ban.', deleted: 'The account was deleted.' }[event.reason];
+      if (noticeChat === event.chatId) notice('');
       break;
     }
     case 'message.undecryptable':
@@ -207,7 +227,11 @@ function renderChat() {
   $('#peer').textContent = `${chat.peer.username}, ${chat.peer.age}`;
   $('#ended').hidden = !chat.ended;
   $('#ended').textContent = chat.ended ?? '';
-  $<HTMLInputElement>('#compose input').disabled = Boolean(chat.ended);
+  // An ended chat can still be read and reported, nothing else.
+  for (const control of ['#compose input', '#compose button', '#next', '#leave', '#block', '#safety']) {
+    $<HTMLInputElement | HTMLButtonElement>(control).disabled = Boolean(chat.ended);
+  }
+  if (chat.ended) $('#safety-code').hidden = true;
   $('#messages').replaceChildren(
     ...chat.messages.map((m) => {
       const li = document.createElement('li');
@@ -256,7 +280,23 @@ function wire() {
     const form = new FormData(e.target as HTMLFormElement);
     const username = field(form, 'username');
     act(async () => {
-      const { secret } = await client.account.register({ username, age: Number(field(form, 'age')) });
+      // The proof-of-work takes seconds: show it moving, and take no second click meanwhile.
+      const status = $('#register-status');
+      const button = $<HTMLButtonElement>('#register button');
+      const showProgress = (fraction: number) => {
+        status.querySelector('progress')!.value = fraction;
+        status.querySelector('span')!.textContent = `Creating your account… ${Math.round(fraction * 100)}%`;
+      };
+      button.disabled = true;
+      status.hidden = false;
+      showProgress(0);
+      clearNotice();
+      const { secret } = await client.account
+        .register({ username, age: Number(field(form, 'age')) }, { onProgress: ({ fraction }) => showProgress(fraction) })
+        .finally(() => {
+          button.disabled = false;
+          status.hidden = true;
+        });
       $('#secret-value').textContent = secret;
       $('#signed-out').hidden = true;
       $('#secret').hidden = false;
@@ -270,7 +310,10 @@ function wire() {
   $('#login').addEventListener('submit', (e) => {
     e.preventDefault();
     const form = new FormData(e.target as HTMLFormElement);
-    act(() => signIn(field(form, 'username'), field(form, 'secret')))();
+    const button = $<HTMLButtonElement>('#login button');
+    button.disabled = true;
+    clearNotice();
+    act(() => signIn(field(form, 'username'), field(form, 'secret')).finally(() => (button.disabled = false)))();
   });
   $('#search').addEventListener('submit', (e) => {
     e.preventDefault();

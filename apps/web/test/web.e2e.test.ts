@@ -4,30 +4,34 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
+import { createCoreFromConfig, createLogger, loadConfig, startServer, staticPage, type RunningServer } from '@omechat/server';
 import { keyStoreCases, messageStoreCases } from '@omechat/sdk/testing';
 
 /**
- * The page as people use it: built with Vite, served by `vite preview`, in Debian's
- * Chromium (no browser download), against a real server. Screenshots go to artifacts/.
+ * The page as people use it: built with Vite, served by the OmeChat server itself (as
+ * `omechat-server serve` does), in Debian's Chromium (no browser download). Screenshots go
+ * to artifacts/.
  */
 const root = join(import.meta.dirname, '..');
 const artifacts = join(root, 'artifacts');
 let server: RunningServer;
-let site: PreviewServer;
 /** A page that runs the SDK's store contracts against IndexedDB (test/stores). */
 let storesSite: PreviewServer;
 let browser: Browser;
 let dataDir: string;
+let pageDir: string;
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'omechat-web-'));
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
+  // A tenth of the default proof-of-work: still seconds of progress to show on a loaded machine, not a minute.
+  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off', OMECHAT_POW_DIFFICULTY: '400' });
   const log = createLogger('silent');
-  server = await startServer({ config, core: await createCoreFromConfig(config, log), log });
-  await build({ root, logLevel: 'error' });
-  site = await preview({ root, logLevel: 'error', preview: { port: 0, host: '127.0.0.1' } });
+  // Built as the server's first start builds it, into a folder of the test's own (a server
+  // started elsewhere meanwhile may be building apps/web/dist).
+  pageDir = join(dataDir, 'page');
+  await build({ root, logLevel: 'error', build: { outDir: pageDir, emptyOutDir: true } });
+  server = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage(pageDir) });
   const stores = { root: join(root, 'test/stores'), logLevel: 'error' as const, build: { outDir: join(dataDir, 'stores-page'), emptyOutDir: true } };
   await build(stores);
   storesSite = await preview({ ...stores, preview: { port: 0, host: '127.0.0.1' } });
@@ -40,16 +44,27 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await site?.close();
   await storesSite?.close();
   await server?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const pageUrl = () => `${site.resolvedUrls!.local[0]}?server=${encodeURIComponent(server.url)}`;
+/** The server's own address: no ?server=, the page talks to whoever served it. */
+const pageUrl = () => server.url.replace(/^ws/, 'http').replace(/\/trpc$/, '/');
 
 async function person(name: string, viewport = { width: 1000, height: 800 }): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport });
+  // Every state the registration status showed, with whether the button was disabled then:
+  // recorded in the page, since a lucky proof-of-work can be over before a poll sees it.
+  await context.addInitScript(() => {
+    const seen: string[] = [];
+    Object.assign(window, { registerSeen: seen });
+    new MutationObserver(() => {
+      const status = document.querySelector<HTMLElement>('#register-status');
+      const button = document.querySelector<HTMLButtonElement>('#register button');
+      if (status && button && !status.hidden) seen.push(`${button.disabled ? 'disabled' : 'enabled'}: ${status.textContent?.trim()}`);
+    }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`[${name}] page error:`, error));
   await page.goto(pageUrl());
@@ -57,6 +72,9 @@ async function person(name: string, viewport = { width: 1000, height: 800 }): Pr
   await page.fill('#register input[name=age]', '25');
   await page.click('#register button');
   await page.locator('#secret-value', { hasText: /\S{64}/ }).waitFor();
+  const seen = await page.evaluate(() => (window as unknown as { registerSeen: string[] }).registerSeen);
+  expect(seen.length).toBeGreaterThan(0);
+  for (const state of seen) expect(state).toMatch(/^disabled: Creating your account… \d+%$/);
   const secret = await page.locator('#secret-value').textContent();
   expect(secret).toMatch(/^[A-Za-z0-9_-]{64}$/);
   await expect.poll(() => page.locator('#secret .warning').textContent()).toContain('shown only once');
@@ -74,6 +92,62 @@ async function say(page: Page, text: string) {
 const bubbles = (page: Page) => page.locator('#messages li').allTextContents();
 
 describe('the chat page in Chromium', () => {
+  it('is served by the server itself, with content types and caching headers', async () => {
+    const index = await fetch(pageUrl());
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    const html = await index.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    const style = /href="(\/assets\/[^"]+\.css)"/.exec(html)?.[1];
+    expect(script && style).toBeTruthy();
+    const js = await fetch(new URL(script!, pageUrl()));
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect((await fetch(new URL(style!, pageUrl()))).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    // Revalidation: an unchanged page costs a 304.
+    const again = await fetch(pageUrl(), { headers: { 'if-none-match': index.headers.get('etag')! } });
+    expect(again.status).toBe(304);
+    // The icon is inline, so the browser asks for no /favicon.ico (which would 404).
+    expect(html).toMatch(/<link rel="icon" href="data:image\/svg\+xml,/);
+    // The probes are still the server's, and nothing outside the page's folder is served.
+    expect((await fetch(new URL('/healthz', pageUrl()))).headers.get('content-type')).toBe('application/json');
+    expect((await fetch(new URL('/assets/..%2f..%2fpackage.json', pageUrl()))).status).toBe(404);
+    expect((await fetch(new URL('/%00', pageUrl()))).status).toBe(404);
+  });
+
+  it('shows a wrong secret as a visible error on the sign-in screen', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(pageUrl());
+    await page.fill('#login input[name=username]', `nobody_${process.pid}`);
+    await page.fill('#login input[name=secret]', 'x'.repeat(64));
+    await page.click('#login button');
+    const error = page.locator('#notice[data-kind=error]');
+    await error.waitFor({ state: 'visible' });
+    expect(await error.textContent()).toMatch(/\S/);
+    expect(await page.locator('#signed-out').isVisible()).toBe(true);
+    await page.locator('#login button:enabled').waitFor();
+    await context.close();
+  });
+
+  it('says so on the sign-in screen when the server cannot be reached', async () => {
+    // A server of its own, stopped once the page is loaded from it.
+    const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_STORAGE: 'memory', OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
+    const log = createLogger('silent');
+    const doomed = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage(pageDir) });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(doomed.url.replace(/^ws/, 'http').replace(/\/trpc$/, '/'));
+    await page.locator('#login button').waitFor();
+    await doomed.close();
+    await page.fill('#login input[name=username]', `nobody_${process.pid}`);
+    await page.fill('#login input[name=secret]', 'x'.repeat(64));
+    await page.click('#login button');
+    await page.locator('#notice[data-kind=error]', { hasText: /cannot (be )?reach/i }).waitFor({ state: 'visible' });
+    await context.close();
+  });
+
   it("passes the SDK's store contracts with IndexedDbMessageStore and IndexedDbKeyStore", async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -98,6 +172,9 @@ describe('the chat page in Chromium', () => {
     await ben.page.click('#search-start');
     await ann.page.locator('#peer', { hasText: `ben_${process.pid}, 25` }).waitFor();
     await ben.page.locator('#peer', { hasText: `ann_${process.pid}, 25` }).waitFor();
+    // On the phone, the conversation comes before the search form.
+    const top = async (selector: string) => (await ben.page.locator(selector).boundingBox())!.y;
+    expect(await top('#chat')).toBeLessThan(await top('#search'));
 
     await say(ann.page, 'hi ben, from a browser');
     await ben.page.locator('#messages li.theirs', { hasText: 'hi ben, from a browser' }).waitFor();
@@ -122,9 +199,18 @@ describe('the chat page in Chromium', () => {
     }
     await ben.page.screenshot({ path: join(artifacts, 'ben-phone-after-reload.png') });
 
-    // Leaving ends the chat on both sides.
+    // Leaving ends the chat on both sides: it can be read (and reported), nothing else,
+    // and "Say hi!" goes with it.
     await ann.page.click('#leave');
-    await ben.page.locator('#ended', { hasText: 'The chat has ended.' }).waitFor();
+    for (const { page } of [ann, ben]) {
+      await page.locator('#ended', { hasText: 'The chat has ended.' }).waitFor();
+      for (const control of ['#compose input', '#compose button', '#next', '#leave', '#block', '#safety']) {
+        await page.locator(`${control}:disabled`).waitFor();
+      }
+      await page.locator('#notice', { hasText: 'Say hi' }).waitFor({ state: 'hidden' });
+      expect(await page.locator('#report-reason:enabled').count()).toBe(1);
+    }
+    await ben.page.screenshot({ path: join(artifacts, 'ben-phone-ended.png') });
     await Promise.all([ann.context.close(), ben.context.close()]);
   });
 });

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CallResult, ErrorShape, RawClient, Subscription } from './client.js';
 import type { Contract } from './contract.js';
-import { solveChallenge } from 'altcha-lib';
-import { deriveKey } from 'altcha-lib/algorithms/web/pbkdf2';
+import { solvePow, type PowChallenge } from './pow.js';
 
 /**
  * The checks, in order. Later checks build on the accounts, devices and chat of earlier ones
@@ -67,15 +66,13 @@ const nameFor = (role: string) => `cf${runId}_${role}`;
 
 /**
  * Registration. A server may require a proof of work before `account.register`:
- * `account.challenge` hands out an ALTCHA challenge (null when none is needed), solved here
- * with altcha-lib as any client would, and sent back as `pow`.
+ * `account.challenge` hands out a challenge (null when none is needed), solved here as
+ * docs/protocol.md specifies it (src/pow.ts, no ALTCHA library), and sent back as `pow`.
  */
 async function registrationProof(conn: RawClient): Promise<Record<string, unknown>> {
-  const challenge = (await conn.ok('query', 'account.challenge', undefined)) as Parameters<typeof solveChallenge>[0]['challenge'] | null;
+  const challenge = (await conn.ok('query', 'account.challenge', undefined)) as PowChallenge | null;
   if (!challenge) return {};
-  const solution = await solveChallenge({ challenge, deriveKey, timeout: 0 });
-  if (!solution) throw new Error('account.challenge: the challenge has no solution');
-  return { pow: { challenge, solution } };
+  return { pow: { challenge, solution: await solvePow(challenge) } };
 }
 
 async function register(conn: RawClient, username: string, age: number): Promise<CallResult> {
@@ -488,11 +485,12 @@ export const CHECKS: Check[] = [
     },
   },
   {
-    name: 'account: rotating the secret retires the old one; deleting the account signs the caller out',
+    name: 'account: rotating the secret needs the current one and retires it; deleting the account signs the caller out',
     async run(ctx, state) {
       const adult = state.get<Online>('online:adult:phone');
       const user = state.get<User>('user:adult');
-      const { secret } = (await adult.conn.ok('mutation', 'account.rotateSecret')) as { secret: string };
+      expectCode(await adult.conn.fails('mutation', 'account.rotateSecret', { secret: 'x'.repeat(64) }), 'INVALID_CREDENTIALS');
+      const { secret } = (await adult.conn.ok('mutation', 'account.rotateSecret', { secret: user.secret })) as { secret: string };
       assert(secret !== user.secret, 'the secret did not change');
       const anon = await ctx.open();
       expectCode(await anon.fails('mutation', 'account.login', { username: user.username, secret: user.secret }), 'INVALID_CREDENTIALS');
@@ -532,11 +530,13 @@ export const CHECKS: Check[] = [
     },
   },
   {
-    name: 'clients.revoke: the revoked device is closed with 4003 and its token stops working',
+    name: 'clients.revoke: another device needs the secret; the revoked device is closed with 4003 and its token stops working',
     async run(ctx, state) {
       const alice = state.get<Online>('online:alice:phone');
       const laptop = state.get<Online>('online:alice:laptop');
-      await alice.conn.ok('mutation', 'clients.revoke', { clientHash: laptop.device.clientHash });
+      expectCode(await alice.conn.fails('mutation', 'clients.revoke', { clientHash: laptop.device.clientHash }), 'INVALID_CREDENTIALS');
+      const { secret } = state.get<User>('user:alice');
+      await alice.conn.ok('mutation', 'clients.revoke', { clientHash: laptop.device.clientHash, secret });
       const { code } = await laptop.conn.waitClosed();
       assert(code === ctx.contract.closeCodes.SESSION_REVOKED, `the revoked device was closed with ${code}`);
       const again = await ctx.open({ ...laptop.device });

@@ -65,7 +65,7 @@ describe('accounts and devices', () => {
     const anonymous = connect(t.url);
     expect(await codeOf(anonymous.account.me())).toBe('UNAUTHORIZED');
     expect(await codeOf(anonymous.clients.list())).toBe('UNAUTHORIZED');
-    expect(await codeOf(anonymous.account.rotateSecret())).toBe('UNAUTHORIZED');
+    expect(await codeOf(anonymous.account.rotateSecret({ secret: 'x'.repeat(64) }))).toBe('UNAUTHORIZED');
     const forged = connect(t.url, { clientHash: 'A'.repeat(22) as never, accessToken: 'B'.repeat(43) });
     expect(await codeOf(forged.account.me())).toBe('UNAUTHORIZED');
     await anonymous.close();
@@ -77,7 +77,7 @@ describe('accounts and devices', () => {
     const laptop = connect(t.url);
     const creds = await laptop.account.login({ username, secret });
     await laptop.account.me();
-    await phone.clients.revoke({ clientHash: creds.clientHash });
+    await phone.clients.revoke({ clientHash: creds.clientHash, secret });
     await waitFor(() => laptop.state === 'closed', 'the revoked device to be closed');
     expect(laptop.closedReason).toBe('revoked');
 
@@ -90,14 +90,14 @@ describe('accounts and devices', () => {
   it("does not let one user revoke another user's device", async () => {
     const a = await signUp(t.url);
     const b = await signUp(t.url);
-    expect(await codeOf(a.client.clients.revoke({ clientHash: b.credentials.clientHash }))).toBe('NOT_FOUND');
+    expect(await codeOf(a.client.clients.revoke({ clientHash: b.credentials.clientHash, secret: a.secret }))).toBe('NOT_FOUND');
     expect(await b.client.account.me()).toMatchObject({ userHash: b.userHash });
     await Promise.all([a.client.close(), b.client.close()]);
   });
 
   it('rotates the secret: the old one stops working, the new one logs in', async () => {
     const { client, username, secret } = await signUp(t.url);
-    const { secret: fresh } = await client.account.rotateSecret();
+    const { secret: fresh } = await client.account.rotateSecret({ secret });
     expect(fresh).not.toBe(secret);
     const other = connect(t.url);
     expect(await codeOf(other.account.login({ username, secret }))).toBe('INVALID_CREDENTIALS');
@@ -126,7 +126,7 @@ describe('accounts and devices', () => {
     const secrets: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { client, secret, credentials } = await signUp(t.url);
-      const { secret: rotated } = await client.account.rotateSecret();
+      const { secret: rotated } = await client.account.rotateSecret({ secret });
       secrets.push(secret, rotated, credentials.accessToken);
       await client.close();
     }

@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { PROTOCOL_VERSION } from '@omechat/protocol';
 import { envelopeFor, recorder, signUp, startTestServer, waitFor, type TestClient, type TestServer } from './harness.js';
+import { ADMIN_TOKEN } from './safety-harness.js';
 
 let t: TestServer;
 let http: string;
 beforeAll(async () => {
-  t = await startTestServer({ OMECHAT_MATCH_TICKET_TTL_MS: '1000' });
+  t = await startTestServer({ OMECHAT_MATCH_TICKET_TTL_MS: '1000', OMECHAT_ADMIN_TOKEN: ADMIN_TOKEN });
   http = t.url.replace('ws:', 'http:').replace('/trpc', '');
 });
 afterAll(async () => {
@@ -43,7 +44,7 @@ describe('HTTP probes', () => {
     const lonely = await signUp(t.url, 99);
     await lonely.client.match.start({ tolerance: 0 });
 
-    const response = await fetch(`${http}/metrics`);
+    const response = await fetch(`${http}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const families = parsePrometheusTextFormat(await response.text());
     const byName = new Map(families.map((f) => [f.name, f]));

@@ -48,7 +48,7 @@ describe('refused connectionParams', () => {
     const user = await signUp(t.url);
     const phone = connect(t.url);
     const creds = await phone.account.login({ username: user.username, secret: user.secret });
-    await user.client.clients.revoke({ clientHash: creds.clientHash });
+    await user.client.clients.revoke({ clientHash: creds.clientHash, secret: user.secret });
     const revoked = connect(t.url, { clientHash: creds.clientHash, accessToken: creds.accessToken });
     const closed = closeCodeOf(revoked);
     expect((await failure(revoked.account.me())).code).toBe('UNAUTHORIZED');
@@ -113,17 +113,22 @@ describe('log lines a client can cause', () => {
       s.ws.send('x'.repeat(17 * 1024));
       expect((await s.closed).code).toBe(1009);
     }
-    // Garbage of every kind on one socket: not JSON, JSON that is no request, binary, unknown procedures.
+    // Garbage of every kind: not JSON, JSON that is no request, binary. Each closes its socket (4002).
+    for (const junk of ['not json', JSON.stringify({ id: 1, jsonrpc: '2.0' }), Buffer.from([0xff, 0x00, 1])]) {
+      for (let i = 0; i < 10; i++) {
+        const s = socket(t.url);
+        connections++;
+        await s.opened;
+        s.ws.send(junk);
+        expect((await s.closed).code).toBe(CLOSE_CODES.PROTOCOL_ERROR);
+      }
+    }
+    // Unknown procedures are answered, each, on a socket that stays open.
     const noisy = socket(t.url);
     connections++;
     await noisy.opened;
     const answered = new Promise<void>((resolve) => noisy.ws.on('message', (data: Buffer) => data.toString().includes('"end"') && resolve()));
-    for (let i = 0; i < 50; i++) {
-      noisy.ws.send('not json');
-      noisy.ws.send(JSON.stringify({ id: i, jsonrpc: '2.0' }));
-      noisy.ws.send(Buffer.from([0xff, 0x00, i]));
-      noisy.ws.send(JSON.stringify({ id: 1000 + i, method: 'query', params: { path: 'no.such', input: null } }));
-    }
+    for (let i = 0; i < 50; i++) noisy.ws.send(JSON.stringify({ id: 1000 + i, method: 'query', params: { path: 'no.such', input: null } }));
     noisy.ws.send(JSON.stringify({ id: 'end', method: 'query', params: { path: 'no.such', input: null } }));
     await answered;
     noisy.ws.close();

@@ -89,7 +89,7 @@ describe('issue 12: a cluster of two nodes', () => {
     const creds = await laptop.account.login({ username: phone.username, secret: phone.secret });
     await laptop.account.me();
     const closed = closeCodeOf(laptop);
-    await phone.client.clients.revoke({ clientHash: creds.clientHash });
+    await phone.client.clients.revoke({ clientHash: creds.clientHash, secret: phone.secret });
     expect(await closed).toBe('revoked');
   });
 

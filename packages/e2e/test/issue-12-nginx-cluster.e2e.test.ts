@@ -66,7 +66,7 @@ afterAll(async () => {
 const httpOf = (url: string) => url.replace(/^ws/, 'http').replace(/\/trpc$/, '');
 type User = Awaited<ReturnType<typeof signUpFrom>> & { events: ReturnType<typeof recorder> };
 const connectionsOn = async (node: (typeof nodes)[number]) => {
-  const metrics = await (await fetch(`${httpOf(node.url)}/metrics`)).text();
+  const metrics = await (await fetch(`${httpOf(node.url)}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
   return Number(/^omechat_connections (\d+)$/m.exec(metrics)?.[1] ?? NaN);
 };
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from './harness.js';
+import { ADMIN_TOKEN } from './safety-harness.js';
 import { startRedisServer, type RedisServer } from '../../server/test/services.js';
 
 // .ci/run starts PostgreSQL; Redis here is the test's own, so it can be stopped.
@@ -33,6 +34,7 @@ async function node(): Promise<TestServer> {
     OMECHAT_DATABASE_URL: `${postgresUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
     OMECHAT_BUS: 'redis',
     OMECHAT_REDIS_URL: redis.url,
+    OMECHAT_ADMIN_TOKEN: ADMIN_TOKEN,
   });
   servers.push(server);
   return server;
@@ -40,7 +42,7 @@ async function node(): Promise<TestServer> {
 
 const httpOf = (server: TestServer) => server.url.replace(/^ws/, 'http').replace(/\/trpc$/, '');
 const readyz = async (server: TestServer) => (await (await fetch(`${httpOf(server)}/readyz`)).json()) as Record<string, string>;
-const metrics = async (server: TestServer) => (await fetch(`${httpOf(server)}/metrics`)).text();
+const metrics = async (server: TestServer) => (await fetch(`${httpOf(server)}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
 
 describe('issue 12: a Redis bus outage', () => {
   it('keeps local chats going, shows the outage, and catches every stream up as soon as Redis is back', async () => {

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ChatId, OmeEvent } from '@omechat/protocol';
+import { CLOSE_CODES, type ChatId, type OmeEvent } from '@omechat/protocol';
 import { createOmeChatClient } from '@omechat/sdk';
 import { codeOfError, rawClient } from './raw-client.js';
+import { rawSocket } from './hostile/attack-harness.js';
 import { envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from './harness.js';
 
 let t: TestServer | undefined;
@@ -110,22 +111,24 @@ describe('issue 8: the message path', () => {
     const { a } = await matchedPair(t.url);
     open.push(a.client);
     const device = await rawDevice(t.url, a.credentials);
-    const ws2 = new WebSocket(t.url);
-    open.push({ close: () => ws2.close() });
-    const replies: { id: unknown; error?: { data?: { omechatCode?: string } } }[] = [];
-    ws2.on('message', (data) => replies.push(JSON.parse((data as Buffer).toString()) as (typeof replies)[number]));
-    await new Promise((resolve) => ws2.once('open', resolve));
-    ws2.send('not json');
-    ws2.send(JSON.stringify({ id: 7, method: 'teleport', params: {} }));
-    ws2.send(JSON.stringify({ id: 8, method: 'query', params: { path: 42 } }));
-    ws2.send(JSON.stringify([{ id: 9, method: 'query', params: { path: 'account.me' } }]));
-    await waitFor(() => replies.length === 4, 'four answers');
-    expect(replies.map((r) => [r.id, r.error?.data?.omechatCode])).toEqual([
-      [null, 'BAD_REQUEST'],
-      [7, 'BAD_REQUEST'],
-      [8, 'BAD_REQUEST'],
-      [9, 'UNAUTHORIZED'],
-    ]);
+    // Junk gets one typed answer and the socket is closed with 4002 (hostile/junk-frames.e2e.test.ts);
+    // a well-formed request gets its answer and the socket stays.
+    const answerOf = async (frame: string) => {
+      const socket = rawSocket(t!.url);
+      open.push({ close: () => socket.ws.close() });
+      await socket.opened;
+      socket.send(frame);
+      const [reply] = (await socket.next(1)) as { id: unknown; error?: { data?: { omechatCode?: string } } }[];
+      return { answer: [reply!.id, reply!.error?.data?.omechatCode], socket };
+    };
+    for (const [frame, id] of [['not json', null], [JSON.stringify({ id: 7, method: 'teleport', params: {} }), 7], [JSON.stringify({ id: 8, method: 'query', params: { path: 42 } }), 8]] as const) {
+      const { answer, socket } = await answerOf(frame);
+      expect(answer).toEqual([id, 'BAD_REQUEST']);
+      expect(await socket.closed).toBe(CLOSE_CODES.PROTOCOL_ERROR);
+    }
+    const { answer, socket } = await answerOf(JSON.stringify([{ id: 9, method: 'query', params: { path: 'account.me' } }]));
+    expect(answer).toEqual([9, 'UNAUTHORIZED']);
+    expect(socket.ws.readyState).toBe(WebSocket.OPEN);
     expect(device.frames.length).toBeGreaterThan(0); // the signed-in device was not disturbed
   });
 

@@ -87,7 +87,7 @@ describe('matching (ATSS)', () => {
     await unmatched(cancels);
   });
 
-  it('does not pair two users again while they share an active chat', async () => {
+  it('does not pair two users again while they share an active chat, nor for 30 minutes after it ends ("next")', async () => {
     const a = await user(50);
     const b = await user(50);
     await a.client.match.start({ tolerance: 0 });
@@ -95,8 +95,19 @@ describe('matching (ATSS)', () => {
     const { chatId } = await a.events.next('match.found');
     await a.client.match.start({ tolerance: 0 });
     expect((await b.client.match.start({ tolerance: 0 })).queued).toBe(true);
+    // b presses "next": leaves, and searches again at once. a is the only one waiting.
     await b.client.chat.leave(chatId);
     await b.client.match.cancel();
+    expect((await b.client.match.start({ tolerance: 0 })).queued).toBe(true);
+    // A third person is paired with the one who waited longer (a); b goes on waiting.
+    const c = await user(50);
+    expect((await c.client.match.start({ tolerance: 0 })).queued).toBe(false);
+    expect((await a.events.next('match.found', 2)).peer.userHash).toBe(c.userHash);
+    expect(await b.client.match.cancel()).toBe(true);
+
+    // OMECHAT_MATCH_REMATCH_AFTER_MS (30 minutes by default) later, a and b may meet again.
+    t.clock.advance(30 * 60_000);
+    await a.client.match.start({ tolerance: 0 });
     expect((await b.client.match.start({ tolerance: 0 })).queued).toBe(false);
   });
 

@@ -13,6 +13,112 @@ import {
   type ProcedureContract,
 } from '../src/index.js';
 import { buildJsonSchema, procedureDefName } from './json-schema.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { POW_WORKED_EXAMPLE } from '../src/pow.js';
+
+/**
+ * Ann's frames of a real exchange with the reference server on its default settings, recorded
+ * by packages/conformance/scripts/record-first-session.ts (and checked against a fresh server
+ * by packages/conformance/test/first-session.test.ts).
+ */
+interface RecordedStep {
+  title: string;
+  url: string;
+  frames: { dir: string; frame: unknown }[];
+}
+const firstSession = () => JSON.parse(readFileSync(join(import.meta.dirname, 'first-session.json'), 'utf8')) as RecordedStep[];
+
+/** What each recorded step shows, before its frames. */
+const STEP_TEXT: Record<string, string> = {
+  register:
+    'On an anonymous connection to `ws://HOST:PORT/trpc`: fetch a proof-of-work challenge, solve it ' +
+    '([Proof-of-work](#proof-of-work)), register with it (the challenge goes back unchanged), and sign a device in:',
+  match:
+    'Connect again to `ws://HOST:PORT/trpc?connectionParams=1` as that device. Two calls sent as one ' +
+    'frame (an array) are answered by two frames, not by an array. Publish the device\'s keys ' +
+    '(docs/e2e.md), subscribe to events (the first item is an empty batch: the stream is live), and ' +
+    'look for a stranger; `match.found` arrives on the stream:',
+  chat:
+    'Which devices to write to: `keys.bundles` for the peer (also the prekeys to start an encrypted ' +
+    'session; `keys.devices` lists identities only). Only devices that have uploaded keys are listed: ' +
+    'clients do it right after signing in, so a peer matched a moment after signing in may have none ' +
+    'yet; ask again shortly rather than send to nobody. Send an envelope with one part per device; the ' +
+    'ack is the sender\'s copy. `message.delivered` follows once the peer\'s device has the message, ' +
+    'then the peer\'s reply arrives as `message.new`:',
+  resume:
+    'The connection dropped. On a new one, subscribe with the resume id of the last item processed ' +
+    '(here the `match.found` item) as `lastEventId`: `started`, then the usual empty first batch, then ' +
+    'in the next item(s) every stored event after that id, once, then live events. `subscription.stop` ' +
+    'ends the subscription:',
+};
+
+function sessionSection(): string {
+  return firstSession()
+    .map((step) => {
+      const text = STEP_TEXT[step.title];
+      if (!text) throw new Error(`first-session.json: no text for step ${step.title}`);
+      return `${text}
+
+${block('text', step.frames.map((f) => `${f.dir} ${json(f.frame)}`).join('\n'))}`;
+    })
+    .join('\n\n');
+}
+
+function powSection(): string {
+  const { challenge, solution } = POW_WORKED_EXAMPLE;
+  const p = challenge.parameters;
+  return `## Proof-of-work
+
+\`account.register\` on the reference server needs a solved proof-of-work (\`POW_REQUIRED\` without
+one); \`account.challenge\` hands out the challenge, or \`null\` when a server requires none. It
+follows ALTCHA v2 in its "deterministic" form; everything needed to solve it is here.
+
+The challenge (\`$defs["account.challenge.output"]\`):
+
+| field | meaning |
+| --- | --- |
+| \`parameters.algorithm\` | \`PBKDF2/SHA-256\`: the key derivation, PBKDF2 with HMAC-SHA-256 (the only one the reference server issues) |
+| \`parameters.nonce\` | hex; its bytes start every password |
+| \`parameters.salt\` | hex; its bytes (hex-decoded, not the text) are PBKDF2's salt |
+| \`parameters.cost\` | PBKDF2 iterations per attempt (1000) |
+| \`parameters.keyLength\` | derived key length in bytes (32) |
+| \`parameters.keyPrefix\` | lower-case hex: the derived key that solves the challenge starts with it |
+| \`parameters.keySignature\` | for the server (it verifies with it); ignore it |
+| \`parameters.expiresAt\` | when the challenge expires, in **seconds** since the epoch (every other time in this protocol is in milliseconds); after it the server answers \`POW_EXPIRED\` |
+| \`parameters.data.max\` | the most attempts a solution can need: the answer's counter is below it (use it for a progress bar) |
+| \`parameters.data.net\` | binds the challenge to the network it was priced for; a solution from another network is \`POW_INVALID\` |
+| \`signature\` | the server's HMAC over the parameters; never change anything in the challenge |
+
+To solve it, for \`counter\` = 0, 1, 2, …:
+
+1. password = the nonce's bytes followed by \`counter\` as 4 bytes, big-endian (unsigned 32-bit);
+2. key = PBKDF2-HMAC-SHA-256(password, salt bytes, \`cost\` iterations, \`keyLength\` bytes);
+3. if the key in lower-case hex starts with \`keyPrefix\`, that counter is the answer.
+
+Send \`account.register\` with \`pow\`: \`{"challenge": <the challenge exactly as received>, "solution":
+{"counter": <counter>, "derivedKey": "<the key, lower-case hex>"}}\` (an optional \`time\`, the ms it took,
+is informative). Each solution registers at most one account (\`POW_REPLAYED\` after), and a wrong one is
+\`POW_INVALID\`: fetch a new challenge then.
+
+**Difficulty.** The server picks the answer's counter at random in [max/2, max), so a solution takes at
+most \`max\` attempts, half of that on average. On the reference server \`max\` is 4000 (about a second)
+while registrations are quiet; it is 8 times higher while the caller's network has registered more than
+3 accounts in 10 minutes, and 8 times higher again while all networks together registered more than 600
+in 10 minutes (both configurable: docs/safety.md, "Registration proof-of-work"). Challenges are
+rate-limited per network (\`RATE_LIMITED\`).
+
+**Worked example** (a challenge issued with a throw-away key):
+
+${block('json', pretty(challenge))}
+
+Password for counter 0: \`${p.nonce}00000000\` (hex), for counter 1 \`${p.nonce}00000001\`, and so on.
+Counter ${solution.counter} gives the key \`${solution.derivedKey}\`, which starts with the \`keyPrefix\`
+\`${p.keyPrefix}\`, so the solution is:
+
+${block('json', pretty({ counter: solution.counter, derivedKey: solution.derivedKey }))}
+`;
+}
 
 /**
  * docs/protocol.md, rendered from the same tables and schemas as the JSON Schema, so the
@@ -78,14 +184,7 @@ export function buildReference(): string {
   );
   const limitRows = Object.entries(LIMITS).map(([name, value]) => `| \`${name}\` | ${value} |`);
   const errorRows = ERROR_CODES.map((code) => `| \`${code}\` | ${ERROR_DESCRIPTIONS[code]} |`);
-  const { register, login, me, stream, start, send } = {
-    register: PROCEDURES['account.register'],
-    login: PROCEDURES['account.login'],
-    me: PROCEDURES['account.me'],
-    stream: PROCEDURES['events.stream'],
-    start: PROCEDURES['match.start'],
-    send: PROCEDURES['message.send'],
-  };
+  const login = PROCEDURES['account.login'];
   const creds = { clientHash: login.example.output.clientHash, accessToken: login.example.output.accessToken };
 
   return `<!-- Generated by packages/protocol/scripts/generate.ts from @omechat/protocol. Do not edit: run \`npx -y pnpm@10.34.9 --filter @omechat/protocol run generate\`. -->
@@ -104,7 +203,7 @@ JSON Schema (draft 2020-12) in \`@omechat/protocol\`:
 \`omechat-conformance --url ws://host:port/trpc\` (packages/conformance) checks a server against
 this page with raw frames.
 
-Contents: [Connecting](#connecting) · [Frames](#frames) · [A first session](#a-first-session) ·
+Contents: [Connecting](#connecting) · [Frames](#frames) · [Proof-of-work](#proof-of-work) · [A first session](#a-first-session) ·
 [Errors](#errors) · [The event stream](#the-event-stream) · [Procedures](#procedures) ·
 [Limits](#limits) · [Rate limits](#rate-limits) · [Close codes](#close-codes) · [Versioning](#versioning)
 
@@ -112,8 +211,10 @@ Contents: [Connecting](#connecting) · [Frames](#frames) · [A first session](#a
 
 - **URL**: \`ws://HOST:PORT/trpc\` (\`wss://\` behind TLS). The same port serves \`GET /healthz\`,
   which answers \`{"status":"ok","protocol":"${PROTOCOL_VERSION}",…}\`.
-- **Anonymous**: connect to \`/trpc\`. Only procedures open to anyone work (\`meta.version\`,
-  \`account.register\`, \`account.login\`).
+- **Anonymous**: connect to \`/trpc\`. Only procedures open to anyone work (${procedures
+    .filter(([, p]) => p.auth === 'public')
+    .map(([path]) => `\`${path}\``)
+    .join(', ')}).
 - **As a device**: connect to \`/trpc?connectionParams=1\` and send, as the very first frame,
   the credentials \`account.login\` returned (all values are strings):
 
@@ -128,6 +229,14 @@ Contents: [Connecting](#connecting) · [Frames](#frames) · [A first session](#a
   answer. A client that stays silent for the pong wait (10 s by default) is dropped. A client may
   send \`${KEEPALIVE.ping}\` itself; the server answers \`${KEEPALIVE.pong}\`.
 - **Size**: a frame over ${LIMITS.maxFrameBytes} bytes closes the socket with 1009.
+- **What a socket may cost** (the reference server's defaults; each server sets its own): the
+  upgrade is answered HTTP 503 while the caller's network (an IPv4 /24; an IPv6 /64, /56 or /48)
+  or the server holds as many sockets as it allows; a socket opened with \`?connectionParams=1\`
+  that has not sent them within 5 s is closed with 4002; a frame that is not a request, or a
+  batch of more than 50 calls, gets one error and its socket is closed with 4002; 64 calls may
+  run at once per connection (more are refused \`RATE_LIMITED\`); one \`events.stream\` per
+  connection (a second is refused \`CONFLICT\`); a client that leaves more than 4 MiB of output
+  unread is closed with 4008.
 
 ## Frames
 
@@ -142,7 +251,8 @@ Client to server (\`$defs.clientFrame\`):
 
 \`id\` is a number or string the client picks, unique among its open calls; \`"jsonrpc": "2.0"\` may be
 added and is then echoed. Leave \`input\` out for procedures without input. Several calls may be sent
-as one JSON array.
+as one JSON array (at most 50 by default); each is answered by a frame of its own (the replies are
+not an array, and may come in any order): match them by \`id\`.
 
 Server to client (\`$defs.serverFrame\`):
 
@@ -155,49 +265,15 @@ Server to client (\`$defs.serverFrame\`):
 | error | \`{"id": 1, "error": {"code": -32600, "message": "…", "data": {…}}}\`; \`id\` is null for errors about the connection or an unreadable frame |
 | reconnect | \`{"id": null, "method": "reconnect"}\`: the server is about to restart; reconnect and resubscribe with \`lastEventId\` |
 
+${powSection()}
 ## A first session
 
-Register and sign in on an anonymous connection to \`ws://HOST:PORT/trpc\`:
+Recorded from a real exchange with the reference server on its default settings
+(\`packages/conformance/scripts/record-first-session.ts\`; a test repeats it against a fresh server
+and fails when any frame's shape differs). These are Ann's frames only (→ sent, ← received); her
+stranger Ben is driven alongside. Hashes, tokens, times and ids are those of that run.
 
-${block(
-  'text',
-  [
-    `→ ${json(requestFrame(1, 'account.register', register))}`,
-    `← ${json({ id: 1, result: { type: 'data', data: register.example.output } })}`,
-    `→ ${json(requestFrame(2, 'account.login', login))}`,
-    `← ${json({ id: 2, result: { type: 'data', data: login.example.output } })}`,
-  ].join('\n'),
-)}
-
-Connect again to \`ws://HOST:PORT/trpc?connectionParams=1\` as that device, subscribe to events, and
-look for a stranger:
-
-${block(
-  'text',
-  [
-    `→ ${json({ method: 'connectionParams', data: creds })}`,
-    `→ ${json({ id: 1, method: 'query', params: { path: 'account.me' } })}`,
-    `← ${json({ id: 1, result: { type: 'data', data: me.example.output } })}`,
-    `→ ${json({ id: 2, method: 'subscription', params: { path: 'events.stream', input: {} } })}`,
-    `← ${json({ id: 2, result: { type: 'started' } })}`,
-    `← ${json({ id: 2, result: { type: 'data', id: '1041', data: { id: '1041', data: { events: [] } } } })}`,
-    `→ ${json(requestFrame(3, 'match.start', start))}`,
-    `← ${json({ id: 3, result: { type: 'data', data: start.example.output } })}`,
-    `← ${json({ id: 2, result: { type: 'data', id: '1042', data: { id: '1042', data: { events: [stream.example.output.events[0]] } } } })}`,
-  ].join('\n'),
-)}
-
-Send an envelope (see docs/e2e.md for what goes inside) and receive the peer's messages on the
-stream:
-
-${block(
-  'text',
-  [
-    `→ ${json(requestFrame(4, 'message.send', send))}`,
-    `← ${json({ id: 4, result: { type: 'data', data: send.example.output } })}`,
-    `← ${json({ id: 2, result: { type: 'data', id: '1043', data: { id: '1043', data: { events: [stream.example.output.events[1]] } } } })}`,
-  ].join('\n'),
-)}
+${sessionSection()}
 
 ## Errors
 
@@ -234,10 +310,12 @@ a batch \`{"events": [...]}\` of the events pending at the time, sent with a res
 also \`data.id\`). Subscribe once per connection:
 
 - The first item is an empty batch: the stream is live, and its id is already a resume point.
-- Keep the id of the last item you processed. It is an opaque string: store it, send it back,
-  never parse or compare it.
-- After a reconnect, subscribe with \`"lastEventId": "<id>"\` (in \`params\` or in \`input\`): every
-  stored event after it arrives, once, then live events. Without it the stream starts from now.
+- Keep the id of the last item you processed. It is a string of decimal digits (the schema's
+  \`eventId\`, at most 16), but treat it as opaque: store it and send it back; do not parse it,
+  do arithmetic on it, or compare ids across servers.
+- After a reconnect, subscribe with \`"lastEventId": "<id>"\` (in \`params\` or in \`input\`): the first
+  item is still the empty batch; every stored event after that id follows in the next item(s),
+  once, then live events. Without it the stream starts from now.
 - A device never receives \`message.new\` for its own messages (the \`message.send\` reply is its
   copy); the user's other devices do.
 - \`chat.typing\` is ephemeral: never stored, never replayed.
@@ -281,7 +359,9 @@ ${limitRows.join('\n')}
 ## Rate limits
 
 A call over a limit fails with \`RATE_LIMITED\` and \`details.retryAfterMs\`; a network that opens
-connections too fast has them closed with 4029. Each server sets its own values (the reference
+connections too fast has them closed with 4029. Limits keyed by network count at every level of
+the caller's network (IPv6 /64, /56 and /48, each wider level allowing 4 times more; NAT64
+\`64:ff9b::/96\` counts as the IPv4 it carries). Each server sets its own values (the reference
 server's defaults are in the repository README, "Rate limits"). The limits are:
 ${[...new Set(procedures.flatMap(([path, p]) => (p.rateLimit ? [`- ${p.rateLimit}: \`${path}\``] : [])))].join('\n')}
 - new connections per network: closed with 4029

@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'FORBIDDEN',
   'NOT_FOUND',
   'USERNAME_TAKEN',
+  /** A username that looks like staff's (admin, system, support, moderator, omechat..., look-alikes included). */
+  'USERNAME_RESERVED',
   'CONFLICT',
   'TOO_MANY_CLIENTS',
   'RATE_LIMITED',
@@ -42,6 +44,7 @@ export const ERROR_DESCRIPTIONS: Record<ErrorCode, string> = {
   FORBIDDEN: 'Not allowed for this user, e.g. a chat they are not a member of.',
   NOT_FOUND: 'The addressed device, user, ban or report does not exist.',
   USERNAME_TAKEN: 'Another account has this username (case-insensitively).',
+  USERNAME_RESERVED: 'The username looks like a staff name (admin, system, support, moderator, omechat..., look-alikes such as 0/o and 1/l/i included); choose another.',
   CONFLICT: 'The request conflicts with the current state; a retry may succeed.',
   TOO_MANY_CLIENTS: 'The account has the maximum number of devices; revoke one first.',
   RATE_LIMITED: 'Over a rate limit; `details.retryAfterMs` says when to try again.',

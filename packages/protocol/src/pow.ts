@@ -1,10 +1,10 @@
 import { z } from 'zod';
 
 /**
- * Registration proof-of-work: an ALTCHA v2 challenge (altcha-lib) the server signs with
- * HMAC and the client solves before `account.register`. See docs/safety.md,
- * "Registration proof-of-work". The server checks the signature, so these schemas only
- * bound sizes and shapes.
+ * Registration proof-of-work: an ALTCHA v2 challenge the server signs with HMAC and the
+ * client solves before `account.register`. docs/protocol.md ("Proof-of-work") specifies the
+ * algorithm completely; docs/safety.md has the policy. The server checks the signature, so
+ * these schemas only bound sizes and shapes.
  */
 const hex = (max: number) => z.string().max(max).regex(/^[0-9a-f]*$/, 'must be lower-case hex');
 
@@ -20,9 +20,12 @@ export const powChallengeSchema = z.strictObject({
     keySignature: hex(256).optional(),
     memoryCost: z.number().int().optional(),
     parallelism: z.number().int().optional(),
-    /** Epoch seconds. */
+    /** Epoch SECONDS (every other timestamp of the protocol is in milliseconds). */
     expiresAt: z.number().int().optional(),
-    /** `max`: the most attempts a solution can need (for progress reporting). */
+    /**
+     * `max`: the most attempts a solution can need (the answer's counter is below it), for
+     * progress; `net`: binds the challenge to the network it was priced for (echo it).
+     */
     data: z.record(z.string().max(32), z.union([z.string().max(256), z.number(), z.boolean(), z.null()])).optional(),
   }),
   signature: hex(256),
@@ -44,3 +47,29 @@ export const powChallengeOutput = powChallengeSchema.nullable();
 export type PowChallenge = z.infer<typeof powChallengeSchema>;
 export type PowSolution = z.infer<typeof powSolutionSchema>;
 export type RegistrationProof = z.infer<typeof registrationProofSchema>;
+
+/**
+ * The worked example of docs/protocol.md ("Proof-of-work"): a challenge as a server issued it
+ * (signed with a throw-away key) and its solution. packages/conformance checks that a solver
+ * written from the doc alone finds exactly this solution.
+ */
+export const POW_WORKED_EXAMPLE = {
+  challenge: {
+    parameters: {
+      algorithm: 'PBKDF2/SHA-256',
+      cost: 1000,
+      data: { max: 8, net: 'a1b2c3d4e5f60718' },
+      expiresAt: 1893456000,
+      keyLength: 32,
+      keyPrefix: '4d0a8ffa2089ee4043e438547aabd765',
+      keySignature: '42c53b18c925d8efec8d6bd18601b1ab601b4fb891ffd294cf2d9d35af335555',
+      nonce: 'ea39d33960cb3e07980737ed0631fdb6',
+      salt: '68c9802beb629073be5423129f632f00',
+    },
+    signature: '7debd338e38c3ee86148b6c44ffef9396d52c298dcdb7c2892ed265d68cdada2',
+  },
+  solution: {
+    counter: 4,
+    derivedKey: '4d0a8ffa2089ee4043e438547aabd765d500ad6c0e3bb1bc932646d11331c87f',
+  },
+} as const satisfies RegistrationProof;

@@ -10,6 +10,7 @@ import {
   registerOutput,
   revokeClientInput,
   revokeClientOutput,
+  rotateSecretInput,
   rotateSecretOutput,
 } from './account.js';
 import {
@@ -27,7 +28,7 @@ import {
   typingInput,
 } from './chat.js';
 import type { ErrorCode } from './errors.js';
-import { powChallengeOutput } from './pow.js';
+import { POW_WORKED_EXAMPLE, powChallengeOutput } from './pow.js';
 import { eventBatchSchema, streamInput } from './events.js';
 import { keysBundlesInput, keysBundlesOutput, keysDevicesOutput, keysStatusOutput, keysUploadInput } from './keys.js';
 import {
@@ -153,22 +154,22 @@ export const PROCEDURES = {
   'account.challenge': {
     kind: 'query',
     auth: 'public',
-    summary: 'A signed, expiring proof-of-work challenge (ALTCHA v2, PBKDF2-SHA-256) to solve before `account.register`; null when the server requires none. The SDK fetches and solves it inside `account.register`.',
+    summary: 'A signed, expiring proof-of-work challenge to solve before `account.register` (see [Proof-of-work](#proof-of-work) for the algorithm); null when the server requires none (the reference server requires one by default). The SDK fetches and solves it inside `account.register`.',
     input: noInput,
     output: powChallengeOutput,
     errors: ['RATE_LIMITED'],
     rateLimit: 'proof-of-work challenges per network',
-    example: { output: null },
+    example: { output: POW_WORKED_EXAMPLE.challenge },
   },
   'account.register': {
     kind: 'mutation',
     auth: 'public',
-    summary: 'Creates an account. The username is NFKC-normalised, then must be 3-32 of `A-Z a-z 0-9 _ . -`, unique case-insensitively. The secret is shown once: store it.',
+    summary: 'Creates an account. The username is NFKC-normalised, then must be 3-32 of `A-Z a-z 0-9 _ . -`, unique case-insensitively, and must not look like a staff name (USERNAME_RESERVED). The secret is shown once: store it.',
     input: registerInput,
     output: registerOutput,
-    errors: ['USERNAME_TAKEN', 'CONFLICT', 'RATE_LIMITED', 'POW_REQUIRED', 'POW_INVALID', 'POW_EXPIRED', 'POW_REPLAYED'],
+    errors: ['USERNAME_TAKEN', 'USERNAME_RESERVED', 'CONFLICT', 'RATE_LIMITED', 'POW_REQUIRED', 'POW_INVALID', 'POW_EXPIRED', 'POW_REPLAYED'],
     rateLimit: 'registrations per network',
-    example: { input: { username: 'alice_19', age: 19 }, output: { userHash: alice, secret } },
+    example: { input: { username: 'alice_19', age: 19, pow: POW_WORKED_EXAMPLE }, output: { userHash: alice, secret } },
   },
   'account.login': {
     kind: 'mutation',
@@ -195,11 +196,12 @@ export const PROCEDURES = {
   'account.rotateSecret': {
     kind: 'mutation',
     auth: 'device',
-    summary: 'Replaces the secret; the old one stops working. Devices stay signed in.',
-    input: noInput,
+    summary: 'Replaces the secret, given the current one (a stolen device token alone cannot); the old one stops working. Devices stay signed in.',
+    input: rotateSecretInput,
     output: rotateSecretOutput,
-    errors: [],
-    example: { output: { secret } },
+    errors: ['INVALID_CREDENTIALS', 'RATE_LIMITED'],
+    rateLimit: 'failed logins per username and per network, with lockout (a wrong secret counts as one)',
+    example: { input: { secret }, output: { secret } },
   },
   'account.delete': {
     kind: 'mutation',
@@ -227,17 +229,18 @@ export const PROCEDURES = {
   'clients.revoke': {
     kind: 'mutation',
     auth: 'device',
-    summary: "Signs a device out for good: its connections close with 4003 and its token stops working. Revoking the caller's own device closes the caller's connection after the reply.",
+    summary: "Signs a device out for good: its connections close with 4003 and its token stops working. Revoking another device needs the account `secret`; a device may always revoke itself, and then the caller's connection closes after the reply.",
     input: revokeClientInput,
     output: revokeClientOutput,
-    errors: ['NOT_FOUND'],
-    example: { input: { clientHash: aliceLaptop }, output: { revoked: true } },
+    errors: ['NOT_FOUND', 'INVALID_CREDENTIALS', 'RATE_LIMITED'],
+    rateLimit: 'failed logins per username and per network, with lockout (a wrong secret counts as one)',
+    example: { input: { clientHash: aliceLaptop, secret }, output: { revoked: true } },
   },
   'match.start': {
     kind: 'mutation',
     auth: 'device',
     summary:
-      'Joins the queue for a stranger whose age gap fits both tolerances (|a - b| <= min of the two), never pairing a minor (under 18) with an adult. `queued: false` and a `chatId` when a waiting partner was found at once; either way both users get `match.found`. The ticket lasts while a connection of the user is open.',
+      'Joins the queue for a stranger whose age gap fits both tolerances (|a - b| <= min of the two), never pairing a minor (under 18) with an adult. `queued: false` and a `chatId` when a waiting partner was found at once; either way both users get `match.found`. The ticket lasts while a connection of the user is open. Two users are not paired again while they share an active chat, nor for a while after one of them leaves it (30 minutes on the reference server, `OMECHAT_MATCH_REMATCH_AFTER_MS`): if they are the only two waiting, both wait for someone else.',
     input: matchStartInput,
     output: matchStartOutput,
     errors: ['RATE_LIMITED'],
@@ -307,7 +310,8 @@ export const PROCEDURES = {
     summary: 'Tells the peer (`chat.typing`, never stored) that the user started or stopped typing; nothing happens in an ended chat.',
     input: typingInput,
     output: okOutput,
-    errors: ['FORBIDDEN'],
+    errors: ['FORBIDDEN', 'RATE_LIMITED'],
+    rateLimit: 'typing notices per device',
     example: { input: { chatId, typing: true }, output: { ok: true } },
   },
   'message.send': {
@@ -330,7 +334,8 @@ export const PROCEDURES = {
     summary: 'Marks messages up to `seq` read; the peer gets `message.read`.',
     input: markReadInput,
     output: okOutput,
-    errors: ['FORBIDDEN'],
+    errors: ['FORBIDDEN', 'RATE_LIMITED'],
+    rateLimit: 'read receipts per device',
     example: { input: { chatId, seq: 4 }, output: { ok: true } },
   },
   'events.stream': {
@@ -378,10 +383,11 @@ export const PROCEDURES = {
   'keys.bundles': {
     kind: 'mutation',
     auth: 'device',
-    summary: "One prekey bundle per device of a chat peer or of the user's own devices; each one-time prekey is handed out once.",
+    summary: "One prekey bundle per device of the peer of an active chat, or of the user's own devices; each one-time prekey is handed out once. This is how a client learns which devices to address: only devices that have uploaded keys (`keys.upload`) are listed, so the list is empty until the peer's device has done so (right after it signs in): ask again shortly rather than send to nobody.",
     input: keysBundlesInput,
     output: keysBundlesOutput,
-    errors: ['FORBIDDEN'],
+    errors: ['FORBIDDEN', 'RATE_LIMITED'],
+    rateLimit: 'key bundle requests per device and addressed user',
     example: {
       input: { userHash: bob },
       output: {
@@ -397,7 +403,7 @@ export const PROCEDURES = {
   'keys.devices': {
     kind: 'query',
     auth: 'device',
-    summary: "Identity keys of a user's devices (no prekeys consumed), for safety codes.",
+    summary: "Identity keys of a user's devices (no prekeys consumed), for safety codes. Like `keys.bundles`, it lists only devices that have uploaded keys: empty until then.",
     input: keysBundlesInput,
     output: keysDevicesOutput,
     errors: ['FORBIDDEN'],
@@ -406,10 +412,11 @@ export const PROCEDURES = {
   'safety.block': {
     kind: 'mutation',
     auth: 'device',
-    summary: "The two are never matched again, and a chat between them ends (`chat.ended`, reason `blocked`).",
+    summary: "The two are never matched again, and a chat between them ends (`chat.ended`, reason `blocked`). Any userHash but your own is accepted alike, whether or not it names an account.",
     input: blockInput,
     output: blockOutput,
-    errors: ['NOT_FOUND'],
+    errors: ['RATE_LIMITED'],
+    rateLimit: 'blocks and unblocks per user',
     example: { input: { userHash: bob }, output: { blocked: true } },
   },
   'safety.unblock': {
@@ -418,7 +425,8 @@ export const PROCEDURES = {
     summary: "Lifts a block; `unblocked: false` when there was none.",
     input: blockInput,
     output: unblockOutput,
-    errors: [],
+    errors: ['RATE_LIMITED'],
+    rateLimit: 'blocks and unblocks per user',
     example: { input: { userHash: bob }, output: { unblocked: true } },
   },
   'safety.blocks': {

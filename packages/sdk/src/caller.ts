@@ -12,6 +12,14 @@ export type Rpc = <T>(fn: (trpc: Trpc, opts: CallOptions) => Promise<T>) => Prom
 /** The socket as calls see it: `refused` means the latest attempt to (re)connect failed. */
 export type LinkState = 'connecting' | 'open' | 'refused';
 
+/**
+ * Calls in flight at once. A reconnect sends every queued call in one frame, and the server
+ * closes a socket whose frame batches more than its limit (OMECHAT_MAX_BATCH, 50 by default)
+ * or refuses calls beyond 64 in flight: staying under both keeps an app that fires many calls
+ * while offline from being cut again on every reconnect.
+ */
+export const MAX_CALLS_IN_FLIGHT = 32;
+
 const unreachable = () => new OmeChatError('UNAVAILABLE', 'The server cannot be reached (reconnecting in the background)');
 const timedOut = () => new OmeChatError('UNAVAILABLE', 'The server did not answer in time');
 
@@ -28,6 +36,9 @@ const timedOut = () => new OmeChatError('UNAVAILABLE', 'The server did not answe
 export class Caller {
   #link: LinkState = 'connecting';
   #everOpen = false;
+  #inFlight = 0;
+  /** Calls waiting for a place, each handed one as another call finishes. */
+  readonly #waiting: (() => void)[] = [];
   readonly #onRefused = new Set<() => void>();
 
   constructor(
@@ -68,6 +79,18 @@ export class Caller {
 
   async #attempt<T>(fn: (trpc: Trpc, opts: CallOptions) => Promise<T>, deadline: number, failFast: boolean, report = true): Promise<T> {
     if (failFast && this.#link === 'refused') throw unreachable();
+    if (this.#inFlight < MAX_CALLS_IN_FLIGHT) this.#inFlight++;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await this.#run(fn, deadline, failFast, report);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#inFlight--;
+    }
+  }
+
+  async #run<T>(fn: (trpc: Trpc, opts: CallOptions) => Promise<T>, deadline: number, failFast: boolean, report: boolean): Promise<T> {
     if (deadline <= Date.now()) throw timedOut();
     const controller = new AbortController();
     let why = timedOut;

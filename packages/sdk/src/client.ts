@@ -116,8 +116,8 @@ export interface OmeChatClient {
     login(input: LoginInput): Promise<LoginOutput>;
     /** Who is signed in on this device. */
     me(): Promise<Me>;
-    /** A new secret replaces the old one (shown once: keep it); devices stay signed in. */
-    rotateSecret(): Promise<{ secret: string }>;
+    /** Replaces the secret; needs the current one (a device's token alone cannot). The new one is shown once: keep it. */
+    rotateSecret(input: { secret: string }): Promise<{ secret: string }>;
     /** Deletes the account for good, signs out and erases this device's keys and messages. */
     delete(input: { secret: string }): Promise<void>;
     /**
@@ -129,8 +129,8 @@ export interface OmeChatClient {
   clients: {
     /** This account's devices. */
     list(): Promise<ClientInfo[]>;
-    /** Signs a device out for good (this one too: the client then closes as `revoked`). */
-    revoke(input: { clientHash: ClientHash }): Promise<void>;
+    /** Signs a device out; another device than this one needs the account `secret` (this one: the client then closes as `revoked`). */
+    revoke(input: { clientHash: ClientHash; secret?: string }): Promise<void>;
   };
   match: {
     /** Joins the queue; `match.found` arrives as an event (at once if a partner waits). */
@@ -416,7 +416,7 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
         return result;
       },
       me: () => call((t, o) => t.account.me.query(undefined, o)),
-      rotateSecret: () => call((t, o) => t.account.rotateSecret.mutate(undefined, o)),
+      rotateSecret: (input) => call((t, o) => t.account.rotateSecret.mutate(input, o)),
       delete: async (input) => {
         await call((t, o) => t.account.delete.mutate(input, o));
         useCredentials(null);

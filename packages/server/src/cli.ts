@@ -4,11 +4,13 @@ import { ConfigError, loadConfig } from './config.js';
 import { createCoreFromConfig } from './compose.js';
 import { importSeed } from './core/seed-import.js';
 import { main } from './main.js';
+import { settingsTable } from './settings-help.js';
 
 const USAGE = `Usage:
   omechat-server [serve]                                   start the server (configured by OMECHAT_* env vars)
   omechat-server import-seed --users user.json --clients client.json
                                                            import accounts in the original OmeChat format
+  omechat-server --help                                    this text and every setting
 `;
 
 async function runImportSeed(args: string[]): Promise<number> {
@@ -33,6 +35,9 @@ const [command = 'serve', ...rest] = process.argv.slice(2);
 try {
   if (command === 'serve') await main();
   else if (command === 'import-seed') process.exitCode = await runImportSeed(rest);
+  else if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\nSettings (environment variables; OMECHAT_DEV=1 changes some defaults, see README):\n\n${settingsTable()}\n`);
+  }
   else {
     process.stderr.write(USAGE);
     process.exitCode = 64;

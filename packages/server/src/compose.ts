@@ -92,6 +92,7 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
       retentionMs: config.OMECHAT_RETENTION_DAYS * 24 * 3600 * 1000,
       reportRetentionMs: config.OMECHAT_REPORT_RETENTION_DAYS * 24 * 3600 * 1000,
       ticketTtlMs: config.OMECHAT_MATCH_TICKET_TTL_MS,
+      rematchAfterMs: config.OMECHAT_MATCH_REMATCH_AFTER_MS,
       tickMs: 1000,
       onBackgroundError: (err) => log?.error({ err }, 'background work failed'),
       moderation: moderationOptions(config),
@@ -144,6 +145,10 @@ export function rateLimitRules(config: Config): RateLimitRules | null {
     secretChecksPerNetwork: config.OMECHAT_RATE_SECRET_CHECKS_PER_NETWORK,
     messageBytesPerUser: config.OMECHAT_RATE_MESSAGE_BYTES_PER_USER,
     messageBytesPerChat: config.OMECHAT_RATE_MESSAGE_BYTES_PER_CHAT,
+    typingPerDevice: config.OMECHAT_RATE_TYPING,
+    readReceiptsPerDevice: config.OMECHAT_RATE_READ_RECEIPTS,
+    blocksPerUser: config.OMECHAT_RATE_BLOCKS,
+    bundlesPerDevice: config.OMECHAT_RATE_KEY_BUNDLES,
   };
 }
 
@@ -156,6 +161,9 @@ export function moderationOptions(config: Config): ModerationOptions {
       suspensionMs: config.OMECHAT_SUSPENSION_MS,
       factor: config.OMECHAT_SUSPENSION_FACTOR,
       suspensionsBeforePermanent: config.OMECHAT_SUSPENSIONS_BEFORE_PERMANENT,
+      minMessages: config.OMECHAT_REPORT_MIN_MESSAGES,
+      minReporterAgeMs: config.OMECHAT_REPORT_MIN_REPORTER_AGE_MS,
+      fullReporterAgeMs: config.OMECHAT_REPORT_FULL_REPORTER_AGE_MS,
     },
   };
 }

@@ -16,6 +16,10 @@ describe('safety configuration', () => {
       adminFailuresPerNetwork: { points: 10, windowMs: 900_000, blockMs: 3600_000 },
       powChallengesPerNetwork: { points: 60, windowMs: 60_000, blockMs: 0 },
       reportsPerUser: { points: 10, windowMs: 3600_000, blockMs: 0 },
+      typingPerDevice: { points: 120, windowMs: 60_000, blockMs: 0 },
+      readReceiptsPerDevice: { points: 300, windowMs: 60_000, blockMs: 0 },
+      blocksPerUser: { points: 60, windowMs: 3600_000, blockMs: 0 },
+      bundlesPerDevice: { points: 20, windowMs: 3600_000, blockMs: 0 },
       secretChecksPerNetwork: { points: 100, windowMs: 900_000, blockMs: 0 },
       messageBytesPerUser: { points: 64 * 1024 * 1024, windowMs: 86_400_000, blockMs: 0 },
       messageBytesPerChat: { points: 32 * 1024 * 1024, windowMs: 86_400_000, blockMs: 0 },
@@ -34,7 +38,16 @@ describe('safety configuration', () => {
     });
     expect(moderationOptions(config)).toEqual({
       adminToken: null,
-      escalation: { reporters: 3, windowMs: 86_400_000, suspensionMs: 86_400_000, factor: 4, suspensionsBeforePermanent: 3 },
+      escalation: {
+        reporters: 3,
+        windowMs: 86_400_000,
+        suspensionMs: 86_400_000,
+        factor: 4,
+        suspensionsBeforePermanent: 3,
+        minMessages: 3,
+        minReporterAgeMs: 86_400_000,
+        fullReporterAgeMs: 7 * 86_400_000,
+      },
     });
     expect(config.OMECHAT_TRUSTED_PROXIES).toEqual([]);
     expect(rateLimitRules(loadConfig({ OMECHAT_RATE_LIMIT_STORE: 'off' }))).toBeNull();

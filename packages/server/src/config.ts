@@ -74,7 +74,10 @@ const schema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.union([z.ipv4(), z.ipv6()], { error: 'must be IP addresses separated by commas (no ranges)' }))),
-  /** Automatic escalation: this many distinct reporters within the window suspend an account. */
+  /**
+   * Automatic escalation: reports within the window whose weight (reporter's age and history,
+   * one per network cluster, only with a conversation) adds up to this suspend an account.
+   */
   OMECHAT_REPORTS_TO_SUSPEND: int(1, 1000).default(3),
   OMECHAT_REPORT_WINDOW_MS: int(1000, 365 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
   /** The first suspension; each later one lasts FACTOR times longer; after N it is permanent. */
@@ -132,8 +135,35 @@ const schema = z.object({
   OMECHAT_ARGON2_QUEUE: int(0, 100_000).default(64),
   /** Secret checks one network may have waiting or running at once. */
   OMECHAT_SECRET_CHECKS_IN_FLIGHT_PER_NETWORK: int(1, 1000).default(4),
-  /** Serve /metrics on this port only (unset: on the main port, to the admin token as a bearer token). */
+  /** Serve /metrics on this port only, without a token (unset: on the main port, to `Authorization: Bearer <OMECHAT_ADMIN_TOKEN>`). */
   OMECHAT_METRICS_PORT: int(0, 65535).optional(),
+  OMECHAT_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  // issue 15: chatter and safety
+  /** chat.typing per device. Clients send one every few seconds while typing (the web page and CLI: at most every 3 s). */
+  OMECHAT_RATE_TYPING: rateRule('120/60'),
+  /** message.markRead per device: one per incoming message is the most a client sends. */
+  OMECHAT_RATE_READ_RECEIPTS: rateRule('300/60'),
+  /** safety.block and safety.unblock together, per user. */
+  OMECHAT_RATE_BLOCKS: rateRule('60/3600'),
+  /** keys.bundles per device and addressed user (a peer, or the user's own devices); each call takes one-time prekeys. */
+  OMECHAT_RATE_KEY_BUNDLES: rateRule('20/3600'),
+  /**
+   * Report evidence (docs/safety.md, "Automatic escalation"): a report weighs nothing unless the
+   * reported user sent at least this many messages in the reported chat.
+   */
+  OMECHAT_REPORT_MIN_MESSAGES: int(0, 100).default(3),
+  /** A report weighs nothing while its reporter's account is younger than this, half until FULL, then 1. */
+  OMECHAT_REPORT_MIN_REPORTER_AGE_MS: int(0, 365 * 24 * 3600 * 1000).default(24 * 3600 * 1000),
+  OMECHAT_REPORT_FULL_REPORTER_AGE_MS: int(0, 365 * 24 * 3600 * 1000).default(7 * 24 * 3600 * 1000),
+  // issue 17: page, matching, dev
+  /** Serve the built chat page at / (built on first start if missing); `off` for an API-only server. */
+  OMECHAT_WEB: z.enum(['on', 'off']).default('on'),
+  /** Two users are not paired with each other again for this long after one of them left their chat; 0: at once. */
+  OMECHAT_MATCH_REMATCH_AFTER_MS: int(0, 7 * 24 * 3600 * 1000).default(30 * 60 * 1000),
+  /** `1`: development mode, whose defaults relax registration limits and the proof-of-work (DEV_DEFAULTS). */
+  OMECHAT_DEV: z.enum(['0', '1']).default('0'),
+  /** Where the built page is (and is built on first start); empty: this repository's apps/web/dist. */
+  OMECHAT_WEB_DIR: z.string().default(''),
 }).refine((config) => config.OMECHAT_STORAGE !== 'postgres' || config.OMECHAT_DATABASE_URL !== undefined, {
   path: ['OMECHAT_DATABASE_URL'],
   message: 'required when OMECHAT_STORAGE=postgres',
@@ -147,8 +177,22 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * The defaults OMECHAT_DEV=1 changes: a developer signs up again and again from one network,
+ * which the production defaults make 8x slower after 3 sign-ups and refuse after 10. The
+ * proof-of-work stays on, at a trivial cost, so clients still exercise it. Variables set
+ * explicitly win over these.
+ */
+export const DEV_DEFAULTS: Readonly<Record<string, string>> = {
+  OMECHAT_RATE_REGISTER_PER_NETWORK: '100000/3600',
+  OMECHAT_POW_DIFFICULTY: '10',
+  OMECHAT_POW_HOT_PER_NETWORK: '100000/600',
+  OMECHAT_RATE_POW_CHALLENGES_PER_NETWORK: '100000/60',
+};
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const known = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OMECHAT_')));
+  let known = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OMECHAT_')));
+  if (known.OMECHAT_DEV === '1') known = { ...DEV_DEFAULTS, ...known };
   const parsed = schema.safeParse(known);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${describeIssue(issue, known)}`);
@@ -170,7 +214,15 @@ const EXAMPLES: Record<string, string> = {
 
 /** A valid value for `name`: from the table above, else its default. */
 function exampleOf(name: string): string | undefined {
-  if (EXAMPLES[name] !== undefined) return EXAMPLES[name];
+  return EXAMPLES[name] ?? defaultOf(name);
+}
+
+/** Every setting's name and default (undefined: none), in schema order, for `omechat-server --help`. */
+export function settingDefaults(): { name: keyof Config; fallback: string | undefined }[] {
+  return (Object.keys(schema.shape) as (keyof Config)[]).map((name) => ({ name, fallback: defaultOf(name) }));
+}
+
+function defaultOf(name: string): string | undefined {
   let field = (schema.shape as Record<string, z.ZodType | undefined>)[name];
   // Walk pipes (transforms) and optionals to the default, if there is one.
   for (let depth = 0; field && depth < 5; depth++) {

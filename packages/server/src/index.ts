@@ -4,3 +4,4 @@ export { loadConfig, type Config } from './config.js';
 export { startServer, type RunningServer } from './transport/server.js';
 export { createCoreFromConfig } from './compose.js';
 export { createLogger } from './logger.js';
+export { staticPage, type StaticPage } from './transport/static-page.js';

@@ -137,26 +137,30 @@ const devices: Command = {
 };
 
 const revoke: Command = {
-  args: '<clientHash>',
-  summary: 'sign one of your devices out',
+  args: '<clientHash> [--secret S]',
+  summary: 'sign one of your devices out (another device than this one needs the secret)',
   positionals: [1, 1],
+  options: { secret: { type: 'string' } },
   async run(ctx) {
     const clientHash = ctx.positionals[0] as ClientHash;
     if (clientHash === ctx.state.requireCredentials().clientHash) {
       const revoked = await forgetDevice(ctx);
       if (!revoked) throw new CliError('UNAVAILABLE', 'Could not revoke this device on the server; its local state was deleted');
     } else {
-      await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.clients.revoke({ clientHash })));
+      const secret = await secretOption(ctx);
+      await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.clients.revoke({ clientHash, secret })));
     }
     ctx.out.result({ revoked: clientHash }, () => `Device ${clientHash} signed out.`);
   },
 };
 
 const rotateSecret: Command = {
-  args: '',
-  summary: 'replace the account secret (prints the new one once)',
+  args: '--secret S',
+  summary: 'replace the account secret, given the current one (prints the new one once)',
+  options: { secret: { type: 'string' } },
   async run(ctx) {
-    const { secret } = await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.account.rotateSecret()));
+    const current = await secretOption(ctx);
+    const { secret } = await using(await connectReadOnly(ctx.server, ctx.state), (c) => c.run((client) => client.account.rotateSecret({ secret: current })));
     ctx.out.result({ secret }, () => ['Your new secret (the old one no longer works):', '', `  ${secret}`, '', SECRET_WARNING].join('\n'));
   },
 };

@@ -1,4 +1,5 @@
 import {
+  isReservedUsername,
   LIMITS,
   usernameKey,
   type ClientHash,
@@ -13,7 +14,7 @@ import type { Bus } from '../ports/bus.js';
 import type { Clock } from '../ports/clock.js';
 import type { Random } from '../ports/random.js';
 import type { SecretHasher } from '../ports/secret-hasher.js';
-import type { Storage } from '../ports/storage.js';
+import type { Storage, UserRecord } from '../ports/storage.js';
 import { DomainError } from './domain-error.js';
 import { newEvent, type EventHub } from './event-hub.js';
 import { hashToken, tokenMatches } from './tokens.js';
@@ -60,6 +61,7 @@ export class Accounts {
 
   async register(input: { username: string; age: number }): Promise<RegisterOutput> {
     const { storage, hasher, random, clock } = this.#deps;
+    this.assertUsernameAllowed(input.username);
     const secret = random.secret();
     const userHash = random.userHash();
     const result = await storage.createUser({
@@ -73,6 +75,15 @@ export class Accounts {
     if (result === 'username_taken') throw new DomainError('USERNAME_TAKEN', 'Username is taken');
     if (result !== 'created') throw new DomainError('CONFLICT', 'Try again');
     return { userHash, secret };
+  }
+
+  /**
+   * Refuses staff-like names with USERNAME_RESERVED (a code of its own, not a schema error, so
+   * a client can say why). Cheap: the router asks before the proof-of-work and the registration
+   * limit are spent on a name that cannot be had.
+   */
+  assertUsernameAllowed(username: string): void {
+    if (isReservedUsername(username)) throw new DomainError('USERNAME_RESERVED', 'This username looks like a staff name; choose another');
   }
 
   async login(input: {
@@ -131,8 +142,10 @@ export class Accounts {
     };
   }
 
-  async rotateSecret(session: Session): Promise<{ secret: string }> {
-    await this.#requireUser(session);
+  /** Needs the current secret: a device's token is not the account (a stolen one must not take it). */
+  async rotateSecret(session: Session, currentSecret: string): Promise<{ secret: string }> {
+    const user = await this.#requireUser(session);
+    await this.#checkSecret(user, currentSecret);
     const secret = this.#deps.random.secret();
     await this.#deps.storage.setSecretHash(session.userHash, await this.#deps.hasher.hash(secret));
     return { secret };
@@ -161,7 +174,17 @@ export class Accounts {
     }));
   }
 
-  async revokeClient(session: Session, clientHash: ClientHash): Promise<void> {
+  /**
+   * A device may always revoke itself; revoking another needs the account secret, so a stolen
+   * token cannot sign the owner's devices out. The secret is checked before the device is looked
+   * up: without it, nothing is learnt about other devices.
+   */
+  async revokeClient(session: Session, clientHash: ClientHash, secret: string | undefined): Promise<void> {
+    if (clientHash !== session.clientHash) {
+      const user = await this.#requireUser(session);
+      if (secret === undefined) throw new DomainError('INVALID_CREDENTIALS', 'Revoking another device needs the account secret');
+      await this.#checkSecret(user, secret);
+    }
     const client = await this.#deps.storage.getClient(clientHash);
     // Another user's device gets the same answer as a missing one: no probing for hashes.
     if (!client || client.userHash !== session.userHash) {
@@ -174,6 +197,11 @@ export class Accounts {
     }
     // The user's other devices learn of it through their event streams.
     await this.#deps.events.append([newEvent(session.userHash, { type: 'session.revoked', clientHash })]);
+  }
+
+  /** Callers run this under RateLimits.secretCheck: a wrong secret costs an argon2 hash, like a login. */
+  async #checkSecret(user: UserRecord, secret: string): Promise<void> {
+    if (!(await this.#deps.hasher.verify(user.secretHash, secret))) throw new DomainError('INVALID_CREDENTIALS', 'Wrong secret');
   }
 
   async #requireUser(session: Session) {

@@ -36,6 +36,8 @@ export interface CoreOptions {
   /** How long reports against a deleted account are kept after its deletion. */
   reportRetentionMs: number;
   ticketTtlMs: number;
+  /** OMECHAT_MATCH_REMATCH_AFTER_MS: see Matchmaking. */
+  rematchAfterMs?: number;
   /** How often background work (matching sweep, ticket expiry) runs; 0 disables it. */
   tickMs: number;
   /** Told when background runs start failing (once until one succeeds); the next run tries again. */
@@ -77,7 +79,7 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   const chats = new Chats({ storage, random: deps.random, clock, events, cache }, options.historyPageBytes);
   const matchmaking = new Matchmaking(
     { storage, matcher: deps.matcher, random: deps.random, clock, events, chats, metrics: deps.metrics },
-    { ticketTtlMs: options.ticketTtlMs },
+    { ticketTtlMs: options.ticketTtlMs, rematchAfterMs: options.rematchAfterMs },
   );
   accounts.onBeforeDelete(async (userHash) => {
     await matchmaking.cancel(userHash);

@@ -60,6 +60,7 @@ export class Chats {
   readonly #delivered = new Map<string, number>();
 
   readonly #sendGuards: SendGuard[] = [];
+  readonly #endListeners: ((chat: ChatRecord, reason: ChatEndReason) => Promise<void>)[] = [];
   /** Delivery receipts waiting for the next flush, by chat and member. */
   readonly #receipts = new Map<string, { chatId: ChatId; userHash: UserHash; seq: number }>();
   #receiptTimer: NodeJS.Timeout | undefined;
@@ -72,6 +73,11 @@ export class Chats {
 
   addSendGuard(guard: SendGuard): void {
     this.#sendGuards.push(guard);
+  }
+
+  /** Runs, and is awaited, each time a chat ends here (matchmaking keeps its two apart). */
+  onEnded(listener: (chat: ChatRecord, reason: ChatEndReason) => Promise<void>): void {
+    this.#endListeners.push(listener);
   }
 
   async requireMember(chatId: ChatId, userHash: UserHash): Promise<ChatRecord> {
@@ -227,7 +233,9 @@ export class Chats {
       at,
       chat.members.map((m) => newEvent(m, event)),
     );
-    if (stored) this.deps.events.announce(stored);
+    if (!stored) return;
+    this.deps.events.announce(stored);
+    for (const listener of this.#endListeners) await listener(chat, reason);
   }
 
   /** Ends every active chat of a user (account deletion, bans), telling the peers. */

@@ -43,6 +43,8 @@ export async function* streamEvents(
   session: Session,
   lastEventId: number | null,
   signal: AbortSignal,
+  /** A backlog batch stops growing past this many bytes of envelopes. */
+  maxBatchBytes = MAX_BATCH_BYTES,
 ): AsyncGenerator<EventBatchOut> {
   const { storage, events: hub, chats } = deps;
   const { userHash, clientHash } = session;
@@ -112,7 +114,7 @@ export async function* streamEvents(
         let full = entries.length === READ_BATCH;
         for (const entry of entries) {
           if (entry.id <= cursor) continue; // queued while the read was under way
-          if (bytes > MAX_BATCH_BYTES) {
+          if (bytes > maxBatchBytes) {
             full = true;
             break;
           }

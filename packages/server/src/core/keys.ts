@@ -44,8 +44,15 @@ export class Keys {
     };
   }
 
-  /** Bundles of the peer's devices, or of the caller's own other devices. */
+  /**
+   * Bundles of the peer's devices, or of the caller's own other devices. Only for a peer of an
+   * active chat: each call uses up one-time prekeys, and a past peer has nothing left to
+   * encrypt to them, only their prekeys to drain.
+   */
   async bundles(session: Session, userHash: UserHash): Promise<DeviceBundle[]> {
+    if (userHash !== session.userHash && !(await this.storage.hasActiveChat(session.userHash, userHash))) {
+      throw new DomainError('FORBIDDEN', 'You share no active chat with this user');
+    }
     await this.#mayAddress(session, userHash);
     const bundles = await this.storage.takeBundles(userHash);
     return bundles.filter((d) => d.clientHash !== session.clientHash);

@@ -22,6 +22,8 @@ export interface MatchmakingDeps {
 export interface MatchmakingOptions {
   /** A ticket that waits this long is withdrawn. */
   ticketTtlMs: number;
+  /** Two users are not paired with each other again for this long after one of them left their chat (0: at once). */
+  rematchAfterMs?: number;
 }
 
 /** Users a user must not be paired with; moderation adds blocks here. */
@@ -36,6 +38,15 @@ export class Matchmaking {
     private readonly options: MatchmakingOptions,
   ) {
     this.#exclusions.push((u) => deps.chats.activePeers(u));
+    // Awaited by the call that ended the chat, so a "next" right after it already sees it.
+    // Only a chat someone left: a block keeps them apart itself (and an unblock means "we
+    // may meet again"), a ban or a deletion leaves nobody to meet.
+    deps.chats.onEnded(async (chat, reason) => {
+      const apartMs = options.rematchAfterMs ?? 0;
+      if (apartMs <= 0 || reason !== 'left') return;
+      // A nicety, not a safety rule: if the matcher cannot record it, the chat still ends.
+      await deps.matcher.keepApart(chat.members[0], chat.members[1], deps.clock.now() + apartMs).catch(() => undefined);
+    });
   }
 
   addExclusionSource(source: ExclusionSource): void {

@@ -19,6 +19,7 @@ import { DomainError } from './domain-error.js';
 import type { Matchmaking } from './matchmaking.js';
 import { BanCache, BlockCache, type BanSubject } from './moderation-cache.js';
 import type { RateLimits } from './rate-limits.js';
+import { EVIDENCE_MESSAGES_READ, evidenceScore, type EvidenceRule, type ReportEvidence } from './report-evidence.js';
 import type { Metrics } from '../ports/metrics.js';
 import { hashToken, tokenMatches } from './tokens.js';
 
@@ -27,8 +28,8 @@ export type { BanSubject } from './moderation-cache.js';
 /** The issuer of automatic suspensions; no moderator may use this name. */
 export const SYSTEM_ISSUER = 'system';
 
-export interface EscalationOptions {
-  /** Distinct reporters within `windowMs` that suspend an account. */
+export interface EscalationOptions extends EvidenceRule {
+  /** The evidence score (report-evidence.ts) within `windowMs` that suspends an account. */
   reporters: number;
   windowMs: number;
   /** The first suspension; each later one lasts `factor` times the one before. */
@@ -86,6 +87,11 @@ export class Moderation {
   readonly #unsubscribe: () => void;
   /** Escalation runs one at a time per reported user, so two reports cannot both suspend. */
   readonly #escalating = new Map<UserHash, Promise<void>>();
+  /**
+   * What each report's chat showed (messages from the reported user) at which lastSeq: a chat
+   * is read again only once it has grown, not at every later report against the same user.
+   */
+  readonly #conversations = new Map<number, { lastSeq: number; count: number }>();
 
   constructor(
     private readonly deps: ModerationDeps,
@@ -129,10 +135,14 @@ export class Moderation {
 
   // --- blocks --------------------------------------------------------------------
 
+  /**
+   * Any userHash may be blocked, and the answer is the same whether or not it names an
+   * account: otherwise block would tell anyone which hashes exist. A block of a hash with no
+   * account is harmless (blocks reference no user) and is erased like any other.
+   */
   async block(session: Session, target: UserHash): Promise<void> {
     const { storage, chats, clock } = this.deps;
     if (target === session.userHash) throw new DomainError('BAD_REQUEST', 'You cannot block yourself');
-    if (!(await storage.getUser(target))) throw new DomainError('NOT_FOUND', 'No such user');
     await storage.addBlock({ blockerUserHash: session.userHash, blockedUserHash: target, createdAt: clock.now() });
     this.#blocksChanged(session.userHash, target);
     for (const chat of await storage.listChats(session.userHash)) {
@@ -177,13 +187,17 @@ export class Moderation {
 
   // --- reports -------------------------------------------------------------------
 
+  /** `networkKeys`: where the report comes from, which must be known before it is weighed. */
   async report(
     session: Session,
     input: { chatId: ChatId; reason: ReportReason; note?: string | undefined; disclosed?: { seq: number; text: string }[] | undefined },
+    networkKeys: readonly string[],
   ): Promise<{ urgent: boolean }> {
     const { storage, chats, clock, rateLimits } = this.deps;
     const chat = await chats.requireMember(input.chatId, session.userHash);
     await rateLimits.report(session.userHash);
+    // Sightings are written in the background at connect; this one must be in before weighing.
+    await this.seen(session, networkKeys);
     const reported = peerOf(chat, session.userHash);
     const disclosed = [];
     for (const { seq, text } of input.disclosed ?? []) {
@@ -222,9 +236,11 @@ export class Moderation {
   }
 
   /**
-   * Suspends an account once enough distinct users reported it within the window. Reports
-   * made before the last suspension do not count again, so a suspension that ends does not
-   * restart at once on old reports. Revoked suspensions do not count towards the next length.
+   * Suspends an account once the reports within the window weigh enough (report-evidence.ts:
+   * aged reporters with a clean history, on distinct networks, in chats where the reported user
+   * did talk); weaker reports only wait in the moderators' queue. Reports made before the last
+   * suspension do not count again, so a suspension that ends does not restart at once on old
+   * reports. Revoked suspensions do not count towards the next length.
    */
   async #escalate(userHash: UserHash): Promise<void> {
     const { storage, clock } = this.deps;
@@ -235,16 +251,48 @@ export class Moderation {
     const now = clock.now();
     const lastAt = Math.max(-Infinity, ...suspensions.map((b) => b.createdAt));
     const since = Math.max(now - e.windowMs, lastAt + 1);
-    const reporters = await storage.countReporters(userHash, since);
-    if (reporters < e.reporters) return;
+    const reports = await storage.listReportsAgainst(userHash, since);
+    // Cheapest first: a window without enough distinct reporters needs no evidence read at all.
+    if (new Set(reports.map((r) => r.reporterUserHash)).size < e.reporters) return;
+    const evidence = await Promise.all(reports.map((r) => this.#evidence(r)));
+    const { score, groups } = evidenceScore(evidence, e);
+    // Halves, thirds and the like: a sum that should reach the threshold may land a hair below it.
+    if (score + 1e-9 < e.reporters) return;
     const counted = suspensions.filter((b) => b.revokedAt === null).length;
     // Clamped to the last instant a Date can hold: factor ** n grows past it quickly.
     const expiresAt = counted >= e.suspensionsBeforePermanent ? null : Math.min(now + e.suspensionMs * e.factor ** counted, MAX_DATE_MS);
     await this.ban(
       SYSTEM_ISSUER,
-      { layer: 'account', target: userHash, reason: `automatic: reported by ${reporters} users`, expiresAt },
+      { layer: 'account', target: userHash, reason: `automatic: reports weighing ${Math.round(score * 100) / 100} from ${groups} networks`, expiresAt },
       'suspension',
     );
+  }
+
+  async #evidence(report: ReportRecord): Promise<ReportEvidence> {
+    const { storage } = this.deps;
+    const reporter = await storage.getUser(report.reporterUserHash);
+    return {
+      reporter: report.reporterUserHash,
+      networks: (await storage.listSightings(report.reporterUserHash)).map((s) => s.networkKey),
+      reporterAgeMs: reporter ? report.createdAt - reporter.createdAt : 0,
+      dismissedReports: await storage.countDismissedReports(report.reporterUserHash),
+      messagesFromReported: await this.#messagesFromReported(report),
+    };
+  }
+
+  /** Messages the reported user sent among the chat's latest EVIDENCE_MESSAGES_READ, at most minMessages. */
+  async #messagesFromReported(report: ReportRecord): Promise<number> {
+    const need = this.options.escalation.minMessages;
+    if (need === 0) return 0;
+    const chat = await this.deps.storage.getChat(report.chatId);
+    if (!chat || chat.lastSeq === 0) return 0;
+    const known = this.#conversations.get(report.reportId);
+    if (known?.lastSeq === chat.lastSeq) return known.count;
+    const messages = await this.deps.storage.getMessages(chat.chatId, Math.max(1, chat.lastSeq - EVIDENCE_MESSAGES_READ + 1), chat.lastSeq);
+    const count = Math.min(need, messages.filter((m) => m.senderUserHash === report.reportedUserHash).length);
+    if (this.#conversations.size >= 50_000) this.#conversations.clear(); // a shortcut only
+    this.#conversations.set(report.reportId, { lastSeq: chat.lastSeq, count });
+    return count;
   }
 
   // --- bans ----------------------------------------------------------------------

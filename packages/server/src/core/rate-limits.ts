@@ -34,6 +34,15 @@ export const RATE_LIMIT_NAMES = [
   'messageBytesPerUser',
   /** Stored message bytes per chat. */
   'messageBytesPerChat',
+  // issue 15: chatter and safety
+  /** chat.typing per device: each call is relayed to the peer. */
+  'typingPerDevice',
+  /** message.markRead per device: each one that moves the cursor is a write and an event for both users. */
+  'readReceiptsPerDevice',
+  /** safety.block and safety.unblock together, per user: each ends chats and tells every process. */
+  'blocksPerUser',
+  /** keys.bundles per device and addressed user: each call uses up one of every addressed device's one-time prekeys. */
+  'bundlesPerDevice',
 ] as const;
 export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 export type RateLimitRules = Record<RateLimitName, RateLimitRule>;
@@ -218,5 +227,24 @@ export class RateLimits {
       this.#wider.set(id, (limiter = this.store.limiter(id, { ...rule, points: rule.points * WIDER_NETWORK_FACTOR ** level })));
     }
     return limiter;
+  }
+
+  // issue 15: chatter and safety
+
+  typing(clientHash: ClientHash): Promise<void> {
+    return this.#take('typingPerDevice', clientHash, 'typing notices');
+  }
+
+  readReceipt(clientHash: ClientHash): Promise<void> {
+    return this.#take('readReceiptsPerDevice', clientHash, 'read receipts');
+  }
+
+  block(userHash: UserHash): Promise<void> {
+    return this.#take('blocksPerUser', userHash, 'blocks and unblocks');
+  }
+
+  /** Keyed by the pair: a device fetching its peer's keys is not held back by fetching its own. */
+  bundles(clientHash: ClientHash, of: UserHash): Promise<void> {
+    return this.#take('bundlesPerDevice', `${clientHash}>${of}`, 'key bundle requests');
   }
 }

@@ -56,6 +56,13 @@ export interface Matcher {
   enqueue(ticket: MatchTicket, excluded: ReadonlySet<UserHash>): Promise<MatchPair | null>;
   /** Removes the user's ticket; false if there was none. */
   cancel(userHash: UserHash): Promise<boolean>;
+  /**
+   * Until `until` (by the matcher's `now`), `a` and `b` are not paired with each other, by
+   * enqueue or sweep, as if each were in the other's exclusion set: two people who just
+   * ended a chat ("next") are not sent straight back to each other. A later call for the
+   * same two replaces the time. Nothing else changes: each still pairs with anyone else.
+   */
+  keepApart(a: UserHash, b: UserHash, until: number): Promise<void>;
   has(userHash: UserHash): Promise<boolean>;
   /**
    * Re-runs matching for tickets that have waited at least `interestRelaxAfterMs` by `now`,

@@ -226,6 +226,10 @@ export interface Storage {
   purgeReportsOfDeletedUsers(before: number): Promise<number>;
   /** Distinct users who reported `reported` at or after `since`. */
   countReporters(reported: UserHash, since: number): Promise<number>;
+  /** Reports against `reported` made at or after `since`, oldest first (the evidence for escalation). */
+  listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]>;
+  /** How many reports `reporter` made that a moderator dismissed (a reporter's history). */
+  countDismissedReports(reporter: UserHash): Promise<number>;
 
   /**
    * Stores a ban, one child ban per `cascade` target (same reason, issuer and expiry,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PROTOCOL_VERSION } from '@omechat/protocol';
+import type { StaticPage } from './static-page.js';
 
 export interface Readiness {
   /** False once shutdown has begun. */
@@ -14,6 +15,11 @@ export interface HttpProbes {
   ready(): Promise<Readiness>;
   /** The Prometheus exposition, or null when this server exports none. */
   metrics(): Promise<{ contentType: string; body: string } | null>;
+  /**
+   * Whether this request may read /metrics: 'yes', 'unauthorized' (a bearer token is needed)
+   * or 'not-here' (served on another listener, or not at all).
+   */
+  metricsAccess(req: IncomingMessage): 'yes' | 'unauthorized' | 'not-here';
 }
 
 /**
@@ -34,11 +40,12 @@ function json(res: ServerResponse, status: number, body: unknown) {
   res.end(JSON.stringify(body));
 }
 
-/** Health, readiness and metrics. Everything else is the WebSocket's business (or a 404). */
-export function httpHandler(probes: HttpProbes) {
+/** Health, readiness, metrics and the chat page (when given). Everything else is the WebSocket's business (or a 404). */
+export function httpHandler(probes: HttpProbes, page: StaticPage | null = null) {
   const startedAt = Date.now();
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (page && path !== '/healthz' && path !== '/readyz' && path !== '/metrics' && page.handle(req, res)) return;
     if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') {
       return json(res, 200, { status: 'ok', protocol: PROTOCOL_VERSION, uptimeMs: Date.now() - startedAt });
@@ -53,6 +60,13 @@ export function httpHandler(probes: HttpProbes) {
       );
     }
     if (path === '/metrics') {
+      // Waiting tickets and connection counts are a map of the service for an attacker.
+      const access = probes.metricsAccess(req);
+      if (access === 'not-here') return json(res, 404, { error: 'not found' });
+      if (access === 'unauthorized') {
+        res.setHeader('www-authenticate', 'Bearer realm="omechat-metrics"');
+        return json(res, 401, { error: 'metrics need the admin token as a bearer token' });
+      }
       return void probes.metrics().then(
         (scraped) => {
           if (!scraped) return json(res, 404, { error: 'not found' });

@@ -15,7 +15,9 @@ import { ConnectionRegistry, SocketConnection } from './connections.js';
 import { TrpcWsHandler } from './trpc-ws.js';
 import { clientAddress, networkKeyOf, networkPrefixes, proxySet } from './network.js';
 import { SocketBudget } from './socket-budget.js';
-import { httpHandler } from './http.js';
+import { httpHandler, type HttpProbes } from './http.js';
+import type { StaticPage } from './static-page.js';
+import { hashToken, tokenMatches } from '../core/tokens.js';
 import { dependencyChecks } from './readiness.js';
 import { describeAddress } from './address.js';
 import { PrometheusMetrics } from '../adapters/metrics/prometheus.js';
@@ -27,6 +29,8 @@ export interface RunningServer {
   bound: string;
   /** A URL that reaches the server from this machine. */
   url: string;
+  /** The port /metrics is served on when OMECHAT_METRICS_PORT is set (else null: the main port, to the admin token). */
+  metricsPort: number | null;
   connections: ConnectionRegistry;
   /** Graceful shutdown: stop accepting, tell clients to reconnect, drain, close storage. */
   close(): Promise<void>;
@@ -50,6 +54,7 @@ type ServerConfig = Pick<
   | 'OMECHAT_MAX_CALLS_IN_FLIGHT'
   | 'OMECHAT_ADMIN_TOKEN'
   | 'OMECHAT_METRICS_PORT'
+  | 'OMECHAT_METRICS_HOST'
 >;
 
 /** A banned client gets this long to receive a typed BANNED answer before its socket closes. */
@@ -70,18 +75,33 @@ const refusal = (conn: { refused: DomainError | null }) => (err: unknown) => {
   return null;
 };
 
-export async function startServer(opts: { config: ServerConfig; core: Core; log: Logger }): Promise<RunningServer> {
+/** `page`: the chat page to serve at / (main.ts passes it unless OMECHAT_WEB=off). */
+export async function startServer(opts: { config: ServerConfig; core: Core; log: Logger; page?: StaticPage | null }): Promise<RunningServer> {
   const { config, core, log } = opts;
   const connections = new ConnectionRegistry(core.deps.bus);
   let accepting = true;
   let nextConnId = 1;
 
-  const http = createServer(
+  const probes = (metricsAccess: HttpProbes['metricsAccess'], page: StaticPage | null = null) =>
     httpHandler({
       ready: async () => ({ accepting, checks: await dependencyChecks(core.deps), required: ['database'] }),
       metrics: async () => (exporter ? exporter.scrape() : null),
-    }),
+      metricsAccess,
+    }, page);
+  // /metrics: on a listener of its own (OMECHAT_METRICS_PORT, for a private interface), or on
+  // the main port to the admin token as a bearer token; never to anyone who asks.
+  const adminBearer = config.OMECHAT_ADMIN_TOKEN === undefined ? null : hashToken(`Bearer ${config.OMECHAT_ADMIN_TOKEN}`);
+  const http = createServer(
+    probes((req) =>
+      config.OMECHAT_METRICS_PORT !== undefined || adminBearer === null
+        ? 'not-here'
+        : tokenMatches(adminBearer, req.headers.authorization ?? '')
+          ? 'yes'
+          : 'unauthorized',
+      opts.page ?? null,
+    ),
   );
+  const metricsHttp = config.OMECHAT_METRICS_PORT === undefined ? null : createServer(probes(() => 'yes'));
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.OMECHAT_MAX_PAYLOAD_BYTES });
   const exporter = core.deps.metrics instanceof PrometheusMetrics ? core.deps.metrics : null;
   exporter?.setSources({ connections: () => wss.clients.size, inflightCalls: () => handler.inflight, waitingTickets: () => core.deps.matcher.size(), figures: () => ({ bus_up: core.deps.bus.connected() ? 1 : 0, sockets_open: sockets.size, ...core.metrics() }) });
@@ -180,6 +200,15 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   });
   const { port, bound, url } = describeAddress(http.address() as AddressInfo);
   log.info({ port, bound }, 'omechat listening');
+  let metricsPort: number | null = null;
+  if (metricsHttp) {
+    await new Promise<void>((resolve, reject) => {
+      metricsHttp.once('error', reject);
+      metricsHttp.listen(config.OMECHAT_METRICS_PORT, config.OMECHAT_METRICS_HOST, () => resolve());
+    });
+    metricsPort = (metricsHttp.address() as AddressInfo).port;
+    log.info({ port: metricsPort, host: config.OMECHAT_METRICS_HOST }, 'metrics listening');
+  }
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -197,11 +226,15 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      if (metricsHttp) {
+        metricsHttp.closeAllConnections();
+        await new Promise<void>((resolve) => metricsHttp.close(() => resolve()));
+      }
       connections.dispose();
       handler.close();
       await core.close();
       log.info('shut down cleanly');
     })());
 
-  return { port, bound, url, connections, close };
+  return { port, bound, url, metricsPort, connections, close };
 }

@@ -315,6 +315,8 @@ class TrpcConnection<TContext> {
     // once, not when its pending `next()` settles, so a generator waiting on something other
     // than its signal is told to run its `finally` right away.
     const onStop = () => {
+      // Its place is free at once: the next subscription need not wait for this one's teardown.
+      if (this.subscriptions?.get(id) === stop) this.subscriptions.delete(id);
       sendStopped();
       void iterator?.return?.().catch(() => undefined);
     };

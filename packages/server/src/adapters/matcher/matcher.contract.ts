@@ -160,6 +160,45 @@ export function matcherContract(
       });
     });
 
+    describe('keeping recent partners apart', () => {
+      const APART_MS = 30 * 60_000;
+      const apart = (a: string, b: string, until = now + APART_MS) => matcher.keepApart(user(a), user(b), until);
+
+      it('does not pair two kept apart, in either order, but pairs each with someone else', async () => {
+        await apart('ann', 'ben');
+        expect(await join(ticket('ann', 30, 5))).toBeNull();
+        expect(await join(ticket('ben', 30, 5))).toBeNull();
+        expect(await matcher.size()).toBe(2);
+        expect(names(await join(ticket('cat', 30, 5)))).toEqual(['ann', 'cat']);
+        expect(names(await join(ticket('dan', 30, 5)))).toEqual(['ben', 'dan']);
+      });
+
+      it('keeps them apart in a sweep too, when they are the only two waiting', async () => {
+        await apart('ann', 'ben');
+        expect(await join(ticket('ann', 30, 5, ['chess']))).toBeNull();
+        expect(await join(ticket('ben', 30, 5, ['go']))).toBeNull();
+        expect(await sweepAt(now + RELAX_MS)).toEqual([]);
+        expect(await waiting('ann', 'ben')).toEqual([true, true]);
+      });
+
+      it('pairs them again once the time apart is over', async () => {
+        await apart('ann', 'ben');
+        expect(await join(ticket('ann', 30, 5))).toBeNull();
+        now += APART_MS - 1;
+        expect(await join(ticket('ben', 30, 5))).toBeNull();
+        now += 1;
+        expect(names(await join(ticket('ben', 30, 5)))).toEqual(['ann', 'ben']);
+      });
+
+      it('takes the newer time when a pair is kept apart again', async () => {
+        await apart('ann', 'ben', now + 1000);
+        await apart('ben', 'ann', now + APART_MS);
+        now += 5000;
+        expect(await join(ticket('ann', 30, 5))).toBeNull();
+        expect(await join(ticket('ben', 30, 5))).toBeNull();
+      });
+    });
+
     describe('cancel, expire and size', () => {
       it('cancels a ticket so nobody is paired with it', async () => {
         await join(ticket('leaver', 20, 5));

@@ -85,3 +85,16 @@ describe('MemoryMatcher cost', () => {
     for (const cost of large) expect(cost).toBeLessThanOrEqual(72 + 5);
   });
 });
+
+describe('MemoryMatcher keeping pairs apart', () => {
+  it('forgets pairs whose time apart is over, so memory does not grow with every chat ever ended', async () => {
+    let now = 0;
+    const matcher = new MemoryMatcher({ interestRelaxAfterMs: 10_000, now: () => now });
+    const user = (n: number) => userHashSchema.parse(`apart_${n}`.padEnd(16, '_'));
+    for (let i = 0; i < 1000; i++) await matcher.keepApart(user(2 * i), user(2 * i + 1), now + 60_000);
+    expect(matcher.keptApartUsers).toBe(2000);
+    now += 60_000;
+    await matcher.keepApart(user(-1), user(-2), now + 60_000);
+    expect(matcher.keptApartUsers).toBe(2);
+  });
+});

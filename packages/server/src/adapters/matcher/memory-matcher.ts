@@ -110,6 +110,10 @@ export class MemoryMatcher implements Matcher {
   readonly #all = new Queue();
   /** Tickets that have not yet relaxed (or been swept once relaxed), oldest first. */
   readonly #unswept = new Queue();
+  /** Pairs kept apart: user -> (other user -> until). */
+  readonly #apart = new Map<UserHash, Map<UserHash, number>>();
+  /** The same, in the order they were set, so lapsed ones are forgotten without a scan. */
+  #apartOrder: { a: UserHash; b: UserHash; until: number }[] = [];
   #seq = 0;
   #closed = false;
   #inspected = 0;
@@ -117,6 +121,11 @@ export class MemoryMatcher implements Matcher {
   constructor(options: MatcherOptions) {
     this.#relaxAfterMs = options.interestRelaxAfterMs;
     this.#now = options.now;
+  }
+
+  /** Users with a pair kept apart held in memory; lets tests check that lapsed pairs are forgotten. */
+  get keptApartUsers(): number {
+    return this.#apart.size;
   }
 
   /** Queue entries examined while searching for partners; lets tests check cost, not time. */
@@ -149,6 +158,17 @@ export class MemoryMatcher implements Matcher {
     const entry = this.#byUser.get(userHash);
     this.#remove(entry);
     return entry !== undefined;
+  }
+
+  async keepApart(a: UserHash, b: UserHash, until: number): Promise<void> {
+    this.#assertOpen();
+    this.#forgetLapsed(this.#now());
+    for (const [one, other] of [[a, b], [b, a]] as const) {
+      let map = this.#apart.get(one);
+      if (!map) this.#apart.set(one, (map = new Map<UserHash, number>()));
+      map.set(other, until);
+    }
+    this.#apartOrder.push({ a, b, until });
   }
 
   async has(userHash: UserHash): Promise<boolean> {
@@ -205,6 +225,7 @@ export class MemoryMatcher implements Matcher {
     this.#closed = true;
     this.#byUser.clear();
     this.#byInterest.clear();
+    this.#apart.clear();
   }
 
   #assertOpen(): void {
@@ -220,6 +241,9 @@ export class MemoryMatcher implements Matcher {
    * The entry itself may be queued (during a sweep) and is skipped like an excluded user.
    */
   #findPartner(entry: Entry, excluded: ReadonlySet<UserHash>, now: number): Entry | undefined {
+    this.#forgetLapsed(now);
+    const apart = this.#apart.get(entry.ticket.userHash);
+    if (apart) excluded = new Set([...excluded, ...[...apart].filter(([, until]) => until > now).map(([user]) => user)]);
     const cells = reachableCells(entry.ticket.age, entry.ticket.tolerance);
     let best: Entry | undefined;
     for (const interest of entry.interests) {
@@ -259,6 +283,22 @@ export class MemoryMatcher implements Matcher {
       return relaxedBy === null || this.#hasRelaxed(other, relaxedBy) ? other : best;
     }
     return best;
+  }
+
+  /** Drops pairs whose time apart is over (a pair set again later keeps its newer time). */
+  #forgetLapsed(now: number): void {
+    let done = 0;
+    // Times are set as now + one fixed setting, so this list is (nearly) in order.
+    while (done < this.#apartOrder.length && this.#apartOrder[done]!.until <= now) {
+      const { a, b, until } = this.#apartOrder[done++]!;
+      for (const [one, other] of [[a, b], [b, a]] as const) {
+        const map = this.#apart.get(one);
+        if (map?.get(other) !== until) continue;
+        map.delete(other);
+        if (map.size === 0) this.#apart.delete(one);
+      }
+    }
+    if (done > 0) this.#apartOrder = this.#apartOrder.slice(done);
   }
 
   #insert(entry: Entry, now: number): void {

@@ -26,6 +26,8 @@ import { LIMITS } from '@omechat/protocol';
  *                  (so an arrival reads only buckets that hold someone)
  *   B:nodes        node ids with tickets      B:node:<id>  that node's userHashes
  *   B:lease:<id>   exists while the node lives (PX lease, renewed by heartbeats)
+ *   B:apart:<user> sorted set of users this user is kept apart from, score: until (ms);
+ *                  the key expires with its latest entry
  * A cell is one (age, tolerance) combination: age * (toleranceMax + 1) + tolerance.
  */
 const PRELUDE = `
@@ -196,6 +198,14 @@ local function setOf(list, from, count)
   for i = from, from + count - 1 do set[list[i]] = true end
   return set
 end
+
+-- Adds the users that user is kept apart from (until after now) to the excluded set.
+local function addApart(excluded, user, now)
+  local key = B .. ':apart:' .. user
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  for _, other in ipairs(redis.call('ZRANGE', key, 0, -1)) do excluded[other] = true end
+  return excluded
+end
 `;
 
 /**
@@ -209,7 +219,7 @@ local t = cjson.decode(json)
 if not isInt(t.age, AGE_MIN, AGE_MAX) or not isInt(t.tolerance, 0, TOL_MAX) or #t.interests > MAX_INTERESTS then
   return redis.error_reply('match ticket out of range')
 end
-local excluded = setOf(ARGV, 7, tonumber(ARGV[6]))
+local excluded = addApart(setOf(ARGV, 7, tonumber(ARGV[6])), t.userHash, now)
 removeTicket(t.userHash)
 local partner = takePartner(t, excluded, now, relaxMs)
 if partner then return partner end
@@ -245,10 +255,21 @@ local raw = redis.call('HGET', B .. ':t', user)
 if not raw then return nil end
 local rec = parse(raw)
 if rec.m ~= member or redis.call('EXISTS', B .. ':lease:' .. rec.n) == 0 then return nil end
-local partner = takePartner(rec.t, setOf(ARGV, 5, tonumber(ARGV[4])), now, relaxMs)
+local partner = takePartner(rec.t, addApart(setOf(ARGV, 5, tonumber(ARGV[4])), user, now), now, relaxMs)
 if not partner then return nil end
 removeTicket(user)
 return { raw, partner }
+`;
+
+/** ARGV: a, b, until, now. Keeps a and b apart until then (both directions). */
+const KEEP_APART = `
+local a, b, untilMs, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+for _, pair in ipairs({ { a, b }, { b, a } }) do
+  local key = B .. ':apart:' .. pair[1]
+  redis.call('ZADD', key, ARGV[3], pair[2])
+  local ttl = math.max(1, math.ceil(untilMs - now))
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
 `;
 
 /** ARGV: node, leaseMs. Renews the node's lease (and lists it, so its death is noticed). */
@@ -291,6 +312,7 @@ const BODIES = {
   cancel: CANCEL,
   expire: EXPIRE,
   heartbeat: HEARTBEAT,
+  keepApart: KEEP_APART,
 } as const;
 
 export type MatcherFunction = keyof typeof BODIES;

@@ -98,6 +98,11 @@ export class RedisMatcher implements Matcher {
     return (await this.#run<string | null>('cancel', [userHash])) !== null;
   }
 
+  async keepApart(a: UserHash, b: UserHash, until: number): Promise<void> {
+    this.#assertOpen();
+    await this.#run('keepApart', [a, b, until, this.#now()]);
+  }
+
   async has(userHash: UserHash): Promise<boolean> {
     this.#assertOpen();
     return (await this.#call(() => this.#redis.hexists(this.#key('t'), userHash))) === 1;

@@ -123,6 +123,17 @@ export class MemoryModerationTables {
     return reporters.size;
   }
 
+  listReportsAgainst(reported: UserHash, since: number): ReportRecord[] {
+    return [...this.#reports.values()]
+      .filter((r) => r.reportedUserHash === reported && r.createdAt >= since)
+      .sort((a, b) => a.createdAt - b.createdAt || a.reportId - b.reportId)
+      .map(copy);
+  }
+
+  countDismissedReports(reporter: UserHash): number {
+    return [...this.#reports.values()].filter((r) => r.reporterUserHash === reporter && r.resolution === 'dismissed').length;
+  }
+
   createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): BanRecord[] {
     const base = { ...copy(ban), revokedAt: null, revokedBy: null };
     const parent: BanRecord = { ...base, banId: this.#lastBanId + 1, parentBanId: null };

@@ -380,6 +380,12 @@ export class MemoryStorage implements Storage {
   async countReporters(reported: UserHash, since: number) {
     return this.#mod().countReporters(reported, since);
   }
+  async listReportsAgainst(reported: UserHash, since: number) {
+    return this.#mod().listReportsAgainst(reported, since);
+  }
+  async countDismissedReports(reporter: UserHash) {
+    return this.#mod().countDismissedReports(reporter);
+  }
   async createBan(ban: Moderation.NewBan, cascade: { layer: Moderation.BanRecord['layer']; target: string }[], audit: (bans: Moderation.BanRecord[]) => Moderation.NewAuditRecord) {
     return this.#mod().createBan(ban, cascade, audit);
   }

@@ -148,6 +148,26 @@ export class PostgresModerationTables {
     });
   }
 
+  listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]> {
+    return this.read(async (sql) => {
+      const { rows } = await sql.query<ReportRecord>(
+        `SELECT ${REPORT} FROM reports WHERE reported_user_hash = $1 AND created_at >= $2 ORDER BY created_at, report_id`,
+        [reported, since],
+      );
+      return rows;
+    });
+  }
+
+  countDismissedReports(reporter: UserHash): Promise<number> {
+    return this.read(async (sql) => {
+      const { rows } = await sql.query<{ n: number }>(
+        "SELECT count(*) AS n FROM reports WHERE reporter_user_hash = $1 AND resolution = 'dismissed'",
+        [reporter],
+      );
+      return rows[0]?.n ?? 0;
+    });
+  }
+
   createBan(
     ban: NewBan,
     cascade: { layer: BanLayer; target: string }[],

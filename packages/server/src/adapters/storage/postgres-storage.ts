@@ -630,6 +630,12 @@ export class PostgresStorage implements Storage {
   async countReporters(reported: UserHash, since: number) {
     return this.#moderation.countReporters(reported, since);
   }
+  async listReportsAgainst(reported: UserHash, since: number) {
+    return this.#moderation.listReportsAgainst(reported, since);
+  }
+  async countDismissedReports(reporter: UserHash) {
+    return this.#moderation.countDismissedReports(reporter);
+  }
   async createBan(
     ban: Moderation.NewBan,
     cascade: { layer: Moderation.BanRecord['layer']; target: string }[],

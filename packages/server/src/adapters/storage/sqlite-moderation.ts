@@ -73,6 +73,12 @@ function prepare(db: Database) {
         'SELECT count(DISTINCT reporter_user_hash) FROM reports WHERE reported_user_hash = ? AND created_at >= ?',
       )
       .pluck(),
+    listReportsAgainst: db.prepare<[UserHash, number], ReportRow>(
+      `SELECT ${REPORT} FROM reports WHERE reported_user_hash = ? AND created_at >= ? ORDER BY created_at, report_id`,
+    ),
+    countDismissedReports: db
+      .prepare<[UserHash], number>("SELECT count(*) FROM reports WHERE reporter_user_hash = ? AND resolution = 'dismissed'")
+      .pluck(),
     eraseReports: db.prepare<{ u: UserHash }>('DELETE FROM reports WHERE reporter_user_hash = @u'),
     markReportedDeleted: db.prepare<{ u: UserHash; at: number }>(
       'UPDATE reports SET reported_deleted_at = @at WHERE reported_user_hash = @u AND reported_deleted_at IS NULL',
@@ -205,6 +211,16 @@ export class SqliteModerationTables {
   countReporters(reported: UserHash, since: number): number {
     this.read();
     return this.#sql.countReporters.get(reported, since) ?? 0;
+  }
+
+  listReportsAgainst(reported: UserHash, since: number): ReportRecord[] {
+    this.read();
+    return this.#sql.listReportsAgainst.all(reported, since).map(toReport);
+  }
+
+  countDismissedReports(reporter: UserHash): number {
+    this.read();
+    return this.#sql.countDismissedReports.get(reporter) ?? 0;
   }
 
   createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): Promise<BanRecord[]> {

@@ -588,6 +588,12 @@ export class SqliteStorage implements Storage {
   async countReporters(reported: UserHash, since: number) {
     return this.#moderation.countReporters(reported, since);
   }
+  async listReportsAgainst(reported: UserHash, since: number) {
+    return this.#moderation.listReportsAgainst(reported, since);
+  }
+  async countDismissedReports(reporter: UserHash) {
+    return this.#moderation.countDismissedReports(reporter);
+  }
   async createBan(ban: Moderation.NewBan, cascade: { layer: Moderation.BanRecord['layer']; target: string }[], audit: (bans: Moderation.BanRecord[]) => Moderation.NewAuditRecord) {
     return this.#moderation.createBan(ban, cascade, audit);
   }

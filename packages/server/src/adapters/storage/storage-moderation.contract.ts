@@ -132,6 +132,26 @@ export function moderationStorageContract(ctx: { storage: () => Storage }): void
       expect(await s().countReporters(alice, 301)).toBe(0);
       expect(await s().countReporters(carol, 0)).toBe(0);
     });
+
+    it('lists the reports against a user since a time, oldest first, and counts a reporter\'s dismissed reports', async () => {
+      const r1 = (await s().createReport(report(bob, alice, '1', { createdAt: 100 })))!;
+      const r2 = (await s().createReport(report(carol, alice, '2', { createdAt: 300 })))!;
+      const r3 = (await s().createReport(report(bob, alice, '3', { createdAt: 200 })))!;
+      await s().createReport(report(dave, bob, '4', { createdAt: 300 }));
+      expect(await s().listReportsAgainst(alice, 0)).toEqual([r1, r3, r2]);
+      expect((await s().listReportsAgainst(alice, 200)).map((r) => r.reportId)).toEqual([r3.reportId, r2.reportId]);
+      expect(await s().listReportsAgainst(carol, 0)).toEqual([]);
+
+      expect(await s().countDismissedReports(bob)).toBe(0);
+      const resolve = (r: ReportRecord, resolution: 'actioned' | 'dismissed') =>
+        s().resolveReport(r.reportId, { resolvedAt: 400, resolution, resolvedBy: 'mod', resolutionNote: null }, () => audit(`report:${r.reportId}`));
+      await resolve(r1, 'dismissed');
+      await resolve(r3, 'actioned');
+      await resolve(r2, 'dismissed');
+      expect(await s().countDismissedReports(bob)).toBe(1);
+      expect(await s().countDismissedReports(carol)).toBe(1);
+      expect(await s().countDismissedReports(alice)).toBe(0);
+    });
   });
 
   describe('moderation: bans and audit', () => {

@@ -7,6 +7,7 @@ import {
   powChallengeOutput,
   registerInput,
   registerOutput,
+  rotateSecretInput,
   rotateSecretOutput,
   usernameKey,
 } from '@omechat/protocol';
@@ -27,6 +28,7 @@ export const accountRouter = router({
     .input(registerInput)
     .output(registerOutput)
     .mutation(async ({ ctx, input }) => {
+      ctx.core.accounts.assertUsernameAllowed(input.username);
       await ctx.core.registrationPow.check(input.pow, ctx.conn.networkKey);
       await ctx.core.rateLimits.registration(ctx.conn.networkKeys);
       const registered = await ctx.core.accounts.register(input);
@@ -44,9 +46,12 @@ export const accountRouter = router({
   me: authedProcedure.input(noInput).output(meOutput).query(({ ctx }) => ctx.core.accounts.me(ctx.session)),
 
   rotateSecret: authedProcedure
-    .input(noInput)
+    .input(rotateSecretInput)
     .output(rotateSecretOutput)
-    .mutation(({ ctx }) => ctx.core.accounts.rotateSecret(ctx.session)),
+    // A wrong secret costs an argon2 hash, like a login: counted before it runs.
+    .mutation(({ ctx, input }) =>
+      ctx.core.rateLimits.secretCheck(ctx.conn.networkKeys, () => ctx.core.accounts.rotateSecret(ctx.session, input.secret)),
+    ),
 
   delete: authedProcedure
     .input(deleteAccountInput)

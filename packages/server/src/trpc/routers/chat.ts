@@ -48,6 +48,7 @@ export const chatRouter = router({
     .input(typingInput)
     .output(okOutput)
     .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.typing(ctx.session.clientHash);
       await ctx.core.chats.typing(ctx.session, input);
       return { ok: true as const };
     }),
@@ -67,6 +68,7 @@ export const messageRouter = router({
     .input(markReadInput)
     .output(okOutput)
     .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.readReceipt(ctx.session.clientHash);
       await ctx.core.chats.markRead(ctx.session, input);
       return { ok: true as const };
     }),

@@ -11,7 +11,10 @@ export const clientsRouter = router({
     .input(revokeClientInput)
     .output(revokeClientOutput)
     .mutation(async ({ ctx, input }) => {
-      await ctx.core.accounts.revokeClient(ctx.session, input.clientHash);
+      const revoke = () => ctx.core.accounts.revokeClient(ctx.session, input.clientHash, input.secret);
+      // Revoking another device checks the secret (argon2): counted before it runs, like a login.
+      if (input.clientHash === ctx.session.clientHash) await revoke();
+      else await ctx.core.rateLimits.secretCheck(ctx.conn.networkKeys, revoke);
       if (input.clientHash === ctx.session.clientHash) {
         ctx.conn.signOut();
         ctx.conn.closeAfterReply(CLOSE_CODES.SESSION_REVOKED, 'revoked');

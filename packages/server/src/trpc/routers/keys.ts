@@ -18,11 +18,14 @@ export const keysRouter = router({
     .input(noInput)
     .output(keysStatusOutput)
     .query(({ ctx }) => ctx.core.keys.status(ctx.session)),
-  /** One prekey bundle per device of a chat peer (or of your own other devices). */
+  /** One prekey bundle per device of the peer of an active chat (or of your own other devices). */
   bundles: authedProcedure
     .input(keysBundlesInput)
     .output(keysBundlesOutput)
-    .mutation(async ({ ctx, input }) => ({ devices: await ctx.core.keys.bundles(ctx.session, input.userHash) })),
+    .mutation(async ({ ctx, input }) => {
+      await ctx.core.rateLimits.bundles(ctx.session.clientHash, input.userHash);
+      return { devices: await ctx.core.keys.bundles(ctx.session, input.userHash) };
+    }),
   /** Identity keys of a user's devices, for safety codes and to detect changes. */
   devices: authedProcedure
     .input(keysBundlesInput)
