@@ -65,6 +65,12 @@ function gatedKeyStore(): KeyStore & { release(): void } {
   return { load: () => inner.load(), save: async (state) => (await gate, inner.save(state)), clear: () => inner.clear(), release };
 }
 
+/** A key store whose saves take a while, as on a slow disk. */
+function slowKeyStore(): KeyStore {
+  const inner = new MemoryKeyStore();
+  return { load: () => inner.load(), save: async (state) => (await new Promise((r) => setTimeout(r, 400)), inner.save(state)), clear: () => inner.clear() };
+}
+
 /** A `ws` socket that calls `onCall` with the path of every call it sends. */
 function watching(onCall: (path: string) => void) {
   return class WatchingSocket extends WebSocket {
@@ -79,7 +85,9 @@ function watching(onCall: (path: string) => void) {
 
 describe('the documented flow (issue 17, point 1)', () => {
   it('follows the README (register, login, on, eventsLive, match.start) and sends on match.found with no other waiting: nothing is lost', async () => {
-    const [a, b] = [client(), client()];
+    // Devices with a slow disk (a phone, a busy laptop): their keys take a moment to be saved
+    // and published, which is when a stranger's first line used to fail with NOT_FOUND.
+    const [a, b] = [client({ keyStore: slowKeyStore() }), client({ keyStore: slowKeyStore() })];
     const [ra, rb] = [recorder(a), recorder(b)];
     for (const [c, r, text] of [[a, ra, 'hi from a'], [b, rb, 'hi from b']] as const) {
       void r.next('match.found').then((found) => c.chat.send(found.chatId, text));
