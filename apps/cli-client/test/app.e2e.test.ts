@@ -146,6 +146,11 @@ describe('omechat in a terminal', { timeout: 240_000 }, () => {
     expect(frame.split('\n')[0]).toContain(`omechat · ${annName}`);
     tmux('send-keys', '-t', 'small', 'NPage');
     await shows('msg-40', 'the newest page again', 'small');
+    // A taller terminal shows more of the chat at once, still from the header down.
+    tmux('resize-window', '-t', 'small', '-x', '100', '-y', '40');
+    frame = await shows('msg-12', 'more messages after a resize', 'small');
+    expect(frame).toContain('msg-40');
+    expect(frame.split('\n')[0]).toContain(`omechat · ${annName}`);
     type('/quit', 'small');
     await exitedApp('small');
     benChat.stdin.end();
