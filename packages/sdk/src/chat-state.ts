@@ -69,7 +69,7 @@ export type ChatAction =
   /** Chats known from storage or `chat.list`; known ones are updated, new ones numbered after the rest. */
   | { type: 'chats.loaded'; chats: LoadedChat[] };
 
-/** The state at start, from stored or listed chats; the newest open chat is on screen. */
+/** The state at start, from stored or listed chats; the first chat still open is on screen. */
 export function initialChatState(me: UserHash, chats: LoadedChat[] = []): ChatState {
   const state = reduceChats({ me, chats: [], open: null }, { type: 'chats.loaded', chats });
   return { ...state, open: state.chats.find((c) => !c.end)?.chatId ?? null };
