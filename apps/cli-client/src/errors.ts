@@ -1,6 +1,6 @@
-import type { ClosedReason, ErrorCode, OmeChatError } from '@omechat/sdk';
+import type { ClosedReason, OmeChatError, OmeChatErrorCode } from '@omechat/sdk';
 
-/** Codes only the CLI produces; everything else is one of the protocol's `ErrorCode`s. */
+/** Codes only the CLI produces; everything else is one of the SDK's `OmeChatErrorCode`s. */
 export type CliErrorCode = 'USAGE' | 'NOT_LOGGED_IN' | 'ALREADY_LOGGED_IN' | 'DEVICE_BUSY' | 'TIMEOUT' | 'CANCELLED';
 
 export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
@@ -8,7 +8,7 @@ export const EXIT = { ok: 0, error: 1, usage: 64 } as const;
 export class CliError extends Error {
   override name = 'CliError';
   constructor(
-    readonly code: CliErrorCode | ErrorCode,
+    readonly code: CliErrorCode | OmeChatErrorCode,
     message: string,
   ) {
     super(message);

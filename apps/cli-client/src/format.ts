@@ -75,7 +75,7 @@ export function describeEvent(event: ClientEvent, names: Names, withChat = true)
     case 'chat.typing':
       return event.typing ? `${where}* ${names.of(event.userHash)} is typing…` : null;
     case 'chat.ended':
-      return `${where}* the chat ended (${event.reason})`;
+      return `${where}* ${event.reason === 'left' && event.by ? `${event.by === 'you' ? 'you' : names.peerOf(event.chatId)} left the chat` : `the chat ended (${event.reason})`}`;
     case 'session.revoked':
       return `* device ${event.clientHash} was signed out`;
     case 'encryption.failed':

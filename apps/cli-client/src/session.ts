@@ -42,7 +42,7 @@ export interface DeviceSession extends Connection {
  * This device with its keys and event cursor, for commands that encrypt or decrypt. Holds
  * the device lock until closed.
  */
-export async function openDevice(server: ServerAddress, state: LocalState, command: string): Promise<DeviceSession> {
+export async function openDevice(server: ServerAddress, state: LocalState, command: string, { offline = false } = {}): Promise<DeviceSession> {
   const credentials = state.requireCredentials();
   const release = state.lock(command);
   try {
@@ -50,13 +50,14 @@ export async function openDevice(server: ServerAddress, state: LocalState, comma
     const conn = await open(server, {
       credentials,
       keyStore: state.keyStore(),
+      messageStore: state.messageStore(),
       lastEventId: state.cursor(),
       onLastEventId: (id) => cursor.batchEnd(id),
     });
     const { client } = conn;
     // The SDK drops messages that arrive before it knows which device it is, so listeners
-    // are added only after encryption is set up.
-    await conn.run((c) => c.encryptionReady());
+    // are added only after encryption is set up (the app, which opens offline, waits itself).
+    if (!offline) await conn.run((c) => c.encryptionReady());
     const seen = new Set(state.messages().map((m) => `${m.chatId}:${m.seq}`));
     const listeners = new Set<(event: ClientEvent) => void>();
     let offRaw: (() => void) | null = null;
@@ -106,50 +107,33 @@ export async function openDevice(server: ServerAddress, state: LocalState, comma
 
 async function open(
   { url, connectTimeoutMs }: ServerAddress,
-  options: Pick<OmeChatClientOptions, 'credentials' | 'keyStore' | 'lastEventId' | 'onLastEventId'>,
+  options: Pick<OmeChatClientOptions, 'credentials' | 'keyStore' | 'messageStore' | 'lastEventId' | 'onLastEventId'>,
 ): Promise<Connection> {
   // Loaded on first use: `omechat --help` and usage errors start without the SDK.
   const { createOmeChatClient } = await import('@omechat/sdk');
   // Only the two fields: the server rejects connectionParams with anything else in them.
   const credentials = options.credentials ? { clientHash: options.credentials.clientHash, accessToken: options.credentials.accessToken } : null;
-  const client = createOmeChatClient({ url, WebSocket, ...options, credentials });
-  const close = () => client.close().catch(() => undefined);
-  try {
-    await connected(client, url, connectTimeoutMs);
-  } catch (error) {
-    await close();
-    throw error;
-  }
+  // No waiting for the socket here: while the server refuses connections the SDK fails a
+  // call at once, so a stopped server is reported in well under a second, not after a timeout.
+  const client = createOmeChatClient({ url, WebSocket, ...options, credentials, callTimeoutMs: Math.max(connectTimeoutMs, 1_000) });
+  let everConnected = client.state === 'connected';
+  client.onStateChange((state) => (everConnected ||= state === 'connected'));
   return {
     client,
     async run(fn) {
       try {
         return await fn(client);
       } catch (error) {
-        throw toCliError(error, client.closedReason);
+        const e = toCliError(error, client.closedReason);
+        throw e.code === 'UNAVAILABLE' && !everConnected ? unreachable(url) : e;
       }
     },
-    close,
+    close: () => client.close().catch(() => undefined),
   };
 }
 
-/** The SDK queues calls until the socket opens and retries forever; a command should not. */
-function connected(client: OmeChatClient, url: string, timeoutMs: number): Promise<void> {
-  if (client.state === 'connected') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new CliError('UNAVAILABLE', `Cannot reach the server at ${url}`)), timeoutMs);
-    const off = client.onStateChange((state, reason) => {
-      if (state === 'connected') done();
-      else if (state === 'closed') done(closedError(reason ?? 'closed'));
-    });
-    function done(error?: CliError) {
-      clearTimeout(timer);
-      off();
-      if (error) reject(error);
-      else resolve();
-    }
-  });
-}
+export const unreachable = (url: string) =>
+  new CliError('UNAVAILABLE', `Cannot reach the server at ${url}: is it running? (start one with \`pnpm run serve\`, or pass --server URL)`);
 
 /**
  * The SDK reports a batch's resume id before it has decrypted that batch, so saving it at

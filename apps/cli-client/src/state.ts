@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ChatId, ClientHash, KeyStore, UserHash } from '@omechat/sdk';
+import type { ChatId, ChatMarks, ChatSummary, ClientHash, KeyStore, MessageStore, UserHash } from '@omechat/sdk';
 import { FileKeyStore } from '@omechat/sdk/file-store';
 import { CliError } from './errors.js';
 
@@ -24,10 +24,14 @@ export interface SavedMessage {
   text: string;
 }
 
+/** A chat as the app last saw it, so it opens with its chats while the server is down. */
+export type SavedChat = Pick<ChatSummary, 'chatId' | 'peer' | 'state' | 'endReason' | 'unread'>;
+
 /**
  * The CLI's files in OMECHAT_HOME, all readable by their owner only:
  * credentials.json, keys.json (the SDK's FileKeyStore), cursor (the event stream's resume
- * id), messages.jsonl (plaintext this device has seen, for `history`) and lock.
+ * id), messages.jsonl (plaintext this device has seen, for `history`), chats.json (the chat
+ * list as last seen), marks.json (receipts and who left, the SDK's chat marks) and lock.
  * Writes are small and synchronous, so each is on disk before the next event is handled.
  */
 export class LocalState {
@@ -79,6 +83,43 @@ export class LocalState {
     return { load: () => file.load(), save: refuse, clear: refuse };
   }
 
+  /**
+   * The SDK's message store over these files: texts come from messages.jsonl (which
+   * `listen` writes with who sent each message, so the SDK's own put adds nothing), marks
+   * live in marks.json.
+   */
+  messageStore(): MessageStore {
+    const all = () => JSON.parse(this.#read('marks.json') ?? '{}') as Record<string, ChatMarks>;
+    const none: ChatMarks = { deliveredSeq: 0, readSeq: 0, leftByYou: false };
+    return {
+      get: async (chatId, seqs) => {
+        const wanted = new Set(seqs);
+        return new Map(this.messages(chatId as ChatId).filter((m) => wanted.has(m.seq)).map((m) => [m.seq, m.text]));
+      },
+      put: async () => undefined,
+      marks: async (chatId) => all()[chatId] ?? none,
+      putMarks: async (chatId, patch) => {
+        const marks = all();
+        const old = marks[chatId] ?? none;
+        marks[chatId] = {
+          deliveredSeq: Math.max(old.deliveredSeq, patch.deliveredSeq ?? 0),
+          readSeq: Math.max(old.readSeq, patch.readSeq ?? 0),
+          leftByYou: patch.leftByYou ?? old.leftByYou,
+        };
+        this.#writeAtomic('marks.json', JSON.stringify(marks));
+      },
+      clear: async () => rmSync(join(this.home, 'marks.json'), { force: true }),
+    };
+  }
+
+  chats(): SavedChat[] {
+    return JSON.parse(this.#read('chats.json') ?? '[]') as SavedChat[];
+  }
+
+  saveChats(chats: SavedChat[]): void {
+    this.#writeAtomic('chats.json', JSON.stringify(chats));
+  }
+
   recordMessage(message: SavedMessage): void {
     this.#ensureHome();
     appendFileSync(join(this.home, 'messages.jsonl'), `${JSON.stringify(message)}\n`, { mode: 0o600 });
@@ -98,7 +139,7 @@ export class LocalState {
 
   /** Forgets this device: credentials, keys, cursor and seen messages. */
   clear(): void {
-    for (const name of ['credentials.json', 'keys.json', 'cursor', 'messages.jsonl']) rmSync(join(this.home, name), { force: true });
+    for (const name of ['credentials.json', 'keys.json', 'cursor', 'messages.jsonl', 'chats.json', 'marks.json']) rmSync(join(this.home, name), { force: true });
   }
 
   /**

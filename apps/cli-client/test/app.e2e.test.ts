@@ -100,17 +100,83 @@ describe('omechat in a terminal', { timeout: 240_000 }, () => {
 
     type('/leave');
     await waitFor(() => benSaw.some((e) => e.type === 'chat.ended'), 'ben to see the chat end');
-    await shows(`[1] ${benName} ✕`, 'the chat marked as ended');
+    await shows(`▸[1] ${benName} ✕`, 'the chat marked as ended and open');
+    const ended = await shows('— You left the chat.', 'who ended it');
+    expect(ended).not.toContain('Say hi!');
     benChat.stdin.end();
 
     type('/quit');
-    await waitFor(() => {
-      try {
-        tmux('has-session', '-t', 'app');
-        return false;
-      } catch {
-        return true;
-      }
-    }, 'the app to exit');
+    await exitedApp('app');
+  });
+
+  it('fits an 80×24 terminal after 40 messages, pages back with PageUp, keeps read marks and opens offline with its stored chats', async () => {
+    const [alice, ben] = [new CliUser(server.url), new CliUser(server.url)];
+    users.push(alice, ben);
+    const [annName, benName] = [uniqueName('ann'), uniqueName('ben')];
+    await Promise.all([signUp(alice, annName, 60), signUp(ben, benName, 61)]);
+    const start = (pane: string) =>
+      tmux('new-session', '-d', '-s', pane, '-x', '80', '-y', '24', `env -u CI OMECHAT_URL=${server.url} OMECHAT_HOME=${alice.home} ${process.execPath} ${BIN}`);
+    start('small');
+    await shows('● connected', 'the app', 'small');
+    type('/search 1', 'small');
+    const benChat = ben.spawn(['chat', '--json', '--tolerance', '1', '--timeout', '30']);
+    const benSaw: Json[] = jsonLines(benChat);
+    await shows(`Matched with ${benName} (61)`, 'the match', 'small');
+    await waitFor(() => benSaw.some((e) => e.type === 'match.found'), 'ben to be matched');
+
+    for (let i = 1; i <= 40; i++) {
+      const text = `msg-${String(i).padStart(2, '0')}`;
+      if (i % 2) benChat.stdin.write(`${text}\n`);
+      else type(text, 'small');
+      await shows(new RegExp(`(you|${benName}): ${text}`), text, 'small');
+    }
+    // The last own message is read by ben's `chat`, which marks what it shows as read.
+    let frame = await shows('msg-40 ✓✓ read', 'the read mark', 'small');
+    const rows = frame.trimEnd().split('\n');
+    expect(rows.length).toBeLessThanOrEqual(24);
+    expect(rows[0]).toContain(`omechat · ${annName}`);
+    expect(rows[0]).toContain('● connected');
+    expect(rows[1]).toContain(`▸[1] ${benName}`);
+    expect(frame).toMatch(/↑ \d+ earlier \(PgUp\)/);
+    expect(frame).not.toContain('msg-01');
+
+    tmux('send-keys', '-t', 'small', 'PPage');
+    frame = await shows(/↓ \d+ newer \(PgDn\)/, 'the earlier page', 'small');
+    expect(frame).not.toContain('msg-40');
+    expect(frame.split('\n')[0]).toContain(`omechat · ${annName}`);
+    tmux('send-keys', '-t', 'small', 'NPage');
+    await shows('msg-40', 'the newest page again', 'small');
+    // A taller terminal shows more of the chat at once, still from the header down.
+    tmux('resize-window', '-t', 'small', '-x', '100', '-y', '40');
+    frame = await shows('msg-12', 'more messages after a resize', 'small');
+    expect(frame).toContain('msg-40');
+    expect(frame.split('\n')[0]).toContain(`omechat · ${annName}`);
+    type('/quit', 'small');
+    await exitedApp('small');
+    benChat.stdin.end();
+
+    // The server is down: the app opens with what this device stored, marks included, and
+    // says why it is not connected; once the server is back it goes live by itself.
+    await server.restart(async () => {
+      start('offline');
+      const offline = await shows('Cannot reach the server at', 'the offline notice', 'offline');
+      expect(offline).toContain('msg-40 ✓✓ read');
+      expect(offline).toContain(`▸[1] ${benName}`);
+      expect(offline).toMatch(/◌ (connecting|reconnecting)…/);
+    });
+    await shows('● connected', 'the reconnect', 'offline');
+    type('/quit', 'offline');
+    await exitedApp('offline');
   });
 });
+
+async function exitedApp(pane: string) {
+  await waitFor(() => {
+    try {
+      tmux('has-session', '-t', pane);
+      return false;
+    } catch {
+      return true;
+    }
+  }, `the app in ${pane} to exit`);
+}

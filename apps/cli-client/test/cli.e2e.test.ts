@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return -- the values come from the CLI's JSON output */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliUser, exited, jsonLines, signUp, startTestServer, uniqueName, waitFor, type Json } from './harness.js';
@@ -63,6 +63,22 @@ describe('accounts', () => {
     const plain = await cli.run(['send']);
     expect(plain.code).toBe(64);
     expect(plain.stderr).toContain('usage: omechat send');
+  });
+
+  it('says at once, with a hint, when the server cannot be reached (not after a 10 s timeout)', async () => {
+    const alice = user();
+    // Saved credentials are all `me` needs before it connects (no sign-up: this file's
+    // registrations stay under the per-network limit).
+    writeFileSync(join(alice.home, 'credentials.json'), JSON.stringify({ clientHash: 'c'.repeat(22), accessToken: 'a'.repeat(43), userHash: 'u'.repeat(22), username: 'alice' }));
+    const down = 'ws://127.0.0.1:9/trpc'; // nothing listens on the discard port
+    for (const args of [['me'], ['chats'], ['register', '--username', 'nobody_here', '--age', '30']]) {
+      if (args[0] === 'register') rmSync(join(alice.home, 'credentials.json'));
+      const started = Date.now();
+      const result = await alice.run([...args, '--server', down]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`Cannot reach the server at ${down}: is it running?`);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    }
   });
 
   it('reports a wrong secret as INVALID_CREDENTIALS with exit 1, and saves nothing', async () => {

@@ -57,9 +57,10 @@ export class Caller {
   /** Work the SDK does by itself (key set-up): its failures are not the app's to act on. */
   readonly background: Rpc = (fn) => this.#attempt(fn, Date.now() + this.timeoutMs, true, false);
 
-  retrying(): Rpc {
+  /** A retrying call path, and the deadline it keeps (work that waits between calls keeps it too). */
+  retrying(): { rpc: Rpc; deadline: number } {
     const deadline = Date.now() + this.timeoutMs;
-    return (fn) => this.#retry(fn, deadline);
+    return { rpc: (fn) => this.#retry(fn, deadline), deadline };
   }
 
   async #retry<T>(fn: (trpc: Trpc, opts: CallOptions) => Promise<T>, deadline: number): Promise<T> {

@@ -1,7 +1,10 @@
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import {
   CLOSE_CODES,
+  LIMITS,
   TERMINAL_CLOSE_CODES,
+  registerInput,
+  usernameSchema,
   type ClientHash,
   type ClientInfo,
   type Credentials,
@@ -22,7 +25,7 @@ import {
   type UserHash,
 } from '@omechat/protocol';
 import type { AppRouter } from '@omechat/server';
-import { toOmeChatError } from './errors.js';
+import { OmeChatError, toOmeChatError } from './errors.js';
 import { Caller, type Rpc, type Trpc } from './caller.js';
 import { MemoryKeyStore, type KeyStore } from './crypto/key-store.js';
 import { MemoryMessageStore, type MessageStore } from './store/message-store.js';
@@ -82,10 +85,20 @@ export interface OmeChatClientOptions {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => object;
 
 export type EventListener = (event: ClientEvent) => void;
+
+/** Where one of your messages got to: stored, on a device of the peer, read by the peer. */
+export type MessageStatus = 'sent' | 'delivered' | 'read';
+/**
+ * A message of `chat.history`: `text` as this device decrypted or sent it (else null);
+ * `status` for your own messages from the receipts this device kept, null for the peer's.
+ */
+export type HistoryMessage = StoredMessage & { text: string | null; own: boolean; status: MessageStatus | null };
 export type RawEventListener = (event: OmeEvent) => void;
 
 export interface OmeChatClient {
+  /** The connection: `connecting`, `connected`, `reconnecting` or `closed`. */
   readonly state: ConnectionState;
+  /** Why the client stopped for good (`revoked`, `banned`, `unauthorized`, `closed`); null while it may reconnect. */
   readonly closedReason: ClosedReason;
   /** The credentials this client connects with (set by `login`). */
   readonly credentials: Credentials | null;
@@ -101,8 +114,9 @@ export interface OmeChatClient {
     register(input: Omit<RegisterInput, 'pow'>, options?: RegisterOptions): Promise<RegisterOutput>;
     /** Signs this device in (a new client) and reconnects authenticated. */
     login(input: LoginInput): Promise<LoginOutput>;
+    /** Who is signed in on this device. */
     me(): Promise<Me>;
-    /** Replaces the secret; needs the current one (a device's token alone cannot). */
+    /** Replaces the secret; needs the current one (a device's token alone cannot). The new one is shown once: keep it. */
     rotateSecret(input: { secret: string }): Promise<{ secret: string }>;
     /** Deletes the account for good, signs out and erases this device's keys and messages. */
     delete(input: { secret: string }): Promise<void>;
@@ -113,16 +127,19 @@ export interface OmeChatClient {
     signOut(options?: { erase?: boolean }): Promise<void>;
   };
   clients: {
+    /** This account's devices. */
     list(): Promise<ClientInfo[]>;
-    /** Signs a device out; another device than this one needs the account `secret`. */
+    /** Signs a device out; another device than this one needs the account `secret` (this one: the client then closes as `revoked`). */
     revoke(input: { clientHash: ClientHash; secret?: string }): Promise<void>;
   };
   match: {
     /** Joins the queue; `match.found` arrives as an event (at once if a partner waits). */
     start(input: MatchStartInput): Promise<{ queued: boolean; chatId: ChatId | null }>;
+    /** Leaves the queue; false if this device was not waiting. */
     cancel(): Promise<boolean>;
   };
   chat: {
+    /** Your chats, open and ended, with their peer, state, end reason and unread count. */
     list(): Promise<ChatSummary[]>;
     /** Sends text, end-to-end encrypted for every device of the peer and your other devices. */
     send(chatId: ChatId, text: string, options?: { clientMessageId?: string }): Promise<SendOutput>;
@@ -130,7 +147,7 @@ export interface OmeChatClient {
      * A page of history; `text` is the plaintext this device decrypted or sent (kept in the
      * `messageStore`), else null: a device cannot decrypt twice or read what came before it.
      */
-    history(input: HistoryInput): Promise<{ messages: (StoredMessage & { text: string | null })[]; hasMore: boolean }>;
+    history(input: HistoryInput): Promise<{ messages: HistoryMessage[]; hasMore: boolean }>;
     /** The code both people compare to be sure nobody sits in the middle. */
     safetyCode(chatId: ChatId): Promise<string>;
     /**
@@ -139,13 +156,17 @@ export interface OmeChatClient {
      * safety code; `encryption.downgraded` events announce it.
      */
     encryption(chatId: ChatId): ChatEncryption;
+    /** Ends the chat for both; your `chat.ended` says `by: 'you'`, the peer's `by: 'peer'`. */
     leave(chatId: ChatId): Promise<void>;
+    /** Tells the peer you are typing (or stopped); never stored. */
     typing(chatId: ChatId, typing: boolean): Promise<void>;
   };
   safety: {
     /** Never matched with this user again; a chat between you ends; nothing passes either way. */
     block(userHash: UserHash): Promise<void>;
+    /** Lifts a block; false if there was none. */
     unblock(userHash: UserHash): Promise<boolean>;
+    /** The users you blocked. */
     blocks(): Promise<{ userHash: UserHash; blockedAt: number }[]>;
     /**
      * Reports the peer of a chat, once per chat. `discloseSeqs` picks messages this device
@@ -160,6 +181,7 @@ export interface OmeChatClient {
      * acknowledged once; omit it to get a fresh one.
      */
     send(input: { chatId: ChatId; envelope: Envelope; clientMessageId?: string }): Promise<SendOutput>;
+    /** Tells the peer you have read up to `seq` (their ✓✓ read). */
     markRead(chatId: ChatId, seq: number): Promise<void>;
   };
   /**
@@ -203,6 +225,21 @@ export function createOmeChatClient(options: OmeChatClientOptions): OmeChatClien
   return createClient(options);
 }
 
+/** The rule each registration field must follow, said before the proof-of-work is paid. */
+const REGISTER_RULES: Record<string, string> = {
+  username: `username must be ${usernameSchema.description ?? 'valid'}`,
+  age: `age must be a whole number from ${LIMITS.ageMin} to ${LIMITS.ageMax}`,
+};
+function checkRegisterInput(input: Omit<RegisterInput, 'pow'>): void {
+  const checked = registerInput.safeParse(input);
+  if (checked.success) return;
+  const fields = [...new Set(checked.error.issues.map((issue) => String(issue.path[0] ?? 'input')))];
+  const rules = fields.map((field) => REGISTER_RULES[field] ?? `${field} is not expected`);
+  throw new OmeChatError('BAD_REQUEST', `Invalid registration: ${rules.join('; ')}`, { fields });
+}
+
+const notSignedIn = () => new OmeChatError('UNAUTHORIZED', 'Not signed in: call account.login first (or pass saved credentials)');
+
 /** Also hands out the internals, for this repository's tests and tools. */
 export function createClient(options: OmeChatClientOptions): OmeChatClient & { internals: ClientInternals } {
   let credentials = options.credentials ?? null;
@@ -225,8 +262,15 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
       void ws.close();
     }
   });
-  const call: Rpc = caller.call;
+  /** Procedures open to anyone (register, login); every other call needs credentials. */
+  const publicCall: Rpc = caller.call;
+  const call: Rpc = (fn) => (credentials ? caller.call(fn) : Promise.reject(notSignedIn()));
+  const signedIn = () => {
+    if (!credentials) throw notSignedIn();
+  };
   const secure = new SecureMessaging(caller.background, keyStore, messageStore, (event) => {
+    // After close() nothing reaches the app: a key set-up cut short by it is no failure.
+    if (closedReason === 'closed') return;
     for (const listener of eventListeners) {
       try {
         listener(event);
@@ -324,8 +368,11 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
   };
   const erase = () => typed(() => Promise.all([keyStore.clear(), messageStore.clear()]).then(() => undefined));
 
+  /** Who "own" messages are from, asked once per sign-in. */
+  let myUserHash: UserHash | null = null;
   const useCredentials = (next: Credentials | null) => {
     credentials = next;
+    myUserHash = null;
     const old = ws;
     setState('connecting');
     connect();
@@ -364,12 +411,13 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
     },
     account: {
       register: async (input, opts) => {
-        const challenge = await call((t, o) => t.account.challenge.query(undefined, o));
+        checkRegisterInput(input); // before the proof-of-work, which takes seconds
+        const challenge = await publicCall((t, o) => t.account.challenge.query(undefined, o));
         const pow = challenge ? { challenge, solution: await solvePow(challenge, opts ?? {}) } : undefined;
-        return call((t, o) => t.account.register.mutate({ ...input, pow }, o));
+        return publicCall((t, o) => t.account.register.mutate({ ...input, pow }, o));
       },
       login: async (input) => {
-        const result = await call((t, o) => t.account.login.mutate(input, o));
+        const result = await publicCall((t, o) => t.account.login.mutate(input, o));
         useCredentials({ clientHash: result.clientHash, accessToken: result.accessToken });
         return result;
       },
@@ -392,22 +440,53 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
       },
     },
     match: {
-      start: (input) => call((t, o) => t.match.start.mutate(input, o)),
+      start: async (input) => {
+        // A peer may write the moment the match is made: this device's keys must be out first.
+        await typed(async () => {
+          signedIn();
+          await secure.ready();
+        });
+        return call((t, o) => t.match.start.mutate(input, o));
+      },
       cancel: async () => (await call((t, o) => t.match.cancel.mutate(undefined, o))).cancelled,
     },
     chat: {
       list: () => call((t, o) => t.chat.list.query(undefined, o)),
       send: (chatId, text, opts) =>
-        typed(() => secure.send(chatId, text, opts?.clientMessageId ?? freshMessageId(), caller.retrying())),
+        typed(() => {
+          signedIn();
+          const { rpc, deadline } = caller.retrying();
+          return secure.send(chatId, text, opts?.clientMessageId ?? freshMessageId(), rpc, deadline);
+        }),
       history: async (input) => {
         const page = await call((t, o) => t.chat.history.query(input, o));
-        const texts = await typed(() => secure.textsOf(input.chatId, page.messages.map((m) => m.seq)));
-        return { ...page, messages: page.messages.map((m) => ({ ...m, text: texts.get(m.seq) ?? null })) };
+        const [texts, marks] = await typed(() => Promise.all([secure.textsOf(input.chatId, page.messages.map((m) => m.seq)), messageStore.marks(input.chatId)]));
+        myUserHash ??= (await call((t, o) => t.account.me.query(undefined, o))).userHash;
+        const me = { userHash: myUserHash };
+        return {
+          ...page,
+          messages: page.messages.map((m) => {
+            const own = m.senderUserHash === me?.userHash;
+            const status: MessageStatus | null = !own ? null : m.seq <= marks.readSeq ? 'read' : m.seq <= marks.deliveredSeq ? 'delivered' : 'sent';
+            return { ...m, text: texts.get(m.seq) ?? null, own, status };
+          }),
+        };
       },
-      safetyCode: (chatId) => typed(() => secure.safetyCode(chatId)),
+      safetyCode: (chatId) =>
+        typed(() => {
+          signedIn();
+          return secure.safetyCode(chatId);
+        }),
       encryption: (chatId) => secure.encryption(chatId),
       leave: async (chatId) => {
-        await call((t, o) => t.chat.leave.mutate({ chatId }, o));
+        // Remembered before the call: the server's chat.ended may arrive before its answer.
+        await typed(() => messageStore.putMarks(chatId, { leftByYou: true }));
+        try {
+          await call((t, o) => t.chat.leave.mutate({ chatId }, o));
+        } catch (error) {
+          await messageStore.putMarks(chatId, { leftByYou: false }).catch(() => undefined);
+          throw error;
+        }
       },
       typing: async (chatId, typing) => {
         await call((t, o) => t.chat.typing.mutate({ chatId, typing }, o));
@@ -436,7 +515,11 @@ export function createClient(options: OmeChatClientOptions): OmeChatClient & { i
     },
     on: (listener) => listen(eventListeners, listener),
     onRaw: (listener) => listen(rawListeners, listener),
-    encryptionReady: () => typed(async () => void (await secure.ready())),
+    encryptionReady: () =>
+      typed(async () => {
+        signedIn();
+        await secure.ready();
+      }),
     eventsLive: () => live,
     get lastEventId() {
       return lastEventId;

@@ -8,9 +8,11 @@ export type {
   RawEventListener,
   WebSocketConstructor,
   RegisterOptions,
+  HistoryMessage,
+  MessageStatus,
 } from './client.js';
 export { solvePow, type PowProgress } from './pow/index.js';
-export { MemoryMessageStore, type MessageStore } from './store/message-store.js';
+export { MemoryMessageStore, type MessageStore, type ChatMarks } from './store/message-store.js';
 export { IndexedDbMessageStore } from './store/indexed-db-message-store.js';
 export type { ClientEvent, ChatMessage, ChatEncryption } from './secure.js';
 export {
@@ -21,7 +23,7 @@ export {
   type KeyStore,
   type CryptoErrorCode,
 } from './crypto/index.js';
-export { OmeChatError, toOmeChatError } from './errors.js';
+export { OmeChatError, toOmeChatError, SDK_ERROR_DESCRIPTIONS, type SdkErrorCode, type OmeChatErrorCode } from './errors.js';
 export type {
   ErrorCode,
   Credentials,
@@ -36,4 +38,4 @@ export type {
   UserHash,
   ReportReason,
 } from '@omechat/protocol';
-export { CLOSE_CODES } from '@omechat/protocol';
+export { CLOSE_CODES, ERROR_CODES, ERROR_DESCRIPTIONS } from '@omechat/protocol';

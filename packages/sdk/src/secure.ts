@@ -1,11 +1,11 @@
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { ChatId, ClientHash, ErrorCode, IdentityKeys, OmeEvent, SendOutput, UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, IdentityKeys, OmeEvent, SendOutput, UserHash } from '@omechat/protocol';
 import { CryptoError, type CryptoErrorCode } from './crypto/errors.js';
 import { E2EDevice, type DeviceAddress, type RecipientDevice } from './crypto/device.js';
 import type { E2EVersion } from './crypto/header.js';
 import type { KeyStore } from './crypto/key-store.js';
 import { safetyCode } from './crypto/safety-code.js';
-import { OmeChatError, toOmeChatError } from './errors.js';
+import { OmeChatError, toOmeChatError, type OmeChatErrorCode } from './errors.js';
 import type { Rpc } from './caller.js';
 import type { MessageStore } from './store/message-store.js';
 
@@ -26,7 +26,14 @@ export interface ChatMessage {
 
 /** What `client.on` delivers: the protocol's events with messages decrypted. */
 export type ClientEvent =
-  | Exclude<OmeEvent, { type: 'message.new' }>
+  | Exclude<OmeEvent, { type: 'message.new' | 'chat.ended' }>
+  // ---- Events the SDK adds or extends (client-side facts); new SDK events go here. ----
+  /**
+   * The protocol's `chat.ended`, plus who ended it when `reason` is `left`: `you` when this
+   * device called `chat.leave` (remembered in the `messageStore`), else `peer`; null for the
+   * other reasons (a block, a ban, a deletion say what happened by themselves).
+   */
+  | (Extract<OmeEvent, { type: 'chat.ended' }> & { by: 'you' | 'peer' | null })
   | ({ type: 'message' } & ChatMessage)
   | {
       type: 'message.undecryptable';
@@ -57,7 +64,8 @@ export type ClientEvent =
    */
   | { type: 'encryption.downgraded'; chatId: ChatId; userHash: UserHash; clientHash: ClientHash; version: E2EVersion }
   /** This device could not set up its keys (it retries on the next send or message). */
-  | { type: 'encryption.failed'; code: ErrorCode; message: string };
+  | { type: 'encryption.failed'; code: OmeChatErrorCode; message: string };
+// ---- end of SDK events ----
 
 /** One-time prekeys uploaded at first, and the level below which the SDK tops them up. */
 const PREKEY_BATCH = 50;
@@ -148,12 +156,11 @@ export class SecureMessaging {
    * Every server call goes through `rpc`, which retries across dropped connections: the
    * text is sealed once and stored under one `clientMessageId`, so the peer gets it once.
    */
-  async send(chatId: ChatId, text: string, clientMessageId: string, rpc: Rpc): Promise<SendOutput> {
+  async send(chatId: ChatId, text: string, clientMessageId: string, rpc: Rpc, deadline: number): Promise<SendOutput> {
     const device = await this.#readyFor(rpc);
     const me = this.#me!;
     const peer = await this.#peerOf(chatId, rpc);
-    const [peerDevices, ownDevices] = await Promise.all([this.#devicesOf(peer, rpc), this.#devicesOf(me.userHash, rpc)]);
-    if (peerDevices.length === 0) throw new OmeChatError('NOT_FOUND', 'Your peer has no device ready for encrypted chat yet');
+    const [peerDevices, ownDevices] = await Promise.all([this.#peerDevices(peer, rpc, deadline), this.#devicesOf(me.userHash, rpc)]);
     const targets: RecipientDevice[] = [
       ...peerDevices.map((d) => ({ userHash: peer, clientHash: d.clientHash })),
       ...ownDevices.filter((d) => d.clientHash !== me.clientHash).map((d) => ({ userHash: me.userHash, clientHash: d.clientHash })),
@@ -287,7 +294,7 @@ export class SecureMessaging {
 
   async #handleOne(event: OmeEvent): Promise<void> {
     if (event.type === 'match.found') this.#peers.set(event.chatId, event.peer.userHash);
-    if (event.type !== 'message.new') return this.emit(event);
+    if (event.type !== 'message.new') return this.emit(await this.#withMarks(event));
 
     const m = event.message;
     const base = { chatId: m.chatId, seq: m.seq, messageId: m.messageId, from: m.senderUserHash, fromClientHash: m.senderClientHash };
@@ -346,6 +353,43 @@ export class SecureMessaging {
     this.#reportIdentityChanges(device);
     this.#devices.set(userHash, { at: Date.now(), list: devices });
     return devices;
+  }
+
+  /**
+   * A peer matched a moment ago may still be publishing its keys (it signed in just before
+   * matching): the first line typed must wait for them, not fail. Polled until the send's
+   * deadline, then PEER_NOT_READY.
+   */
+  async #peerDevices(peer: UserHash, rpc: Rpc, deadline: number): Promise<DeviceList> {
+    for (let wait = 50; ; wait = Math.min(wait * 2, 1_000)) {
+      const devices = await this.#devicesOf(peer, rpc);
+      if (devices.length > 0) return devices;
+      this.#devices.delete(peer); // an empty list is never worth caching
+      if (Date.now() + wait >= deadline) {
+        throw new OmeChatError('PEER_NOT_READY', 'Your peer has not published encryption keys yet (still signing in?); nothing was sent');
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /**
+   * Receipts and who left, kept in the message store so a reload shows the same marks; a
+   * store that cannot write only costs the marks, never the event.
+   */
+  async #withMarks(event: Exclude<OmeEvent, { type: 'message.new' }>): Promise<ClientEvent> {
+    if (event.type === 'chat.ended') {
+      if (event.reason !== 'left') return { ...event, by: null };
+      const marks = await this.messages.marks(event.chatId).catch(() => null);
+      return { ...event, by: marks?.leftByYou ? 'you' : 'peer' };
+    }
+    if (event.type === 'message.delivered' || event.type === 'message.read') {
+      const me = this.#me ?? (await this.ready().then(() => this.#me).catch(() => null));
+      if (me && event.by !== me.userHash) {
+        const patch = event.type === 'message.read' ? { readSeq: event.seq, deliveredSeq: event.seq } : { deliveredSeq: event.seq };
+        await this.messages.putMarks(event.chatId, patch).catch(() => undefined);
+      }
+    }
+    return event;
   }
 
   /** Prekey bundles for the devices we have no session with yet (fetching one uses it up). */

@@ -77,6 +77,11 @@ describe('the packed SDK in a project outside the workspace', { timeout: 300_000
       expect(manifest.exports['.']!.default).toBe('./dist/index.js');
     }
     expect((await manifestOf(tarballs.sdk!)).dependencies['@omechat/protocol']).toBe('0.1.0');
+    // The chat-state reducer is its own entry point, built and typed, for any UI to render from.
+    expect((await manifestOf(tarballs.sdk!)).exports['./chat-state']!.default).toBe('./dist/chat-state.js');
+    const { stdout: files } = await run('tar', ['-tzf', tarballs.sdk!]);
+    expect(files).toContain('package/dist/chat-state.js');
+    expect(files).toContain('package/dist/chat-state.d.ts');
   });
 
   it('type-checks the Node example strictly, and its bot chats end to end with an SDK client', async () => {

@@ -53,20 +53,22 @@ class Room {
 
   onEvent(event: ClientEvent): void {
     if (event.type === 'match.found') this.names.addPeer(event.chatId, event.peer);
-    if (this.ctx.out.json) return this.ctx.out.line(JSON.stringify(event));
     const here = this.current !== null && 'chatId' in event && event.chatId === this.current.chatId;
+    if (here && event.type === 'message' && !event.own) {
+      // Printed (a line on a terminal, or an object for a script) is shown: the peer gets
+      // its ✓✓ read. A read receipt is a courtesy: losing one is not worth an error line.
+      this.session.client.message.markRead(event.chatId, event.seq).catch(() => undefined);
+    }
+    if (this.ctx.out.json) return this.ctx.out.line(JSON.stringify(event));
     // Our own lines are on screen already; other chats ending (or the one we just left) is noise.
     if (event.type === 'match.found' || (event.type === 'message' && event.own && this.tty) || (event.type === 'chat.ended' && !here)) return;
     if (here && event.type === 'chat.ended') {
       this.current = null;
-      return this.say(`* ${event.reason === 'left' ? 'your peer left' : `the chat ended (${event.reason})`}. /next to meet someone new, /quit to exit.`);
+      const who = event.by === 'you' ? 'you left' : 'your peer left';
+      return this.say(`* ${event.reason === 'left' ? who : `the chat ended (${event.reason})`}. /next to meet someone new, /quit to exit.`);
     }
     const line = describeEvent(event, this.names, !here);
     if (line) this.say(line);
-    if (here && event.type === 'message' && !event.own) {
-      // A read receipt is a courtesy: losing one is not worth an error line.
-      this.session.client.message.markRead(event.chatId, event.seq).catch(() => undefined);
-    }
   }
 
   enqueue(task: () => Promise<void>, counted = true): void {

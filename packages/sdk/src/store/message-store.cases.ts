@@ -51,6 +51,30 @@ export const messageStoreCases: MessageStoreCase[] = [
     },
   },
   {
+    name: 'keeps each chat\'s receipts moving forward only, and who left',
+    async run(create) {
+      const { store } = await create();
+      same(await store.marks('chat'), { deliveredSeq: 0, readSeq: 0, leftByYou: false }, 'an unseen chat');
+      await Promise.all([store.putMarks('chat', { deliveredSeq: 3 }), store.putMarks('chat', { readSeq: 2 })]);
+      await store.putMarks('chat', { deliveredSeq: 1, readSeq: 1 }); // late and older: ignored
+      await store.putMarks('other', { leftByYou: true });
+      same(await store.marks('chat'), { deliveredSeq: 3, readSeq: 2, leftByYou: false }, 'marks of chat');
+      same(await store.marks('other'), { deliveredSeq: 0, readSeq: 0, leftByYou: true }, 'marks of other');
+      await store.clear();
+      same(await store.marks('chat'), { deliveredSeq: 0, readSeq: 0, leftByYou: false }, 'marks after clear');
+    },
+  },
+  {
+    name: 'keeps its marks across a reopen',
+    durable: true,
+    async run(create) {
+      const { store, reopen } = await create();
+      await store.put('chat', 4, 'text');
+      await store.putMarks('chat', { readSeq: 4, deliveredSeq: 4 });
+      same(await reopen!().marks('chat'), { deliveredSeq: 4, readSeq: 4, leftByYou: false }, 'marks after a reopen');
+    },
+  },
+  {
     name: 'keeps its texts across a reopen, and a clear too',
     durable: true,
     async run(create) {
