@@ -15,6 +15,7 @@ import { ConnectionRegistry, SocketConnection } from './connections.js';
 import { TrpcWsHandler } from './trpc-ws.js';
 import { clientAddress, networkKeyOf, networkPrefixes, proxySet } from './network.js';
 import { SocketBudget } from './socket-budget.js';
+import type { RateLimitDecision } from '../ports/rate-limiter.js';
 import { httpHandler, type HttpProbes } from './http.js';
 import type { StaticPage } from './static-page.js';
 import { hashToken, tokenMatches } from '../core/tokens.js';
@@ -119,7 +120,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   // and each upgrade counts against the network's connection rate, whose verdict the
   // connection's context applies once it knows whether the caller is a moderator.
   const sockets = new SocketBudget({ overall: config.OMECHAT_MAX_SOCKETS, perNetwork: config.OMECHAT_MAX_SOCKETS_PER_NETWORK });
-  const upgrades = new WeakMap<IncomingMessage, { networkKeys: string[]; rate: Promise<boolean> }>();
+  const upgrades = new WeakMap<IncomingMessage, { networkKeys: string[]; rate: Promise<RateLimitDecision> }>();
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     if ((req.url ?? '').split('?')[0] !== '/trpc') return refuseUpgrade(socket, 404, 'Not Found');
@@ -127,7 +128,10 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     const networkKeys = networksOf(req);
     if (!sockets.take(networkKeys)) return refuseUpgrade(socket, 503, 'Service Unavailable');
     socket.once('close', () => sockets.release(networkKeys));
-    const rate = core.rateLimits.connection(networkKeys).then((d) => d.allowed, () => true);
+    const rate = core.rateLimits.connection(networkKeys);
+    // Awaited by the connection's context, which answers a failure (Redis down, with
+    // OMECHAT_RATE_LIMIT_REDIS_DOWN=closed) like any other: not an unhandled rejection meanwhile.
+    rate.catch(() => undefined);
     upgrades.set(req, { networkKeys, rate });
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
@@ -148,7 +152,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     // ban never locks out the moderator who must lift it.
     const adminParams = adminConnectionParamsSchema.safeParse(connectionParams);
     if (adminParams.success) conn.admin = await core.moderation.authenticateAdmin(adminParams.data, conn.networkKey).catch(refusal(conn));
-    if (!conn.admin && !(await upgrade.rate)) {
+    if (!conn.admin && !(await upgrade.rate).allowed) {
       conn.close(CLOSE_CODES.RATE_LIMITED, 'too many connections');
     } else {
       const params = connectionParamsSchema.safeParse(connectionParams);

@@ -352,10 +352,11 @@ class TrpcConnection<TContext> {
       if (!stop.signal.aborted) this.#refuse(id, jsonrpc, cause, 'subscription', path, input);
     } finally {
       stop.signal.removeEventListener('abort', onStop);
-      const stoppedByClient = stop.signal.aborted;
+      // Stopped (by the client or a close): onStop has already called return().
+      const returned = stop.signal.aborted;
       stop.abort();
       if (this.subscriptions?.get(id) === stop) this.subscriptions.delete(id);
-      if (!stoppedByClient) await iterator?.return?.().catch(() => undefined);
+      if (!returned) await iterator?.return?.().catch(() => undefined);
       sendStopped();
     }
   }
