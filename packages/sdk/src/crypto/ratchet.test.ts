@@ -1,6 +1,5 @@
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
-import { CryptoError } from './errors.js';
 import { decodeHeader, type E2EVersion } from './header.js';
 import { generateKemPrekey } from './kem.js';
 import { generateIdentity, generateSignedPrekey } from './keys.js';
@@ -15,6 +14,7 @@ import {
 } from './ratchet.js';
 import { seededRng } from './seeded-rng.js';
 import { acceptSession, initiateSession, toBundle } from './x3dh.js';
+import { codeOf } from './crypto-test-helpers.js';
 
 const rng = seededRng('ratchet-test');
 const AD = utf8ToBytes('addresses');
@@ -54,15 +54,6 @@ function open(session: Session, m: Sealed) {
   return ratchetDecrypt(session, m.header, m.ciphertext, AD, rng);
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof CryptoError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 // v2 is the header-encryption variant: the same limits must hold when chains are found by
 // trying header keys instead of reading the ratchet key.

@@ -2,10 +2,11 @@ import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { addressAd } from './device.js';
 import { toBase64url } from './encoding.js';
 import { generateKemPrekey, kemEncapsulate } from './kem.js';
-import { dh, generateIdentity, generateOneTimePrekey, generateSignedPrekey } from './keys.js';
+import { generateIdentity, generateOneTimePrekey, generateSignedPrekey } from './keys.js';
 import { MAX_SEALED_BYTES, pad, paddedLength } from './padding.js';
-import { initialHeaderKeys, kdfChain, ratchetEncrypt } from './ratchet.js';
+import { initialHeaderKeys, ratchetEncrypt } from './ratchet.js';
 import { seededRng } from './seeded-rng.js';
+import { chainSteps, x3dhDhs } from './test-vectors.js';
 import { initiateSession, toBundle, x3dhSecret } from './x3dh.js';
 
 /** Seeds of the deterministic RNG streams (see seeded-rng.ts); each key comes from its own stream. */
@@ -42,21 +43,10 @@ export function buildVectorsV2() {
   const ephemeralSecret = draws(32);
   const kemMessage = draws(32);
   const ratchetSecret = draws(32);
-  const dhs = [
-    dh(alice.dh.secretKey, signedPrekey.keyPair.publicKey),
-    dh(ephemeralSecret, bob.dh.publicKey),
-    dh(ephemeralSecret, signedPrekey.keyPair.publicKey),
-    dh(ephemeralSecret, oneTimePrekey.keyPair.publicKey),
-  ];
+  const dhs = x3dhDhs(alice, bob, ephemeralSecret, signedPrekey, oneTimePrekey);
   const kem = kemEncapsulate(kemPrekey.publicKey, () => kemMessage);
 
-  const chain = [];
-  let chainKey = session.sendChain ?? new Uint8Array();
-  for (let i = 0; i < 3; i++) {
-    const step = kdfChain(chainKey);
-    chain.push({ chainKey: hex(chainKey), messageKey: hex(step.messageKey), nextChainKey: hex(step.chainKey) });
-    chainKey = step.chainKey;
-  }
+  const chain = chainSteps(session.sendChain ?? new Uint8Array(), 3);
 
   const senderClientHash = 'A1-alice-device-one___';
   const recipientClientHash = 'B1-bob-device-one_____';

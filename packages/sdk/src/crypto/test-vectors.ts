@@ -16,6 +16,35 @@ export const SEEDS = {
   aliceNonce: 'omechat-e2e-v1/alice-nonce',
 } as const;
 
+type Identity = ReturnType<typeof generateIdentity>;
+
+/** The four X25519 outputs of X3DH (and of PQXDH, before its KEM secret), as the initiator computes them. */
+export function x3dhDhs(
+  alice: Identity,
+  bob: Identity,
+  ephemeralSecret: Uint8Array,
+  signedPrekey: ReturnType<typeof generateSignedPrekey>,
+  oneTimePrekey: ReturnType<typeof generateOneTimePrekey>,
+): Uint8Array[] {
+  return [
+    dh(alice.dh.secretKey, signedPrekey.keyPair.publicKey),
+    dh(ephemeralSecret, bob.dh.publicKey),
+    dh(ephemeralSecret, signedPrekey.keyPair.publicKey),
+    dh(ephemeralSecret, oneTimePrekey.keyPair.publicKey),
+  ];
+}
+
+/** `count` steps of the symmetric chain from `chainKey`, in hex. */
+export function chainSteps(chainKey: Uint8Array, count: number) {
+  const steps = [];
+  for (let i = 0; i < count; i++) {
+    const step = kdfChain(chainKey);
+    steps.push({ chainKey: bytesToHex(chainKey), messageKey: bytesToHex(step.messageKey), nextChainKey: bytesToHex(step.chainKey) });
+    chainKey = step.chainKey;
+  }
+  return steps;
+}
+
 /**
  * Everything in test-vectors/e2e-v1.json, recomputed by this engine. Byte strings are hex,
  * except the wire fields (bundle, header, ciphertext), which are base64url as sent.
@@ -33,20 +62,9 @@ export function buildVectors() {
   const x3dhDraws = seededRng(SEEDS.aliceX3dh);
   const ephemeralSecret = x3dhDraws(32);
   const ratchetSecret = x3dhDraws(32);
-  const dhs = [
-    dh(alice.dh.secretKey, signedPrekey.keyPair.publicKey),
-    dh(ephemeralSecret, bob.dh.publicKey),
-    dh(ephemeralSecret, signedPrekey.keyPair.publicKey),
-    dh(ephemeralSecret, oneTimePrekey.keyPair.publicKey),
-  ];
+  const dhs = x3dhDhs(alice, bob, ephemeralSecret, signedPrekey, oneTimePrekey);
 
-  const chain = [];
-  let chainKey = session.sendChain ?? new Uint8Array();
-  for (let i = 0; i < 3; i++) {
-    const step = kdfChain(chainKey);
-    chain.push({ chainKey: hex(chainKey), messageKey: hex(step.messageKey), nextChainKey: hex(step.chainKey) });
-    chainKey = step.chainKey;
-  }
+  const chain = chainSteps(session.sendChain ?? new Uint8Array(), 3);
 
   const senderClientHash = 'A1-alice-device-one___';
   const recipientClientHash = 'B1-bob-device-one_____';

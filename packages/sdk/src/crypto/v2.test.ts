@@ -2,24 +2,15 @@ import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import { E2EDevice, type RecipientDevice } from './device.js';
 import { fromBase64url, toBase64url } from './encoding.js';
-import { CryptoError } from './errors.js';
 import { decodeHeader } from './header.js';
 import { seededRng } from './seeded-rng.js';
 import { makeDevice, receive, recipient, send } from './test-helpers.js';
 import type { PrekeyBundle } from './x3dh.js';
+import { codeOf } from './crypto-test-helpers.js';
 
 const ALICE = 'alice-user-hash-0001';
 const BOB = 'bob-user-hash-000001';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof CryptoError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 const v1Device = (userHash: string, clientHash: string) =>
   E2EDevice.create({ userHash, clientHash }, { rng: seededRng(`${userHash}/${clientHash}`), maxVersion: 1 });

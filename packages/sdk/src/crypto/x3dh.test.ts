@@ -1,11 +1,11 @@
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
-import { CryptoError } from './errors.js';
 import { decodeHeader, encodeHeader } from './header.js';
 import { generateIdentity, generateOneTimePrekey, generateSignedPrekey } from './keys.js';
 import { ratchetDecrypt, ratchetEncrypt } from './ratchet.js';
 import { seededRng } from './seeded-rng.js';
 import { acceptSession, initiateSession, toBundle, type PrekeyBundle } from './x3dh.js';
+import { codeOf } from './crypto-test-helpers.js';
 
 const rng = seededRng('x3dh-test');
 const alice = generateIdentity(rng);
@@ -15,15 +15,6 @@ const signedPrekey = generateSignedPrekey(bob, 5, rng);
 const oneTimePrekey = generateOneTimePrekey(9, rng);
 const AD = new Uint8Array();
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof CryptoError) return error.code;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('X3DH', () => {
   for (const withOneTime of [true, false]) {
