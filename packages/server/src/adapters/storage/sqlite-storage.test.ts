@@ -41,6 +41,28 @@ describe('SqliteStorage on disk', () => {
     await second.close();
   });
 
+  it('closes while writes keep arriving: each is on disk or refused, and no fsync outlives the file', async () => {
+    const file = freshFile();
+    const fatal: Error[] = [];
+    const storage = new SqliteStorage({ file, onFatal: (error) => fatal.push(error) });
+    await storage.createUser(alice);
+    const append = () => storage.appendEvents([{ userHash: alice.userHash, type: 't', payload: '{}' }]);
+    // close() starts its own fsync; a write that queues behind it is committed when that fsync
+    // ends, in the same callback that lets close() go on.
+    const closed = storage.close();
+    const during = append();
+    await closed;
+    const after = append();
+    const [duringOutcome, afterOutcome] = await Promise.allSettled([during, after]);
+    expect(fatal).toEqual([]);
+    expect(duringOutcome.status).toBe('fulfilled');
+    expect(afterOutcome).toMatchObject({ status: 'rejected', reason: { message: 'SqliteStorage is closed' } });
+
+    const reopened = new SqliteStorage({ file });
+    expect(await reopened.readStream(alice.userHash, 0, 10)).toHaveLength(1);
+    await reopened.close();
+  });
+
   it('runs each migration once and records it in user_version', async () => {
     const file = freshFile();
     await new SqliteStorage({ file }).close();

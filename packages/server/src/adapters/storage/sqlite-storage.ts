@@ -732,9 +732,13 @@ export class SqliteStorage implements Storage {
     clearInterval(this.#checkpointTimer);
     // A checkpoint under way finishes first: while it holds commits, #flush commits nothing.
     if (this.#checkpointStep !== 'idle') await new Promise<void>((resolve) => this.#checkpointIdle.push(resolve));
-    this.#flush(); // writes already accepted are committed before the file closes
-    // ...and acknowledged once on disk, before the descriptor they sync through goes away.
-    await new Promise<void>((resolve) => this.#afterSync(resolve));
+    // Writes already accepted are committed before the file closes, and acknowledged once on
+    // disk, before the descriptor they sync through goes away. The fsync that ends may start
+    // another (for writes that queued while it ran), so wait until none runs.
+    do {
+      this.#flush();
+      await new Promise<void>((resolve) => this.#afterSync(resolve));
+    } while (this.#syncing || this.#pending.length > 0);
     if (!this.#db.open) return;
     // Not the last connection (the checkpointer's are open), so closing does not checkpoint
     // on this thread...
