@@ -62,6 +62,50 @@ describe('secret guessing', () => {
     expect(p99).toBeLessThan(BYSTANDER_P99_MS);
   });
 
+  it('a right secret gives its check back; wrong ones still use up the network budget', async () => {
+    t = await startTestServer({ ...LIMITS, OMECHAT_RATE_SECRET_CHECKS_PER_NETWORK: '5/900' });
+    const { username, secret, client } = await signUpFrom(t.url, '127.0.1.3');
+    await client.close();
+    const socket = rawSocket(t.url, { localAddress: '127.0.1.3' });
+    await socket.opened;
+    const login = (id: number, withSecret: string) => {
+      socket.send(request(id, 'mutation', 'account.login', { username, secret: withSecret }));
+      return socket.next(id).then((frames) => frames[id - 1]);
+    };
+    // Twice the budget of sign-ins with the right secret: none is refused.
+    for (let id = 1; id <= 10; id++) expect(await login(id, secret)).toMatchObject({ result: { data: { clientHash: expect.any(String) } } });
+    const guesses: unknown[] = [];
+    for (let id = 11; id <= 16; id++) guesses.push(codeOfFrame(await login(id, 'z'.repeat(64))));
+    expect(guesses).toEqual([...Array(5).fill('INVALID_CREDENTIALS'), 'RATE_LIMITED']);
+  });
+
+  it('a 1,000-call frame of secret-checking mutations runs no hash; a 50-call one at most the in-flight cap', async () => {
+    t = await startTestServer(LIMITS);
+    const { credentials, client, username, secret } = await signUpFrom(t.url, '127.0.1.4');
+    const { clientHash: other } = await client.account.login({ username, secret }); // a second device
+    await client.close();
+    const hashes = countHashes(t);
+    const calls = (n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        i % 2
+          ? request(i, 'mutation', 'account.rotateSecret', { secret: 'y'.repeat(64) })
+          : request(i, 'mutation', 'clients.revoke', { clientHash: other, secret: 'y'.repeat(64) }),
+      );
+    const flood = signedInSocket(t.url, credentials, '127.0.1.4');
+    await flood.opened;
+    flood.send(calls(1000));
+    expect(await flood.closed).toBe(4002);
+    expect(hashes.runs).toBe(0);
+
+    const batch = signedInSocket(t.url, credentials, '127.0.1.4');
+    await batch.opened;
+    batch.send(calls(50));
+    const codes = (await batch.next(50)).map(codeOfFrame);
+    expect(hashes.runs).toBeLessThanOrEqual(4);
+    expect(codes.filter((c) => c === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(46);
+    expect(codes.every((c) => c === 'RATE_LIMITED' || c === 'INVALID_CREDENTIALS')).toBe(true);
+  });
+
   it('account.delete with a wrong secret is limited like a login', async () => {
     t = await startTestServer(LIMITS);
     const { credentials, client } = await signUpFrom(t.url, '127.0.1.2');

@@ -102,8 +102,9 @@ export class RateLimits {
   /**
    * Runs a check of an account's secret (argon2, the dearest thing a client can ask for)
    * only once it is counted: refused at once while the network has too many checks running
-   * or waiting, or has used its checks for the window. Callers that have lockouts of their
-   * own (login) wrap this.
+   * or waiting, or has used its checks for the window. A check with the right secret gives its
+   * count back: the budget bounds guessing, not signing in. Callers that have lockouts of
+   * their own (login) wrap this.
    */
   async secretCheck<T>(networkKeys: readonly string[], attempt: () => Promise<T>): Promise<T> {
     if (!this.#limiters) return attempt();
@@ -115,7 +116,10 @@ export class RateLimits {
     this.#secretChecks.set(key, running + 1);
     try {
       await this.#takeNetwork('secretChecksPerNetwork', networkKeys, 'sign-in checks from your network');
-      return await attempt();
+      const result = await attempt();
+      // The right secret: the budget is for guesses, so this check does not count.
+      for (const [level, networkKey] of networkKeys.entries()) await this.#level('secretChecksPerNetwork', level).refund(networkKey);
+      return result;
     } finally {
       const left = (this.#secretChecks.get(key) ?? 1) - 1;
       if (left > 0) this.#secretChecks.set(key, left);

@@ -28,6 +28,11 @@ export interface RateLimiter {
   consume(key: string, points?: number): Promise<RateLimitDecision>;
   /** Whether `key` is over its limit (or locked out) now; counts nothing. */
   peek(key: string): Promise<RateLimitDecision>;
+  /**
+   * Gives back `points` counted for `key` in its window: the action turned out to be one the
+   * limit is not about (a secret check with the right secret). A lockout stays.
+   */
+  refund(key: string, points?: number): Promise<void>;
   /** Forgets `key`'s count and any lockout. */
   reset(key: string): Promise<void>;
 }

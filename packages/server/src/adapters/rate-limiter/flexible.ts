@@ -37,6 +37,10 @@ export function flexibleLimiter(limiter: RateLimiterAbstract, points: number, is
       if (res.consumedPoints > points) return refused(res);
       return { allowed: true, remaining: Math.max(0, points - res.consumedPoints) };
     },
+    async refund(key, count = 1) {
+      assertOpen();
+      await limiter.reward(key, count);
+    },
     async reset(key) {
       assertOpen();
       await limiter.delete(key);

@@ -94,6 +94,16 @@ export function rateLimiterContract(name: string, make: () => Promise<RateLimite
       if (!over.allowed) expect(over.retryAfterMs).toBeGreaterThan(0);
     });
 
+    it('gives points back on refund, within the window', async () => {
+      const l = limiter({ points: 2 });
+      await l.consume('k');
+      await l.consume('k');
+      expect(await l.peek('k')).toEqual({ allowed: true, remaining: 0 });
+      await l.refund('k');
+      expect(await l.consume('k')).toEqual({ allowed: true, remaining: 0 });
+      expect((await l.consume('k')).allowed).toBe(false);
+    });
+
     it('forgets a key on reset, lockout included', async () => {
       const l = limiter({ points: 1, blockMs: 5000 });
       await l.consume('k');

@@ -81,6 +81,7 @@ export class RedisRateLimiterStore implements RateLimiterStore {
     return {
       consume: (key, points) => call(() => inner.consume(key, points)),
       peek: (key) => call(() => inner.peek(key)),
+      refund: (key, points) => call(() => inner.refund(key, points)),
       reset: (key) => call(() => inner.reset(key)),
     };
   }
