@@ -63,7 +63,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (!command) throw usage(`unknown command "${name}"; \`omechat help\` lists them`);
     let parsed;
     try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+      parsed = parseArgsWithIds(rest, { ...GLOBAL_OPTIONS, ...command.options });
     } catch (error) {
       throw usage(error instanceof Error ? error.message : String(error));
     }
@@ -93,4 +93,25 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     out.error(e);
     return e.exitCode;
   }
+}
+
+/**
+ * IDs and secrets are URL-safe base64, so one in 64 starts with '-': such an argument is a
+ * value (`revoke -K3f…`, `--secret -x…`), never an option. It is parsed as a stand-in and
+ * put back after.
+ */
+function parseArgsWithIds(args: string[], options: OptionSpec): { values: Context['options']; positionals: string[] } {
+  const values = new Map<string, string>();
+  const standIn = (arg: string) => {
+    if (!/^-[A-Za-z0-9_-]{15,}$/.test(arg) || arg.slice(2) in options) return arg;
+    const key = `\u0000${values.size}`;
+    values.set(key, arg);
+    return key;
+  };
+  const parsed = parseArgs({ args: args.map(standIn), options, allowPositionals: true, strict: true });
+  const back = <T>(value: T): T => (typeof value === 'string' ? ((values.get(value) ?? value) as T) : value);
+  return {
+    values: Object.fromEntries(Object.entries(parsed.values).map(([name, value]) => [name, back(value)])),
+    positionals: parsed.positionals.map(back),
+  };
 }

@@ -119,6 +119,9 @@ describe('accounts', () => {
     const { secret: fresh } = await first.json(['rotate-secret', `--secret=${secret}`]);
     expect(fresh).toMatch(/^[A-Za-z0-9_-]{64}$/);
     expect((await first.run(['rotate-secret', `--secret=${secret}`, '--json'])).lines[0].error.code).toBe('INVALID_CREDENTIALS');
+    // IDs and secrets are URL-safe base64: one in 64 starts with '-', and is still an argument.
+    const dashed = await first.run(['revoke', `-${other.slice(1)}`, '--secret', `-${'x'.repeat(63)}`, '--json']);
+    expect(dashed.lines).toEqual([{ error: { code: 'INVALID_CREDENTIALS', message: expect.any(String) } }]);
   });
 });
 
