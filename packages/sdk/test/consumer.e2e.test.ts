@@ -136,7 +136,7 @@ describe('the packed SDK in a project outside the workspace', { timeout: 300_000
     expect((await stat(join(dir, 'state', `${name}.keys.json`))).mode & 0o777).toBe(0o600);
   });
 
-  it('type-checks the browser example and builds it with Vite, without Node built-ins', async () => {
+  it('type-checks the browser example and builds it with Vite, without Node built-ins or the Node worker', async () => {
     const dir = join(await project(), 'browser');
     await run('node', [tsc, '-p', dir]);
     await run('node', [vite, 'build', dir, '--logLevel', 'error'], { cwd: dir });
@@ -147,5 +147,9 @@ describe('the packed SDK in a project outside the workspace', { timeout: 300_000
     expect(await readFile(join(dir, 'dist/index.html'), 'utf8')).toMatch(/assets\/.+\.js/);
     expect(bundle).toContain('/trpc');
     expect(bundle).not.toMatch(/from\s*["']node:/);
+    // The `browser` condition of `#pow` keeps the Node proof-of-work worker out.
+    expect(assets.filter((f) => f.includes('node-worker'))).toEqual([]);
+    expect(assets.some((f) => f.startsWith('web-worker'))).toBe(true);
+    expect(bundle).not.toContain('worker_threads');
   });
 });
