@@ -172,7 +172,7 @@ describe('the chat page in Chromium', () => {
     await context.close();
   });
 
-  it('two people register, match, talk both ways with receipts, and still see their history after a reload', async () => {
+  it('two people register, match, talk both ways with receipts, are warned of a key change, and still see history, receipts and who left after a reload', async () => {
     const ann = await person(`ann_${process.pid}`);
     // Ben is on a phone-sized screen.
     const ben = await person(`ben_${process.pid}`, { width: 375, height: 740 });
@@ -218,6 +218,27 @@ describe('the chat page in Chromium', () => {
     }
     // The receipts come back with the messages: the device stored them.
     expect(await ann.page.locator('#messages li.own .mark').allTextContents()).toEqual(['✓✓ read']);
+
+    // Ben "reinstalls": his device's keys are gone, his session is not. Ann's page warns
+    // beside the safety code when his next message shows the new identity key.
+    await ben.page.evaluate(
+      () =>
+        new Promise((done, fail) => {
+          const open = indexedDB.open('omechat');
+          open.onerror = () => fail(new Error(String(open.error)));
+          open.onsuccess = () => {
+            const tx = open.result.transaction('e2e-state', 'readwrite');
+            tx.objectStore('e2e-state').delete('device');
+            tx.oncomplete = () => done(open.result.close());
+            tx.onerror = () => fail(new Error(String(tx.error)));
+          };
+        }),
+    );
+    await ben.page.reload();
+    await ben.page.locator('#connection[data-state=connected]').waitFor();
+    await say(ben.page, 'new keys, same ben');
+    await ann.page.locator('#messages li.theirs', { hasText: 'new keys, same ben' }).waitFor();
+    await ann.page.locator('#key-warning', { hasText: 'key changed' }).waitFor();
     await ben.page.screenshot({ path: join(artifacts, 'ben-phone-after-reload.png') });
 
     // Leaving ends the chat on both sides, saying who left (before and after a reload): it
