@@ -4,12 +4,12 @@ import {
   IndexedDbMessageStore,
   OmeChatError,
   type ChatId,
-  type ChatSummary,
   type ClientEvent,
   type Credentials,
   type OmeChatClient,
   type UserHash,
 } from '@omechat/sdk';
+import { describeEnd, initialChatState, openChat, reduceChats, statusOf, type ChatAction, type ChatEntry, type ChatState } from '@omechat/sdk/chat-state';
 import { REPORT_REASONS, type ReportReason } from '@omechat/protocol';
 
 /** What this browser remembers between visits, in IndexedDB (never the secret). */
@@ -20,24 +20,6 @@ interface Session {
   lastEventId: string | null;
 }
 
-interface Message {
-  seq: number;
-  own: boolean;
-  text: string | null;
-  sentAt: number;
-  mark?: 'sent' | 'delivered' | 'read';
-}
-
-interface Chat {
-  chatId: ChatId;
-  peer: ChatSummary['peer'];
-  ended: string | null;
-  unread: number;
-  messages: Message[];
-  /** Shown beside the safety code: a peer's key changed, or the chat fell back to E2E v1. */
-  keyWarning?: string;
-}
-
 /** A text field of a form (FormData gives strings for text inputs). */
 const field = (form: FormData, name: string) => String(form.get(name) as string | null ?? '');
 const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
@@ -45,14 +27,18 @@ const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.qu
 const serverUrl = new URLSearchParams(location.search).get('server') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/trpc`;
 // One small record holds the session: the key store's IndexedDB record type fits it exactly.
 const sessionStore = new IndexedDbKeyStore('session', 'omechat-web');
+// One device per browser profile; sign-out erases both stores.
+const messageStore = new IndexedDbMessageStore('device');
 
 let client: OmeChatClient;
 let session: Session | null = null;
-const chats = new Map<ChatId, Chat>();
-let current: ChatId | null = null;
+/** The chats, as every OmeChat client holds them (`@omechat/sdk/chat-state`); the page renders from this. */
+let state: ChatState | null = null;
+/** The page's own view state: the safety code asked for, the search, typing marks. */
+let safetyCode: { chatId: ChatId; text: string } | null = null;
 let searchTimer: ReturnType<typeof setInterval> | undefined;
 let typingSentAt = 0;
-let typingFade: ReturnType<typeof setTimeout> | undefined;
+const typingFades = new Map<ChatId, ReturnType<typeof setTimeout>>();
 
 /** The chat a notice is about: it goes when that chat ends ("Say hi!" must not outlive it). */
 let noticeChat: ChatId | null = null;
@@ -79,18 +65,17 @@ function connect(saved: Session | null) {
     credentials: saved?.credentials ?? null,
     lastEventId: saved?.lastEventId ?? null,
     onLastEventId: (lastEventId) => session && void saveSession({ ...session, lastEventId }),
-    // One device per browser profile; sign-out erases both.
     keyStore: new IndexedDbKeyStore('device'),
-    messageStore: new IndexedDbMessageStore('device'),
+    messageStore,
   });
-  client.onStateChange((state) => {
+  client.onStateChange((connection) => {
     // Signed out there is no connection indicator: a server that cannot be reached must still show.
     const wasUnreachable = unreachable;
-    unreachable = state === 'reconnecting' && !session;
+    unreachable = connection === 'reconnecting' && !session;
     if (unreachable) notice(`Cannot reach the server at ${serverUrl}: is it running? Retrying…`, 'error');
     else if (wasUnreachable) notice('');
-    $('#connection').dataset.state = state;
-    $('#connection').textContent = { connecting: 'connecting…', connected: '● connected', reconnecting: 'reconnecting…', closed: 'offline' }[state];
+    $('#connection').dataset.state = connection;
+    $('#connection').textContent = { connecting: 'connecting…', connected: '● connected', reconnecting: 'reconnecting…', closed: 'offline' }[connection];
   });
 }
 
@@ -113,150 +98,124 @@ async function signIn(username: string, secret: string) {
   await enter(next);
 }
 
-/** Opens the signed-in page: this device's chats, then live events. */
+/** Opens the signed-in page: this device's chats (with the receipts it stored), then live events. */
 async function enter(saved: Session) {
   session = saved;
+  state = initialChatState(saved.userHash);
   show(true);
   client.on(onEvent);
   await client.eventsLive();
-  for (const summary of (await client.chat.list()).sort((a, b) => b.lastActivityAt - a.lastActivityAt)) {
-    chats.set(summary.chatId, { chatId: summary.chatId, peer: summary.peer, ended: summary.state === 'ended' ? 'This chat has ended.' : null, unread: summary.unread, messages: [] });
-  }
-  const open = [...chats.values()].find((c) => !c.ended) ?? chats.values().next().value;
-  if (open) await openChat(open.chatId);
-  renderChats();
+  const summaries = (await client.chat.list()).sort((a, b) => a.createdAt - b.createdAt);
+  dispatch({ type: 'chats.loaded', chats: await Promise.all(summaries.map(async (summary) => ({ summary, marks: await messageStore.marks(summary.chatId) }))) });
+  const open = openChat(state) ?? state.chats.findLast((c) => !c.end) ?? state.chats.at(-1);
+  if (open) await showChat(open);
 }
 
-async function openChat(chatId: ChatId) {
-  current = chatId;
-  const chat = chats.get(chatId)!;
-  const page = await client.chat.history({ chatId, limit: 50 });
-  const known = new Map(chat.messages.map((m) => [m.seq, m]));
-  for (const m of page.messages) {
-    const own = m.senderUserHash === session?.userHash;
-    known.set(m.seq, { seq: m.seq, own, text: m.text, sentAt: m.sentAt, mark: known.get(m.seq)?.mark ?? (own ? 'sent' : undefined) });
-  }
-  chat.messages = [...known.values()].sort((a, b) => a.seq - b.seq);
-  chat.unread = 0;
-  markRead(chat);
-  $('#safety-code').hidden = true;
+function dispatch(action: ChatAction) {
+  if (!state) return;
+  state = reduceChats(state, action);
   renderChats();
   renderChat();
 }
 
-function markRead(chat: Chat) {
-  const last = chat.messages.findLast((m) => !m.own);
-  if (last && current === chat.chatId) void client.message.markRead(chat.chatId, last.seq).catch(() => undefined);
+/** Puts a chat on screen with its latest messages (texts as this device decrypted them). */
+async function showChat(chat: ChatEntry) {
+  const { chatId } = chat;
+  dispatch({ type: 'chat.opened', chatId });
+  const page = await client.chat.history({ chatId, limit: 50 });
+  const summary = { chatId, peer: chat.peer, state: chat.end ? 'ended' : 'active', endReason: chat.end?.reason ?? null, unread: 0 } as const;
+  dispatch({ type: 'chats.loaded', chats: [{ summary, lines: page.messages.map(({ seq, own, text, sentAt }) => ({ seq, own, text, sentAt })) }] });
+  markRead(chatId);
+}
+
+/** Tells the peer what this page has shown (best effort: receipts are a courtesy). */
+function markRead(chatId: ChatId) {
+  const last = state && openChat(state)?.lines.findLast((l) => !l.own);
+  if (last && state?.open === chatId) void client.message.markRead(chatId, last.seq).catch(() => undefined);
 }
 
 function onEvent(event: ClientEvent) {
+  dispatch(event);
   switch (event.type) {
     case 'match.found':
       stopSearching();
-      if (!chats.has(event.chatId)) chats.set(event.chatId, { chatId: event.chatId, peer: event.peer, ended: null, unread: 0, messages: [] });
-      notice(`You are talking to ${event.peer.username} (${event.peer.age}). Say hi!`, 'info', event.chatId);
-      return void openChat(event.chatId).catch(failed);
-    case 'message': {
-      const chat = chats.get(event.chatId);
-      if (!chat) return;
-      if (!chat.messages.some((m) => m.seq === event.seq)) {
-        chat.messages.push({ seq: event.seq, own: event.own, text: event.text, sentAt: event.sentAt, mark: event.own ? 'sent' : undefined });
-        chat.messages.sort((a, b) => a.seq - b.seq);
-      }
-      if (!event.own) {
-        if (current === chat.chatId) markRead(chat);
-        else chat.unread++;
-        $('#typing').hidden = true;
-      }
-      break;
-    }
-    case 'message.delivered':
-    case 'message.read': {
-      if (event.by === session?.userHash) return;
-      for (const m of chats.get(event.chatId)?.messages ?? []) {
-        if (m.own && m.seq <= event.seq && m.mark !== 'read') m.mark = event.type === 'message.read' ? 'read' : 'delivered';
-      }
-      break;
-    }
-    case 'chat.typing':
-      if (event.chatId !== current || event.userHash === session?.userHash) return;
-      $('#typing').hidden = !event.typing;
-      $('#typing').textContent = `${chats.get(event.chatId)?.peer.username ?? 'They'} is typing…`;
-      clearTimeout(typingFade);
-      typingFade = setTimeout(() => ($('#typing').hidden = true), 6_000);
+      return notice(`You are talking to ${event.peer.username} (${event.peer.age}). Say hi!`, 'info', event.chatId);
+    case 'message':
+      if (!event.own) markRead(event.chatId);
       return;
-    case 'chat.ended': {
-      const chat = chats.get(event.chatId);
-      if (chat) chat.ended = { left: 'The chat has ended.', blocked: 'The chat was ended by a block.', banned: 'The chat was ended by a ban.', deleted: 'The account was deleted.' }[event.reason];
-      if (noticeChat === event.chatId) notice('');
-      break;
+    case 'chat.typing': {
+      // Typing is never stored and a "stopped" may never come: the mark fades by itself.
+      clearTimeout(typingFades.get(event.chatId));
+      if (event.typing) typingFades.set(event.chatId, setTimeout(() => dispatch({ ...event, typing: false }), 6_000));
+      return;
     }
+    case 'chat.ended':
+      if (noticeChat === event.chatId) notice('');
+      return;
     case 'message.undecryptable':
       return notice(`A message could not be decrypted (${event.code}).`);
     case 'peer.identityChanged':
-      for (const chat of chats.values()) {
-        if (chat.peer.userHash === event.userHash) chat.keyWarning = 'A key of your peer changed: compare the safety code again.';
-      }
-      notice('A key of your peer changed: compare the safety code again.');
-      break;
-    case 'encryption.downgraded': {
-      const chat = chats.get(event.chatId);
-      if (chat) chat.keyWarning ??= 'This chat uses E2E v1 (a device has no v2 keys): no post-quantum protection, no length padding.';
-      break;
-    }
+      return notice('A key of your peer changed: compare the safety code again.');
     default:
       return;
   }
-  renderChats();
-  renderChat();
 }
 
 function renderChats() {
   $('#chats').replaceChildren(
-    ...[...chats.values()].map((chat) => {
+    ...state!.chats.map((chat) => {
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = chat.peer.username;
-      button.className = chat.ended ? 'ended' : '';
-      button.setAttribute('aria-current', String(chat.chatId === current));
+      button.className = chat.end ? 'ended' : '';
+      button.title = describeEnd(chat) ?? '';
+      button.setAttribute('aria-current', String(chat.chatId === state!.open));
       if (chat.unread > 0) {
         const badge = document.createElement('span');
         badge.className = 'unread';
         badge.textContent = String(chat.unread);
         button.append(badge);
       }
-      button.addEventListener('click', act(() => openChat(chat.chatId)));
+      button.addEventListener('click', act(() => showChat(chat)));
       return button;
     }),
   );
 }
 
+const MARKS = { sent: '✓', delivered: '✓✓', read: '✓✓ read' };
+
 function renderChat() {
-  const chat = current ? chats.get(current) : undefined;
+  const chat = openChat(state!);
   $('#chat').hidden = !chat;
   if (!chat) return;
   $('#peer').textContent = `${chat.peer.username}, ${chat.peer.age}`;
-  $('#ended').hidden = !chat.ended;
-  $('#ended').textContent = chat.ended ?? '';
+  const ended = describeEnd(chat);
+  $('#ended').hidden = !ended;
+  $('#ended').textContent = ended ?? '';
   $('#key-warning').hidden = !chat.keyWarning;
-  $('#key-warning').textContent = chat.keyWarning ?? '';
+  $('#key-warning').textContent = `⚠ ${chat.keyWarning}`;
+  $('#typing').hidden = !chat.peerTyping;
+  $('#typing').textContent = `${chat.peer.username} is typing…`;
   // An ended chat can still be read and reported, nothing else.
   for (const control of ['#compose input', '#compose button', '#next', '#leave', '#block', '#safety']) {
-    $<HTMLInputElement | HTMLButtonElement>(control).disabled = Boolean(chat.ended);
+    $<HTMLInputElement | HTMLButtonElement>(control).disabled = Boolean(chat.end);
   }
-  if (chat.ended) $('#safety-code').hidden = true;
+  const code = safetyCode?.chatId === chat.chatId && !chat.end ? safetyCode.text : null;
+  $('#safety-code').hidden = !code;
+  $('#safety-code').textContent = `Safety code: ${code} (compare it with your peer)`;
   $('#messages').replaceChildren(
-    ...chat.messages.map((m) => {
+    ...chat.lines.map((line) => {
       const li = document.createElement('li');
-      li.className = m.own ? 'own' : 'theirs';
-      li.textContent = m.text ?? '(sent before this device could read it)';
+      li.className = line.own ? 'own' : 'theirs';
+      li.textContent = line.text ?? '(a message this device could not read)';
       const time = document.createElement('time');
-      time.textContent = new Date(m.sentAt).toTimeString().slice(0, 5);
+      time.textContent = line.sentAt ? new Date(line.sentAt).toTimeString().slice(0, 5) : '';
       li.append(time);
-      if (m.own && m.mark) {
+      const status = statusOf(chat, line);
+      if (status) {
         const mark = document.createElement('span');
         mark.className = 'mark';
-        mark.textContent = { sent: '✓', delivered: '✓✓', read: '✓✓ read' }[m.mark];
+        mark.textContent = MARKS[status];
         li.append(mark);
       }
       return li;
@@ -340,21 +299,25 @@ function wire() {
     e.preventDefault();
     const input = $<HTMLInputElement>('#compose input');
     const text = input.value.trim();
-    if (!text || !current) return;
+    const chatId = state?.open;
+    if (!text || !chatId) return;
     input.value = '';
     typingSentAt = 0;
-    const chatId = current;
     act(() => client.chat.send(chatId, text))();
   });
   $('#compose input').addEventListener('input', () => {
-    if (!current || Date.now() - typingSentAt < 3_000) return;
+    const chatId = state?.open;
+    if (!chatId || Date.now() - typingSentAt < 3_000) return;
     typingSentAt = Date.now();
-    void client.chat.typing(current, true).catch(() => undefined);
+    void client.chat.typing(chatId, true).catch(() => undefined);
   });
-  const withChat = (work: (chat: Chat) => Promise<unknown>) => act(async () => current && work(chats.get(current)!));
+  const withChat = (work: (chat: ChatEntry) => Promise<unknown>) => act(async () => {
+    const chat = state && openChat(state);
+    if (chat) await work(chat);
+  });
   $('#leave').addEventListener('click', withChat((chat) => client.chat.leave(chat.chatId)));
   $('#next').addEventListener('click', withChat(async (chat) => {
-    if (!chat.ended) await client.chat.leave(chat.chatId);
+    if (!chat.end) await client.chat.leave(chat.chatId);
     await search();
   }));
   $('#block').addEventListener('click', withChat(async (chat) => {
@@ -369,8 +332,8 @@ function wire() {
     notice(`Reported ${chat.peer.username} (${reason}). Thank you.`);
   }));
   $('#safety').addEventListener('click', withChat(async (chat) => {
-    $('#safety-code').textContent = `Safety code: ${await client.chat.safetyCode(chat.chatId)} (compare it with your peer)`;
-    $('#safety-code').hidden = false;
+    safetyCode = { chatId: chat.chatId, text: await client.chat.safetyCode(chat.chatId) };
+    renderChat();
   }));
   $('#sign-out').addEventListener('click', act(async () => {
     await client.account.signOut({ erase: true });

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { build, preview, type PreviewServer } from 'vite';
+import { build, createLogger as createViteLogger, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoreFromConfig, createLogger, loadConfig, startServer, staticPage, type RunningServer } from '@omechat/server';
 import { keyStoreCases, messageStoreCases } from '@omechat/sdk/testing';
@@ -20,6 +20,8 @@ let storesSite: PreviewServer;
 let browser: Browser;
 let dataDir: string;
 let pageDir: string;
+/** What Vite warned about while building the page. */
+const buildWarnings: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
@@ -30,7 +32,9 @@ beforeAll(async () => {
   // Built as the server's first start builds it, into a folder of the test's own (a server
   // started elsewhere meanwhile may be building apps/web/dist).
   pageDir = join(dataDir, 'page');
-  await build({ root, logLevel: 'error', build: { outDir: pageDir, emptyOutDir: true } });
+  const logger = createViteLogger('warn');
+  logger.warn = logger.warnOnce = (message) => void buildWarnings.push(message);
+  await build({ root, customLogger: logger, build: { outDir: pageDir, emptyOutDir: true } });
   server = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage(pageDir) });
   const stores = { root: join(root, 'test/stores'), logLevel: 'error' as const, build: { outDir: join(dataDir, 'stores-page'), emptyOutDir: true } };
   await build(stores);
@@ -116,6 +120,13 @@ describe('the chat page in Chromium', () => {
     expect((await fetch(new URL('/%00', pageUrl()))).status).toBe(404);
   });
 
+  it("is built for the browser only: no Node built-in, no Node worker, no warning", () => {
+    expect(buildWarnings).toEqual([]);
+    const assets = readdirSync(join(pageDir, 'assets'));
+    expect(assets.filter((f) => f.includes('node-worker') || readFileSync(join(pageDir, 'assets', f), 'utf8').includes('worker_threads'))).toEqual([]);
+    expect(assets.some((f) => f.startsWith('web-worker'))).toBe(true);
+  });
+
   it('shows a wrong secret as a visible error on the sign-in screen', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -161,7 +172,7 @@ describe('the chat page in Chromium', () => {
     await context.close();
   });
 
-  it('two people register, match, talk both ways with receipts, and still see their history after a reload', async () => {
+  it('two people register, match, talk both ways with receipts, are warned of a key change, and still see history, receipts and who left after a reload', async () => {
     const ann = await person(`ann_${process.pid}`);
     // Ben is on a phone-sized screen.
     const ben = await person(`ben_${process.pid}`, { width: 375, height: 740 });
@@ -172,9 +183,16 @@ describe('the chat page in Chromium', () => {
     await ben.page.click('#search-start');
     await ann.page.locator('#peer', { hasText: `ben_${process.pid}, 25` }).waitFor();
     await ben.page.locator('#peer', { hasText: `ann_${process.pid}, 25` }).waitFor();
-    // On the phone, the conversation comes before the search form.
+    // On the phone, the conversation comes before the search form, and the line to type in
+    // is on screen without scrolling.
     const top = async (selector: string) => (await ben.page.locator(selector).boundingBox())!.y;
     expect(await top('#chat')).toBeLessThan(await top('#search'));
+    const composerOnScreen = async () => {
+      await ben.page.evaluate(() => window.scrollTo(0, 0));
+      const box = (await ben.page.locator('#compose input').boundingBox())!;
+      return box.y >= 0 && box.y + box.height <= 740;
+    };
+    expect(await composerOnScreen()).toBe(true);
 
     await say(ann.page, 'hi ben, from a browser');
     await ben.page.locator('#messages li.theirs', { hasText: 'hi ben, from a browser' }).waitFor();
@@ -183,6 +201,7 @@ describe('the chat page in Chromium', () => {
     await ann.page.locator('#typing', { hasText: `ben_${process.pid} is typing…` }).waitFor();
     await say(ben.page, 'hi ann, from a phone');
     await ann.page.locator('#messages li.theirs', { hasText: 'hi ann, from a phone' }).waitFor();
+    expect(await composerOnScreen()).toBe(true);
 
     await ann.page.click('#safety');
     await ben.page.click('#safety');
@@ -197,18 +216,52 @@ describe('the chat page in Chromium', () => {
       await page.locator('#messages li', { hasText: 'hi ann, from a phone' }).waitFor();
       expect((await bubbles(page)).map((b) => b.replace(/\d\d:\d\d.*$/, ''))).toEqual(['hi ben, from a browser', 'hi ann, from a phone']);
     }
+    // The receipts come back with the messages: the device stored them.
+    expect(await ann.page.locator('#messages li.own .mark').allTextContents()).toEqual(['✓✓ read']);
+
+    // Ben "reinstalls": his device's keys are gone, his session is not. Ann's page warns
+    // beside the safety code when his next message shows the new identity key.
+    await ben.page.evaluate(
+      () =>
+        new Promise((done, fail) => {
+          const open = indexedDB.open('omechat');
+          open.onerror = () => fail(new Error(String(open.error)));
+          open.onsuccess = () => {
+            const tx = open.result.transaction('e2e-state', 'readwrite');
+            tx.objectStore('e2e-state').delete('device');
+            tx.oncomplete = () => done(open.result.close());
+            tx.onerror = () => fail(new Error(String(tx.error)));
+          };
+        }),
+    );
+    await ben.page.reload();
+    await ben.page.locator('#connection[data-state=connected]').waitFor();
+    await say(ben.page, 'new keys, same ben');
+    await ann.page.locator('#messages li.theirs', { hasText: 'new keys, same ben' }).waitFor();
+    await ann.page.locator('#key-warning', { hasText: 'key changed' }).waitFor();
     await ben.page.screenshot({ path: join(artifacts, 'ben-phone-after-reload.png') });
 
-    // Leaving ends the chat on both sides: it can be read (and reported), nothing else,
-    // and "Say hi!" goes with it.
+    // Leaving ends the chat on both sides, saying who left (before and after a reload): it
+    // can be read (and reported), nothing else, and "Say hi!" goes with it.
     await ann.page.click('#leave');
-    for (const { page } of [ann, ben]) {
-      await page.locator('#ended', { hasText: 'The chat has ended.' }).waitFor();
+    const endedAs = [
+      { ...ann, text: 'You left the chat.' },
+      { ...ben, text: `ann_${process.pid} left the chat.` },
+    ];
+    for (const { page, text } of endedAs) {
+      await page.locator('#ended', { hasText: text }).waitFor();
       for (const control of ['#compose input', '#compose button', '#next', '#leave', '#block', '#safety']) {
         await page.locator(`${control}:disabled`).waitFor();
       }
       await page.locator('#notice', { hasText: 'Say hi' }).waitFor({ state: 'hidden' });
       expect(await page.locator('#report-reason:enabled').count()).toBe(1);
+    }
+    for (const { page, text } of endedAs) {
+      await page.reload();
+      await page.locator('#messages li', { hasText: 'hi ann, from a phone' }).waitFor();
+      expect(await page.locator('#ended').textContent()).toBe(text);
+      expect(await page.locator('#chats button.ended[aria-current=true]').getAttribute('title')).toBe(text);
+      await page.locator('#compose input:disabled').waitFor();
     }
     await ben.page.screenshot({ path: join(artifacts, 'ben-phone-ended.png') });
     await Promise.all([ann.context.close(), ben.context.close()]);

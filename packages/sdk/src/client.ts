@@ -30,7 +30,8 @@ import { Caller, type Rpc, type Trpc } from './caller.js';
 import { MemoryKeyStore, type KeyStore } from './crypto/key-store.js';
 import { MemoryMessageStore, type MessageStore } from './store/message-store.js';
 import { SecureMessaging, type ChatEncryption, type ClientEvent } from './secure.js';
-import { solvePow, type SolveOptions } from './pow/index.js';
+import { solvePow } from '#pow';
+import type { SolveOptions } from './pow/solve.js';
 
 /** `account.register`'s options: follow (or abort) the proof-of-work. */
 export type RegisterOptions = SolveOptions;

@@ -11,7 +11,8 @@ export type {
   HistoryMessage,
   MessageStatus,
 } from './client.js';
-export { solvePow, type PowProgress } from './pow/index.js';
+export { solvePow } from '#pow';
+export type { PowProgress } from './pow/solve.js';
 export { MemoryMessageStore, type MessageStore, type ChatMarks } from './store/message-store.js';
 export { IndexedDbMessageStore } from './store/indexed-db-message-store.js';
 export type { ClientEvent, ChatMessage, ChatEncryption } from './secure.js';

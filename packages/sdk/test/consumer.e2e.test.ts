@@ -136,16 +136,21 @@ describe('the packed SDK in a project outside the workspace', { timeout: 300_000
     expect((await stat(join(dir, 'state', `${name}.keys.json`))).mode & 0o777).toBe(0o600);
   });
 
-  it('type-checks the browser example and builds it with Vite, without Node built-ins', async () => {
+  it('type-checks the browser example and builds it with Vite, without Node built-ins or the Node worker', async () => {
     const dir = join(await project(), 'browser');
     await run('node', [tsc, '-p', dir]);
     await run('node', [vite, 'build', dir, '--logLevel', 'error'], { cwd: dir });
     const assets = await readdir(join(dir, 'dist/assets'));
     const js = assets.filter((f) => f.endsWith('.js'));
     expect(js.length).toBeGreaterThan(0);
-    const bundle = (await Promise.all(js.map((f) => readFile(join(dir, 'dist/assets', f), 'utf8')))).join('\n');
+    const sources = await Promise.all(js.map(async (f) => ({ f, text: await readFile(join(dir, 'dist/assets', f), 'utf8') })));
+    const bundle = sources.map(({ text }) => text).join('\n');
     expect(await readFile(join(dir, 'dist/index.html'), 'utf8')).toMatch(/assets\/.+\.js/);
     expect(bundle).toContain('/trpc');
     expect(bundle).not.toMatch(/from\s*["']node:/);
+    // The `browser` condition of `#pow` keeps the Node proof-of-work solver out: no
+    // node-worker.js, no stub for node:worker_threads; the Web Worker is there.
+    expect(sources.filter(({ f, text }) => f.includes('node-worker') || text.includes('worker_threads')).map(({ f }) => f)).toEqual([]);
+    expect(js.some((f) => f.startsWith('web-worker'))).toBe(true);
   });
 });

@@ -16,29 +16,51 @@ export interface SolveOptions {
 
 type WorkerMessage = { attempts: number } | { solution: PowSolution } | { error: string };
 
-/** The messages of a worker, whichever kind, as one promise plus progress. */
-function run(
-  challenge: PowChallenge,
-  options: SolveOptions,
-  listen: (onMessage: (message: WorkerMessage) => void, onError: (err: unknown) => void) => void,
-  terminate: () => void,
-): Promise<PowSolution> {
+/** A worker running solve-loop.js, whichever kind: its messages, its errors, and how to stop it. */
+export interface PowWorker {
+  listen(onMessage: (message: WorkerMessage) => void, onError: (err: unknown) => void): void;
+  terminate(): void;
+}
+
+/** A Web Worker running web-worker.js; null where there are no Web Workers. */
+export function webWorker(challenge: PowChallenge): PowWorker | null {
+  if (typeof Worker === 'undefined') return null;
+  const worker = new Worker(new URL('./web-worker.js', import.meta.url), { type: 'module' });
+  worker.postMessage({ challenge });
+  return {
+    listen: (onMessage, onError) => {
+      worker.onmessage = (event: MessageEvent<WorkerMessage>) => onMessage(event.data);
+      worker.onerror = onError;
+    },
+    terminate: () => worker.terminate(),
+  };
+}
+
+/**
+ * Solves a challenge on `worker`, reporting progress; with no worker, in this thread (the
+ * UI then waits). `src/pow/node.ts` and `src/pow/browser.ts` pick the worker: package.json
+ * maps `#pow` to the browser one under the `browser` condition, so a browser bundle never
+ * sees `node:worker_threads`.
+ */
+export function solveOn(worker: PowWorker | null, challenge: PowChallenge, options: SolveOptions): Promise<PowSolution> {
   const max = Number(challenge.parameters.data?.max ?? 0) || 0;
+  const progress = (attempts: number) => options.onProgress?.({ attempts, max, fraction: max > 0 ? Math.min(1, attempts / max) : 0 });
+  if (!worker) return solveLoop(challenge, progress);
   return new Promise<PowSolution>((resolve, reject) => {
     const stop = () => {
-      terminate();
+      worker.terminate();
       const reason: unknown = options.signal?.reason;
       reject(reason instanceof Error ? reason : new Error('aborted'));
     };
     options.signal?.addEventListener('abort', stop, { once: true });
     const done = () => {
       options.signal?.removeEventListener('abort', stop);
-      terminate();
+      worker.terminate();
     };
-    listen(
+    worker.listen(
       (message) => {
         if ('attempts' in message) {
-          options.onProgress?.({ attempts: message.attempts, max, fraction: max > 0 ? Math.min(1, message.attempts / max) : 0 });
+          progress(message.attempts);
         } else if ('solution' in message) {
           done();
           if (max > 0) options.onProgress?.({ attempts: message.solution.counter + 1, max, fraction: 1 });
@@ -54,41 +76,4 @@ function run(
       },
     );
   });
-}
-
-/**
- * Solves a registration challenge off the main thread: a worker thread in Node, a Web
- * Worker in browsers (the UI stays responsive), and in the page's own thread only where
- * neither exists.
- */
-export async function solvePow(challenge: PowChallenge, options: SolveOptions = {}): Promise<PowSolution> {
-  options.signal?.throwIfAborted();
-  if (typeof process !== 'undefined' && process.versions?.node && typeof window === 'undefined') {
-    const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(new URL('./node-worker.js', import.meta.url), { workerData: { challenge } });
-    return run(
-      challenge,
-      options,
-      (onMessage, onError) => {
-        worker.on('message', onMessage);
-        worker.on('error', onError);
-      },
-      () => void worker.terminate(),
-    );
-  }
-  if (typeof Worker !== 'undefined') {
-    const worker = new Worker(new URL('./web-worker.js', import.meta.url), { type: 'module' });
-    worker.postMessage({ challenge });
-    return run(
-      challenge,
-      options,
-      (onMessage, onError) => {
-        worker.onmessage = (event: MessageEvent<WorkerMessage>) => onMessage(event.data);
-        worker.onerror = onError;
-      },
-      () => worker.terminate(),
-    );
-  }
-  const max = Number(challenge.parameters.data?.max ?? 0) || 0;
-  return solveLoop(challenge, (attempts) => options.onProgress?.({ attempts, max, fraction: max > 0 ? Math.min(1, attempts / max) : 0 }));
 }

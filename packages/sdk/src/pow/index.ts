@@ -1,1 +1,0 @@
-export { solvePow, type PowProgress, type SolveOptions } from './solve.js';
