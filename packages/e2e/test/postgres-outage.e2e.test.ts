@@ -30,7 +30,7 @@ afterAll(async () => {
   await admin.end();
 });
 
-describe('issue 12: a PostgreSQL outage', () => {
+describe('a PostgreSQL outage', () => {
   it('fails calls with UNAVAILABLE, reports it in /readyz, recovers without a restart, loses nothing acknowledged and logs no secret', async () => {
     const url = new URL(postgresUrl.href);
     url.password = password;

@@ -70,7 +70,7 @@ const connectionsOn = async (node: (typeof nodes)[number]) => {
   return Number(/^omechat_connections (\d+)$/m.exec(metrics)?.[1] ?? NaN);
 };
 
-describe('issue 12: three nodes behind nginx', () => {
+describe('three nodes behind nginx', () => {
   it('spreads users over the nodes, matches and relays across them, and loses nothing acknowledged when a node is SIGKILLed', async () => {
     expect((await fetch(`${lb.http}/readyz`)).status).toBe(200);
     // Six users through nginx, three pairs: each pair shares an age nobody else in the file has.

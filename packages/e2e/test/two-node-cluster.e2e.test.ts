@@ -63,7 +63,7 @@ async function user(server: TestServer, from = '127.0.0.1', age = 44) {
   return { ...u, events: recorder(u.client) };
 }
 
-describe('issue 12: a cluster of two nodes', () => {
+describe('a cluster of two nodes', () => {
   it('matches users on different nodes, who then chat both ways and see the chat end', async () => {
     // An age nobody else in this file uses, so the two can only meet each other.
     const [a, b] = [await user(one, '127.0.0.1', 77), await user(two, '127.0.0.1', 77)];
