@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '@omechat/protocol';
-import { networkKeyOf, networkPrefix } from '../../../server/src/transport/network.js';
+import { networkKeyOf, networkPrefix } from '@omechat/server/testing';
 import { connect, signUp, startTestServer, type TestServer } from '../harness.js';
 import { ADMIN_TOKEN, adminClient, closeCodeOf, failure } from '../safety-harness.js';
 
