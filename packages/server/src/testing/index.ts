@@ -10,6 +10,7 @@ import { createCoreFromConfig } from '../compose.js';
 import type { Core } from '../core/app.js';
 import { createLogger } from '../logger.js';
 import { startServer, type RunningServer } from '../transport/server.js';
+import { staticPage } from '../transport/static-page.js';
 
 export { freePort, freshSchema, startNginx, startRedisServer, startTcpProxy, TEST_POSTGRES_URL } from './services.js';
 export type { RedisServer, TcpProxy, TestSchema } from './services.js';
@@ -96,7 +97,9 @@ export async function startTestServer(
   });
   const log = createLogger(config.OMECHAT_LOG_LEVEL, { write: (line: string) => void logs.push(line) });
   const core = await createCoreFromConfig(config, log, clock);
-  const server = await startServer({ config, core, log });
+  // OMECHAT_WEB=on serves the page already built in OMECHAT_WEB_DIR (the binary would build it).
+  const page = config.OMECHAT_WEB === 'on' ? staticPage(config.OMECHAT_WEB_DIR || undefined) : null;
+  const server = await startServer({ config, core, log, page });
   let closed = false;
   const close = async () => {
     if (closed) return;
