@@ -6,7 +6,7 @@ import type { Credentials, ErrorDetails, OmeEvent } from '@omechat/protocol';
 import type { AppRouter } from '@omechat/server';
 import { TEST_RATE_LIMITS } from '@omechat/server/testing';
 
-export { startTestServer, TestClock, TEST_RATE_LIMITS, type TestServer } from '@omechat/server/testing';
+export { startTestServer, TEST_RATE_LIMITS, type TestServer } from '@omechat/server/testing';
 
 /** An SDK client over Node's `ws`, with fast reconnects for tests. */
 export function connect(url: string, credentials?: Credentials | null): OmeChatClient {

@@ -19,6 +19,7 @@ export { networkKeyOf, networkPrefix, networkPrefixes } from '../transport/netwo
 export { altchaProofOfWork } from '../adapters/pow/altcha.js';
 export { settingDefaults } from '../config.js';
 export { appRouter } from '../trpc/router.js';
+
 /** A real server on a real socket (port 0) over a real SQLite file in a temp dir. */
 export interface TestServer {
   server: RunningServer;
