@@ -11,8 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { envelopeJsonLength, type ChatId } from '@omechat/protocol';
-import { MessageCache } from '../packages/server/src/core/message-cache.ts';
-import type { MessageRecord, Storage } from '../packages/server/src/ports/storage.ts';
+import { MessageCache, type MessageRecord, type Storage } from '@omechat/server/internals';
 import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
 import { commandLine, scriptArgs, table, writeSection } from './lib/report.ts';
 import { fmt } from './lib/stats.ts';

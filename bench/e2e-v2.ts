@@ -1,9 +1,7 @@
 // E2E v2 against v1: handshake and per-message cost, and bytes on the wire, in Node.
 // `node --import tsx e2e-v2.ts [--no-write]`. Never run as a test.
 import { parseArgs } from 'node:util';
-import { E2EDevice, type RecipientDevice } from '../packages/sdk/src/crypto/device.ts';
-import { fromBase64url } from '../packages/sdk/src/crypto/encoding.ts';
-import type { E2EVersion } from '../packages/sdk/src/crypto/header.ts';
+import { E2EDevice, fromBase64url, type E2EVersion, type RecipientDevice } from '@omechat/sdk/testing';
 import { codeRevision, describeMachine, now, printMachine } from './lib/machine.ts';
 import { commandLine, table, writeSection } from './lib/report.ts';
 import { fmt } from './lib/stats.ts';

@@ -1,5 +1,5 @@
 import { LIMITS, type UserHash } from '@omechat/protocol';
-import { assertMatchTicket, type MatchPair, type MatchTicket } from '../packages/server/src/ports/matcher.ts';
+import { assertMatchTicket, type MatchPair, type MatchTicket } from '@omechat/server/internals';
 
 interface Entry {
   ticket: MatchTicket;

@@ -5,10 +5,9 @@
  * section of BENCHMARKS.md (--no-write: print only; --solves N, --difficulty N).
  */
 import { parseArgs } from 'node:util';
-import { solvePow } from '../packages/sdk/src/pow/index.ts';
-import { altchaProofOfWork, POW_ALGORITHM, POW_ITERATIONS } from '../packages/server/src/adapters/pow/altcha.ts';
-import { MemoryRateLimiterStore } from '../packages/server/src/adapters/rate-limiter/memory-rate-limiter.ts';
-import { loadConfig } from '../packages/server/src/config.ts';
+import { solvePow } from '@omechat/sdk';
+import { loadConfig } from '@omechat/server';
+import { altchaProofOfWork, MemoryRateLimiterStore, POW_ALGORITHM, POW_ITERATIONS } from '@omechat/server/internals';
 import { codeRevision, describeMachine, now, printMachine } from './lib/machine.ts';
 import { commandLine, table, writeSection } from './lib/report.ts';
 import { fmt, percentiles } from './lib/stats.ts';

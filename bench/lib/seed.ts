@@ -3,13 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { usernameKey, type ClientHash, type UserHash } from '@omechat/protocol';
-import { argon2Hasher } from '../../packages/server/src/adapters/crypto/argon2-hasher.ts';
-import { cryptoRandom } from '../../packages/server/src/adapters/crypto/crypto-random.ts';
-import { PostgresStorage } from '../../packages/server/src/adapters/storage/postgres-storage.ts';
-import { SqliteStorage } from '../../packages/server/src/adapters/storage/sqlite-storage.ts';
-import { sqliteFile } from '../../packages/server/src/compose.ts';
-import { hashToken } from '../../packages/server/src/core/tokens.ts';
-import type { Storage } from '../../packages/server/src/ports/storage.ts';
+import { argon2Hasher, cryptoRandom, hashToken, PostgresStorage, SqliteStorage, sqliteFile, type Storage } from '@omechat/server/internals';
 import { openMany, RpcClient, type Credentials } from './rpc.ts';
 
 export interface SeededUser {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCoreFromConfig, createLogger, loadConfig, startServer } from '@omechat/server';
+import { startTestServer as startServer } from '@omechat/server/testing';
 
 const BIN = join(import.meta.dirname, '../bin/omechat.js');
 
@@ -10,28 +10,18 @@ const BIN = join(import.meta.dirname, '../bin/omechat.js');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
-/** A real server in this process, on port 0, over SQLite in a temp dir; `restart` keeps its port and data. */
+/** The repository's test server (in this process, port 0, SQLite in a temp dir); `restart` keeps its port and data. */
 export async function startTestServer() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'omechat-cli-server-'));
-  const start = async (port: number) => {
-    const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_POW_DIFFICULTY: '4' });
-    const log = createLogger(config.OMECHAT_LOG_LEVEL);
-    return startServer({ config, core: await createCoreFromConfig(config, log), log });
-  };
-  let server = await start(0);
+  let server = await startServer();
   return {
     url: server.url,
     /** Stops the server, runs `whileDown`, and starts it again on the same port. */
     async restart(whileDown: () => Promise<void>) {
-      const { port } = server;
       await server.close();
       await whileDown();
-      server = await start(port);
+      server = await server.restart();
     },
-    async close() {
-      await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    close: () => server.destroy(),
   };
 }
 

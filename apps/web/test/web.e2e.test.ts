@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build, createLogger as createViteLogger, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCoreFromConfig, createLogger, loadConfig, startServer, staticPage, type RunningServer } from '@omechat/server';
+import { startTestServer, type TestServer } from '@omechat/server/testing';
 import { keyStoreCases, messageStoreCases } from '@omechat/sdk/testing';
 
 /**
@@ -14,7 +14,7 @@ import { keyStoreCases, messageStoreCases } from '@omechat/sdk/testing';
  */
 const root = join(import.meta.dirname, '..');
 const artifacts = join(root, 'artifacts');
-let server: RunningServer;
+let server: TestServer;
 /** A page that runs the SDK's store contracts against IndexedDB (test/stores). */
 let storesSite: PreviewServer;
 let browser: Browser;
@@ -26,16 +26,14 @@ const buildWarnings: string[] = [];
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'omechat-web-'));
-  // A tenth of the default proof-of-work: still seconds of progress to show on a loaded machine, not a minute.
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off', OMECHAT_POW_DIFFICULTY: '400' });
-  const log = createLogger('silent');
   // Built as the server's first start builds it, into a folder of the test's own (a server
   // started elsewhere meanwhile may be building apps/web/dist).
   pageDir = join(dataDir, 'page');
   const logger = createViteLogger('warn');
   logger.warn = logger.warnOnce = (message) => void buildWarnings.push(message);
   await build({ root, customLogger: logger, build: { outDir: pageDir, emptyOutDir: true } });
-  server = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage(pageDir) });
+  // A tenth of the default proof-of-work: still seconds of progress to show on a loaded machine, not a minute.
+  server = await startTestServer({ OMECHAT_POW_DIFFICULTY: '400', OMECHAT_WEB: 'on', OMECHAT_WEB_DIR: pageDir }, dataDir);
   const stores = { root: join(root, 'test/stores'), logLevel: 'error' as const, build: { outDir: join(dataDir, 'stores-page'), emptyOutDir: true } };
   await build(stores);
   storesSite = await preview({ ...stores, preview: { port: 0, host: '127.0.0.1' } });
@@ -144,14 +142,12 @@ describe('the chat page in Chromium', () => {
 
   it('says so on the sign-in screen when the server cannot be reached', async () => {
     // A server of its own, stopped once the page is loaded from it.
-    const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_STORAGE: 'memory', OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off' });
-    const log = createLogger('silent');
-    const doomed = await startServer({ config, core: await createCoreFromConfig(config, log), log, page: staticPage(pageDir) });
+    const doomed = await startTestServer({ OMECHAT_STORAGE: 'memory', OMECHAT_WEB: 'on', OMECHAT_WEB_DIR: pageDir });
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(doomed.url.replace(/^ws/, 'http').replace(/\/trpc$/, '/'));
     await page.locator('#login button').waitFor();
-    await doomed.close();
+    await doomed.destroy();
     await page.fill('#login input[name=username]', `nobody_${process.pid}`);
     await page.fill('#login input[name=secret]', 'x'.repeat(64));
     await page.click('#login button');

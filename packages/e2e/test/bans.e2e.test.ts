@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '@omechat/protocol';
-import { networkKeyOf, networkPrefix } from '../../server/src/transport/network.js';
+import { networkKeyOf, networkPrefix } from '@omechat/server/testing';
 import { recorder, uniqueName, waitFor, type TestServer, startTestServer } from './harness.js';
 import {
   ADMIN_TOKEN,

@@ -5,9 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createOmeChatClient, MemoryKeyStore, type ClientEvent, type KeyStore, type OmeChatClient } from '@omechat/sdk';
 import type { ChatId, Envelope } from '@omechat/protocol';
-import { E2EDevice } from '../../sdk/src/crypto/device.js';
-import { decodeHeader } from '../../sdk/src/crypto/header.js';
-import { fromBase64url } from '../../sdk/src/crypto/encoding.js';
+import { decodeHeader, E2EDevice, fromBase64url } from '@omechat/sdk/testing';
 import { startTestServer, uniqueName, waitFor, type TestServer } from './harness.js';
 import { rawClient } from './raw-client.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { MAX_KEM_PREKEYS_PER_UPLOAD, MAX_ONE_TIME_KEM_PREKEYS } from '@omechat/protocol';
-import { E2EDevice } from '../../sdk/src/crypto/device.js';
+import { E2EDevice } from '@omechat/sdk/testing';
 import { matchedPair, signUp, startTestServer, type TestServer } from './harness.js';
 import { call, errorOf, rawClient } from './raw-client.js';
 

@@ -1,41 +1,29 @@
-import { randomBytes } from 'node:crypto';
-import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../server/src/config.js';
+import { ConfigError, loadConfig } from '@omechat/server';
+import { freshSchema, type TestSchema } from '@omechat/server/testing';
 import { connect, envelopeFor, matchedPair, recorder, startTestServer, type TestServer } from './harness.js';
 
 // .ci/run starts both services; unreachable ones fail this file rather than skip it.
-const postgresUrl = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const redisUrl = process.env.OMECHAT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-const admin = new Pool({ connectionString: postgresUrl, max: 1 });
-admin.on('error', () => undefined);
-const schema = `omechat_e2e_${randomBytes(6).toString('hex')}`;
+let schema: TestSchema;
 const servers: TestServer[] = [];
 const closers: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
-  try {
-    await admin.query(`CREATE SCHEMA ${schema}`);
-  } catch (err) {
-    throw new Error(`PostgreSQL at ${postgresUrl} is unreachable (set OMECHAT_TEST_POSTGRES_URL): ${String(err)}`, { cause: err });
-  }
+  schema = await freshSchema('e2e');
 });
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c.close()));
   await Promise.all(servers.splice(0).map((s) => s.destroy()));
 });
-afterAll(async () => {
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
-});
+afterAll(() => schema.drop());
 
 /** A server process of a deployment: its own port, the shared database schema and Redis. */
 async function startSharedServer(): Promise<TestServer> {
   const server = await startTestServer({
     OMECHAT_STORAGE: 'postgres',
-    // libpq's `options` puts every pooled connection in this test's schema.
-    OMECHAT_DATABASE_URL: `${postgresUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    OMECHAT_DATABASE_URL: schema.url,
     OMECHAT_BUS: 'redis',
     OMECHAT_REDIS_URL: redisUrl,
   });
@@ -68,7 +56,7 @@ describe('two servers sharing PostgreSQL and Redis', () => {
     expect(bobEvents.texts()).toEqual(['hello from server one']);
     expect(arrived.message).toMatchObject({ chatId, seq: 1, senderUserHash: a.userHash, messageId: ack.messageId });
     // Both servers really share the schema: the one message is stored there once.
-    const stored = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema}.messages`);
+    const stored = await schema.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${schema.name}.messages`);
     expect(stored.rows[0]?.n).toBe(1);
 
     // What server two stores for Bob (his read receipt) wakes Alice's stream on server one.

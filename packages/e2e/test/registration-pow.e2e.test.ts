@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { solvePow, type PowProgress } from '@omechat/sdk';
 import type { PowChallenge } from '@omechat/protocol';
-import { altchaProofOfWork } from '../../server/src/adapters/pow/altcha.js';
+import { altchaProofOfWork } from '@omechat/server/testing';
 import { connectFrom, startTestServer, uniqueName, type TestServer } from './harness.js';
 import { errorOf, rawClient } from './raw-client.js';
 

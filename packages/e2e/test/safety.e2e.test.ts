@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LIMITS, type ChatId } from '@omechat/protocol';
 import type { AnyTRPCProcedure } from '@trpc/server';
 import { ZodObject } from 'zod';
-import { appRouter } from '../../server/src/trpc/router.js';
+import { appRouter } from '@omechat/server/testing';
 import { recorder, startTestServer, waitFor, type TestServer } from './harness.js';
 import { ADMIN_TOKEN, adminClient, codeOf, envelopeTo, matchedPair, rpc, signUpFrom, type TestClient } from './safety-harness.js';
 

@@ -1,22 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
+import { startTestServer, type TestServer } from '@omechat/server/testing';
 import { createOmeChatClient, OmeChatError, type ClientEvent, type OmeChatClient } from '../src/index.js';
 import { FileKeyStore, FileMessageStore } from '../src/file-store.js';
 
 /** The SDK against a real server on a real socket. */
-let server: RunningServer;
-let dataDir: string;
+let server: TestServer;
 const clients: OmeChatClient[] = [];
-
-async function start(port = 0) {
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_POW_DIFFICULTY: '4' });
-  const log = createLogger('silent');
-  return startServer({ config, core: await createCoreFromConfig(config, log), log });
-}
 
 function client(url = server.url) {
   const c = createOmeChatClient({ url, WebSocket, retryDelayMs: () => 50 });
@@ -34,13 +25,11 @@ async function until(predicate: () => boolean, what: string) {
 }
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'omechat-sdk-'));
-  server = await start();
+  server = await startTestServer();
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await server.destroy();
 });
 
 describe('createOmeChatClient', () => {
@@ -108,10 +97,9 @@ describe('createOmeChatClient', () => {
     await a.chat.send(chatId, 'before restart');
     await until(() => got.some((e) => e.type === 'message'), 'first message');
 
-    const port = server.port;
     await server.close();
     await until(() => b.state !== 'connected', 'disconnect');
-    server = await start(port);
+    server = await server.restart();
     await until(() => a.state === 'connected' && b.state === 'connected', 'reconnect');
     await a.chat.send(chatId, 'after restart');
     // Ordered delivery: a replayed 'before restart' would arrive before this one.
@@ -134,7 +122,7 @@ describe('createOmeChatClient', () => {
   it('reads its history after an app restart from its message store, and erases it with the account', async () => {
     const a = client();
     const got: ClientEvent[] = [];
-    const stores = () => ({ keyStore: new FileKeyStore(join(dataDir, 'b-keys.json')), messageStore: new FileMessageStore(join(dataDir, 'b-messages.jsonl')) });
+    const stores = () => ({ keyStore: new FileKeyStore(join(server.dataDir, 'b-keys.json')), messageStore: new FileMessageStore(join(server.dataDir, 'b-messages.jsonl')) });
     let b = createOmeChatClient({ url: server.url, WebSocket, retryDelayMs: () => 50, ...stores() });
     clients.push(b);
     b.on((e) => got.push(e));

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
+import { startTestServer, type TestServer } from '@omechat/server/testing';
 import { createOmeChatClient, type ClientEvent, type OmeChatClient } from '../src/index.js';
 
 /**
@@ -20,7 +20,7 @@ const tsc = join(repo, 'node_modules/typescript/bin/tsc');
 const vite = join(repo, 'packages/sdk/node_modules/vite/bin/vite.js');
 
 let scratch: string;
-let server: RunningServer;
+let server: TestServer;
 let bot: ChildProcess | undefined;
 const clients: OmeChatClient[] = [];
 const tarballs: Record<string, string> = {};
@@ -55,10 +55,7 @@ beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'omechat-consumer-'));
   tarballs.protocol = await pack('packages/protocol');
   tarballs.sdk = await pack('packages/sdk');
-  const dataDir = join(scratch, 'server-data');
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off', OMECHAT_POW_DIFFICULTY: '4' });
-  const log = createLogger('silent');
-  server = await startServer({ config, core: await createCoreFromConfig(config, log), log });
+  server = await startTestServer({}, join(scratch, 'server-data'));
 }, 240_000);
 
 afterAll(async () => {

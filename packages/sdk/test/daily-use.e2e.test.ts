@@ -1,30 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ChatId } from '@omechat/protocol';
-import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
+import { startTestServer, type TestServer } from '@omechat/server/testing';
 import { createOmeChatClient, MemoryKeyStore, OmeChatError, type ClientEvent, type KeyStore, type OmeChatClient, type OmeChatClientOptions } from '../src/index.js';
 import { createClient } from '../src/client.js';
 import { FileMessageStore } from '../src/file-store.js';
 
 /** Issue 17: the SDK as the README tells people to use it, against a real server. */
-let server: RunningServer;
-let dataDir: string;
+let server: TestServer;
 const clients: OmeChatClient[] = [];
 let names = 0;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'omechat-daily-'));
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: '0', OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off', OMECHAT_POW_DIFFICULTY: '4' });
-  const log = createLogger('silent');
-  server = await startServer({ config, core: await createCoreFromConfig(config, log), log });
+  server = await startTestServer();
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await server.destroy();
 });
 
 function client(options: Partial<OmeChatClientOptions> = {}) {
@@ -177,7 +170,7 @@ describe('errors a developer can act on (issue 17, point 2)', () => {
 
 describe('what a restart keeps (issue 17, points 5 and 7)', () => {
   it('keeps read marks and who left across a restart, and tells each side who ended the chat', async () => {
-    const store = join(dataDir, 'a-messages.jsonl');
+    const store = join(server.dataDir, 'a-messages.jsonl');
     let a = client({ messageStore: new FileMessageStore(store) });
     const b = client();
     const [ra, rb] = [recorder(a), recorder(b)];

@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ChatId } from '@omechat/protocol';
-import { createCoreFromConfig, createLogger, loadConfig, startServer, type RunningServer } from '@omechat/server';
+import { freePort, startTestServer, type TestServer } from '@omechat/server/testing';
 import { createOmeChatClient, MemoryKeyStore, OmeChatError, type ClientEvent, type OmeChatClient, type OmeChatClientOptions } from '../src/index.js';
 
 /**
@@ -13,16 +9,9 @@ import { createOmeChatClient, MemoryKeyStore, OmeChatError, type ClientEvent, ty
  * of a send, a server restart in the middle of one, a server that stays down, and one that
  * never was there. Every failure must be an OmeChatError with a protocol code.
  */
-let server: RunningServer;
-let dataDir: string;
+let server: TestServer;
 const clients: OmeChatClient[] = [];
 let names = 0;
-
-async function start(port = 0) {
-  const config = loadConfig({ OMECHAT_HOST: '127.0.0.1', OMECHAT_PORT: String(port), OMECHAT_DATA_DIR: dataDir, OMECHAT_LOG_LEVEL: 'silent', OMECHAT_RATE_LIMIT_STORE: 'off', OMECHAT_POW_DIFFICULTY: '4' });
-  const log = createLogger('silent');
-  return startServer({ config, core: await createCoreFromConfig(config, log), log });
-}
 
 function client(options: Partial<OmeChatClientOptions> = {}) {
   const c = createOmeChatClient({ url: server.url, WebSocket, retryDelayMs: () => 50, ...options });
@@ -94,13 +83,11 @@ async function failure(promise: Promise<unknown>) {
 }
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'omechat-sdk-res-'));
-  server = await start();
+  server = await startTestServer();
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await server.destroy();
 });
 
 describe('chat.send survives a connection dropped at any step, and the peer gets it once', () => {
@@ -150,11 +137,10 @@ describe('the error path', () => {
     await until(() => texts().length === 1, 'the first message');
 
     // The send starts while the server is down and waits for it to come back.
-    const port = server.port;
     await server.close();
     await until(() => sender.state === 'reconnecting', 'the connection to drop');
     const sending = sender.chat.send(chatId, 'during the restart');
-    server = await start(port);
+    server = await server.restart();
     const ack = await sending;
     await sender.chat.send(chatId, 'after');
     await until(() => texts().includes('after'), 'the last message');
@@ -165,12 +151,11 @@ describe('the error path', () => {
   it('fails a send with UNAVAILABLE by the call timeout when the server stays down', async () => {
     const sender = client({ callTimeoutMs: 2_000 });
     const { chatId } = await pair(sender);
-    const port = server.port;
     await server.close();
     const started = Date.now();
     const error = await failure(sender.chat.send(chatId, 'nobody home'));
     const took = Date.now() - started;
-    server = await start(port);
+    server = await server.restart();
     expect(error.code).toBe('UNAVAILABLE');
     expect(took).toBeGreaterThanOrEqual(1_900);
     expect(took).toBeLessThan(2_000 + 1_500);
@@ -187,7 +172,7 @@ describe('the error path', () => {
     expect((await failure(c.chat.send('c'.repeat(26) as ChatId, 'hi'))).code).toBe('UNAUTHORIZED');
     // The timeout is 15 s; a refusal must not wait for it.
     expect(Date.now() - started).toBeLessThan(2_000);
-    const late = await startOn(port);
+    const late = await startTestServer({ OMECHAT_PORT: String(port) }, server.dataDir);
     try {
       await until(() => c.state === 'connected', 'the background reconnect');
       const { secret } = await c.account.register({ username: `late_${process.pid}`, age: 30 });
@@ -211,16 +196,3 @@ describe('the error path', () => {
     expect(local.message).toBe('disk full');
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function startOn(port: number) {
-  return start(port);
-}

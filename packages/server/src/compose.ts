@@ -9,18 +9,13 @@ import { LocalBus } from './adapters/bus/local-bus.js';
 import { argon2Hasher } from './adapters/crypto/argon2-hasher.js';
 import { cryptoRandom } from './adapters/crypto/crypto-random.js';
 import { MemoryStorage } from './adapters/storage/memory-storage.js';
-import { SqliteStorage } from './adapters/storage/sqlite-storage.js';
-import { PostgresStorage } from './adapters/storage/postgres-storage.js';
-import { RedisBus } from './adapters/bus/redis-bus.js';
 import type { Bus } from './ports/bus.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Storage } from './ports/storage.js';
 import { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
-import { RedisMatcher } from './adapters/matcher/redis-matcher.js';
 import type { Matcher } from './ports/matcher.js';
 import type { Logger } from './logger.js';
 import { MemoryRateLimiterStore } from './adapters/rate-limiter/memory-rate-limiter.js';
-import { RedisRateLimiterStore } from './adapters/rate-limiter/redis-rate-limiter.js';
 import type { RateLimiterStore } from './ports/rate-limiter.js';
 import type { ModerationOptions } from './core/moderation.js';
 import type { RateLimitRules } from './core/rate-limits.js';
@@ -29,9 +24,12 @@ export function sqliteFile(config: Pick<Config, 'OMECHAT_DATA_DIR'>): string {
   return join(resolve(config.OMECHAT_DATA_DIR), 'omechat.sqlite');
 }
 
-export async function createStorage(config: Config, log?: Logger): Promise<Storage> {
+// Adapters that load a driver (pg, ioredis, better-sqlite3) are imported only when configured,
+// so a server on memory storage, and every test that starts one, never loads them.
+export async function createStorage(config: Config, log?: Logger, metrics?: PrometheusMetrics): Promise<Storage> {
   if (config.OMECHAT_STORAGE === 'memory') return new MemoryStorage();
   if (config.OMECHAT_STORAGE === 'postgres') {
+    const { PostgresStorage } = await import('./adapters/storage/postgres-storage.js');
     // loadConfig already refuses this; a Config built by hand may not have been through it.
     const url = config.OMECHAT_DATABASE_URL;
     if (url === undefined) throw new ConfigError('OMECHAT_DATABASE_URL is required when OMECHAT_STORAGE=postgres');
@@ -40,17 +38,21 @@ export async function createStorage(config: Config, log?: Logger): Promise<Stora
       onIdleError: (failure) => log?.warn({ failure }, 'an idle PostgreSQL connection failed; the pool replaces it'),
     });
   }
+  const { SqliteStorage } = await import('./adapters/storage/sqlite-storage.js');
   mkdirSync(resolve(config.OMECHAT_DATA_DIR), { recursive: true });
-  return new SqliteStorage({
+  const storage = new SqliteStorage({
     file: sqliteFile(config),
     ackBeforeFsync: config.OMECHAT_SQLITE_ACK === 'before-fsync',
     onCheckpointError: (err) => log?.warn({ err }, 'an SQLite checkpoint failed; the next one tries again'),
   });
+  metrics?.addFigures(() => storage.figures());
+  return storage;
 }
 
 /** Unlike the rate limiter store, an unreachable Redis bus stops the start: other processes would never hear this one. */
 export async function createBus(config: Config, log?: Logger): Promise<Bus> {
   if (config.OMECHAT_BUS === 'local') return new LocalBus();
+  const { RedisBus } = await import('./adapters/bus/redis-bus.js');
   return RedisBus.open({
     url: config.OMECHAT_REDIS_URL,
     prefix: config.OMECHAT_REDIS_PREFIX,
@@ -64,7 +66,8 @@ export async function createBus(config: Config, log?: Logger): Promise<Bus> {
  * exists, so a server that cannot reach them fails at start, not on its first request.
  */
 export async function createCoreFromConfig(config: Config, log?: Logger, clock: Clock = systemClock): Promise<Core> {
-  const storage = await createStorage(config, log);
+  const metrics = new PrometheusMetrics();
+  const storage = await createStorage(config, log, metrics);
   let bus: Bus;
   try {
     bus = await createBus(config, log);
@@ -72,8 +75,6 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
     await storage.close();
     throw err;
   }
-  const metrics = new PrometheusMetrics();
-  if (storage instanceof SqliteStorage) metrics.addFigures(() => storage.figures());
   return createCore(
     {
     storage,
@@ -84,8 +85,8 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
     random: cryptoRandom,
     clock,
     bus,
-    matcher: createMatcher(config, clock),
-    rateLimiters: createRateLimiterStore(config, log),
+    matcher: await createMatcher(config, clock),
+    rateLimiters: await createRateLimiterStore(config, log),
     proofOfWork: altchaProofOfWork(config.OMECHAT_POW_KEY ?? randomBytes(32).toString('hex')),
     metrics,
     },
@@ -113,14 +114,16 @@ export async function createCoreFromConfig(config: Config, log?: Logger, clock: 
 }
 
 /** In process, or in Redis so that users on different nodes are paired with each other. */
-export function createMatcher(config: Config, clock: Clock = systemClock): Matcher {
+export async function createMatcher(config: Config, clock: Clock = systemClock): Promise<Matcher> {
   const options = { interestRelaxAfterMs: config.OMECHAT_MATCH_INTEREST_RELAX_MS, now: () => clock.now() };
   if (config.OMECHAT_MATCHER === 'memory') return new MemoryMatcher(options);
+  const { RedisMatcher } = await import('./adapters/matcher/redis-matcher.js');
   return new RedisMatcher({ ...options, url: config.OMECHAT_REDIS_URL, prefix: config.OMECHAT_REDIS_PREFIX });
 }
 
-export function createRateLimiterStore(config: Config, log?: Logger): RateLimiterStore {
+export async function createRateLimiterStore(config: Config, log?: Logger): Promise<RateLimiterStore> {
   if (config.OMECHAT_RATE_LIMIT_STORE !== 'redis') return new MemoryRateLimiterStore();
+  const { RedisRateLimiterStore } = await import('./adapters/rate-limiter/redis-rate-limiter.js');
   const store = new RedisRateLimiterStore({
     url: config.OMECHAT_REDIS_URL,
     prefix: `${config.OMECHAT_REDIS_PREFIX}:rl`,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { networkKeyOf, networkPrefixes } from '../../../server/src/transport/network.js';
+import { networkKeyOf, networkPrefixes } from '@omechat/server/testing';
 import { codeOf, connectFrom, startTestServer, uniqueName, waitFor, type TestServer } from '../harness.js';
 import { ADMIN_TOKEN, adminClient, failure } from '../safety-harness.js';
 

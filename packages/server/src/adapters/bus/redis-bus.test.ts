@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../../../test/services.js';
+import { startRedisServer, type RedisServer } from '../../testing/services.js';
 import type { UserHash } from '@omechat/protocol';
 import type { BusMessage } from '../../ports/bus.js';
 import { busContract } from './bus.contract.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../../../test/services.js';
+import { startRedisServer, type RedisServer } from '../../testing/services.js';
 import { rateLimiterContract } from './rate-limiter.contract.js';
 import { RedisRateLimiterStore } from './redis-rate-limiter.js';
 

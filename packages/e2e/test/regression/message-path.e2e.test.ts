@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES, type ChatId, type OmeEvent } from '@omechat/protocol';
 import { createOmeChatClient } from '@omechat/sdk';
-import { codeOfError, rawClient } from './raw-client.js';
-import { rawSocket } from './hostile/attack-harness.js';
-import { envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from './harness.js';
+import { codeOfError, rawClient } from '../raw-client.js';
+import { rawSocket } from '../hostile/attack-harness.js';
+import { envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from '../harness.js';
 
 let t: TestServer | undefined;
 const open: { close(): unknown }[] = [];
@@ -41,7 +41,7 @@ async function rawDevice(url: string, credentials: { clientHash: string; accessT
   };
 }
 
-describe('issue 8: the message path', () => {
+describe('the message path', () => {
   it('costs the sender one ack frame per message and the receiver one push; receipts are coalesced', async () => {
     t = await startTestServer();
     const { a, b, chatId } = await matchedPair(t.url);

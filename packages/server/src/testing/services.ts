@@ -1,13 +1,50 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
+import type { Pool } from 'pg';
 
 /**
  * Real services a test can break without touching the machine's shared ones: a Redis server
- * of its own, and a TCP proxy in front of the shared PostgreSQL.
+ * of its own, a TCP proxy in front of the shared PostgreSQL, a schema of its own in it.
  */
+
+/** The shared PostgreSQL; .ci/run starts it. */
+export const TEST_POSTGRES_URL = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * A new, empty schema in the shared PostgreSQL, so tests (and parallel runs against one
+ * database) never see each other's rows. An unreachable PostgreSQL fails the test, never skips it.
+ */
+export async function freshSchema(label = 'test') {
+  const { Pool } = await import('pg');
+  const admin: Pool = new Pool({ connectionString: TEST_POSTGRES_URL, max: 1 });
+  admin.on('error', () => undefined);
+  const name = `omechat_${label}_${randomBytes(6).toString('hex')}`;
+  try {
+    await admin.query(`CREATE SCHEMA ${name}`);
+  } catch (err) {
+    await admin.end();
+    throw new Error(`PostgreSQL at ${new URL(TEST_POSTGRES_URL).host} is unreachable (set OMECHAT_TEST_POSTGRES_URL): ${String(err)}`, { cause: err });
+  }
+  // libpq's `options` puts every pooled connection in this schema.
+  const url = new URL(TEST_POSTGRES_URL);
+  url.searchParams.set('options', `-c search_path=${name}`);
+  return {
+    name,
+    /** For OMECHAT_DATABASE_URL: every connection works in this schema. */
+    url: url.href,
+    /** One connection outside the schema (qualify table names with `name`). */
+    admin,
+    async drop() {
+      await admin.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+      await admin.end();
+    },
+  };
+}
+export type TestSchema = Awaited<ReturnType<typeof freshSchema>>;
 
 /** A port that was free a moment ago (the kernel's pick for port 0). */
 export async function freePort(): Promise<number> {
@@ -107,7 +144,7 @@ export type TcpProxy = Awaited<ReturnType<typeof startTcpProxy>>;
 export async function startNginx(upstreams: number[]) {
   const prefix = mkdtempSync(join(tmpdir(), 'omechat-nginx-'));
   mkdirSync(join(prefix, 'tmp'));
-  copyFileSync(join(import.meta.dirname, '../../../deploy/nginx.conf'), join(prefix, 'nginx.conf'));
+  copyFileSync(join(import.meta.dirname, '../../../../deploy/nginx.conf'), join(prefix, 'nginx.conf'));
   writeFileSync(join(prefix, 'omechat-upstreams.conf'), upstreams.map((port) => `server 127.0.0.1:${port};\n`).join(''));
   const port = await freePort();
   writeFileSync(join(prefix, 'omechat-listen.conf'), `listen 127.0.0.1:${port};\n`);

@@ -1,16 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CLOSE_CODES } from '@omechat/protocol';
-import { networkKeyOf, networkPrefix } from '../../server/src/transport/network.js';
-import { connect, signUp, startTestServer, type TestServer } from './harness.js';
-import { ADMIN_TOKEN, adminClient, closeCodeOf, failure } from './safety-harness.js';
+import { networkKeyOf, networkPrefix } from '@omechat/server/testing';
+import { connect, signUp, startTestServer, type TestServer } from '../harness.js';
+import { ADMIN_TOKEN, adminClient, closeCodeOf, failure } from '../safety-harness.js';
 
 /**
  * Issue 10: refused connectionParams close the socket (4001, or 4029 for a network locked
  * out of the admin API), admin-token guessing is rate limited with an audit entry, and no
  * client action writes more than a bounded number of log lines.
  */
-const NETWORK_KEY = 'issue-10-network-key-'.padEnd(40, 'k');
+const NETWORK_KEY = 'refused-network-key-'.padEnd(40, 'k');
 let t: TestServer;
 afterEach(async () => {
   await t.destroy();

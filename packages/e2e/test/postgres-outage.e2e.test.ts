@@ -2,40 +2,31 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, envelopeFor, matchedPair, spawnServer, waitFor } from './harness.js';
-import { startTcpProxy, type TcpProxy } from '../../server/test/services.js';
+import { freshSchema, startTcpProxy, type TcpProxy, type TestSchema } from '@omechat/server/testing';
 
 // .ci/run starts PostgreSQL; the test puts its own proxy in front and never touches the server.
-const postgresUrl = new URL(process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
-const admin = new Pool({ connectionString: postgresUrl.href, max: 1 });
-admin.on('error', () => undefined);
-const schema = `omechat_pgfault_${randomBytes(6).toString('hex')}`;
+let schema: TestSchema;
 // Trust auth ignores it, but the pg client keeps it: it must never reach a log line.
 const password = `pw${randomBytes(12).toString('hex')}`;
 let proxy: TcpProxy;
 
 beforeAll(async () => {
-  try {
-    await admin.query(`CREATE SCHEMA ${schema}`);
-  } catch (err) {
-    throw new Error(`PostgreSQL at ${postgresUrl.host} is unreachable (set OMECHAT_TEST_POSTGRES_URL): ${String(err)}`, { cause: err });
-  }
-  proxy = await startTcpProxy({ host: postgresUrl.hostname, port: Number(postgresUrl.port || 5432) });
+  schema = await freshSchema('pgfault');
+  const postgres = new URL(schema.url);
+  proxy = await startTcpProxy({ host: postgres.hostname, port: Number(postgres.port || 5432) });
 });
 afterAll(async () => {
   await proxy.close();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await schema.drop();
 });
 
-describe('issue 12: a PostgreSQL outage', () => {
+describe('a PostgreSQL outage', () => {
   it('fails calls with UNAVAILABLE, reports it in /readyz, recovers without a restart, loses nothing acknowledged and logs no secret', async () => {
-    const url = new URL(postgresUrl.href);
+    const url = new URL(schema.url);
     url.password = password;
     url.port = String(proxy.port);
-    url.searchParams.set('options', `-c search_path=${schema}`);
     const dataDir = mkdtempSync(join(tmpdir(), 'omechat-pgfault-'));
     const server = await spawnServer(dataDir, 0, 'debug', { OMECHAT_STORAGE: 'postgres', OMECHAT_DATABASE_URL: url.href });
     const http = server.url.replace(/^ws/, 'http').replace(/\/trpc$/, '');
@@ -82,7 +73,7 @@ describe('issue 12: a PostgreSQL outage', () => {
       await load;
       expect(server.exited()).toBe(false);
 
-      const stored = await admin.query<{ id: string }>(`SELECT client_message_id AS id FROM ${schema}.messages`);
+      const stored = await schema.admin.query<{ id: string }>(`SELECT client_message_id AS id FROM ${schema.name}.messages`);
       const storedIds = new Set(stored.rows.map((r) => r.id));
       expect(acked.filter((id) => !storedIds.has(id))).toEqual([]);
       const history = await b.client.chat.history({ chatId, limit: 100 });

@@ -1,37 +1,27 @@
-import { randomBytes } from 'node:crypto';
-import { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, envelopeFor, matchedPair, recorder, startTestServer, waitFor, type TestServer } from './harness.js';
 import { ADMIN_TOKEN } from './safety-harness.js';
-import { startRedisServer, type RedisServer } from '../../server/test/services.js';
+import { freshSchema, startRedisServer, type RedisServer, type TestSchema } from '@omechat/server/testing';
 
 // .ci/run starts PostgreSQL; Redis here is the test's own, so it can be stopped.
-const postgresUrl = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const admin = new Pool({ connectionString: postgresUrl, max: 1 });
-admin.on('error', () => undefined);
-const schema = `omechat_busfault_${randomBytes(6).toString('hex')}`;
+let schema: TestSchema;
 let redis: RedisServer;
 const servers: TestServer[] = [];
 
 beforeAll(async () => {
-  try {
-    await admin.query(`CREATE SCHEMA ${schema}`);
-  } catch (err) {
-    throw new Error(`PostgreSQL at ${postgresUrl} is unreachable (set OMECHAT_TEST_POSTGRES_URL): ${String(err)}`, { cause: err });
-  }
+  schema = await freshSchema('busfault');
   redis = await startRedisServer();
 });
 afterAll(async () => {
   await Promise.all(servers.splice(0).map((s) => s.destroy()));
   await redis.stop();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await schema.drop();
 });
 
 async function node(): Promise<TestServer> {
   const server = await startTestServer({
     OMECHAT_STORAGE: 'postgres',
-    OMECHAT_DATABASE_URL: `${postgresUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    OMECHAT_DATABASE_URL: schema.url,
     OMECHAT_BUS: 'redis',
     OMECHAT_REDIS_URL: redis.url,
     OMECHAT_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -44,7 +34,7 @@ const httpOf = (server: TestServer) => server.url.replace(/^ws/, 'http').replace
 const readyz = async (server: TestServer) => (await (await fetch(`${httpOf(server)}/readyz`)).json()) as Record<string, string>;
 const metrics = async (server: TestServer) => (await fetch(`${httpOf(server)}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
 
-describe('issue 12: a Redis bus outage', () => {
+describe('a Redis bus outage', () => {
   it('keeps local chats going, shows the outage, and catches every stream up as soon as Redis is back', async () => {
     const [one, two] = [await node(), await node()];
     // Alice and Bob are matched on node one; then Bob moves to node two.

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { solvePow } from '@omechat/sdk';
 import type { PowChallenge } from '@omechat/protocol';
-import { settingDefaults } from '../../server/src/config.js';
+import { settingDefaults } from '@omechat/server/testing';
 import { uniqueName, waitFor } from './harness.js';
 import { rawClient } from './raw-client.js';
 

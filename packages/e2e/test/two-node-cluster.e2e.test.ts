@@ -1,20 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { networkKeyOf, networkPrefix } from '../../server/src/transport/network.js';
 import { connect, recorder, startTestServer, type TestServer } from './harness.js';
 import { ADMIN_TOKEN, adminClient, closeCodeOf, codeOf, connectFrom, envelopeTo, signUpFrom } from './safety-harness.js';
-import { startRedisServer, type RedisServer } from '../../server/test/services.js';
+import { freshSchema, networkKeyOf, networkPrefix, startRedisServer, type RedisServer, type TestSchema } from '@omechat/server/testing';
 
 // Two nodes of one deployment: the shared PostgreSQL (a schema of this file's own) and a
 // Redis this file starts, carrying the bus and the matcher.
-const postgresUrl = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const admin = new Pool({ connectionString: postgresUrl, max: 1 });
-admin.on('error', () => undefined);
-const schema = `omechat_cluster_${randomBytes(6).toString('hex')}`;
 const NETWORK_KEY = 'test-network-key-'.padEnd(40, 'n');
-const prefix = `cluster-${schema}`;
+const prefix = `cluster-${randomBytes(6).toString('hex')}`;
+let schema: TestSchema;
 let redis: RedisServer;
 let one: TestServer;
 let two: TestServer;
@@ -27,7 +22,7 @@ const track = <C extends { close(): unknown }>(c: C) => {
 const node = () =>
   startTestServer({
     OMECHAT_STORAGE: 'postgres',
-    OMECHAT_DATABASE_URL: `${postgresUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    OMECHAT_DATABASE_URL: schema.url,
     OMECHAT_BUS: 'redis',
     OMECHAT_MATCHER: 'redis',
     OMECHAT_REDIS_URL: redis.url,
@@ -38,11 +33,7 @@ const node = () =>
   });
 
 beforeAll(async () => {
-  try {
-    await admin.query(`CREATE SCHEMA ${schema}`);
-  } catch (err) {
-    throw new Error(`PostgreSQL at ${postgresUrl} is unreachable (set OMECHAT_TEST_POSTGRES_URL): ${String(err)}`, { cause: err });
-  }
+  schema = await freshSchema('cluster');
   redis = await startRedisServer();
   [one, two] = await Promise.all([node(), node()]);
 });
@@ -52,8 +43,7 @@ afterEach(async () => {
 afterAll(async () => {
   await Promise.all([one.destroy(), two.destroy()]);
   await redis.stop();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await schema.drop();
 });
 
 /** A user signed up on `server` from `from`, recording events. */
@@ -63,7 +53,7 @@ async function user(server: TestServer, from = '127.0.0.1', age = 44) {
   return { ...u, events: recorder(u.client) };
 }
 
-describe('issue 12: a cluster of two nodes', () => {
+describe('a cluster of two nodes', () => {
   it('matches users on different nodes, who then chat both ways and see the chat end', async () => {
     // An age nobody else in this file uses, so the two can only meet each other.
     const [a, b] = [await user(one, '127.0.0.1', 77), await user(two, '127.0.0.1', 77)];

@@ -1,24 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Pool } from 'pg';
 import type { ChatId } from '@omechat/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { networkKeyOf, networkPrefix } from '../../server/src/transport/network.js';
 import { recorder, spawnServer, waitFor } from './harness.js';
 import { ADMIN_TOKEN, adminClient, closeCodeOf, codeOf, connectFrom, envelopeTo, signUpFrom } from './safety-harness.js';
-import { startNginx, startRedisServer, type RedisServer } from '../../server/test/services.js';
+import { freshSchema, networkKeyOf, networkPrefix, startNginx, startRedisServer, type RedisServer, type TestSchema } from '@omechat/server/testing';
 
 /**
  * The cluster as an operator runs it: three `omechat-server` processes on PostgreSQL (a
  * schema of this file's own) and a Redis this file starts, behind nginx running the
  * repository's deploy/nginx.conf. Every client connects through nginx.
  */
-const postgresUrl = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const admin = new Pool({ connectionString: postgresUrl, max: 1 });
-admin.on('error', () => undefined);
-const schema = `omechat_lb_${randomBytes(6).toString('hex')}`;
+let schema: TestSchema;
 const NETWORK_KEY = 'test-network-key-'.padEnd(40, 'n');
 const dataDir = mkdtempSync(join(tmpdir(), 'omechat-lb-'));
 let redis: RedisServer;
@@ -31,15 +25,11 @@ const track = <C extends { close(): unknown }>(c: C) => {
 };
 
 beforeAll(async () => {
-  try {
-    await admin.query(`CREATE SCHEMA ${schema}`);
-  } catch (err) {
-    throw new Error(`PostgreSQL at ${postgresUrl} is unreachable (set OMECHAT_TEST_POSTGRES_URL): ${String(err)}`, { cause: err });
-  }
+  schema = await freshSchema('lb');
   redis = await startRedisServer();
   const env = {
     OMECHAT_STORAGE: 'postgres',
-    OMECHAT_DATABASE_URL: `${postgresUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    OMECHAT_DATABASE_URL: schema.url,
     OMECHAT_BUS: 'redis',
     OMECHAT_MATCHER: 'redis',
     OMECHAT_REDIS_URL: redis.url,
@@ -58,8 +48,7 @@ afterAll(async () => {
   await lb?.stop();
   await Promise.all(nodes.filter((n) => !n.exited()).map((n) => n.stop()));
   await redis?.stop();
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
+  await schema?.drop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -70,7 +59,7 @@ const connectionsOn = async (node: (typeof nodes)[number]) => {
   return Number(/^omechat_connections (\d+)$/m.exec(metrics)?.[1] ?? NaN);
 };
 
-describe('issue 12: three nodes behind nginx', () => {
+describe('three nodes behind nginx', () => {
   it('spreads users over the nodes, matches and relays across them, and loses nothing acknowledged when a node is SIGKILLed', async () => {
     expect((await fetch(`${lb.http}/readyz`)).status).toBe(200);
     // Six users through nginx, three pairs: each pair shares an age nobody else in the file has.
