@@ -68,7 +68,7 @@ export class EventHub {
   /** Stores events, then publishes them. */
   async append(events: NewEvent[]): Promise<void> {
     if (events.length === 0) return;
-    this.announce(await this.storage.appendEvents(events));
+    this.announce(await this.storage.streams.appendEvents(events));
   }
 
   /** Not stored, not replayed: typing indicators. */

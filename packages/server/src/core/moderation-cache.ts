@@ -52,7 +52,7 @@ export class BanCache {
   reload(): Promise<void> {
     const generation = ++this.#generation;
     const at = this.clock.now();
-    const loading = this.storage.listBans({ activeAt: at }).then((bans) => {
+    const loading = this.storage.moderation.listBans({ activeAt: at }).then((bans) => {
       if (generation !== this.#generation) return;
       const byTarget = new Map<string, BanRecord[]>();
       for (const ban of bans) push(byTarget, ban);
@@ -115,7 +115,7 @@ export class BlockCache {
   get(userHash: UserHash): Promise<ReadonlySet<UserHash>> {
     let entry = this.#sets.get(userHash);
     if (!entry) {
-      const loading = this.storage.listBlocks(userHash).then(
+      const loading = this.storage.moderation.listBlocks(userHash).then(
         (blocks) => new Set(blocks.map((b) => (b.blockerUserHash === userHash ? b.blockedUserHash : b.blockerUserHash))),
       );
       loading.catch(() => {

@@ -5,7 +5,7 @@ import { cryptoRandom } from '../adapters/crypto/crypto-random.js';
 import { MemoryMatcher } from '../adapters/matcher/memory-matcher.js';
 import { altchaProofOfWork } from '../adapters/pow/altcha.js';
 import { MemoryRateLimiterStore } from '../adapters/rate-limiter/memory-rate-limiter.js';
-import { MemoryStorage } from '../adapters/storage/memory-storage.js';
+import { MemoryStorage } from '../adapters/storage/memory/index.js';
 import { noMetrics } from '../ports/metrics.js';
 import { createCore, type Core } from './app.js';
 import type { EscalationOptions } from './moderation.js';
@@ -94,7 +94,7 @@ describe('automatic suspension, in the core (MemoryStorage, test clock)', () => 
   async function user(ageMs: number) {
     const userHash = cryptoRandom.userHash();
     const name = `u${++n}`;
-    await storage.createUser({ userHash, username: name, usernameKey: name, age: 30, secretHash: 'x', createdAt: clock.now() - ageMs });
+    await storage.accounts.createUser({ userHash, username: name, usernameKey: name, age: 30, secretHash: 'x', createdAt: clock.now() - ageMs });
     return { userHash, clientHash: cryptoRandom.clientHash() };
   }
   const victimMessages = 3;
@@ -102,9 +102,9 @@ describe('automatic suspension, in the core (MemoryStorage, test clock)', () => 
   async function chat(a: UserHash, b: UserHash, talker: UserHash | null, count = victimMessages) {
     const chatId = cryptoRandom.chatId();
     const at = clock.now();
-    await storage.createChat({ chatId, members: [a, b], state: 'active', createdAt: at, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: at }, []);
+    await storage.chats.createChat({ chatId, members: [a, b], state: 'active', createdAt: at, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: at }, []);
     for (let i = 0; talker && i < count; i++) {
-      await storage.appendMessage({
+      await storage.chats.appendMessage({
         chatId,
         messageId: cryptoRandom.messageId(),
         senderUserHash: talker,

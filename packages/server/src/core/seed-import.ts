@@ -62,7 +62,7 @@ export async function importSeed(
     if (!id.success) problem('users', key, 'key is not a valid userHash');
     else if (!record.success) problem('users', key, describe(record.error));
     if (!id.success || !record.success) continue;
-    const result = await deps.storage.createUser({
+    const result = await deps.storage.accounts.createUser({
       userHash: id.data,
       username: record.data.username,
       usernameKey: usernameKey(record.data.username),
@@ -94,7 +94,7 @@ export async function importSeed(
       problem('clients', key, "owner does not list this client");
       continue;
     }
-    const result = await deps.storage.createClient({
+    const result = await deps.storage.accounts.createClient({
       clientHash: id.data,
       userHash: owner,
       tokenHash: hashToken(record.data.access_token),

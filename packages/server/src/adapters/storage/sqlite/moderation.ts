@@ -13,7 +13,9 @@ import type {
   ReportRecord,
   ReportResolution,
   SightingRecord,
-} from '../../ports/storage.js';
+  ModerationStore,
+} from '../../../ports/storage.js';
+import type { SqliteConnection } from './connection.js';
 
 const SIGHTINGS_PER_USER = 32;
 
@@ -130,22 +132,21 @@ function prepare(db: Database) {
 }
 
 /**
- * The moderation tables of SqliteStorage (migration 3), kept apart so the main adapter stays
- * readable. Every method behaves as the Storage method of the same name. `write` runs its
- * function atomically and resolves once it is committed; `read` throws once the database is closed.
+ * The moderation tables of SqliteStorage (migration 3). `write` runs its function atomically
+ * and resolves once it is committed; `read` throws once the database is closed.
  */
-export class SqliteModerationTables {
+export class SqliteModeration implements ModerationStore {
   readonly #sql: ReturnType<typeof prepare>;
+  private readonly write: SqliteConnection['write'];
+  private readonly read: () => void;
 
-  constructor(
-    db: Database,
-    private readonly write: <R>(fn: () => R) => Promise<R>,
-    private readonly read: () => void,
-  ) {
-    this.#sql = prepare(db);
+  constructor(conn: SqliteConnection) {
+    this.#sql = prepare(conn.db);
+    this.write = (fn) => conn.write(fn);
+    this.read = () => conn.read();
   }
 
-  /** Only inside the caller's transaction (deleteUser). */
+  /** Only inside the caller's write (deleteUser). */
   eraseUser(userHash: UserHash, at: number): void {
     this.#sql.eraseBlocks.run({ u: userHash });
     this.#sql.eraseReports.run({ u: userHash });
@@ -161,7 +162,7 @@ export class SqliteModerationTables {
     return this.write(() => this.#sql.deleteBlock.run(blocker, blocked).changes > 0);
   }
 
-  listBlocks(userHash: UserHash): BlockRecord[] {
+  async listBlocks(userHash: UserHash): Promise<BlockRecord[]> {
     this.read();
     return this.#sql.listBlocks.all({ u: userHash });
   }
@@ -187,12 +188,12 @@ export class SqliteModerationTables {
     return this.write(() => this.#sql.purgeReportsOfDeleted.run(before).changes);
   }
 
-  getReport(reportId: number): ReportRecord | null {
+  async getReport(reportId: number): Promise<ReportRecord | null> {
     this.read();
     return this.#report(reportId);
   }
 
-  listReports({ status, limit, offset }: ReportQuery): ReportRecord[] {
+  async listReports({ status, limit, offset }: ReportQuery): Promise<ReportRecord[]> {
     this.read();
     const open = status !== 'resolved' ? 1 : 0;
     const resolved = status !== 'open' ? 1 : 0;
@@ -208,17 +209,17 @@ export class SqliteModerationTables {
     });
   }
 
-  countReporters(reported: UserHash, since: number): number {
+  async countReporters(reported: UserHash, since: number): Promise<number> {
     this.read();
     return this.#sql.countReporters.get(reported, since) ?? 0;
   }
 
-  listReportsAgainst(reported: UserHash, since: number): ReportRecord[] {
+  async listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]> {
     this.read();
     return this.#sql.listReportsAgainst.all(reported, since).map(toReport);
   }
 
-  countDismissedReports(reporter: UserHash): number {
+  async countDismissedReports(reporter: UserHash): Promise<number> {
     this.read();
     return this.#sql.countDismissedReports.get(reporter) ?? 0;
   }
@@ -247,7 +248,7 @@ export class SqliteModerationTables {
     });
   }
 
-  listBans({ activeAt, layer, target, limit, offset }: BanQuery): BanRecord[] {
+  async listBans({ activeAt, layer, target, limit, offset }: BanQuery): Promise<BanRecord[]> {
     this.read();
     return this.#sql.listBans.all({
       activeAt: activeAt ?? null,
@@ -259,7 +260,7 @@ export class SqliteModerationTables {
     });
   }
 
-  listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): AuditRecord[] {
+  async listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {
     this.read();
     return this.#sql.listAudit.all(beforeId ?? Number.MAX_SAFE_INTEGER, Math.max(0, limit)).map(toAudit);
   }
@@ -271,7 +272,7 @@ export class SqliteModerationTables {
     });
   }
 
-  listSightings(userHash: UserHash): SightingRecord[] {
+  async listSightings(userHash: UserHash): Promise<SightingRecord[]> {
     this.read();
     return this.#sql.listSightings.all(userHash);
   }

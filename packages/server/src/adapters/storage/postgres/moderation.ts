@@ -11,8 +11,9 @@ import type {
   ReportRecord,
   ReportResolution,
   SightingRecord,
-} from '../../ports/storage.js';
-import type { Sql } from './postgres-storage.js';
+  ModerationStore,
+} from '../../../ports/storage.js';
+import type { PostgresConnection, Sql } from './connection.js';
 
 const SIGHTINGS_PER_USER = 32;
 /** Advisory lock class for "one sighting write per user at a time" (the second key is the user). */
@@ -28,30 +29,23 @@ const BAN = `ban_id AS "banId", layer, target, reason, issuer, created_at AS "cr
 const AUDIT = 'audit_id AS "auditId", at, actor, action, subject, details';
 const SIGHTING = 'user_hash AS "userHash", client_hash AS "clientHash", network_key AS "networkKey", last_seen_at AS "lastSeenAt"';
 
-type Run = <R>(fn: (sql: Sql) => Promise<R>) => Promise<R>;
+/** Only inside the caller's transaction (deleteUser): what names the user, except bans and the audit log. */
+export async function eraseModerationOf(sql: Sql, userHash: UserHash, at: number): Promise<void> {
+  await sql.query('DELETE FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1', [userHash]);
+  await sql.query('DELETE FROM reports WHERE reporter_user_hash = $1', [userHash]);
+  await sql.query('UPDATE reports SET reported_deleted_at = $2 WHERE reported_user_hash = $1 AND reported_deleted_at IS NULL', [userHash, at]);
+  await sql.query('DELETE FROM sightings WHERE user_hash = $1', [userHash]);
+}
 
 /**
- * The moderation tables of PostgresStorage (migration 3), kept apart so the main adapter stays
- * readable. Every method behaves as the Storage method of the same name. `read` runs
- * statements on the pool; `tx` runs them in one transaction. jsonb columns (disclosed,
- * details) come back freshly parsed, so records handed out are always copies.
+ * The moderation tables of PostgresStorage (migration 3). jsonb columns (disclosed, details)
+ * come back freshly parsed, so records handed out are always copies.
  */
-export class PostgresModerationTables {
-  constructor(
-    private readonly read: Run,
-    private readonly tx: Run,
-  ) {}
-
-  /** Only inside the caller's transaction (deleteUser). */
-  async eraseUser(sql: Sql, userHash: UserHash, at: number): Promise<void> {
-    await sql.query('DELETE FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1', [userHash]);
-    await sql.query('DELETE FROM reports WHERE reporter_user_hash = $1', [userHash]);
-    await sql.query('UPDATE reports SET reported_deleted_at = $2 WHERE reported_user_hash = $1 AND reported_deleted_at IS NULL', [userHash, at]);
-    await sql.query('DELETE FROM sightings WHERE user_hash = $1', [userHash]);
-  }
+export class PostgresModeration implements ModerationStore {
+  constructor(private readonly db: PostgresConnection) {}
 
   addBlock(block: BlockRecord): Promise<boolean> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const added = await sql.query(
         `INSERT INTO blocks (blocker_user_hash, blocked_user_hash, created_at) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING`,
@@ -62,7 +56,7 @@ export class PostgresModerationTables {
   }
 
   removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const removed = await sql.query('DELETE FROM blocks WHERE blocker_user_hash = $1 AND blocked_user_hash = $2', [
         blocker,
         blocked,
@@ -72,7 +66,7 @@ export class PostgresModerationTables {
   }
 
   listBlocks(userHash: UserHash): Promise<BlockRecord[]> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<BlockRecord>(
         `SELECT ${BLOCK} FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1
          ORDER BY created_at, blocker_user_hash, blocked_user_hash`,
@@ -83,7 +77,7 @@ export class PostgresModerationTables {
   }
 
   createReport(r: NewReport): Promise<ReportRecord | null> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<ReportRecord>(
         `INSERT INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note, disclosed, created_at, reported_deleted_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -96,18 +90,18 @@ export class PostgresModerationTables {
   }
 
   purgeReportsOfDeletedUsers(before: number): Promise<number> {
-    return this.read(async (sql) => (await sql.query('DELETE FROM reports WHERE reported_deleted_at < $1', [before])).rowCount ?? 0);
+    return this.db.read(async (sql) => (await sql.query('DELETE FROM reports WHERE reported_deleted_at < $1', [before])).rowCount ?? 0);
   }
 
   getReport(reportId: number): Promise<ReportRecord | null> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<ReportRecord>(`SELECT ${REPORT} FROM reports WHERE report_id = $1`, [reportId]);
       return rows[0] ?? null;
     });
   }
 
   listReports({ status, limit, offset }: ReportQuery): Promise<ReportRecord[]> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<ReportRecord>(
         `SELECT ${REPORT} FROM reports
          WHERE ($1 AND resolved_at IS NULL) OR ($2 AND resolved_at IS NOT NULL)
@@ -124,7 +118,7 @@ export class PostgresModerationTables {
     resolution: ReportResolution,
     audit: (r: ReportRecord) => NewAuditRecord,
   ): Promise<ReportRecord | null> {
-    return this.tx(async (sql) => {
+    return this.db.tx(async (sql) => {
       const { rows } = await sql.query<ReportRecord>(
         `UPDATE reports SET resolved_at = $2, resolution = $3, resolved_by = $4, resolution_note = $5
          WHERE report_id = $1 AND resolved_at IS NULL
@@ -139,7 +133,7 @@ export class PostgresModerationTables {
   }
 
   countReporters(reported: UserHash, since: number): Promise<number> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<{ n: number }>(
         'SELECT count(DISTINCT reporter_user_hash) AS n FROM reports WHERE reported_user_hash = $1 AND created_at >= $2',
         [reported, since],
@@ -149,7 +143,7 @@ export class PostgresModerationTables {
   }
 
   listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<ReportRecord>(
         `SELECT ${REPORT} FROM reports WHERE reported_user_hash = $1 AND created_at >= $2 ORDER BY created_at, report_id`,
         [reported, since],
@@ -159,7 +153,7 @@ export class PostgresModerationTables {
   }
 
   countDismissedReports(reporter: UserHash): Promise<number> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<{ n: number }>(
         "SELECT count(*) AS n FROM reports WHERE reporter_user_hash = $1 AND resolution = 'dismissed'",
         [reporter],
@@ -173,7 +167,7 @@ export class PostgresModerationTables {
     cascade: { layer: BanLayer; target: string }[],
     audit: (bans: BanRecord[]) => NewAuditRecord,
   ): Promise<BanRecord[]> {
-    return this.tx(async (sql) => {
+    return this.db.tx(async (sql) => {
       const parent = await sql.query<BanRecord>(
         `INSERT INTO bans (layer, target, reason, issuer, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING ${BAN}`,
@@ -210,7 +204,7 @@ export class PostgresModerationTables {
     revocation: { at: number; by: string },
     audit: (ban: BanRecord) => NewAuditRecord,
   ): Promise<BanRecord | null> {
-    return this.tx(async (sql) => {
+    return this.db.tx(async (sql) => {
       // Locking the parent first means two revocations of one ban cannot both write an entry.
       const current = await sql.query<BanRecord>(`SELECT ${BAN} FROM bans WHERE ban_id = $1 FOR UPDATE`, [banId]);
       if (!current.rows[0] || current.rows[0].revokedAt !== null) return null;
@@ -227,7 +221,7 @@ export class PostgresModerationTables {
   }
 
   listBans({ activeAt, layer, target, limit, offset }: BanQuery): Promise<BanRecord[]> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<BanRecord>(
         `SELECT ${BAN} FROM bans
          WHERE ($1::bigint IS NULL OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)))
@@ -242,11 +236,11 @@ export class PostgresModerationTables {
   }
 
   appendAudit(entry: NewAuditRecord): Promise<void> {
-    return this.read((sql) => appendAudit(sql, entry));
+    return this.db.read((sql) => appendAudit(sql, entry));
   }
 
   listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<AuditRecord>(
         `SELECT ${AUDIT} FROM audit_log WHERE ($1::bigint IS NULL OR audit_id < $1) ORDER BY audit_id DESC LIMIT $2`,
         [beforeId ?? null, Math.max(0, limit)],
@@ -256,7 +250,7 @@ export class PostgresModerationTables {
   }
 
   recordSighting(sighting: SightingRecord): Promise<void> {
-    return this.tx(async (sql) => {
+    return this.db.tx(async (sql) => {
       // Two connections of one user at once would each trim without seeing the other's row.
       await sql.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SIGHTING_LOCK_CLASS, sighting.userHash]);
       await sql.query(
@@ -274,7 +268,7 @@ export class PostgresModerationTables {
   }
 
   listSightings(userHash: UserHash): Promise<SightingRecord[]> {
-    return this.read(async (sql) => {
+    return this.db.read(async (sql) => {
       const { rows } = await sql.query<SightingRecord>(
         `SELECT ${SIGHTING} FROM sightings WHERE user_hash = $1 ORDER BY last_seen_at DESC, network_key, client_hash`,
         [userHash],
