@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatId, ClientHash, UserHash } from '@omechat/protocol';
 import type { BanRecord, NewAuditRecord, NewBan, NewReport, ReportRecord, Storage } from '../../../ports/storage.js';
+import type { ContractContext } from './fixtures.js';
 
-/**
- * The moderation part of the Storage contract (blocks, reports, bans, audit, sightings).
- * Called from inside `storageContract`, which owns the adapter's lifecycle and clock.
- */
-export function moderationStorageContract(ctx: { storage: () => Storage }): void {
+/** The moderation part of the Storage contract (blocks, reports, bans, audit, sightings). */
+export function moderationContract(ctx: ContractContext): void {
   const s = () => ctx.storage();
   const u = (name: string) => `user-${name}` as UserHash;
   const [alice, bob, carol, dave] = [u('alice'), u('bob'), u('carol'), u('dave')];
