@@ -26,7 +26,7 @@ export interface Session {
 }
 
 export interface AccountsDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'accounts'>;
   hasher: SecretHasher;
   random: Random;
   clock: Clock;

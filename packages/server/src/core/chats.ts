@@ -17,7 +17,7 @@ import { newEvent, type EventHub } from './event-hub.js';
 import type { MessageCache } from './message-cache.js';
 
 export interface ChatsDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'accounts' | 'chats'>;
   random: Random;
   clock: Clock;
   events: EventHub;

@@ -22,7 +22,7 @@ export class EventHub {
   readonly #unsubscribe: () => void;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, 'streams'>,
     private readonly bus: Bus,
   ) {
     const offMessages = bus.subscribe((message) => {

@@ -19,7 +19,7 @@ export interface EventBatchOut {
 }
 
 export interface EventStreamDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'streams'>;
   events: EventHub;
   chats: Chats;
 }

@@ -18,7 +18,7 @@ import { DomainError } from './domain-error.js';
  */
 export class Keys {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, 'chats' | 'keys'>,
     /** Blocked users may not fetch each other's keys (nor use up one-time prekeys). */
     private readonly blockedEitherWay: (a: UserHash, b: UserHash) => Promise<boolean>,
   ) {}

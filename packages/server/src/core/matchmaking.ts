@@ -10,7 +10,7 @@ import { newEvent, type EventHub } from './event-hub.js';
 import type { Metrics } from '../ports/metrics.js';
 
 export interface MatchmakingDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'accounts' | 'chats'>;
   matcher: Matcher;
   random: Random;
   clock: Clock;

@@ -65,7 +65,7 @@ export class MessageCache {
   misses = 0;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, 'chats'>,
     private readonly maxBytes: number,
   ) {}
 

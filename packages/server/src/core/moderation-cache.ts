@@ -27,7 +27,7 @@ export class BanCache {
   #generation = 0;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, 'moderation'>,
     private readonly clock: Clock,
   ) {}
 
@@ -110,7 +110,7 @@ const MAX_BLOCK_ENTRIES = 50_000;
 export class BlockCache {
   readonly #sets = new Map<UserHash, Promise<ReadonlySet<UserHash>>>();
 
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: Pick<Storage, 'moderation'>) {}
 
   get(userHash: UserHash): Promise<ReadonlySet<UserHash>> {
     let entry = this.#sets.get(userHash);

@@ -46,7 +46,7 @@ export interface ModerationOptions {
 }
 
 export interface ModerationDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'accounts' | 'chats' | 'moderation'>;
   clock: Clock;
   bus: Bus;
   chats: Chats;

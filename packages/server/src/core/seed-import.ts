@@ -44,7 +44,7 @@ function describe(error: z.ZodError): string {
 
 /** Imports valid records and reports each invalid one by key; values are never echoed. */
 export async function importSeed(
-  deps: { storage: Storage; hasher: SecretHasher; clock: Clock },
+  deps: { storage: Pick<Storage, 'accounts'>; hasher: SecretHasher; clock: Clock },
   users: unknown,
   clients: unknown,
 ): Promise<SeedReport> {
