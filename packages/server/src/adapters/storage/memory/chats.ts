@@ -1,14 +1,5 @@
 import type { ChatId, UserHash } from '@omechat/protocol';
-import type {
-  AppendMessageResult,
-  ChatCursor,
-  ChatEndReason,
-  ChatRecord,
-  ChatStore,
-  MessageRecord,
-  NewEvent,
-  StoredEvent,
-} from '../../../ports/storage.js';
+import type { AppendMessageResult, ChatCursor, ChatEndReason, ChatRecord, ChatStore, MessageRecord, NewEvent, StoredEvent } from '../../../ports/storage.js';
 import { compare, copy, copyOrNull, firstAbove, senderKey, type ChatEntry, type MemoryTables } from './tables.js';
 
 export class MemoryChats implements ChatStore {

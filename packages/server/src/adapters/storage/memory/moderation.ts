@@ -1,23 +1,8 @@
 import type { BanLayer, UserHash } from '@omechat/protocol';
-import type {
-  AuditRecord,
-  BanQuery,
-  BanRecord,
-  BlockRecord,
-  NewAuditRecord,
-  NewBan,
-  NewReport,
-  ReportQuery,
-  ReportRecord,
-  ReportResolution,
-  SightingRecord,
-  ModerationStore,
-} from '../../../ports/storage.js';
-import type { MemoryTables } from './tables.js';
+import type { AuditRecord, BanQuery, BanRecord, BlockRecord, NewAuditRecord, NewBan, NewReport, ReportQuery, ReportRecord, ReportResolution, SightingRecord, ModerationStore } from '../../../ports/storage.js';
+import { compare, copy, type MemoryTables } from './tables.js';
 
-const copy = <T>(value: T): T => structuredClone(value);
 const SIGHTINGS_PER_USER = 32;
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The moderation tables of MemoryStorage (blocks, reports, bans, audit log, sightings). */
 export class MemoryModeration implements ModerationStore {
@@ -199,16 +184,12 @@ export class MemoryModeration implements ModerationStore {
   async recordSighting(s: SightingRecord): Promise<void> {
     this.db.assertOpen();
     this.#sightings.set(`${s.clientHash} ${s.networkKey}`, copy(s));
-    const mine = this.#sightingsOf(s.userHash);
+    const mine = await this.listSightings(s.userHash);
     for (const old of mine.slice(SIGHTINGS_PER_USER)) this.#sightings.delete(`${old.clientHash} ${old.networkKey}`);
   }
 
   async listSightings(userHash: UserHash): Promise<SightingRecord[]> {
     this.db.assertOpen();
-    return this.#sightingsOf(userHash);
-  }
-
-  #sightingsOf(userHash: UserHash): SightingRecord[] {
     return [...this.#sightings.values()]
       .filter((s) => s.userHash === userHash)
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt || compare(a.networkKey, b.networkKey) || compare(a.clientHash, b.clientHash))

@@ -1,14 +1,5 @@
 import type { ChatId, Envelope, UserHash } from '@omechat/protocol';
-import type {
-  AppendMessageResult,
-  ChatCursor,
-  ChatEndReason,
-  ChatRecord,
-  ChatStore,
-  MessageRecord,
-  NewEvent,
-  StoredEvent,
-} from '../../../ports/storage.js';
+import type { AppendMessageResult, ChatCursor, ChatEndReason, ChatRecord, ChatStore, MessageRecord, NewEvent, StoredEvent } from '../../../ports/storage.js';
 import type { PostgresConnection, Sql } from './connection.js';
 
 const CHAT = `chat_id AS "chatId", user_a AS "userA", user_b AS "userB", state, created_at AS "createdAt",

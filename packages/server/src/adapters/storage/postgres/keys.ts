@@ -1,6 +1,6 @@
 import type { ClientHash, DeviceBundle, IdentityKeys, KemPrekey, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 import type { KeyStore } from '../../../ports/storage.js';
-import { FOREIGN_KEY_VIOLATION, pgCode, type PostgresConnection } from './connection.js';
+import { FOREIGN_KEY_VIOLATION, pgCode, type PostgresConnection, type Sql } from './connection.js';
 
 interface KeysRow {
   clientHash: ClientHash;
@@ -48,44 +48,37 @@ export class PostgresKeys implements KeyStore {
   }
 
   async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[], limit = Infinity): Promise<number> {
+    return this.#addOneTime('one_time_prekeys', clientHash, prekeys, limit, (sql, taken) =>
+      sql.query(
+        `INSERT INTO one_time_prekeys (client_hash, id, pub)
+         SELECT $1, p.id, p.pub FROM unnest($2::bigint[], $3::text[]) AS p(id, pub)
+         ON CONFLICT DO NOTHING`,
+        [clientHash, taken.map((p) => p.id), taken.map((p) => p.pub)],
+      ),
+    );
+  }
+
+  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[], limit = Infinity): Promise<number> {
+    return this.#addOneTime('one_time_kem_prekeys', clientHash, prekeys, limit, (sql, taken) =>
+      sql.query(
+        `INSERT INTO one_time_kem_prekeys (client_hash, id, pub, signature)
+         SELECT $1, p.id, p.pub, p.signature FROM unnest($2::bigint[], $3::text[], $4::text[]) AS p(id, pub, signature)
+         ON CONFLICT DO NOTHING`,
+        [clientHash, taken.map((p) => p.id), taken.map((p) => p.pub), taken.map((p) => p.signature)],
+      ),
+    );
+  }
+
+  /** Inserts what fits under `limit` of one kind of one-time prekey; returns how many the device holds. */
+  #addOneTime<P>(table: string, clientHash: ClientHash, prekeys: P[], limit: number, insert: (sql: Sql, taken: P[]) => Promise<unknown>) {
     return this.db.tx(async (sql) => {
       // FOR NO KEY UPDATE keeps the device's keys from being deleted under the inserts, and
       // makes concurrent uploads for one device take turns, so the count below holds.
       const keys = await sql.query('SELECT 1 FROM device_keys WHERE client_hash = $1 FOR NO KEY UPDATE', [clientHash]);
       if (keys.rowCount === 0) return 0;
-      const held = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_prekeys WHERE client_hash = $1', [clientHash]);
-      const room = Math.max(0, limit - (held.rows[0]?.n ?? 0));
-      const taken = prekeys.slice(0, room);
-      await sql.query(
-        `INSERT INTO one_time_prekeys (client_hash, id, pub)
-         SELECT $1, p.id, p.pub FROM unnest($2::bigint[], $3::text[]) AS p(id, pub)
-         ON CONFLICT DO NOTHING`,
-        [clientHash, taken.map((p) => p.id), taken.map((p) => p.pub)],
-      );
-      const count = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_prekeys WHERE client_hash = $1', [
-        clientHash,
-      ]);
-      return count.rows[0]?.n ?? 0;
-    });
-  }
-
-  async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[], limit = Infinity): Promise<number> {
-    return this.db.tx(async (sql) => {
-      const keys = await sql.query('SELECT 1 FROM device_keys WHERE client_hash = $1 FOR NO KEY UPDATE', [clientHash]);
-      if (keys.rowCount === 0) return 0;
-      const held = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_kem_prekeys WHERE client_hash = $1', [clientHash]);
-      const room = Math.max(0, limit - (held.rows[0]?.n ?? 0));
-      const taken = prekeys.slice(0, room);
-      await sql.query(
-        `INSERT INTO one_time_kem_prekeys (client_hash, id, pub, signature)
-         SELECT $1, p.id, p.pub, p.signature FROM unnest($2::bigint[], $3::text[], $4::text[]) AS p(id, pub, signature)
-         ON CONFLICT DO NOTHING`,
-        [clientHash, taken.map((p) => p.id), taken.map((p) => p.pub), taken.map((p) => p.signature)],
-      );
-      const count = await sql.query<{ n: number }>('SELECT count(*) AS n FROM one_time_kem_prekeys WHERE client_hash = $1', [
-        clientHash,
-      ]);
-      return count.rows[0]?.n ?? 0;
+      const held = async () => (await sql.query<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE client_hash = $1`, [clientHash])).rows[0]?.n ?? 0;
+      await insert(sql, prekeys.slice(0, Math.max(0, limit - (await held()))));
+      return held();
     });
   }
 

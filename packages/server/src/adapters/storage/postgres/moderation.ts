@@ -1,18 +1,5 @@
 import type { BanLayer, UserHash } from '@omechat/protocol';
-import type {
-  AuditRecord,
-  BanQuery,
-  BanRecord,
-  BlockRecord,
-  NewAuditRecord,
-  NewBan,
-  NewReport,
-  ReportQuery,
-  ReportRecord,
-  ReportResolution,
-  SightingRecord,
-  ModerationStore,
-} from '../../../ports/storage.js';
+import type { AuditRecord, BanQuery, BanRecord, BlockRecord, NewAuditRecord, NewBan, NewReport, ReportQuery, ReportRecord, ReportResolution, SightingRecord, ModerationStore } from '../../../ports/storage.js';
 import type { PostgresConnection, Sql } from './connection.js';
 
 const SIGHTINGS_PER_USER = 32;

@@ -1,15 +1,6 @@
 import type { ChatId, ClientHash, Envelope, UserHash } from '@omechat/protocol';
 import type Database from 'better-sqlite3';
-import type {
-  AppendMessageResult,
-  ChatCursor,
-  ChatEndReason,
-  ChatRecord,
-  ChatStore,
-  MessageRecord,
-  NewEvent,
-  StoredEvent,
-} from '../../../ports/storage.js';
+import type { AppendMessageResult, ChatCursor, ChatEndReason, ChatRecord, ChatStore, MessageRecord, NewEvent, StoredEvent } from '../../../ports/storage.js';
 import type { SqliteConnection, Tables } from './connection.js';
 
 interface ChatRow extends Omit<ChatRecord, 'members'> {
@@ -90,20 +81,9 @@ const toChat = ({ userA, userB, ...rest }: ChatRow): ChatRecord => ({
   ...rest,
   members: [userA, userB],
 });
-const toMessage = (row: MessageRow): MessageRecord => ({
+export const toMessage = (row: MessageRow): MessageRecord => ({
   ...row,
   envelope: JSON.parse(row.envelope) as Envelope,
-});
-/** The message columns of a row that has others too. */
-export const messageOf = (row: MessageRow): MessageRecord => ({
-  chatId: row.chatId,
-  seq: row.seq,
-  messageId: row.messageId,
-  senderUserHash: row.senderUserHash,
-  senderClientHash: row.senderClientHash,
-  clientMessageId: row.clientMessageId,
-  envelope: JSON.parse(row.envelope) as Envelope,
-  sentAt: row.sentAt,
 });
 
 export class SqliteChats implements ChatStore {

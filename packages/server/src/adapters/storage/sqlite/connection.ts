@@ -198,10 +198,7 @@ export class SqliteConnection {
 
   tables<S>(statements: S): Tables<S> {
     return {
-      sql: () => {
-        this.read();
-        return statements;
-      },
+      sql: () => (this.read(), statements),
       write: (fn) => this.write(() => fn(statements)),
     };
   }

@@ -6,8 +6,6 @@ import { SqliteKeys } from './keys.js';
 import { SqliteModeration } from './moderation.js';
 import { SqliteStreams } from './streams.js';
 
-export type { SqliteFigures, SqliteStorageOptions };
-
 /**
  * Storage in one SQLite file: the default for a single server process. Each store prepares
  * its own statements on the one connection, whose write path they share (connection.ts).

@@ -1,7 +1,7 @@
 import type { ClientHash, DeviceBundle, IdentityKeys, KemPrekey, Prekey, SignedPrekey, UserHash } from '@omechat/protocol';
 import type Database from 'better-sqlite3';
 import type { KeyStore } from '../../../ports/storage.js';
-import type { SqliteConnection, Tables } from './connection.js';
+import type { SqliteConnection } from './connection.js';
 
 interface KeysRow {
   clientHash: ClientHash;
@@ -47,21 +47,16 @@ function prepareKeyStatements(db: Database.Database) {
     ),
   };
 }
-type Statements = ReturnType<typeof prepareKeyStatements>;
-
 export class SqliteKeys implements KeyStore {
-  readonly #keys: Statements;
-  readonly #sql: () => Statements;
-  readonly #write: Tables<Statements>['write'];
+  readonly #keys: ReturnType<typeof prepareKeyStatements>;
 
-  constructor(conn: SqliteConnection) {
+  constructor(private readonly conn: SqliteConnection) {
     this.#keys = prepareKeyStatements(conn.db);
-    ({ sql: this.#sql, write: this.#write } = conn.tables(this.#keys));
   }
 
   async setDeviceKeys(clientHash: ClientHash, identity: IdentityKeys, signedPrekey: SignedPrekey, lastResortKemPrekey?: KemPrekey) {
-    return this.#write((sql) => {
-      if (!sql.getClient.get(clientHash)) return 'no_client' as const;
+    return this.conn.write(() => {
+      if (!this.#keys.getClient.get(clientHash)) return 'no_client' as const;
       const held = this.#keys.getKeys.get(clientHash);
       if (held && (held.signingPub !== identity.signingPub || held.dhPub !== identity.dhPub)) return 'identity_mismatch' as const;
       this.#keys.upsertKeys.run(clientHash, identity.signingPub, identity.dhPub, JSON.stringify(signedPrekey));
@@ -71,7 +66,7 @@ export class SqliteKeys implements KeyStore {
   }
 
   async addOneTimeKemPrekeys(clientHash: ClientHash, prekeys: KemPrekey[], limit = Infinity): Promise<number> {
-    return this.#write(() => {
+    return this.conn.write(() => {
       if (!this.#keys.getKeys.get(clientHash)) return 0;
       const room = limit - (this.#keys.countKemPrekeys.get(clientHash) ?? 0);
       for (const p of prekeys.slice(0, Math.max(0, room))) this.#keys.insertKemPrekey.run(clientHash, p.id, p.pub, p.signature);
@@ -80,7 +75,7 @@ export class SqliteKeys implements KeyStore {
   }
 
   async countKemPrekeys(clientHash: ClientHash) {
-    this.#sql();
+    this.conn.read();
     return {
       oneTime: this.#keys.countKemPrekeys.get(clientHash) ?? 0,
       hasLastResort: (this.#keys.getKeys.get(clientHash)?.lastResortKemPrekey ?? null) !== null,
@@ -88,7 +83,7 @@ export class SqliteKeys implements KeyStore {
   }
 
   async addOneTimePrekeys(clientHash: ClientHash, prekeys: Prekey[], limit = Infinity): Promise<number> {
-    return this.#write(() => {
+    return this.conn.write(() => {
       if (!this.#keys.getKeys.get(clientHash)) return 0;
       // Counted inside the write transaction: concurrent uploads cannot overshoot the limit.
       const room = limit - (this.#keys.countPrekeys.get(clientHash) ?? 0);
@@ -98,12 +93,12 @@ export class SqliteKeys implements KeyStore {
   }
 
   async countOneTimePrekeys(clientHash: ClientHash): Promise<number> {
-    this.#sql();
+    this.conn.read();
     return this.#keys.countPrekeys.get(clientHash) ?? 0;
   }
 
   async listDeviceIdentities(userHash: UserHash) {
-    this.#sql();
+    this.conn.read();
     return this.#keys.keysOfUser.all(userHash).map((row) => ({
       clientHash: row.clientHash,
       identity: { signingPub: row.signingPub, dhPub: row.dhPub },
@@ -111,7 +106,7 @@ export class SqliteKeys implements KeyStore {
   }
 
   async takeBundles(userHash: UserHash): Promise<DeviceBundle[]> {
-    return this.#write(() =>
+    return this.conn.write(() =>
       this.#keys.keysOfUser.all(userHash).map((row) => {
         const oneTimePrekey = this.#keys.firstPrekey.get(row.clientHash);
         if (oneTimePrekey) this.#keys.deletePrekey.run(row.clientHash, oneTimePrekey.id);

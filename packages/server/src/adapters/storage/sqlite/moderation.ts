@@ -1,20 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { BanLayer, ChatId, ReportReason, UserHash } from '@omechat/protocol';
-import type {
-  AuditRecord,
-  BanQuery,
-  BanRecord,
-  BlockRecord,
-  DisclosedMessageRecord,
-  NewAuditRecord,
-  NewBan,
-  NewReport,
-  ReportQuery,
-  ReportRecord,
-  ReportResolution,
-  SightingRecord,
-  ModerationStore,
-} from '../../../ports/storage.js';
+import type { AuditRecord, BanQuery, BanRecord, BlockRecord, DisclosedMessageRecord, NewAuditRecord, NewBan, NewReport, ReportQuery, ReportRecord, ReportResolution, SightingRecord, ModerationStore } from '../../../ports/storage.js';
 import type { SqliteConnection } from './connection.js';
 
 const SIGHTINGS_PER_USER = 32;
@@ -132,18 +118,14 @@ function prepare(db: Database) {
 }
 
 /**
- * The moderation tables of SqliteStorage (migration 3). `write` runs its function atomically
- * and resolves once it is committed; `read` throws once the database is closed.
+ * The moderation tables of SqliteStorage (migration 3). `conn.write` runs its function atomically
+ * and resolves once it is committed; `conn.read` throws once the database is closed.
  */
 export class SqliteModeration implements ModerationStore {
   readonly #sql: ReturnType<typeof prepare>;
-  private readonly write: SqliteConnection['write'];
-  private readonly read: () => void;
 
-  constructor(conn: SqliteConnection) {
+  constructor(private readonly conn: SqliteConnection) {
     this.#sql = prepare(conn.db);
-    this.write = (fn) => conn.write(fn);
-    this.read = () => conn.read();
   }
 
   /** Only inside the caller's write (deleteUser). */
@@ -155,20 +137,20 @@ export class SqliteModeration implements ModerationStore {
   }
 
   addBlock(block: BlockRecord): Promise<boolean> {
-    return this.write(() => this.#sql.insertBlock.run(block).changes > 0);
+    return this.conn.write(() => this.#sql.insertBlock.run(block).changes > 0);
   }
 
   removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
-    return this.write(() => this.#sql.deleteBlock.run(blocker, blocked).changes > 0);
+    return this.conn.write(() => this.#sql.deleteBlock.run(blocker, blocked).changes > 0);
   }
 
   async listBlocks(userHash: UserHash): Promise<BlockRecord[]> {
-    this.read();
+    this.conn.read();
     return this.#sql.listBlocks.all({ u: userHash });
   }
 
   createReport(r: NewReport): Promise<ReportRecord | null> {
-    return this.write(() => {
+    return this.conn.write(() => {
       const { changes, lastInsertRowid } = this.#sql.insertReport.run(
         r.chatId,
         r.reporterUserHash,
@@ -185,23 +167,23 @@ export class SqliteModeration implements ModerationStore {
   }
 
   purgeReportsOfDeletedUsers(before: number): Promise<number> {
-    return this.write(() => this.#sql.purgeReportsOfDeleted.run(before).changes);
+    return this.conn.write(() => this.#sql.purgeReportsOfDeleted.run(before).changes);
   }
 
   async getReport(reportId: number): Promise<ReportRecord | null> {
-    this.read();
+    this.conn.read();
     return this.#report(reportId);
   }
 
   async listReports({ status, limit, offset }: ReportQuery): Promise<ReportRecord[]> {
-    this.read();
+    this.conn.read();
     const open = status !== 'resolved' ? 1 : 0;
     const resolved = status !== 'open' ? 1 : 0;
     return this.#sql.listReports.all({ open, resolved, limit, offset }).map(toReport);
   }
 
   resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): Promise<ReportRecord | null> {
-    return this.write(() => {
+    return this.conn.write(() => {
       if (this.#sql.resolveReport.run({ ...resolution, reportId }).changes === 0) return null;
       const report = this.#report(reportId)!;
       this.#appendAudit(audit(report));
@@ -210,22 +192,22 @@ export class SqliteModeration implements ModerationStore {
   }
 
   async countReporters(reported: UserHash, since: number): Promise<number> {
-    this.read();
+    this.conn.read();
     return this.#sql.countReporters.get(reported, since) ?? 0;
   }
 
   async listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]> {
-    this.read();
+    this.conn.read();
     return this.#sql.listReportsAgainst.all(reported, since).map(toReport);
   }
 
   async countDismissedReports(reporter: UserHash): Promise<number> {
-    this.read();
+    this.conn.read();
     return this.#sql.countDismissedReports.get(reporter) ?? 0;
   }
 
   createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): Promise<BanRecord[]> {
-    return this.write(() => {
+    return this.conn.write(() => {
       const parentBanId = Number(this.#sql.insertBan.run({ ...ban, parentBanId: null }).lastInsertRowid);
       const ids = [parentBanId];
       for (const c of cascade) {
@@ -238,7 +220,7 @@ export class SqliteModeration implements ModerationStore {
   }
 
   revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): Promise<BanRecord | null> {
-    return this.write(() => {
+    return this.conn.write(() => {
       const ban = this.#sql.getBan.get(banId);
       if (!ban || ban.revokedAt !== null) return null;
       this.#sql.revokeBan.run({ banId, at: revocation.at, by: revocation.by });
@@ -249,7 +231,7 @@ export class SqliteModeration implements ModerationStore {
   }
 
   async listBans({ activeAt, layer, target, limit, offset }: BanQuery): Promise<BanRecord[]> {
-    this.read();
+    this.conn.read();
     return this.#sql.listBans.all({
       activeAt: activeAt ?? null,
       layer: layer ?? null,
@@ -261,19 +243,19 @@ export class SqliteModeration implements ModerationStore {
   }
 
   async listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {
-    this.read();
+    this.conn.read();
     return this.#sql.listAudit.all(beforeId ?? Number.MAX_SAFE_INTEGER, Math.max(0, limit)).map(toAudit);
   }
 
   recordSighting(sighting: SightingRecord): Promise<void> {
-    return this.write(() => {
+    return this.conn.write(() => {
       this.#sql.upsertSighting.run(sighting);
       this.#sql.trimSightings.run({ u: sighting.userHash, keep: SIGHTINGS_PER_USER });
     });
   }
 
   async listSightings(userHash: UserHash): Promise<SightingRecord[]> {
-    this.read();
+    this.conn.read();
     return this.#sql.listSightings.all(userHash);
   }
 
@@ -283,7 +265,7 @@ export class SqliteModeration implements ModerationStore {
   }
 
   appendAudit(entry: NewAuditRecord): Promise<void> {
-    return this.write(() => this.#appendAudit(entry));
+    return this.conn.write(() => this.#appendAudit(entry));
   }
 
   #appendAudit(entry: NewAuditRecord): void {

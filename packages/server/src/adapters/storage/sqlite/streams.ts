@@ -1,7 +1,7 @@
 import type { UserHash } from '@omechat/protocol';
 import type Database from 'better-sqlite3';
 import type { NewEvent, StoredEvent, StreamEntry, StreamStore } from '../../../ports/storage.js';
-import { messageOf, type MessageRow } from './chats.js';
+import { toMessage, type MessageRow } from './chats.js';
 import type { SqliteConnection, Tables } from './connection.js';
 
 type StreamRow = { id: number; type: string | null; payload: string | null; createdAt: number | null } & {
@@ -50,10 +50,10 @@ export class SqliteStreams implements StreamStore {
   async readStream(userHash: UserHash, afterId: number, limit: number): Promise<StreamEntry[]> {
     // SQLite reads a negative LIMIT as "no limit".
     const rows = this.#sql().readStream.all({ userHash, after: afterId, limit: Math.max(0, limit) });
-    return rows.map((row): StreamEntry =>
-      row.type !== null
-        ? { id: row.id, userHash, type: row.type, payload: row.payload!, createdAt: row.createdAt! }
-        : { id: row.id, userHash, message: messageOf(row as MessageRow) },
+    return rows.map(({ id, type, payload, createdAt, ...message }): StreamEntry =>
+      type !== null
+        ? { id, userHash, type, payload: payload!, createdAt: createdAt! }
+        : { id, userHash, message: toMessage(message as MessageRow) },
     );
   }
 
