@@ -27,14 +27,14 @@ describe('Matchmaking (ATSS): who may meet whom', () => {
     t = startInProcessCore();
     const thirty = await t.register(30);
     const thirtyFour = await t.register(34);
-    // 4 years apart: the 30-year-old accepts 5, the 34-year-old only 2.
-    await t.core.matchmaking.start(thirty.session, { tolerance: 5 });
-    expect(await t.core.matchmaking.start(thirtyFour.session, { tolerance: 2 })).toEqual({ queued: true, chatId: null });
+    // 4 years apart: the 34-year-old, waiting, accepts only 2; the 30-year-old arriving accepts 5.
+    await t.core.matchmaking.start(thirtyFour.session, { tolerance: 2 });
+    expect(await t.core.matchmaking.start(thirty.session, { tolerance: 5 })).toEqual({ queued: true, chatId: null });
     // Someone within both their ranges meets the one who waited longest.
     const thirtyThree = await t.register(33);
     expect((await t.core.matchmaking.start(thirtyThree.session, { tolerance: 3 })).chatId).not.toBeNull();
-    expect(await partners(thirty.userHash)).toEqual([thirtyThree.userHash]);
-    expect(await partners(thirtyFour.userHash)).toEqual([]);
+    expect(await partners(thirtyFour.userHash)).toEqual([thirtyThree.userHash]);
+    expect(await partners(thirty.userHash)).toEqual([]);
   });
 
   it('a tolerance of 0 meets only the same age', async () => {
