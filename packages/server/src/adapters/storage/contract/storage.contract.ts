@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ChatId, ClientHash } from '@omechat/protocol';
 import type { Clock } from '../../../ports/clock.js';
 import type { Storage } from '../../../ports/storage.js';
 import { accountsContract } from './accounts.contract.js';
@@ -52,6 +53,9 @@ export function storageContract(
         await expect(storage.accounts.createUser(bob)).rejects.toThrow(Error);
         await expect(storage.streams.appendEvents([event(alice)])).rejects.toThrow(Error);
         await expect(storage.streams.streamHead(alice.userHash)).rejects.toThrow(Error);
+        await expect(storage.chats.getChat('chat-x' as ChatId)).rejects.toThrow(Error);
+        await expect(storage.keys.countOneTimePrekeys('client-x' as ClientHash)).rejects.toThrow(Error);
+        await expect(storage.moderation.addBlock({ blockerUserHash: alice.userHash, blockedUserHash: bob.userHash, createdAt: 1 })).rejects.toThrow(Error);
       });
     });
   });

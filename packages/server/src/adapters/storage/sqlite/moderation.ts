@@ -136,11 +136,11 @@ export class SqliteModeration implements ModerationStore {
     this.#sql.eraseSightings.run(userHash);
   }
 
-  addBlock(block: BlockRecord): Promise<boolean> {
+  async addBlock(block: BlockRecord): Promise<boolean> {
     return this.conn.write(() => this.#sql.insertBlock.run(block).changes > 0);
   }
 
-  removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
+  async removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
     return this.conn.write(() => this.#sql.deleteBlock.run(blocker, blocked).changes > 0);
   }
 
@@ -149,7 +149,7 @@ export class SqliteModeration implements ModerationStore {
     return this.#sql.listBlocks.all({ u: userHash });
   }
 
-  createReport(r: NewReport): Promise<ReportRecord | null> {
+  async createReport(r: NewReport): Promise<ReportRecord | null> {
     return this.conn.write(() => {
       const { changes, lastInsertRowid } = this.#sql.insertReport.run(
         r.chatId,
@@ -166,7 +166,7 @@ export class SqliteModeration implements ModerationStore {
     });
   }
 
-  purgeReportsOfDeletedUsers(before: number): Promise<number> {
+  async purgeReportsOfDeletedUsers(before: number): Promise<number> {
     return this.conn.write(() => this.#sql.purgeReportsOfDeleted.run(before).changes);
   }
 
@@ -182,7 +182,7 @@ export class SqliteModeration implements ModerationStore {
     return this.#sql.listReports.all({ open, resolved, limit, offset }).map(toReport);
   }
 
-  resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): Promise<ReportRecord | null> {
+  async resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): Promise<ReportRecord | null> {
     return this.conn.write(() => {
       if (this.#sql.resolveReport.run({ ...resolution, reportId }).changes === 0) return null;
       const report = this.#report(reportId)!;
@@ -206,7 +206,7 @@ export class SqliteModeration implements ModerationStore {
     return this.#sql.countDismissedReports.get(reporter) ?? 0;
   }
 
-  createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): Promise<BanRecord[]> {
+  async createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): Promise<BanRecord[]> {
     return this.conn.write(() => {
       const parentBanId = Number(this.#sql.insertBan.run({ ...ban, parentBanId: null }).lastInsertRowid);
       const ids = [parentBanId];
@@ -219,7 +219,7 @@ export class SqliteModeration implements ModerationStore {
     });
   }
 
-  revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): Promise<BanRecord | null> {
+  async revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): Promise<BanRecord | null> {
     return this.conn.write(() => {
       const ban = this.#sql.getBan.get(banId);
       if (!ban || ban.revokedAt !== null) return null;
@@ -247,7 +247,7 @@ export class SqliteModeration implements ModerationStore {
     return this.#sql.listAudit.all(beforeId ?? Number.MAX_SAFE_INTEGER, Math.max(0, limit)).map(toAudit);
   }
 
-  recordSighting(sighting: SightingRecord): Promise<void> {
+  async recordSighting(sighting: SightingRecord): Promise<void> {
     return this.conn.write(() => {
       this.#sql.upsertSighting.run(sighting);
       this.#sql.trimSightings.run({ u: sighting.userHash, keep: SIGHTINGS_PER_USER });
@@ -264,7 +264,7 @@ export class SqliteModeration implements ModerationStore {
     return row ? toReport(row) : null;
   }
 
-  appendAudit(entry: NewAuditRecord): Promise<void> {
+  async appendAudit(entry: NewAuditRecord): Promise<void> {
     return this.conn.write(() => this.#appendAudit(entry));
   }
 
