@@ -109,6 +109,17 @@ export function accountsContract(t: ContractContext): void {
   });
 
   describe('deleteUser', () => {
+    it('erases a chat once both members are gone: a late send to it finds no chat, and a new user starts a new stream', async () => {
+      await seed(alice, bob);
+      const record = await openChat('chat-gone', alice, bob, [event(alice)]);
+      await send(message(record, alice, 'm1'));
+      await storage.accounts.deleteUser(alice.userHash, 2_000);
+      await storage.accounts.deleteUser(bob.userHash, 2_000);
+      expect(await storage.chats.getChat(record.chatId)).toBeNull();
+      expect(await send(message(record, alice, 'm2'))).toEqual({ status: 'no_chat' });
+      expect(await storage.streams.streamHead(alice.userHash)).toBe(0);
+    });
+
     it('erases the user with their devices, cursors and events; the peers keep their chats, ended ones included', async () => {
       await seed(alice, bob, carol);
       const devices = [client('phone', alice.userHash), client('laptop', alice.userHash)];

@@ -64,7 +64,7 @@ interface ChatCounters {
   userB: UserHash;
 }
 
-/** The statements of the write path's own counters (see `counters` below) and of #append. */
+/** The statements of the write path's own counters (see `counters` below) and of append. */
 function prepareCounterStatements(db: Database.Database) {
   return {
     recordMessageInChat: db.prepare<[number, number, ChatId]>(
