@@ -32,73 +32,58 @@ export class PostgresModeration implements ModerationStore {
   constructor(private readonly db: PostgresConnection) {}
 
   addBlock(block: BlockRecord): Promise<boolean> {
-    return this.db.read(async (sql) => {
-      const added = await sql.query(
-        `INSERT INTO blocks (blocker_user_hash, blocked_user_hash, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING`,
-        [block.blockerUserHash, block.blockedUserHash, block.createdAt],
-      );
-      return added.rowCount === 1;
-    });
+    return this.db.changed(
+      `INSERT INTO blocks (blocker_user_hash, blocked_user_hash, created_at) VALUES ($1, $2, $3)
+       ON CONFLICT DO NOTHING`,
+      [block.blockerUserHash, block.blockedUserHash, block.createdAt],
+    );
   }
+
 
   removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
-    return this.db.read(async (sql) => {
-      const removed = await sql.query('DELETE FROM blocks WHERE blocker_user_hash = $1 AND blocked_user_hash = $2', [
-        blocker,
-        blocked,
-      ]);
-      return removed.rowCount === 1;
-    });
+    return this.db.changed('DELETE FROM blocks WHERE blocker_user_hash = $1 AND blocked_user_hash = $2', [blocker, blocked]);
   }
+
 
   listBlocks(userHash: UserHash): Promise<BlockRecord[]> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<BlockRecord>(
-        `SELECT ${BLOCK} FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1
-         ORDER BY created_at, blocker_user_hash, blocked_user_hash`,
-        [userHash],
-      );
-      return rows;
-    });
+    return this.db.all<BlockRecord>(
+      `SELECT ${BLOCK} FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1
+       ORDER BY created_at, blocker_user_hash, blocked_user_hash`,
+      [userHash],
+    );
   }
 
+
   createReport(r: NewReport): Promise<ReportRecord | null> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<ReportRecord>(
-        `INSERT INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note, disclosed, created_at, reported_deleted_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (chat_id, reporter_user_hash) DO NOTHING
-         RETURNING ${REPORT}`,
-        [r.chatId, r.reporterUserHash, r.reportedUserHash, r.reason, r.urgent, r.note, JSON.stringify(r.disclosed), r.createdAt, r.reportedDeletedAt],
-      );
-      return rows[0] ?? null;
-    });
+    return this.db.one<ReportRecord>(
+      `INSERT INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note, disclosed, created_at, reported_deleted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (chat_id, reporter_user_hash) DO NOTHING
+       RETURNING ${REPORT}`,
+      [r.chatId, r.reporterUserHash, r.reportedUserHash, r.reason, r.urgent, r.note, JSON.stringify(r.disclosed), r.createdAt, r.reportedDeletedAt],
+    );
   }
+
 
   purgeReportsOfDeletedUsers(before: number): Promise<number> {
     return this.db.read(async (sql) => (await sql.query('DELETE FROM reports WHERE reported_deleted_at < $1', [before])).rowCount ?? 0);
   }
 
   getReport(reportId: number): Promise<ReportRecord | null> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<ReportRecord>(`SELECT ${REPORT} FROM reports WHERE report_id = $1`, [reportId]);
-      return rows[0] ?? null;
-    });
+    return this.db.one<ReportRecord>(`SELECT ${REPORT} FROM reports WHERE report_id = $1`, [reportId]);
   }
 
+
   listReports({ status, limit, offset }: ReportQuery): Promise<ReportRecord[]> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<ReportRecord>(
-        `SELECT ${REPORT} FROM reports
-         WHERE ($1 AND resolved_at IS NULL) OR ($2 AND resolved_at IS NOT NULL)
-         ORDER BY resolved_at IS NULL DESC, urgent DESC, created_at, report_id
-         LIMIT $3 OFFSET $4`,
-        [status !== 'resolved', status !== 'open', Math.max(0, limit), Math.max(0, offset)],
-      );
-      return rows;
-    });
+    return this.db.all<ReportRecord>(
+      `SELECT ${REPORT} FROM reports
+       WHERE ($1 AND resolved_at IS NULL) OR ($2 AND resolved_at IS NOT NULL)
+       ORDER BY resolved_at IS NULL DESC, urgent DESC, created_at, report_id
+       LIMIT $3 OFFSET $4`,
+      [status !== 'resolved', status !== 'open', Math.max(0, limit), Math.max(0, offset)],
+    );
   }
+
 
   resolveReport(
     reportId: number,
@@ -119,35 +104,30 @@ export class PostgresModeration implements ModerationStore {
     });
   }
 
-  countReporters(reported: UserHash, since: number): Promise<number> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<{ n: number }>(
-        'SELECT count(DISTINCT reporter_user_hash) AS n FROM reports WHERE reported_user_hash = $1 AND created_at >= $2',
-        [reported, since],
-      );
-      return rows[0]?.n ?? 0;
-    });
+  async countReporters(reported: UserHash, since: number): Promise<number> {
+    const row = await this.db.one<{ n: number }>(
+      'SELECT count(DISTINCT reporter_user_hash) AS n FROM reports WHERE reported_user_hash = $1 AND created_at >= $2',
+      [reported, since],
+    );
+    return row?.n ?? 0;
   }
+
 
   listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<ReportRecord>(
-        `SELECT ${REPORT} FROM reports WHERE reported_user_hash = $1 AND created_at >= $2 ORDER BY created_at, report_id`,
-        [reported, since],
-      );
-      return rows;
-    });
+    return this.db.all<ReportRecord>(
+      `SELECT ${REPORT} FROM reports WHERE reported_user_hash = $1 AND created_at >= $2 ORDER BY created_at, report_id`,
+      [reported, since],
+    );
   }
 
-  countDismissedReports(reporter: UserHash): Promise<number> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<{ n: number }>(
-        "SELECT count(*) AS n FROM reports WHERE reporter_user_hash = $1 AND resolution = 'dismissed'",
-        [reporter],
-      );
-      return rows[0]?.n ?? 0;
-    });
+
+  async countDismissedReports(reporter: UserHash): Promise<number> {
+    const row = await this.db.one<{ n: number }>("SELECT count(*) AS n FROM reports WHERE reporter_user_hash = $1 AND resolution = 'dismissed'", [
+      reporter,
+    ]);
+    return row?.n ?? 0;
   }
+
 
   createBan(
     ban: NewBan,
@@ -208,33 +188,29 @@ export class PostgresModeration implements ModerationStore {
   }
 
   listBans({ activeAt, layer, target, limit, offset }: BanQuery): Promise<BanRecord[]> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<BanRecord>(
-        `SELECT ${BAN} FROM bans
-         WHERE ($1::bigint IS NULL OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)))
-           AND ($2::text IS NULL OR layer = $2) AND ($3::text IS NULL OR target = $3)
-         ORDER BY created_at DESC, ban_id DESC
-         LIMIT $4 OFFSET $5`,
-        // LIMIT NULL is "no limit".
-        [activeAt ?? null, layer ?? null, target ?? null, limit === undefined ? null : Math.max(0, limit), Math.max(0, offset ?? 0)],
-      );
-      return rows;
-    });
+    return this.db.all<BanRecord>(
+      `SELECT ${BAN} FROM bans
+       WHERE ($1::bigint IS NULL OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)))
+         AND ($2::text IS NULL OR layer = $2) AND ($3::text IS NULL OR target = $3)
+       ORDER BY created_at DESC, ban_id DESC
+       LIMIT $4 OFFSET $5`,
+      // LIMIT NULL is "no limit".
+      [activeAt ?? null, layer ?? null, target ?? null, limit === undefined ? null : Math.max(0, limit), Math.max(0, offset ?? 0)],
+    );
   }
+
 
   appendAudit(entry: NewAuditRecord): Promise<void> {
     return this.db.read((sql) => appendAudit(sql, entry));
   }
 
   listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<AuditRecord>(
-        `SELECT ${AUDIT} FROM audit_log WHERE ($1::bigint IS NULL OR audit_id < $1) ORDER BY audit_id DESC LIMIT $2`,
-        [beforeId ?? null, Math.max(0, limit)],
-      );
-      return rows;
-    });
+    return this.db.all<AuditRecord>(
+      `SELECT ${AUDIT} FROM audit_log WHERE ($1::bigint IS NULL OR audit_id < $1) ORDER BY audit_id DESC LIMIT $2`,
+      [beforeId ?? null, Math.max(0, limit)],
+    );
   }
+
 
   recordSighting(sighting: SightingRecord): Promise<void> {
     return this.db.tx(async (sql) => {
@@ -255,14 +231,12 @@ export class PostgresModeration implements ModerationStore {
   }
 
   listSightings(userHash: UserHash): Promise<SightingRecord[]> {
-    return this.db.read(async (sql) => {
-      const { rows } = await sql.query<SightingRecord>(
-        `SELECT ${SIGHTING} FROM sightings WHERE user_hash = $1 ORDER BY last_seen_at DESC, network_key, client_hash`,
-        [userHash],
-      );
-      return rows;
-    });
+    return this.db.all<SightingRecord>(
+      `SELECT ${SIGHTING} FROM sightings WHERE user_hash = $1 ORDER BY last_seen_at DESC, network_key, client_hash`,
+      [userHash],
+    );
   }
+
 }
 
 /** The audit log is only ever appended to (the database refuses the rest, see migration 3). */
