@@ -58,13 +58,13 @@ async function seedStorage(storage: Storage, users: { age: number; devices: numb
     const { age, devices } = users[i]!;
     const userHash = cryptoRandom.userHash();
     const username = `bench_${i}_${userHash.slice(0, 6).replace(/[^A-Za-z0-9]/g, 'x')}`;
-    const created = await storage.createUser({ userHash, username, usernameKey: usernameKey(username), age, secretHash, createdAt: now });
+    const created = await storage.accounts.createUser({ userHash, username, usernameKey: usernameKey(username), age, secretHash, createdAt: now });
     if (created !== 'created') throw new Error(`seed: createUser ${created}`);
     const creds: Credentials[] = [];
     for (let d = 0; d < devices; d++) {
       const clientHash: ClientHash = cryptoRandom.clientHash();
       const accessToken = cryptoRandom.accessToken();
-      const result = await storage.createClient({
+      const result = await storage.accounts.createClient({
         clientHash,
         userHash,
         tokenHash: hashToken(accessToken),
@@ -116,7 +116,7 @@ export async function probeCommitMs(samples = 200): Promise<number> {
     for (let i = 0; i < samples; i++) {
       const userHash = cryptoRandom.userHash();
       const t0 = performance.now();
-      await storage.createUser({ userHash, username: `probe_${i}`, usernameKey: `probe_${i}`, age: 30, secretHash: 'x', createdAt: 0 });
+      await storage.accounts.createUser({ userHash, username: `probe_${i}`, usernameKey: `probe_${i}`, age: 30, secretHash: 'x', createdAt: 0 });
       times.push(performance.now() - t0);
     }
   } finally {

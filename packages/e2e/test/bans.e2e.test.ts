@@ -135,7 +135,7 @@ describe('account bans', () => {
     });
     // A wrong secret still says only that: the ban is not revealed to someone without it.
     expect(await codeOf(elsewhere.account.login({ username: user.username, secret: 'x'.repeat(64) }))).toBe('INVALID_CREDENTIALS');
-    expect((await t.core.deps.storage.listClients(user.userHash)).length).toBe(2);
+    expect((await t.core.deps.storage.accounts.listClients(user.userHash)).length).toBe(2);
   });
 
   it('end when revoked, the devices they brought with them too', async () => {

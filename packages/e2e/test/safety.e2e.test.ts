@@ -157,7 +157,7 @@ describe('blocks', () => {
     await send(a.client, chatId, b.credentials.clientHash, 'one');
     await eb.next('message.new');
     // As another process would: the block is stored, and only the bus tells this one.
-    await t.core.deps.storage.addBlock({ blockerUserHash: b.userHash, blockedUserHash: a.userHash, createdAt: Date.now() });
+    await t.core.deps.storage.moderation.addBlock({ blockerUserHash: b.userHash, blockedUserHash: a.userHash, createdAt: Date.now() });
     t.core.deps.bus.publish({ kind: 'blocks-changed', userHashes: [a.userHash, b.userHash] });
     expect(await codeOf(send(a.client, chatId, b.credentials.clientHash, 'two'))).toBe('CHAT_ENDED');
     expect(await eb.next('chat.ended')).toMatchObject({ reason: 'blocked' });

@@ -8,7 +8,7 @@ import { createCore, type Core } from './core/app.js';
 import { LocalBus } from './adapters/bus/local-bus.js';
 import { argon2Hasher } from './adapters/crypto/argon2-hasher.js';
 import { cryptoRandom } from './adapters/crypto/crypto-random.js';
-import { MemoryStorage } from './adapters/storage/memory-storage.js';
+import { MemoryStorage } from './adapters/storage/memory/index.js';
 import type { Bus } from './ports/bus.js';
 import { systemClock, type Clock } from './ports/clock.js';
 import type { Storage } from './ports/storage.js';
@@ -29,7 +29,7 @@ export function sqliteFile(config: Pick<Config, 'OMECHAT_DATA_DIR'>): string {
 export async function createStorage(config: Config, log?: Logger, metrics?: PrometheusMetrics): Promise<Storage> {
   if (config.OMECHAT_STORAGE === 'memory') return new MemoryStorage();
   if (config.OMECHAT_STORAGE === 'postgres') {
-    const { PostgresStorage } = await import('./adapters/storage/postgres-storage.js');
+    const { PostgresStorage } = await import('./adapters/storage/postgres/index.js');
     // loadConfig already refuses this; a Config built by hand may not have been through it.
     const url = config.OMECHAT_DATABASE_URL;
     if (url === undefined) throw new ConfigError('OMECHAT_DATABASE_URL is required when OMECHAT_STORAGE=postgres');
@@ -38,7 +38,7 @@ export async function createStorage(config: Config, log?: Logger, metrics?: Prom
       onIdleError: (failure) => log?.warn({ failure }, 'an idle PostgreSQL connection failed; the pool replaces it'),
     });
   }
-  const { SqliteStorage } = await import('./adapters/storage/sqlite-storage.js');
+  const { SqliteStorage } = await import('./adapters/storage/sqlite/index.js');
   mkdirSync(resolve(config.OMECHAT_DATA_DIR), { recursive: true });
   const storage = new SqliteStorage({
     file: sqliteFile(config),

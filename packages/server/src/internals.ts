@@ -12,6 +12,6 @@ export { MemoryMatcher } from './adapters/matcher/memory-matcher.js';
 export { RedisMatcher } from './adapters/matcher/redis-matcher.js';
 export { altchaProofOfWork, POW_ALGORITHM, POW_ITERATIONS } from './adapters/pow/altcha.js';
 export { MemoryRateLimiterStore } from './adapters/rate-limiter/memory-rate-limiter.js';
-export { PostgresStorage } from './adapters/storage/postgres-storage.js';
-export { SqliteStorage } from './adapters/storage/sqlite-storage.js';
+export { PostgresStorage } from './adapters/storage/postgres/index.js';
+export { SqliteStorage } from './adapters/storage/sqlite/index.js';
 export { sqliteFile } from './compose.js';

@@ -18,7 +18,7 @@ async function refusals(code: string, filePath: string): Promise<string[]> {
 describe('the lint keeps imports running one way', () => {
   it('refuses a core module that imports an adapter, the tRPC layer, the transport or a driver', async () => {
     const core = 'packages/server/src/core/layering-probe.ts';
-    for (const from of ['../adapters/storage/memory-storage.js', '../trpc/router.js', '../transport/server.js', '../compose.js', 'pg', '@trpc/server']) {
+    for (const from of ['../adapters/storage/memory/index.js', '../trpc/router.js', '../transport/server.js', '../compose.js', 'pg', '@trpc/server']) {
       expect(await refusals(`import * as x from '${from}';\nexport default x;\n`, core), from).toEqual([expect.stringContaining('The core imports @omechat/protocol and its own ports only')]);
     }
     expect(await refusals(`export type { Storage } from '../ports/storage.js';\nexport { LIMITS } from '@omechat/protocol';\n`, core)).toEqual([]);

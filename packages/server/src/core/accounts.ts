@@ -26,7 +26,7 @@ export interface Session {
 }
 
 export interface AccountsDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'accounts'>;
   hasher: SecretHasher;
   random: Random;
   clock: Clock;
@@ -64,7 +64,7 @@ export class Accounts {
     this.assertUsernameAllowed(input.username);
     const secret = random.secret();
     const userHash = random.userHash();
-    const result = await storage.createUser({
+    const result = await storage.accounts.createUser({
       userHash,
       username: input.username,
       usernameKey: usernameKey(input.username),
@@ -92,20 +92,20 @@ export class Accounts {
     deviceName?: string | undefined;
   }): Promise<LoginOutput> {
     const { storage, hasher, random, clock } = this.#deps;
-    const user = await storage.getUserByUsernameKey(usernameKey(input.username));
+    const user = await storage.accounts.getUserByUsernameKey(usernameKey(input.username));
     const ok = user
       ? await hasher.verify(user.secretHash, input.secret)
       : await hasher.verify(await this.#decoy(), input.secret).then(() => false);
     if (!user || !ok) throw new DomainError('INVALID_CREDENTIALS', 'Wrong username or secret');
     for (const guard of this.#loginGuards) await guard(user.userHash);
 
-    const clients = await storage.listClients(user.userHash);
+    const clients = await storage.accounts.listClients(user.userHash);
     if (clients.length >= LIMITS.maxClientsPerUser) {
       throw new DomainError('TOO_MANY_CLIENTS', `At most ${LIMITS.maxClientsPerUser} devices; revoke one first`);
     }
     const clientHash = random.clientHash();
     const accessToken = random.accessToken();
-    const created = await storage.createClient({
+    const created = await storage.accounts.createClient({
       clientHash,
       userHash: user.userHash,
       tokenHash: hashToken(accessToken),
@@ -119,16 +119,16 @@ export class Accounts {
 
   /** Checks a connection's credentials; null when they are not valid. */
   async authenticate(credentials: Credentials): Promise<Session | null> {
-    const client = await this.#deps.storage.getClient(credentials.clientHash);
+    const client = await this.#deps.storage.accounts.getClient(credentials.clientHash);
     if (!client || !tokenMatches(client.tokenHash, credentials.accessToken)) return null;
     // Last-seen is a hint, not a record: written in the background, not on the connect path.
-    this.#deps.storage.touchClient(client.clientHash, this.#deps.clock.now()).catch(() => undefined);
+    this.#deps.storage.accounts.touchClient(client.clientHash, this.#deps.clock.now()).catch(() => undefined);
     return { userHash: client.userHash, clientHash: client.clientHash };
   }
 
   /** True while the session's client still exists (it may have been revoked meanwhile). */
   async isLive(session: Session): Promise<boolean> {
-    return (await this.#deps.storage.getClient(session.clientHash)) !== null;
+    return (await this.#deps.storage.accounts.getClient(session.clientHash)) !== null;
   }
 
   async me(session: Session): Promise<Me> {
@@ -147,7 +147,7 @@ export class Accounts {
     const user = await this.#requireUser(session);
     await this.#checkSecret(user, currentSecret);
     const secret = this.#deps.random.secret();
-    await this.#deps.storage.setSecretHash(session.userHash, await this.#deps.hasher.hash(secret));
+    await this.#deps.storage.accounts.setSecretHash(session.userHash, await this.#deps.hasher.hash(secret));
     return { secret };
   }
 
@@ -157,14 +157,14 @@ export class Accounts {
       throw new DomainError('INVALID_CREDENTIALS', 'Wrong secret');
     }
     for (const hook of this.#beforeDelete) await hook(user.userHash);
-    const clientHashes = await this.#deps.storage.deleteUser(user.userHash, this.#deps.clock.now());
+    const clientHashes = await this.#deps.storage.accounts.deleteUser(user.userHash, this.#deps.clock.now());
     // The calling device is signed out by the transport after its reply; the others are closed now.
     const others = clientHashes.filter((c) => c !== session.clientHash);
     this.#deps.bus.publish({ kind: 'close-clients', clientHashes: others, reason: 'revoked' });
   }
 
   async listClients(session: Session): Promise<ClientInfo[]> {
-    const clients = await this.#deps.storage.listClients(session.userHash);
+    const clients = await this.#deps.storage.accounts.listClients(session.userHash);
     return clients.map((c) => ({
       clientHash: c.clientHash,
       deviceName: c.deviceName,
@@ -185,12 +185,12 @@ export class Accounts {
       if (secret === undefined) throw new DomainError('INVALID_CREDENTIALS', 'Revoking another device needs the account secret');
       await this.#checkSecret(user, secret);
     }
-    const client = await this.#deps.storage.getClient(clientHash);
+    const client = await this.#deps.storage.accounts.getClient(clientHash);
     // Another user's device gets the same answer as a missing one: no probing for hashes.
     if (!client || client.userHash !== session.userHash) {
       throw new DomainError('NOT_FOUND', 'No such device');
     }
-    await this.#deps.storage.deleteClient(clientHash);
+    await this.#deps.storage.accounts.deleteClient(clientHash);
     // The calling device is signed out by the transport after its reply (see account.delete).
     if (clientHash !== session.clientHash) {
       this.#deps.bus.publish({ kind: 'close-clients', clientHashes: [clientHash], reason: 'revoked' });
@@ -205,7 +205,7 @@ export class Accounts {
   }
 
   async #requireUser(session: Session) {
-    const user = await this.#deps.storage.getUser(session.userHash);
+    const user = await this.#deps.storage.accounts.getUser(session.userHash);
     if (!user) throw new DomainError('UNAUTHORIZED', 'Account no longer exists');
     return user;
   }

@@ -91,9 +91,9 @@ export function createCore(deps: CoreDeps, options: CoreOptions): Core {
   accounts.addLoginGuard((userHash) => moderation.assertNotBanned({ userHash }));
 
   const purgeExpired = async (now = clock.now()) => {
-    const purged = await storage.purgeOlderThan(now - options.retentionMs);
+    const purged = await storage.streams.purgeOlderThan(now - options.retentionMs);
     if (purged.messages > 0) cache.clear();
-    const reports = await storage.purgeReportsOfDeletedUsers(now - options.reportRetentionMs);
+    const reports = await storage.moderation.purgeReportsOfDeletedUsers(now - options.reportRetentionMs);
     return { ...purged, reports };
   };
 

@@ -17,7 +17,7 @@ import { newEvent, type EventHub } from './event-hub.js';
 import type { MessageCache } from './message-cache.js';
 
 export interface ChatsDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'accounts' | 'chats'>;
   random: Random;
   clock: Clock;
   events: EventHub;
@@ -81,19 +81,19 @@ export class Chats {
   }
 
   async requireMember(chatId: ChatId, userHash: UserHash): Promise<ChatRecord> {
-    const chat = await this.deps.storage.getChat(chatId);
+    const chat = await this.deps.storage.chats.getChat(chatId);
     if (!chat || !chat.members.includes(userHash)) throw notAMember();
     return chat;
   }
 
   async list(session: Session): Promise<ChatSummary[]> {
     const { storage } = this.deps;
-    const chats = await storage.listChats(session.userHash);
+    const chats = await storage.chats.listChats(session.userHash);
     const out: ChatSummary[] = [];
     for (const chat of chats) {
       const peerHash = peerOf(chat, session.userHash);
-      const peer = await storage.getUser(peerHash);
-      const cursor = (await storage.getCursors(chat.chatId)).find((c) => c.userHash === session.userHash);
+      const peer = await storage.accounts.getUser(peerHash);
+      const cursor = (await storage.chats.getCursors(chat.chatId)).find((c) => c.userHash === session.userHash);
       const readSeq = cursor?.readSeq ?? 0;
       const unseen = await this.deps.cache.range(chat.chatId, readSeq + 1, chat.lastSeq);
       out.push({
@@ -143,7 +143,7 @@ export class Chats {
       envelope: input.envelope,
       sentAt: clock.now(),
     };
-    const result = await storage.appendMessage(draft);
+    const result = await storage.chats.appendMessage(draft);
     if (result.status === 'no_chat') throw notAMember();
     if (result.status === 'chat_ended') throw new DomainError('CHAT_ENDED', 'This chat has ended');
     if (result.status === 'stored') {
@@ -217,7 +217,7 @@ export class Chats {
   async #cachedChat(chatId: ChatId): Promise<ChatRecord | null> {
     const cached = this.#chats.get(chatId);
     if (cached) return cached;
-    const chat = await this.deps.storage.getChat(chatId);
+    const chat = await this.deps.storage.chats.getChat(chatId);
     if (chat) remember(this.#chats, chatId, chat);
     return chat;
   }
@@ -227,7 +227,7 @@ export class Chats {
     this.#chats.delete(chat.chatId);
     const at = this.deps.clock.now();
     const event: OmeEvent = { type: 'chat.ended', chatId: chat.chatId, reason, at };
-    const stored = await this.deps.storage.endChat(
+    const stored = await this.deps.storage.chats.endChat(
       chat.chatId,
       reason,
       at,
@@ -240,7 +240,7 @@ export class Chats {
 
   /** Ends every active chat of a user (account deletion, bans), telling the peers. */
   async endAllOf(userHash: UserHash, reason: ChatEndReason): Promise<void> {
-    for (const chat of await this.deps.storage.listChats(userHash)) {
+    for (const chat of await this.deps.storage.chats.listChats(userHash)) {
       if (chat.state === 'active') await this.end(chat, reason);
       if (reason === 'deleted') this.deps.cache.forgetChat(chat.chatId);
     }
@@ -248,7 +248,7 @@ export class Chats {
 
   /** Users who share an active chat with `userHash`: they are not paired again. */
   async activePeers(userHash: UserHash): Promise<UserHash[]> {
-    const chats = await this.deps.storage.listChats(userHash);
+    const chats = await this.deps.storage.chats.listChats(userHash);
     return chats.filter((c) => c.state === 'active').map((c) => peerOf(c, userHash));
   }
 
@@ -256,7 +256,7 @@ export class Chats {
     // Read receipts also go to the reader's other devices (their unread counts follow);
     // delivery receipts only matter to the sender.
     const audience = kind === 'read' ? chat.members : [peerOf(chat, userHash)];
-    const stored = await this.deps.storage.advanceCursor(
+    const stored = await this.deps.storage.chats.advanceCursor(
       chat.chatId,
       userHash,
       kind,

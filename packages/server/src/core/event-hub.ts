@@ -22,7 +22,7 @@ export class EventHub {
   readonly #unsubscribe: () => void;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, 'streams'>,
     private readonly bus: Bus,
   ) {
     const offMessages = bus.subscribe((message) => {
@@ -68,7 +68,7 @@ export class EventHub {
   /** Stores events, then publishes them. */
   async append(events: NewEvent[]): Promise<void> {
     if (events.length === 0) return;
-    this.announce(await this.storage.appendEvents(events));
+    this.announce(await this.storage.streams.appendEvents(events));
   }
 
   /** Not stored, not replayed: typing indicators. */

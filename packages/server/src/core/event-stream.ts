@@ -19,7 +19,7 @@ export interface EventBatchOut {
 }
 
 export interface EventStreamDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'streams'>;
   events: EventHub;
   chats: Chats;
 }
@@ -82,7 +82,7 @@ export async function* streamEvents(
   signal.addEventListener('abort', onAbort);
 
   try {
-    const head = await storage.streamHead(userHash);
+    const head = await storage.streams.streamHead(userHash);
     if (lastEventId === null) {
       // "From now" includes what was published since the subscription started.
       cursor = Math.min(head, lowestSeen - 1);
@@ -109,7 +109,7 @@ export async function* streamEvents(
       const backlog = gap;
       if (gap) {
         const known = highestSeen;
-        const entries = await storage.readStream(userHash, cursor, READ_BATCH);
+        const entries = await storage.streams.readStream(userHash, cursor, READ_BATCH);
         let bytes = 0;
         let full = entries.length === READ_BATCH;
         for (const entry of entries) {

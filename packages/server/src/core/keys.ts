@@ -18,7 +18,7 @@ import { DomainError } from './domain-error.js';
  */
 export class Keys {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, 'chats' | 'keys'>,
     /** Blocked users may not fetch each other's keys (nor use up one-time prekeys). */
     private readonly blockedEitherWay: (a: UserHash, b: UserHash) => Promise<boolean>,
   ) {}
@@ -33,7 +33,7 @@ export class Keys {
       oneTimeKemPrekeys: KemPrekey[];
     },
   ) {
-    const result = await this.storage.setDeviceKeys(
+    const result = await this.storage.keys.setDeviceKeys(
       session.clientHash,
       input.identity,
       input.signedPrekey,
@@ -45,22 +45,22 @@ export class Keys {
     if (result === 'no_client') throw new DomainError('UNAUTHORIZED', 'This device no longer exists');
     // The storage counts what a device holds before it inserts, in one transaction, so the
     // limits hold even for many uploads in one frame; a device at its limit inserts nothing.
-    const oneTimePrekeys = await this.storage.addOneTimePrekeys(session.clientHash, input.oneTimePrekeys, MAX_ONE_TIME_PREKEYS);
-    const oneTimeKemPrekeys = await this.storage.addOneTimeKemPrekeys(
+    const oneTimePrekeys = await this.storage.keys.addOneTimePrekeys(session.clientHash, input.oneTimePrekeys, MAX_ONE_TIME_PREKEYS);
+    const oneTimeKemPrekeys = await this.storage.keys.addOneTimeKemPrekeys(
       session.clientHash,
       input.oneTimeKemPrekeys,
       MAX_ONE_TIME_KEM_PREKEYS,
     );
-    const { hasLastResort } = await this.storage.countKemPrekeys(session.clientHash);
+    const { hasLastResort } = await this.storage.keys.countKemPrekeys(session.clientHash);
     return { hasIdentity: true, oneTimePrekeys, oneTimeKemPrekeys, hasLastResortKemPrekey: hasLastResort };
   }
 
   async status(session: Session) {
-    const identities = await this.storage.listDeviceIdentities(session.userHash);
-    const kem = await this.storage.countKemPrekeys(session.clientHash);
+    const identities = await this.storage.keys.listDeviceIdentities(session.userHash);
+    const kem = await this.storage.keys.countKemPrekeys(session.clientHash);
     return {
       hasIdentity: identities.some((d) => d.clientHash === session.clientHash),
-      oneTimePrekeys: await this.storage.countOneTimePrekeys(session.clientHash),
+      oneTimePrekeys: await this.storage.keys.countOneTimePrekeys(session.clientHash),
       oneTimeKemPrekeys: kem.oneTime,
       hasLastResortKemPrekey: kem.hasLastResort,
     };
@@ -72,23 +72,23 @@ export class Keys {
    * encrypt to them, only their prekeys to drain.
    */
   async bundles(session: Session, userHash: UserHash): Promise<DeviceBundle[]> {
-    if (userHash !== session.userHash && !(await this.storage.hasActiveChat(session.userHash, userHash))) {
+    if (userHash !== session.userHash && !(await this.storage.chats.hasActiveChat(session.userHash, userHash))) {
       throw new DomainError('FORBIDDEN', 'You share no active chat with this user');
     }
     await this.#mayAddress(session, userHash);
-    const bundles = await this.storage.takeBundles(userHash);
+    const bundles = await this.storage.keys.takeBundles(userHash);
     return bundles.filter((d) => d.clientHash !== session.clientHash);
   }
 
   async devices(session: Session, userHash: UserHash) {
     await this.#mayAddress(session, userHash);
-    return this.storage.listDeviceIdentities(userHash);
+    return this.storage.keys.listDeviceIdentities(userHash);
   }
 
   /** Only people who share a chat may fetch each other's keys: no harvesting of prekeys. */
   async #mayAddress(session: Session, userHash: UserHash): Promise<void> {
     if (userHash === session.userHash) return;
-    const chats = await this.storage.listChats(session.userHash);
+    const chats = await this.storage.chats.listChats(session.userHash);
     if (!chats.some((c) => c.members.includes(userHash)) || (await this.blockedEitherWay(session.userHash, userHash))) {
       throw new DomainError('FORBIDDEN', 'You share no chat with this user');
     }

@@ -10,7 +10,7 @@ import { newEvent, type EventHub } from './event-hub.js';
 import type { Metrics } from '../ports/metrics.js';
 
 export interface MatchmakingDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'accounts' | 'chats'>;
   matcher: Matcher;
   random: Random;
   clock: Clock;
@@ -60,7 +60,7 @@ export class Matchmaking {
   }
 
   async start(session: Session, input: { tolerance: number; interests?: string[] | undefined }) {
-    const user = await this.deps.storage.getUser(session.userHash);
+    const user = await this.deps.storage.accounts.getUser(session.userHash);
     if (!user) throw new DomainError('UNAUTHORIZED', 'Account no longer exists');
     const ticket = {
       userHash: user.userHash,
@@ -88,11 +88,11 @@ export class Matchmaking {
   async #open(pair: MatchPair): Promise<ChatId> {
     const { storage, random, clock, events } = this.deps;
     const [a, b] = [pair.waiting, pair.arriving];
-    const [userA, userB] = await Promise.all([storage.getUser(a.userHash), storage.getUser(b.userHash)]);
+    const [userA, userB] = await Promise.all([storage.accounts.getUser(a.userHash), storage.accounts.getUser(b.userHash)]);
     const chatId = random.chatId();
     if (!userA || !userB) return chatId; // deleted while queued: nothing to open
     const at = clock.now();
-    const stored = await storage.createChat(
+    const stored = await storage.chats.createChat(
       {
         chatId,
         members: [a.userHash, b.userHash],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatId, ClientHash, MessageId, UserHash } from '@omechat/protocol';
-import { MemoryStorage } from '../adapters/storage/memory-storage.js';
+import { MemoryStorage } from '../adapters/storage/memory/index.js';
 import type { MessageRecord } from '../ports/storage.js';
 import { BLOCK_OVERHEAD, BLOCK_SIZE, ENTRY_OVERHEAD, MessageCache } from './message-cache.js';
 
@@ -11,15 +11,15 @@ const chatId = 'chat_0123456789abcdefg' as ChatId;
 async function chatWith(messages: number, bodyChars = 100) {
   const storage = new MemoryStorage();
   for (const u of [alice, bob]) {
-    await storage.createUser({ userHash: u, username: u, usernameKey: u, age: 20, secretHash: 'x', createdAt: 0 });
+    await storage.accounts.createUser({ userHash: u, username: u, usernameKey: u, age: 20, secretHash: 'x', createdAt: 0 });
   }
-  await storage.createChat(
+  await storage.chats.createChat(
     { chatId, members: [alice, bob], state: 'active', createdAt: 0, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: 0 },
     [],
   );
   const stored: MessageRecord[] = [];
   for (let i = 0; i < messages; i++) {
-    const result = await storage.appendMessage(
+    const result = await storage.chats.appendMessage(
       {
         chatId,
         messageId: `m_${i}_0123456789abcdef` as MessageId,
@@ -51,7 +51,7 @@ describe('MessageCache', () => {
     const { storage, stored } = await chatWith(3);
     const cache = new MessageCache(storage, 10_000_000);
     await cache.range(chatId, 1, 3);
-    const extra = await storage.appendMessage({ ...stored[0]!, clientMessageId: 'late', messageId: 'late_0123456789abcdefg' as MessageId });
+    const extra = await storage.chats.appendMessage({ ...stored[0]!, clientMessageId: 'late', messageId: 'late_0123456789abcdefg' as MessageId });
     if (extra.status !== 'stored') throw new Error('not stored');
     cache.append(extra.message);
     expect((await cache.range(chatId, 1, 4)).map((m) => m.seq)).toEqual([1, 2, 3, 4]);

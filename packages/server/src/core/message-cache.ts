@@ -65,7 +65,7 @@ export class MessageCache {
   misses = 0;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, 'chats'>,
     private readonly maxBytes: number,
   ) {}
 
@@ -142,7 +142,7 @@ export class MessageCache {
     if (cached) {
       // Another server process stored messages this one has not seen: fetch only the tail.
       this.misses++;
-      const tail = await this.storage.getMessages(chatId, last + 1, (block + 1) * BLOCK_SIZE);
+      const tail = await this.storage.chats.getMessages(chatId, last + 1, (block + 1) * BLOCK_SIZE);
       let added = 0;
       for (const m of tail) {
         if (m.seq <= (cached.seqs.at(-1) ?? 0)) continue;
@@ -155,7 +155,7 @@ export class MessageCache {
       return cached;
     }
     this.misses++;
-    const messages = await this.storage.getMessages(chatId, block * BLOCK_SIZE + 1, (block + 1) * BLOCK_SIZE);
+    const messages = await this.storage.chats.getMessages(chatId, block * BLOCK_SIZE + 1, (block + 1) * BLOCK_SIZE);
     const entries = messages.map(serialize);
     const loaded: Block = { key, chatId, seqs: messages.map((m) => m.seq), entries, bytes: 0 };
     // Another read may have loaded it meanwhile; keep the one already in place.

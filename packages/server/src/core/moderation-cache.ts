@@ -27,7 +27,7 @@ export class BanCache {
   #generation = 0;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: Pick<Storage, 'moderation'>,
     private readonly clock: Clock,
   ) {}
 
@@ -52,7 +52,7 @@ export class BanCache {
   reload(): Promise<void> {
     const generation = ++this.#generation;
     const at = this.clock.now();
-    const loading = this.storage.listBans({ activeAt: at }).then((bans) => {
+    const loading = this.storage.moderation.listBans({ activeAt: at }).then((bans) => {
       if (generation !== this.#generation) return;
       const byTarget = new Map<string, BanRecord[]>();
       for (const ban of bans) push(byTarget, ban);
@@ -110,12 +110,12 @@ const MAX_BLOCK_ENTRIES = 50_000;
 export class BlockCache {
   readonly #sets = new Map<UserHash, Promise<ReadonlySet<UserHash>>>();
 
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: Pick<Storage, 'moderation'>) {}
 
   get(userHash: UserHash): Promise<ReadonlySet<UserHash>> {
     let entry = this.#sets.get(userHash);
     if (!entry) {
-      const loading = this.storage.listBlocks(userHash).then(
+      const loading = this.storage.moderation.listBlocks(userHash).then(
         (blocks) => new Set(blocks.map((b) => (b.blockerUserHash === userHash ? b.blockedUserHash : b.blockerUserHash))),
       );
       loading.catch(() => {

@@ -46,7 +46,7 @@ export interface ModerationOptions {
 }
 
 export interface ModerationDeps {
-  storage: Storage;
+  storage: Pick<Storage, 'accounts' | 'chats' | 'moderation'>;
   clock: Clock;
   bus: Bus;
   chats: Chats;
@@ -129,7 +129,7 @@ export class Moderation {
     const { userHash, clientHash } = session;
     // Every level (an IPv6 /64, then its /56 and /48), so a moderator can ban the wider one.
     for (const networkKey of networkKeys) {
-      await this.deps.storage.recordSighting({ userHash, clientHash, networkKey, lastSeenAt: this.deps.clock.now() });
+      await this.deps.storage.moderation.recordSighting({ userHash, clientHash, networkKey, lastSeenAt: this.deps.clock.now() });
     }
   }
 
@@ -143,15 +143,15 @@ export class Moderation {
   async block(session: Session, target: UserHash): Promise<void> {
     const { storage, chats, clock } = this.deps;
     if (target === session.userHash) throw new DomainError('BAD_REQUEST', 'You cannot block yourself');
-    await storage.addBlock({ blockerUserHash: session.userHash, blockedUserHash: target, createdAt: clock.now() });
+    await storage.moderation.addBlock({ blockerUserHash: session.userHash, blockedUserHash: target, createdAt: clock.now() });
     this.#blocksChanged(session.userHash, target);
-    for (const chat of await storage.listChats(session.userHash)) {
+    for (const chat of await storage.chats.listChats(session.userHash)) {
       if (chat.state === 'active' && chat.members.includes(target)) await chats.end(chat, 'blocked');
     }
   }
 
   async unblock(session: Session, target: UserHash): Promise<boolean> {
-    const removed = await this.deps.storage.removeBlock(session.userHash, target);
+    const removed = await this.deps.storage.moderation.removeBlock(session.userHash, target);
     if (removed) this.#blocksChanged(session.userHash, target);
     return removed;
   }
@@ -163,7 +163,7 @@ export class Moderation {
 
   /** The users this user blocked (not those who blocked them: that stays private). */
   async listBlocks(session: Session): Promise<{ userHash: UserHash; blockedAt: number }[]> {
-    const blocks = await this.deps.storage.listBlocks(session.userHash);
+    const blocks = await this.deps.storage.moderation.listBlocks(session.userHash);
     return blocks
       .filter((b) => b.blockerUserHash === session.userHash)
       .map((b) => ({ userHash: b.blockedUserHash, blockedAt: b.createdAt }));
@@ -201,13 +201,13 @@ export class Moderation {
     const reported = peerOf(chat, session.userHash);
     const disclosed = [];
     for (const { seq, text } of input.disclosed ?? []) {
-      const [message] = seq <= chat.lastSeq ? await storage.getMessages(chat.chatId, seq, seq) : [];
+      const [message] = seq <= chat.lastSeq ? await storage.chats.getMessages(chat.chatId, seq, seq) : [];
       disclosed.push({ seq, text, sender: message?.senderUserHash ?? null });
     }
     const urgent = URGENT_REPORT_REASONS.has(input.reason);
     // The peer may have deleted their account: the chat and its evidence stay reportable.
-    const reportedDeleted = (await storage.getUser(reported)) === null;
-    const stored = await storage.createReport({
+    const reportedDeleted = (await storage.accounts.getUser(reported)) === null;
+    const stored = await storage.moderation.createReport({
       chatId: chat.chatId,
       reporterUserHash: session.userHash,
       reportedUserHash: reported,
@@ -247,11 +247,11 @@ export class Moderation {
     const e = this.options.escalation;
     const current = await this.#bans.find({ userHash });
     if (current?.layer === 'account') return;
-    const suspensions = (await storage.listBans({ layer: 'account', target: userHash })).filter((b) => b.issuer === SYSTEM_ISSUER);
+    const suspensions = (await storage.moderation.listBans({ layer: 'account', target: userHash })).filter((b) => b.issuer === SYSTEM_ISSUER);
     const now = clock.now();
     const lastAt = Math.max(-Infinity, ...suspensions.map((b) => b.createdAt));
     const since = Math.max(now - e.windowMs, lastAt + 1);
-    const reports = await storage.listReportsAgainst(userHash, since);
+    const reports = await storage.moderation.listReportsAgainst(userHash, since);
     // Cheapest first: a window without enough distinct reporters needs no evidence read at all.
     if (new Set(reports.map((r) => r.reporterUserHash)).size < e.reporters) return;
     const evidence = await Promise.all(reports.map((r) => this.#evidence(r)));
@@ -270,12 +270,12 @@ export class Moderation {
 
   async #evidence(report: ReportRecord): Promise<ReportEvidence> {
     const { storage } = this.deps;
-    const reporter = await storage.getUser(report.reporterUserHash);
+    const reporter = await storage.accounts.getUser(report.reporterUserHash);
     return {
       reporter: report.reporterUserHash,
-      networks: (await storage.listSightings(report.reporterUserHash)).map((s) => s.networkKey),
+      networks: (await storage.moderation.listSightings(report.reporterUserHash)).map((s) => s.networkKey),
       reporterAgeMs: reporter ? report.createdAt - reporter.createdAt : 0,
-      dismissedReports: await storage.countDismissedReports(report.reporterUserHash),
+      dismissedReports: await storage.moderation.countDismissedReports(report.reporterUserHash),
       messagesFromReported: await this.#messagesFromReported(report),
     };
   }
@@ -284,11 +284,11 @@ export class Moderation {
   async #messagesFromReported(report: ReportRecord): Promise<number> {
     const need = this.options.escalation.minMessages;
     if (need === 0) return 0;
-    const chat = await this.deps.storage.getChat(report.chatId);
+    const chat = await this.deps.storage.chats.getChat(report.chatId);
     if (!chat || chat.lastSeq === 0) return 0;
     const known = this.#conversations.get(report.reportId);
     if (known?.lastSeq === chat.lastSeq) return known.count;
-    const messages = await this.deps.storage.getMessages(chat.chatId, Math.max(1, chat.lastSeq - EVIDENCE_MESSAGES_READ + 1), chat.lastSeq);
+    const messages = await this.deps.storage.chats.getMessages(chat.chatId, Math.max(1, chat.lastSeq - EVIDENCE_MESSAGES_READ + 1), chat.lastSeq);
     const count = Math.min(need, messages.filter((m) => m.senderUserHash === report.reportedUserHash).length);
     if (this.#conversations.size >= 50_000) this.#conversations.clear(); // a shortcut only
     this.#conversations.set(report.reportId, { lastSeq: chat.lastSeq, count });
@@ -311,19 +311,19 @@ export class Moderation {
     let owner: UserHash | null = null;
     let cascade: { layer: BanLayer; target: string }[] = [];
     if (input.layer === 'account') {
-      if (!(await storage.getUser(input.target))) throw new DomainError('NOT_FOUND', 'No such account');
+      if (!(await storage.accounts.getUser(input.target))) throw new DomainError('NOT_FOUND', 'No such account');
       owner = input.target;
-      cascade = (await storage.listClients(owner)).map((c) => ({ layer: 'device', target: c.clientHash }));
+      cascade = (await storage.accounts.listClients(owner)).map((c) => ({ layer: 'device', target: c.clientHash }));
     } else if (input.layer === 'device') {
       // Only a device the server knows: an identity key (or any other string) would be an
       // accepted ban that stops nothing. Identity keys are made by the client and remade at
       // will, so they cannot name an installation (docs/safety.md, "Bans on three layers").
-      owner = (await storage.getClient(input.target as ClientHash))?.userHash ?? null;
+      owner = (await storage.accounts.getClient(input.target as ClientHash))?.userHash ?? null;
       if (!owner) {
         throw new DomainError('NOT_FOUND', 'No such device: a device ban takes the clientHash of an existing device (admin.users.get lists them); identity keys cannot be banned');
       }
     }
-    const bans = await storage.createBan(
+    const bans = await storage.moderation.createBan(
       { layer: input.layer, target: input.target, reason: input.reason, issuer, createdAt: now, expiresAt: input.expiresAt },
       cascade,
       ([ban, ...children]) => ({
@@ -356,7 +356,7 @@ export class Moderation {
   async revokeBan(admin: AdminSession, input: { banId: number; reason?: string | undefined }): Promise<Ban> {
     const { storage, clock, bus } = this.deps;
     const at = clock.now();
-    const revoked = await storage.revokeBan(input.banId, { at, by: admin.moderator }, (ban) => ({
+    const revoked = await storage.moderation.revokeBan(input.banId, { at, by: admin.moderator }, (ban) => ({
       at,
       actor: admin.moderator,
       action: 'ban.revoke',
@@ -377,7 +377,7 @@ export class Moderation {
     offset: number;
   }): Promise<Ban[]> {
     const now = this.deps.clock.now();
-    const bans = await this.deps.storage.listBans({
+    const bans = await this.deps.storage.moderation.listBans({
       activeAt: query.status === 'active' ? now : undefined,
       layer: query.layer,
       target: query.target,
@@ -415,7 +415,7 @@ export class Moderation {
         return { moderator };
       },
       (lockoutMs) =>
-        storage.appendAudit({
+        storage.moderation.appendAudit({
           at: clock.now(),
           actor: SYSTEM_ISSUER,
           action: 'admin.lockout',
@@ -429,7 +429,7 @@ export class Moderation {
   }
 
   async listReports(query: { status: 'open' | 'resolved' | 'all'; limit: number; offset: number }): Promise<ReportRecordOut[]> {
-    return (await this.deps.storage.listReports(query)).map(reportOut);
+    return (await this.deps.storage.moderation.listReports(query)).map(reportOut);
   }
 
   async resolveReport(
@@ -438,7 +438,7 @@ export class Moderation {
   ): Promise<ReportRecordOut> {
     const { storage, clock } = this.deps;
     const resolvedAt = clock.now();
-    const resolved = await storage.resolveReport(
+    const resolved = await storage.moderation.resolveReport(
       input.reportId,
       { resolvedAt, resolution: input.resolution, resolvedBy: admin.moderator, resolutionNote: input.note ?? null },
       (r) => ({
@@ -450,23 +450,23 @@ export class Moderation {
       }),
     );
     if (resolved) return reportOut(resolved);
-    if (await storage.getReport(input.reportId)) throw new DomainError('CONFLICT', 'This report is already resolved');
+    if (await storage.moderation.getReport(input.reportId)) throw new DomainError('CONFLICT', 'This report is already resolved');
     throw new DomainError('NOT_FOUND', 'No such report');
   }
 
   async listAudit(query: { limit: number; beforeId?: number | undefined }): Promise<AuditEntry[]> {
-    return (await this.deps.storage.listAudit(query)).map(auditOut);
+    return (await this.deps.storage.moderation.listAudit(query)).map(auditOut);
   }
 
   /** Everything a moderator needs to decide on an account, networks included (as keys). */
   async inspectUser(userHash: UserHash) {
     const { storage, clock } = this.deps;
-    const user = await storage.getUser(userHash);
+    const user = await storage.accounts.getUser(userHash);
     if (!user) throw new DomainError('NOT_FOUND', 'No such account');
-    const clients = await storage.listClients(userHash);
+    const clients = await storage.accounts.listClients(userHash);
     const bans = [
-      ...(await storage.listBans({ layer: 'account', target: userHash })),
-      ...(await Promise.all(clients.map((c) => storage.listBans({ layer: 'device', target: c.clientHash })))).flat(),
+      ...(await storage.moderation.listBans({ layer: 'account', target: userHash })),
+      ...(await Promise.all(clients.map((c) => storage.moderation.listBans({ layer: 'device', target: c.clientHash })))).flat(),
     ];
     const now = clock.now();
     return {
@@ -475,13 +475,13 @@ export class Moderation {
       age: user.age,
       createdAt: user.createdAt,
       devices: clients.map((c) => ({ clientHash: c.clientHash, createdAt: c.createdAt, lastSeenAt: c.lastSeenAt })),
-      networks: (await storage.listSightings(userHash)).map((s) => ({
+      networks: (await storage.moderation.listSightings(userHash)).map((s) => ({
         networkKey: s.networkKey,
         clientHash: s.clientHash,
         lastSeenAt: s.lastSeenAt,
       })),
       bans: bans.sort((a, b) => b.createdAt - a.createdAt || b.banId - a.banId).map((b) => this.#banOut(b, now)),
-      reporters: await storage.countReporters(userHash, 0),
+      reporters: await storage.moderation.countReporters(userHash, 0),
     };
   }
 }

@@ -1,17 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientHash, UserHash } from '@omechat/protocol';
-import { LocalBus } from '../adapters/bus/local-bus.js';
 import { cryptoRandom } from '../adapters/crypto/crypto-random.js';
-import { MemoryMatcher } from '../adapters/matcher/memory-matcher.js';
-import { altchaProofOfWork } from '../adapters/pow/altcha.js';
-import { MemoryRateLimiterStore } from '../adapters/rate-limiter/memory-rate-limiter.js';
-import { MemoryStorage } from '../adapters/storage/memory-storage.js';
-import { noMetrics } from '../ports/metrics.js';
-import { createCore, type Core } from './app.js';
+import { DAY, startInProcessCore, type InProcessCore } from '../test-support/in-process-core.js';
+import type { Core } from './app.js';
 import type { EscalationOptions } from './moderation.js';
 import { evidenceScore, reportWeight, type EvidenceRule, type ReportEvidence } from './report-evidence.js';
 
-const DAY = 86_400_000;
 const rule: EvidenceRule = { minMessages: 3, minReporterAgeMs: DAY, fullReporterAgeMs: 7 * DAY };
 
 describe('report weight', () => {
@@ -49,52 +43,21 @@ describe('report weight', () => {
 });
 
 describe('automatic suspension, in the core (MemoryStorage, test clock)', () => {
+  let t: InProcessCore;
+  afterEach(() => t.core.close());
+  const start = (escalation: Partial<EscalationOptions> = {}) => {
+    t = startInProcessCore({ escalation: { reporters: 3, windowMs: DAY, suspensionMs: DAY, factor: 4, suspensionsBeforePermanent: 3, ...rule, ...escalation } });
+    ({ core, storage, clock } = t);
+  };
   let core: Core;
-  let storage: MemoryStorage;
-  const clock = { t: 1_700_000_000_000, now() { return this.t; } };
-  afterEach(() => core.close());
-
-  function start(escalation: Partial<EscalationOptions> = {}) {
-    storage = new MemoryStorage();
-    core = createCore(
-      {
-        storage,
-        hasher: { hash: async (s) => `h:${s}`, verify: async (h, s) => h === `h:${s}` },
-        random: cryptoRandom,
-        clock,
-        bus: new LocalBus(),
-        matcher: new MemoryMatcher({ interestRelaxAfterMs: 0, now: () => clock.now() }),
-        rateLimiters: new MemoryRateLimiterStore(),
-        proofOfWork: altchaProofOfWork('k'.repeat(32)),
-        metrics: noMetrics,
-      },
-      {
-        historyCacheBytes: 1 << 20,
-        retentionMs: 30 * DAY,
-        reportRetentionMs: 365 * DAY,
-        ticketTtlMs: 60_000,
-        tickMs: 0,
-        moderation: {
-          adminToken: null,
-          escalation: { reporters: 3, windowMs: DAY, suspensionMs: DAY, factor: 4, suspensionsBeforePermanent: 3, ...rule, ...escalation },
-        },
-        rateLimits: null,
-        registrationPow: {
-          difficulty: 0,
-          ttlMs: 60_000,
-          hotPerNetwork: { points: 1, windowMs: 1000, blockMs: 0 },
-          hotOverall: { points: 1, windowMs: 1000, blockMs: 0 },
-          hotFactor: 1,
-        },
-      },
-    );
-  }
+  let storage: InProcessCore['storage'];
+  let clock: InProcessCore['clock'];
 
   let n = 0;
   async function user(ageMs: number) {
     const userHash = cryptoRandom.userHash();
     const name = `u${++n}`;
-    await storage.createUser({ userHash, username: name, usernameKey: name, age: 30, secretHash: 'x', createdAt: clock.now() - ageMs });
+    await storage.accounts.createUser({ userHash, username: name, usernameKey: name, age: 30, secretHash: 'x', createdAt: clock.now() - ageMs });
     return { userHash, clientHash: cryptoRandom.clientHash() };
   }
   const victimMessages = 3;
@@ -102,9 +65,9 @@ describe('automatic suspension, in the core (MemoryStorage, test clock)', () => 
   async function chat(a: UserHash, b: UserHash, talker: UserHash | null, count = victimMessages) {
     const chatId = cryptoRandom.chatId();
     const at = clock.now();
-    await storage.createChat({ chatId, members: [a, b], state: 'active', createdAt: at, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: at }, []);
+    await storage.chats.createChat({ chatId, members: [a, b], state: 'active', createdAt: at, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: at }, []);
     for (let i = 0; talker && i < count; i++) {
-      await storage.appendMessage({
+      await storage.chats.appendMessage({
         chatId,
         messageId: cryptoRandom.messageId(),
         senderUserHash: talker,

@@ -44,7 +44,7 @@ function describe(error: z.ZodError): string {
 
 /** Imports valid records and reports each invalid one by key; values are never echoed. */
 export async function importSeed(
-  deps: { storage: Storage; hasher: SecretHasher; clock: Clock },
+  deps: { storage: Pick<Storage, 'accounts'>; hasher: SecretHasher; clock: Clock },
   users: unknown,
   clients: unknown,
 ): Promise<SeedReport> {
@@ -62,7 +62,7 @@ export async function importSeed(
     if (!id.success) problem('users', key, 'key is not a valid userHash');
     else if (!record.success) problem('users', key, describe(record.error));
     if (!id.success || !record.success) continue;
-    const result = await deps.storage.createUser({
+    const result = await deps.storage.accounts.createUser({
       userHash: id.data,
       username: record.data.username,
       usernameKey: usernameKey(record.data.username),
@@ -94,7 +94,7 @@ export async function importSeed(
       problem('clients', key, "owner does not list this client");
       continue;
     }
-    const result = await deps.storage.createClient({
+    const result = await deps.storage.accounts.createClient({
       clientHash: id.data,
       userHash: owner,
       tokenHash: hashToken(record.data.access_token),

@@ -7,7 +7,7 @@ import { LocalBus } from '../adapters/bus/local-bus.js';
 import { MemoryMatcher } from '../adapters/matcher/memory-matcher.js';
 import { altchaProofOfWork } from '../adapters/pow/altcha.js';
 import { MemoryRateLimiterStore } from '../adapters/rate-limiter/memory-rate-limiter.js';
-import { MemoryStorage } from '../adapters/storage/memory-storage.js';
+import { MemoryStorage } from '../adapters/storage/memory/index.js';
 import { loadConfig } from '../config.js';
 import { moderationOptions, rateLimitRules } from '../compose.js';
 import { createCore, type Core } from '../core/app.js';

@@ -5,8 +5,8 @@ import Database from 'better-sqlite3';
 import type { UserHash } from '@omechat/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from './migrations.js';
-import { SqliteStorage } from './sqlite-storage.js';
-import { storageContract } from './storage.contract.js';
+import { SqliteStorage } from './index.js';
+import { storageContract } from '../contract/storage.contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omechat-sqlite-'));
 let files = 0;
@@ -28,16 +28,16 @@ describe('SqliteStorage on disk', () => {
   it('keeps acked writes across close and reopen', async () => {
     const file = freshFile();
     const first = new SqliteStorage({ file });
-    await first.createUser(alice);
-    const [event] = await first.appendEvents([
+    await first.accounts.createUser(alice);
+    const [event] = await first.streams.appendEvents([
       { userHash: alice.userHash, type: 't', payload: '{}' },
     ]);
     await first.close();
 
     const second = new SqliteStorage({ file });
-    expect(await second.getUser(alice.userHash)).toEqual(alice);
-    expect(await second.readStream(alice.userHash, 0, 10)).toEqual([event]);
-    expect(await second.streamHead(alice.userHash)).toBe(event!.id);
+    expect(await second.accounts.getUser(alice.userHash)).toEqual(alice);
+    expect(await second.streams.readStream(alice.userHash, 0, 10)).toEqual([event]);
+    expect(await second.streams.streamHead(alice.userHash)).toBe(event!.id);
     await second.close();
   });
 
@@ -45,8 +45,8 @@ describe('SqliteStorage on disk', () => {
     const file = freshFile();
     const fatal: Error[] = [];
     const storage = new SqliteStorage({ file, onFatal: (error) => fatal.push(error) });
-    await storage.createUser(alice);
-    const append = () => storage.appendEvents([{ userHash: alice.userHash, type: 't', payload: '{}' }]);
+    await storage.accounts.createUser(alice);
+    const append = () => storage.streams.appendEvents([{ userHash: alice.userHash, type: 't', payload: '{}' }]);
     // close() starts its own fsync; a write that queues behind it is committed when that fsync
     // ends, in the same callback that lets close() go on.
     const closed = storage.close();
@@ -59,7 +59,7 @@ describe('SqliteStorage on disk', () => {
     expect(afterOutcome).toMatchObject({ status: 'rejected', reason: { message: 'SqliteStorage is closed' } });
 
     const reopened = new SqliteStorage({ file });
-    expect(await reopened.readStream(alice.userHash, 0, 10)).toHaveLength(1);
+    expect(await reopened.streams.readStream(alice.userHash, 0, 10)).toHaveLength(1);
     await reopened.close();
   });
 
@@ -67,7 +67,7 @@ describe('SqliteStorage on disk', () => {
     const file = freshFile();
     await new SqliteStorage({ file }).close();
     const reopened = new SqliteStorage({ file });
-    await reopened.createUser(alice);
+    await reopened.accounts.createUser(alice);
     await reopened.close();
 
     const db = new Database(file, { readonly: true });
@@ -80,18 +80,18 @@ describe('SqliteStorage on disk', () => {
     const storage = new SqliteStorage({ file: freshFile() });
     const bob = { ...alice, userHash: 'user-bob' as UserHash, username: 'bob', usernameKey: 'bob' };
     const outcomes = await Promise.allSettled([
-      storage.createUser(alice),
-      storage.createUser(alice),
-      storage.appendEvents([{ userHash: alice.userHash, type: 't', payload: '{}' }]),
-      storage.createChat(
+      storage.accounts.createUser(alice),
+      storage.accounts.createUser(alice),
+      storage.streams.appendEvents([{ userHash: alice.userHash, type: 't', payload: '{}' }]),
+      storage.chats.createChat(
         { chatId: 'chat-1' as never, members: [alice.userHash, bob.userHash], state: 'active', createdAt: 1, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: 1 },
         [{ userHash: alice.userHash, type: 'x', payload: '{}' }],
       ),
-      storage.createChat(
+      storage.chats.createChat(
         { chatId: 'chat-1' as never, members: [alice.userHash, bob.userHash], state: 'active', createdAt: 1, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: 1 },
         [{ userHash: alice.userHash, type: 'y', payload: '{}' }],
       ),
-      storage.createUser(bob),
+      storage.accounts.createUser(bob),
     ]);
     expect(outcomes.map((o) => (o.status === 'fulfilled' ? typeof o.value === 'string' ? o.value : 'ok' : 'rejected'))).toEqual([
       'created',
@@ -101,8 +101,8 @@ describe('SqliteStorage on disk', () => {
       'rejected', // the same chat id twice: this write alone is rolled back
       'created',
     ]);
-    expect((await storage.readStream(alice.userHash, 0, 10)).map((e) => ('type' in e ? e.type : 'message'))).toEqual(['t', 'x']);
-    expect(await storage.getUser(bob.userHash)).toEqual(bob);
+    expect((await storage.streams.readStream(alice.userHash, 0, 10)).map((e) => ('type' in e ? e.type : 'message'))).toEqual(['t', 'x']);
+    expect(await storage.accounts.getUser(bob.userHash)).toEqual(bob);
     await storage.close();
   });
 
@@ -128,11 +128,11 @@ describe('SqliteStorage on disk', () => {
 
     const storage = new SqliteStorage({ file });
     // Bob's device last saw id 2 (the match): it still gets the message, as id 4.
-    const missed = await storage.readStream(bob.userHash, 2, 10);
+    const missed = await storage.streams.readStream(bob.userHash, 2, 10);
     expect(missed.map((e) => [e.id, 'message' in e ? e.message.messageId : e.type])).toEqual([[4, 'msg-1']]);
-    expect((await storage.readStream(alice.userHash, 0, 10)).map((e) => e.id)).toEqual([1, 3]);
+    expect((await storage.streams.readStream(alice.userHash, 0, 10)).map((e) => e.id)).toEqual([1, 3]);
     // New ids continue above every id handed out before.
-    const [next] = await storage.appendEvents([{ userHash: bob.userHash, type: 't', payload: '{}' }]);
+    const [next] = await storage.streams.appendEvents([{ userHash: bob.userHash, type: 't', payload: '{}' }]);
     expect(next!.id).toBe(5);
     await storage.close();
   });
@@ -141,7 +141,7 @@ describe('SqliteStorage on disk', () => {
     const file = freshFile();
     const limit = 256 * 1024;
     const storage = new SqliteStorage({ file, walCheckpointBytes: limit });
-    await storage.createUser(alice);
+    await storage.accounts.createUser(alice);
     const payload = JSON.stringify({ filler: 'x'.repeat(8_000) });
     let written = 0;
     let events = 0;
@@ -155,7 +155,7 @@ describe('SqliteStorage on disk', () => {
     // Written until the WAL shows bounded (a busy machine checkpoints more slowly, so it may take
     // more data), with a cap that only turns a WAL that never restarts into a failure.
     while (!bounded() && written < 1600 * limit) {
-      const batch = Array.from({ length: 50 }, () => storage.appendEvents([{ userHash: alice.userHash, type: 't', payload }]));
+      const batch = Array.from({ length: 50 }, () => storage.streams.appendEvents([{ userHash: alice.userHash, type: 't', payload }]));
       await Promise.all(batch);
       written += batch.length * payload.length;
       events += batch.length;
@@ -168,7 +168,7 @@ describe('SqliteStorage on disk', () => {
     expect(existsSync(`${file}-wal`)).toBe(false); // one self-contained file once stopped
 
     const reopened = new SqliteStorage({ file });
-    expect(await reopened.readStream(alice.userHash, 0, events + 10)).toHaveLength(events);
+    expect(await reopened.streams.readStream(alice.userHash, 0, events + 10)).toHaveLength(events);
     await reopened.close();
   });
 

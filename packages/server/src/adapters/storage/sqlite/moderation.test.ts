@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteStorage } from './sqlite-storage.js';
+import { SqliteStorage } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'omechat-sqlite-mod-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,7 +12,7 @@ describe('SqliteStorage moderation tables', () => {
   it('refuse, in the database itself, to change the audit log or delete a ban', async () => {
     const file = join(dir, 'audit.db');
     const storage = new SqliteStorage({ file });
-    await storage.createBan(
+    await storage.moderation.createBan(
       { layer: 'account', target: 'user-mallory', reason: 'x', issuer: 'mod', createdAt: 1, expiresAt: null },
       [],
       () => ({ at: 1, actor: 'mod', action: 'ban.create', subject: 'account:user-mallory', details: {} }),
@@ -27,8 +27,8 @@ describe('SqliteStorage moderation tables', () => {
     db.close();
 
     const reopened = new SqliteStorage({ file });
-    expect(await reopened.listAudit({ limit: 10 })).toMatchObject([{ actor: 'mod' }]);
-    expect(await reopened.listBans({ activeAt: 2 })).toHaveLength(1);
+    expect(await reopened.moderation.listAudit({ limit: 10 })).toMatchObject([{ actor: 'mod' }]);
+    expect(await reopened.moderation.listBans({ activeAt: 2 })).toHaveLength(1);
     await reopened.close();
   });
 });

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
 import type { ChatId, ClientHash, MessageId, UserHash } from '@omechat/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatRecord, MessageRecord, StreamEntry } from '../../ports/storage.js';
-import { PG_MIGRATIONS } from './postgres-migrations.js';
-import { PostgresStorage } from './postgres-storage.js';
-import { storageContract } from './storage.contract.js';
+import type { ChatRecord, MessageRecord, StreamEntry } from '../../../ports/storage.js';
+import { PG_MIGRATIONS } from './migrations.js';
+import { PostgresStorage } from './index.js';
+import { storageContract } from '../contract/storage.contract.js';
 
 // .ci/run starts PostgreSQL; an unreachable one fails the suite rather than skipping it.
 const url = process.env.OMECHAT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -74,8 +74,8 @@ describe('PostgresStorage', () => {
   it('migrates once, even when two processes open a new schema at the same moment', async () => {
     const schema = freshSchema();
     const [first, second] = await Promise.all([openStorage(schema), openStorage(schema)]);
-    await first.appendEvents([{ userHash: alice, type: 't', payload: '{}' }]);
-    expect(await second.streamHead(alice)).toBe(1);
+    await first.streams.appendEvents([{ userHash: alice, type: 't', payload: '{}' }]);
+    expect(await second.streams.streamHead(alice)).toBe(1);
     await openStorage(schema); // and a restart finds nothing to do
     const { rows } = await admin.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`);
     expect(rows.map((r) => r.version)).toEqual(PG_MIGRATIONS.map((_, i) => i + 1));
@@ -91,19 +91,19 @@ describe('PostgresStorage', () => {
   it('keeps acked writes across close and reopen, and never reuses an event id', async () => {
     const schema = freshSchema();
     const first = await openStorage(schema);
-    const [event] = await first.appendEvents([{ userHash: alice, type: 't', payload: '{"a": 1}' }]);
-    await first.purgeOlderThan(2_000);
+    const [event] = await first.streams.appendEvents([{ userHash: alice, type: 't', payload: '{"a": 1}' }]);
+    await first.streams.purgeOlderThan(2_000);
     await first.close();
     const second = await openStorage(schema);
-    expect(await second.streamHead(alice)).toBe(event!.id);
-    const [next] = await second.appendEvents([{ userHash: alice, type: 't', payload: '{}' }]);
+    expect(await second.streams.streamHead(alice)).toBe(event!.id);
+    const [next] = await second.streams.appendEvents([{ userHash: alice, type: 't', payload: '{}' }]);
     expect(next!.id).toBe(event!.id + 1);
   });
 
   it('refuses, in the database itself, to change the audit log or delete a ban', async () => {
     const schema = freshSchema();
     const storage = await openStorage(schema);
-    await storage.createBan(
+    await storage.moderation.createBan(
       { layer: 'account', target: 'user-mallory', reason: 'x', issuer: 'mod', createdAt: 1, expiresAt: null },
       [],
       () => ({ at: 1, actor: 'mod', action: 'ban.create', subject: 'account:user-mallory', details: {} }),
@@ -112,7 +112,7 @@ describe('PostgresStorage', () => {
     await expect(admin.query(`DELETE FROM ${schema}.audit_log`)).rejects.toThrow(/append-only/);
     await expect(admin.query(`TRUNCATE ${schema}.audit_log`)).rejects.toThrow(/append-only/);
     await expect(admin.query(`DELETE FROM ${schema}.bans`)).rejects.toThrow(/never deleted/);
-    expect(await storage.listAudit({ limit: 10 })).toMatchObject([{ actor: 'mod' }]);
+    expect(await storage.moderation.listAudit({ limit: 10 })).toMatchObject([{ actor: 'mod' }]);
   });
 
   it('fails to open, and leaves nothing running, when the server cannot be reached', async () => {
@@ -123,28 +123,28 @@ describe('PostgresStorage', () => {
     it('numbers 50 concurrent sends to one chat 1..50, without gaps or duplicates', async () => {
       const schema = freshSchema();
       const [p1, p2] = [await openStorage(schema), await openStorage(schema)];
-      await p1.createChat(chat('chat-busy'), []);
+      await p1.chats.createChat(chat('chat-busy'), []);
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, n) =>
-          (n % 2 ? p1 : p2).appendMessage(message('chat-busy', n)),
+          (n % 2 ? p1 : p2).chats.appendMessage(message('chat-busy', n)),
         ),
       );
       const seqs = results.map((r) => (r.status === 'stored' ? r.message.seq : -1));
       expect([...seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-      expect((await p2.getChat('chat-busy' as ChatId))?.lastSeq).toBe(50);
-      const stored = await p1.getMessages('chat-busy' as ChatId, 1, 100);
+      expect((await p2.chats.getChat('chat-busy' as ChatId))?.lastSeq).toBe(50);
+      const stored = await p1.chats.getMessages('chat-busy' as ChatId, 1, 100);
       expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
       // Each message is the one its sender was told it got.
       for (const r of results) if (r.status === 'stored') expect(stored[r.message.seq - 1]?.messageId).toBe(r.message.messageId);
       // Retries racing each other still store once.
-      const retries = await Promise.all([p1, p2, p1, p2].map((p) => p.appendMessage(message('chat-busy', 7))));
+      const retries = await Promise.all([p1, p2, p1, p2].map((p) => p.chats.appendMessage(message('chat-busy', 7))));
       expect(retries.map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate']);
     });
 
     it("never lets a polling reader see a larger id of a user's stream before a smaller one commits", async () => {
       const schema = freshSchema();
       const [p1, p2, reader] = [await openStorage(schema), await openStorage(schema), await openStorage(schema)];
-      await p1.createChat(chat('chat-race'), []);
+      await p1.chats.createChat(chat('chat-race'), []);
       let writing = true;
       const seen: StreamEntry[] = [];
       let cursor = 0;
@@ -152,7 +152,7 @@ describe('PostgresStorage', () => {
         // What a resuming stream does: read after its cursor, move the cursor to the last id.
         for (;;) {
           const done = !writing;
-          const batch = await reader.readStream(bob, cursor, 1000);
+          const batch = await reader.streams.readStream(bob, cursor, 1000);
           seen.push(...batch);
           if (batch.length > 0) cursor = batch.at(-1)!.id;
           if (done) return;
@@ -162,9 +162,9 @@ describe('PostgresStorage', () => {
         const storage = worker % 2 ? p1 : p2;
         for (let i = 0; i < 15; i++) {
           if ((worker + i) % 3 === 0) {
-            await storage.appendMessage(message('chat-race', worker * 100 + i));
+            await storage.chats.appendMessage(message('chat-race', worker * 100 + i));
           } else {
-            await storage.appendEvents([
+            await storage.streams.appendEvents([
               { userHash: bob, type: 'test', payload: `{"w":${worker},"i":${i}}` },
               { userHash: alice, type: 'test', payload: '{}' },
             ]);
@@ -176,7 +176,7 @@ describe('PostgresStorage', () => {
       writing = false;
       await polling;
 
-      const all = await reader.readStream(bob, 0, 10_000);
+      const all = await reader.streams.readStream(bob, 0, 10_000);
       expect(all).toHaveLength(12 * 15);
       // Had an id committed after a larger one was read, the reader would have skipped it.
       expect(seen.map((e) => e.id)).toEqual(all.map((e) => e.id));
@@ -185,17 +185,17 @@ describe('PostgresStorage', () => {
     it('hands each one-time prekey to exactly one of many concurrent takers', async () => {
       const schema = freshSchema();
       const [p1, p2] = [await openStorage(schema), await openStorage(schema)];
-      await p1.createUser({ userHash: alice, username: 'alice', usernameKey: 'alice', age: 30, secretHash: 'x', createdAt: 1 });
+      await p1.accounts.createUser({ userHash: alice, username: 'alice', usernameKey: 'alice', age: 30, secretHash: 'x', createdAt: 1 });
       const phone = 'client-phone' as ClientHash;
-      await p1.createClient({ clientHash: phone, userHash: alice, tokenHash: 'ab', deviceName: null, createdAt: 1, lastSeenAt: null });
+      await p1.accounts.createClient({ clientHash: phone, userHash: alice, tokenHash: 'ab', deviceName: null, createdAt: 1, lastSeenAt: null });
       const key = (c: string) => c.repeat(43);
-      await p1.setDeviceKeys(phone, { signingPub: key('s'), dhPub: key('d') }, { id: 1, pub: key('p'), signature: 'g'.repeat(86) });
-      await p1.addOneTimePrekeys(phone, Array.from({ length: 10 }, (_, id) => ({ id, pub: key('a') })));
+      await p1.keys.setDeviceKeys(phone, { signingPub: key('s'), dhPub: key('d') }, { id: 1, pub: key('p'), signature: 'g'.repeat(86) });
+      await p1.keys.addOneTimePrekeys(phone, Array.from({ length: 10 }, (_, id) => ({ id, pub: key('a') })));
 
-      const taken = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? p1 : p2).takeBundles(alice)));
+      const taken = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? p1 : p2).keys.takeBundles(alice)));
       const ids = taken.flatMap((bundles) => bundles.map((b) => b.bundle.oneTimePrekey?.id)).filter((id) => id !== undefined);
       expect([...ids].sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, id) => id));
-      expect(await p2.countOneTimePrekeys(phone)).toBe(0);
+      expect(await p2.keys.countOneTimePrekeys(phone)).toBe(0);
     });
   });
 });

@@ -1,19 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { BanLayer, ChatId, ReportReason, UserHash } from '@omechat/protocol';
-import type {
-  AuditRecord,
-  BanQuery,
-  BanRecord,
-  BlockRecord,
-  DisclosedMessageRecord,
-  NewAuditRecord,
-  NewBan,
-  NewReport,
-  ReportQuery,
-  ReportRecord,
-  ReportResolution,
-  SightingRecord,
-} from '../../ports/storage.js';
+import type { AuditRecord, BanQuery, BanRecord, BlockRecord, DisclosedMessageRecord, NewAuditRecord, NewBan, NewReport, ReportQuery, ReportRecord, ReportResolution, SightingRecord, ModerationStore } from '../../../ports/storage.js';
+import type { SqliteConnection } from './connection.js';
 
 const SIGHTINGS_PER_USER = 32;
 
@@ -130,22 +118,17 @@ function prepare(db: Database) {
 }
 
 /**
- * The moderation tables of SqliteStorage (migration 3), kept apart so the main adapter stays
- * readable. Every method behaves as the Storage method of the same name. `write` runs its
- * function atomically and resolves once it is committed; `read` throws once the database is closed.
+ * The moderation tables of SqliteStorage (migration 3). `conn.write` runs its function atomically
+ * and resolves once it is committed; `conn.read` throws once the database is closed.
  */
-export class SqliteModerationTables {
+export class SqliteModeration implements ModerationStore {
   readonly #sql: ReturnType<typeof prepare>;
 
-  constructor(
-    db: Database,
-    private readonly write: <R>(fn: () => R) => Promise<R>,
-    private readonly read: () => void,
-  ) {
-    this.#sql = prepare(db);
+  constructor(private readonly conn: SqliteConnection) {
+    this.#sql = prepare(conn.db);
   }
 
-  /** Only inside the caller's transaction (deleteUser). */
+  /** Only inside the caller's write (deleteUser). */
   eraseUser(userHash: UserHash, at: number): void {
     this.#sql.eraseBlocks.run({ u: userHash });
     this.#sql.eraseReports.run({ u: userHash });
@@ -153,21 +136,21 @@ export class SqliteModerationTables {
     this.#sql.eraseSightings.run(userHash);
   }
 
-  addBlock(block: BlockRecord): Promise<boolean> {
-    return this.write(() => this.#sql.insertBlock.run(block).changes > 0);
+  async addBlock(block: BlockRecord): Promise<boolean> {
+    return this.conn.write(() => this.#sql.insertBlock.run(block).changes > 0);
   }
 
-  removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
-    return this.write(() => this.#sql.deleteBlock.run(blocker, blocked).changes > 0);
+  async removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
+    return this.conn.write(() => this.#sql.deleteBlock.run(blocker, blocked).changes > 0);
   }
 
-  listBlocks(userHash: UserHash): BlockRecord[] {
-    this.read();
+  async listBlocks(userHash: UserHash): Promise<BlockRecord[]> {
+    this.conn.read();
     return this.#sql.listBlocks.all({ u: userHash });
   }
 
-  createReport(r: NewReport): Promise<ReportRecord | null> {
-    return this.write(() => {
+  async createReport(r: NewReport): Promise<ReportRecord | null> {
+    return this.conn.write(() => {
       const { changes, lastInsertRowid } = this.#sql.insertReport.run(
         r.chatId,
         r.reporterUserHash,
@@ -183,24 +166,24 @@ export class SqliteModerationTables {
     });
   }
 
-  purgeReportsOfDeletedUsers(before: number): Promise<number> {
-    return this.write(() => this.#sql.purgeReportsOfDeleted.run(before).changes);
+  async purgeReportsOfDeletedUsers(before: number): Promise<number> {
+    return this.conn.write(() => this.#sql.purgeReportsOfDeleted.run(before).changes);
   }
 
-  getReport(reportId: number): ReportRecord | null {
-    this.read();
+  async getReport(reportId: number): Promise<ReportRecord | null> {
+    this.conn.read();
     return this.#report(reportId);
   }
 
-  listReports({ status, limit, offset }: ReportQuery): ReportRecord[] {
-    this.read();
+  async listReports({ status, limit, offset }: ReportQuery): Promise<ReportRecord[]> {
+    this.conn.read();
     const open = status !== 'resolved' ? 1 : 0;
     const resolved = status !== 'open' ? 1 : 0;
     return this.#sql.listReports.all({ open, resolved, limit, offset }).map(toReport);
   }
 
-  resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): Promise<ReportRecord | null> {
-    return this.write(() => {
+  async resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): Promise<ReportRecord | null> {
+    return this.conn.write(() => {
       if (this.#sql.resolveReport.run({ ...resolution, reportId }).changes === 0) return null;
       const report = this.#report(reportId)!;
       this.#appendAudit(audit(report));
@@ -208,23 +191,23 @@ export class SqliteModerationTables {
     });
   }
 
-  countReporters(reported: UserHash, since: number): number {
-    this.read();
+  async countReporters(reported: UserHash, since: number): Promise<number> {
+    this.conn.read();
     return this.#sql.countReporters.get(reported, since) ?? 0;
   }
 
-  listReportsAgainst(reported: UserHash, since: number): ReportRecord[] {
-    this.read();
+  async listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]> {
+    this.conn.read();
     return this.#sql.listReportsAgainst.all(reported, since).map(toReport);
   }
 
-  countDismissedReports(reporter: UserHash): number {
-    this.read();
+  async countDismissedReports(reporter: UserHash): Promise<number> {
+    this.conn.read();
     return this.#sql.countDismissedReports.get(reporter) ?? 0;
   }
 
-  createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): Promise<BanRecord[]> {
-    return this.write(() => {
+  async createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): Promise<BanRecord[]> {
+    return this.conn.write(() => {
       const parentBanId = Number(this.#sql.insertBan.run({ ...ban, parentBanId: null }).lastInsertRowid);
       const ids = [parentBanId];
       for (const c of cascade) {
@@ -236,8 +219,8 @@ export class SqliteModerationTables {
     });
   }
 
-  revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): Promise<BanRecord | null> {
-    return this.write(() => {
+  async revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): Promise<BanRecord | null> {
+    return this.conn.write(() => {
       const ban = this.#sql.getBan.get(banId);
       if (!ban || ban.revokedAt !== null) return null;
       this.#sql.revokeBan.run({ banId, at: revocation.at, by: revocation.by });
@@ -247,8 +230,8 @@ export class SqliteModerationTables {
     });
   }
 
-  listBans({ activeAt, layer, target, limit, offset }: BanQuery): BanRecord[] {
-    this.read();
+  async listBans({ activeAt, layer, target, limit, offset }: BanQuery): Promise<BanRecord[]> {
+    this.conn.read();
     return this.#sql.listBans.all({
       activeAt: activeAt ?? null,
       layer: layer ?? null,
@@ -259,20 +242,20 @@ export class SqliteModerationTables {
     });
   }
 
-  listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): AuditRecord[] {
-    this.read();
+  async listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {
+    this.conn.read();
     return this.#sql.listAudit.all(beforeId ?? Number.MAX_SAFE_INTEGER, Math.max(0, limit)).map(toAudit);
   }
 
-  recordSighting(sighting: SightingRecord): Promise<void> {
-    return this.write(() => {
+  async recordSighting(sighting: SightingRecord): Promise<void> {
+    return this.conn.write(() => {
       this.#sql.upsertSighting.run(sighting);
       this.#sql.trimSightings.run({ u: sighting.userHash, keep: SIGHTINGS_PER_USER });
     });
   }
 
-  listSightings(userHash: UserHash): SightingRecord[] {
-    this.read();
+  async listSightings(userHash: UserHash): Promise<SightingRecord[]> {
+    this.conn.read();
     return this.#sql.listSightings.all(userHash);
   }
 
@@ -281,8 +264,8 @@ export class SqliteModerationTables {
     return row ? toReport(row) : null;
   }
 
-  appendAudit(entry: NewAuditRecord): Promise<void> {
-    return this.write(() => this.#appendAudit(entry));
+  async appendAudit(entry: NewAuditRecord): Promise<void> {
+    return this.conn.write(() => this.#appendAudit(entry));
   }
 
   #appendAudit(entry: NewAuditRecord): void {

@@ -1,28 +1,11 @@
 import type { BanLayer, UserHash } from '@omechat/protocol';
-import type {
-  AuditRecord,
-  BanQuery,
-  BanRecord,
-  BlockRecord,
-  NewAuditRecord,
-  NewBan,
-  NewReport,
-  ReportQuery,
-  ReportRecord,
-  ReportResolution,
-  SightingRecord,
-} from '../../ports/storage.js';
+import type { AuditRecord, BanQuery, BanRecord, BlockRecord, NewAuditRecord, NewBan, NewReport, ReportQuery, ReportRecord, ReportResolution, SightingRecord, ModerationStore } from '../../../ports/storage.js';
+import { compare, copy, type MemoryTables } from './tables.js';
 
-const copy = <T>(value: T): T => structuredClone(value);
 const SIGHTINGS_PER_USER = 32;
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/**
- * The moderation tables of MemoryStorage (blocks, reports, bans, audit log, sightings),
- * kept apart so the main adapter stays readable. Every method behaves as the Storage
- * method of the same name; MemoryStorage checks it is open before delegating.
- */
-export class MemoryModerationTables {
+/** The moderation tables of MemoryStorage (blocks, reports, bans, audit log, sightings). */
+export class MemoryModeration implements ModerationStore {
   readonly #blocks = new Map<string, BlockRecord>();
   readonly #reports = new Map<number, ReportRecord>();
   readonly #bans = new Map<number, BanRecord>();
@@ -31,6 +14,8 @@ export class MemoryModerationTables {
   #lastReportId = 0;
   #lastBanId = 0;
   #lastAuditId = 0;
+
+  constructor(private readonly db: MemoryTables) {}
 
   /** What deleteUser erases: everything naming the user except bans and the audit log. */
   eraseUser(userHash: UserHash, at: number): void {
@@ -44,24 +29,28 @@ export class MemoryModerationTables {
     for (const [key, s] of this.#sightings) if (s.userHash === userHash) this.#sightings.delete(key);
   }
 
-  addBlock(block: BlockRecord): boolean {
+  async addBlock(block: BlockRecord): Promise<boolean> {
+    this.db.assertOpen();
     const key = `${block.blockerUserHash} ${block.blockedUserHash}`;
     if (this.#blocks.has(key)) return false;
     this.#blocks.set(key, copy(block));
     return true;
   }
 
-  removeBlock(blocker: UserHash, blocked: UserHash): boolean {
+  async removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
+    this.db.assertOpen();
     return this.#blocks.delete(`${blocker} ${blocked}`);
   }
 
-  listBlocks(userHash: UserHash): BlockRecord[] {
+  async listBlocks(userHash: UserHash): Promise<BlockRecord[]> {
+    this.db.assertOpen();
     return [...this.#blocks.values()]
       .filter((b) => b.blockerUserHash === userHash || b.blockedUserHash === userHash)
       .map(copy);
   }
 
-  createReport(report: NewReport): ReportRecord | null {
+  async createReport(report: NewReport): Promise<ReportRecord | null> {
+    this.db.assertOpen();
     for (const r of this.#reports.values()) {
       if (r.chatId === report.chatId && r.reporterUserHash === report.reporterUserHash) return null;
     }
@@ -77,7 +66,8 @@ export class MemoryModerationTables {
     return copy(stored);
   }
 
-  purgeReportsOfDeletedUsers(before: number): number {
+  async purgeReportsOfDeletedUsers(before: number): Promise<number> {
+    this.db.assertOpen();
     let purged = 0;
     for (const [id, r] of this.#reports) {
       if (r.reportedDeletedAt !== null && r.reportedDeletedAt < before && this.#reports.delete(id)) purged++;
@@ -85,12 +75,14 @@ export class MemoryModerationTables {
     return purged;
   }
 
-  getReport(reportId: number): ReportRecord | null {
+  async getReport(reportId: number): Promise<ReportRecord | null> {
+    this.db.assertOpen();
     const r = this.#reports.get(reportId);
     return r ? copy(r) : null;
   }
 
-  listReports({ status, limit, offset }: ReportQuery): ReportRecord[] {
+  async listReports({ status, limit, offset }: ReportQuery): Promise<ReportRecord[]> {
+    this.db.assertOpen();
     const open = (r: ReportRecord) => r.resolvedAt === null;
     return [...this.#reports.values()]
       .filter((r) => status === 'all' || (status === 'open') === open(r))
@@ -105,7 +97,8 @@ export class MemoryModerationTables {
       .map(copy);
   }
 
-  resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): ReportRecord | null {
+  async resolveReport(reportId: number, resolution: ReportResolution, audit: (r: ReportRecord) => NewAuditRecord): Promise<ReportRecord | null> {
+    this.db.assertOpen();
     const r = this.#reports.get(reportId);
     if (!r || r.resolvedAt !== null) return null;
     const resolved = { ...r, ...resolution };
@@ -115,7 +108,8 @@ export class MemoryModerationTables {
     return copy(resolved);
   }
 
-  countReporters(reported: UserHash, since: number): number {
+  async countReporters(reported: UserHash, since: number): Promise<number> {
+    this.db.assertOpen();
     const reporters = new Set<UserHash>();
     for (const r of this.#reports.values()) {
       if (r.reportedUserHash === reported && r.createdAt >= since) reporters.add(r.reporterUserHash);
@@ -123,18 +117,21 @@ export class MemoryModerationTables {
     return reporters.size;
   }
 
-  listReportsAgainst(reported: UserHash, since: number): ReportRecord[] {
+  async listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]> {
+    this.db.assertOpen();
     return [...this.#reports.values()]
       .filter((r) => r.reportedUserHash === reported && r.createdAt >= since)
       .sort((a, b) => a.createdAt - b.createdAt || a.reportId - b.reportId)
       .map(copy);
   }
 
-  countDismissedReports(reporter: UserHash): number {
+  async countDismissedReports(reporter: UserHash): Promise<number> {
+    this.db.assertOpen();
     return [...this.#reports.values()].filter((r) => r.reporterUserHash === reporter && r.resolution === 'dismissed').length;
   }
 
-  createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): BanRecord[] {
+  async createBan(ban: NewBan, cascade: { layer: BanLayer; target: string }[], audit: (bans: BanRecord[]) => NewAuditRecord): Promise<BanRecord[]> {
+    this.db.assertOpen();
     const base = { ...copy(ban), revokedAt: null, revokedBy: null };
     const parent: BanRecord = { ...base, banId: this.#lastBanId + 1, parentBanId: null };
     const children = cascade.map(
@@ -148,7 +145,8 @@ export class MemoryModerationTables {
     return copy(all);
   }
 
-  revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): BanRecord | null {
+  async revokeBan(banId: number, revocation: { at: number; by: string }, audit: (ban: BanRecord) => NewAuditRecord): Promise<BanRecord | null> {
+    this.db.assertOpen();
     const ban = this.#bans.get(banId);
     if (!ban || ban.revokedAt !== null) return null;
     const revoked = { ...ban, revokedAt: revocation.at, revokedBy: revocation.by };
@@ -163,7 +161,8 @@ export class MemoryModerationTables {
     return copy(revoked);
   }
 
-  listBans({ activeAt, layer, target, limit, offset = 0 }: BanQuery): BanRecord[] {
+  async listBans({ activeAt, layer, target, limit, offset = 0 }: BanQuery): Promise<BanRecord[]> {
+    this.db.assertOpen();
     const active = (b: BanRecord) =>
       activeAt === undefined || (b.revokedAt === null && (b.expiresAt === null || b.expiresAt > activeAt));
     const found = [...this.#bans.values()]
@@ -172,7 +171,8 @@ export class MemoryModerationTables {
     return found.slice(offset, limit === undefined ? undefined : offset + limit).map(copy);
   }
 
-  listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): AuditRecord[] {
+  async listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {
+    this.db.assertOpen();
     const out: AuditRecord[] = [];
     for (let i = this.#audit.length - 1; i >= 0 && out.length < limit; i--) {
       const entry = this.#audit[i]!;
@@ -181,20 +181,23 @@ export class MemoryModerationTables {
     return out;
   }
 
-  recordSighting(s: SightingRecord): void {
+  async recordSighting(s: SightingRecord): Promise<void> {
+    this.db.assertOpen();
     this.#sightings.set(`${s.clientHash} ${s.networkKey}`, copy(s));
-    const mine = this.listSightings(s.userHash);
+    const mine = await this.listSightings(s.userHash);
     for (const old of mine.slice(SIGHTINGS_PER_USER)) this.#sightings.delete(`${old.clientHash} ${old.networkKey}`);
   }
 
-  listSightings(userHash: UserHash): SightingRecord[] {
+  async listSightings(userHash: UserHash): Promise<SightingRecord[]> {
+    this.db.assertOpen();
     return [...this.#sightings.values()]
       .filter((s) => s.userHash === userHash)
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt || compare(a.networkKey, b.networkKey) || compare(a.clientHash, b.clientHash))
       .map(copy);
   }
 
-  appendAudit(entry: NewAuditRecord): void {
+  async appendAudit(entry: NewAuditRecord): Promise<void> {
+    this.db.assertOpen();
     this.#appendAudit(entry);
   }
 

@@ -1,18 +1,6 @@
 import type { BanLayer, UserHash } from '@omechat/protocol';
-import type {
-  AuditRecord,
-  BanQuery,
-  BanRecord,
-  BlockRecord,
-  NewAuditRecord,
-  NewBan,
-  NewReport,
-  ReportQuery,
-  ReportRecord,
-  ReportResolution,
-  SightingRecord,
-} from '../../ports/storage.js';
-import type { Sql } from './postgres-storage.js';
+import type { AuditRecord, BanQuery, BanRecord, BlockRecord, NewAuditRecord, NewBan, NewReport, ReportQuery, ReportRecord, ReportResolution, SightingRecord, ModerationStore } from '../../../ports/storage.js';
+import type { PostgresConnection, Sql } from './connection.js';
 
 const SIGHTINGS_PER_USER = 32;
 /** Advisory lock class for "one sighting write per user at a time" (the second key is the user). */
@@ -28,103 +16,81 @@ const BAN = `ban_id AS "banId", layer, target, reason, issuer, created_at AS "cr
 const AUDIT = 'audit_id AS "auditId", at, actor, action, subject, details';
 const SIGHTING = 'user_hash AS "userHash", client_hash AS "clientHash", network_key AS "networkKey", last_seen_at AS "lastSeenAt"';
 
-type Run = <R>(fn: (sql: Sql) => Promise<R>) => Promise<R>;
+/** Only inside the caller's transaction (deleteUser): what names the user, except bans and the audit log. */
+export async function eraseModerationOf(sql: Sql, userHash: UserHash, at: number): Promise<void> {
+  await sql.query('DELETE FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1', [userHash]);
+  await sql.query('DELETE FROM reports WHERE reporter_user_hash = $1', [userHash]);
+  await sql.query('UPDATE reports SET reported_deleted_at = $2 WHERE reported_user_hash = $1 AND reported_deleted_at IS NULL', [userHash, at]);
+  await sql.query('DELETE FROM sightings WHERE user_hash = $1', [userHash]);
+}
 
 /**
- * The moderation tables of PostgresStorage (migration 3), kept apart so the main adapter stays
- * readable. Every method behaves as the Storage method of the same name. `read` runs
- * statements on the pool; `tx` runs them in one transaction. jsonb columns (disclosed,
- * details) come back freshly parsed, so records handed out are always copies.
+ * The moderation tables of PostgresStorage (migration 3). jsonb columns (disclosed, details)
+ * come back freshly parsed, so records handed out are always copies.
  */
-export class PostgresModerationTables {
-  constructor(
-    private readonly read: Run,
-    private readonly tx: Run,
-  ) {}
-
-  /** Only inside the caller's transaction (deleteUser). */
-  async eraseUser(sql: Sql, userHash: UserHash, at: number): Promise<void> {
-    await sql.query('DELETE FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1', [userHash]);
-    await sql.query('DELETE FROM reports WHERE reporter_user_hash = $1', [userHash]);
-    await sql.query('UPDATE reports SET reported_deleted_at = $2 WHERE reported_user_hash = $1 AND reported_deleted_at IS NULL', [userHash, at]);
-    await sql.query('DELETE FROM sightings WHERE user_hash = $1', [userHash]);
-  }
+export class PostgresModeration implements ModerationStore {
+  constructor(private readonly db: PostgresConnection) {}
 
   addBlock(block: BlockRecord): Promise<boolean> {
-    return this.read(async (sql) => {
-      const added = await sql.query(
-        `INSERT INTO blocks (blocker_user_hash, blocked_user_hash, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING`,
-        [block.blockerUserHash, block.blockedUserHash, block.createdAt],
-      );
-      return added.rowCount === 1;
-    });
+    return this.db.changed(
+      `INSERT INTO blocks (blocker_user_hash, blocked_user_hash, created_at) VALUES ($1, $2, $3)
+       ON CONFLICT DO NOTHING`,
+      [block.blockerUserHash, block.blockedUserHash, block.createdAt],
+    );
   }
+
 
   removeBlock(blocker: UserHash, blocked: UserHash): Promise<boolean> {
-    return this.read(async (sql) => {
-      const removed = await sql.query('DELETE FROM blocks WHERE blocker_user_hash = $1 AND blocked_user_hash = $2', [
-        blocker,
-        blocked,
-      ]);
-      return removed.rowCount === 1;
-    });
+    return this.db.changed('DELETE FROM blocks WHERE blocker_user_hash = $1 AND blocked_user_hash = $2', [blocker, blocked]);
   }
+
 
   listBlocks(userHash: UserHash): Promise<BlockRecord[]> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<BlockRecord>(
-        `SELECT ${BLOCK} FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1
-         ORDER BY created_at, blocker_user_hash, blocked_user_hash`,
-        [userHash],
-      );
-      return rows;
-    });
+    return this.db.all<BlockRecord>(
+      `SELECT ${BLOCK} FROM blocks WHERE blocker_user_hash = $1 OR blocked_user_hash = $1
+       ORDER BY created_at, blocker_user_hash, blocked_user_hash`,
+      [userHash],
+    );
   }
+
 
   createReport(r: NewReport): Promise<ReportRecord | null> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<ReportRecord>(
-        `INSERT INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note, disclosed, created_at, reported_deleted_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (chat_id, reporter_user_hash) DO NOTHING
-         RETURNING ${REPORT}`,
-        [r.chatId, r.reporterUserHash, r.reportedUserHash, r.reason, r.urgent, r.note, JSON.stringify(r.disclosed), r.createdAt, r.reportedDeletedAt],
-      );
-      return rows[0] ?? null;
-    });
+    return this.db.one<ReportRecord>(
+      `INSERT INTO reports (chat_id, reporter_user_hash, reported_user_hash, reason, urgent, note, disclosed, created_at, reported_deleted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (chat_id, reporter_user_hash) DO NOTHING
+       RETURNING ${REPORT}`,
+      [r.chatId, r.reporterUserHash, r.reportedUserHash, r.reason, r.urgent, r.note, JSON.stringify(r.disclosed), r.createdAt, r.reportedDeletedAt],
+    );
   }
 
+
   purgeReportsOfDeletedUsers(before: number): Promise<number> {
-    return this.read(async (sql) => (await sql.query('DELETE FROM reports WHERE reported_deleted_at < $1', [before])).rowCount ?? 0);
+    return this.db.read(async (sql) => (await sql.query('DELETE FROM reports WHERE reported_deleted_at < $1', [before])).rowCount ?? 0);
   }
 
   getReport(reportId: number): Promise<ReportRecord | null> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<ReportRecord>(`SELECT ${REPORT} FROM reports WHERE report_id = $1`, [reportId]);
-      return rows[0] ?? null;
-    });
+    return this.db.one<ReportRecord>(`SELECT ${REPORT} FROM reports WHERE report_id = $1`, [reportId]);
   }
 
+
   listReports({ status, limit, offset }: ReportQuery): Promise<ReportRecord[]> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<ReportRecord>(
-        `SELECT ${REPORT} FROM reports
-         WHERE ($1 AND resolved_at IS NULL) OR ($2 AND resolved_at IS NOT NULL)
-         ORDER BY resolved_at IS NULL DESC, urgent DESC, created_at, report_id
-         LIMIT $3 OFFSET $4`,
-        [status !== 'resolved', status !== 'open', Math.max(0, limit), Math.max(0, offset)],
-      );
-      return rows;
-    });
+    return this.db.all<ReportRecord>(
+      `SELECT ${REPORT} FROM reports
+       WHERE ($1 AND resolved_at IS NULL) OR ($2 AND resolved_at IS NOT NULL)
+       ORDER BY resolved_at IS NULL DESC, urgent DESC, created_at, report_id
+       LIMIT $3 OFFSET $4`,
+      [status !== 'resolved', status !== 'open', Math.max(0, limit), Math.max(0, offset)],
+    );
   }
+
 
   resolveReport(
     reportId: number,
     resolution: ReportResolution,
     audit: (r: ReportRecord) => NewAuditRecord,
   ): Promise<ReportRecord | null> {
-    return this.tx(async (sql) => {
+    return this.db.tx(async (sql) => {
       const { rows } = await sql.query<ReportRecord>(
         `UPDATE reports SET resolved_at = $2, resolution = $3, resolved_by = $4, resolution_note = $5
          WHERE report_id = $1 AND resolved_at IS NULL
@@ -138,42 +104,37 @@ export class PostgresModerationTables {
     });
   }
 
-  countReporters(reported: UserHash, since: number): Promise<number> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<{ n: number }>(
-        'SELECT count(DISTINCT reporter_user_hash) AS n FROM reports WHERE reported_user_hash = $1 AND created_at >= $2',
-        [reported, since],
-      );
-      return rows[0]?.n ?? 0;
-    });
+  async countReporters(reported: UserHash, since: number): Promise<number> {
+    const row = await this.db.one<{ n: number }>(
+      'SELECT count(DISTINCT reporter_user_hash) AS n FROM reports WHERE reported_user_hash = $1 AND created_at >= $2',
+      [reported, since],
+    );
+    return row?.n ?? 0;
   }
+
 
   listReportsAgainst(reported: UserHash, since: number): Promise<ReportRecord[]> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<ReportRecord>(
-        `SELECT ${REPORT} FROM reports WHERE reported_user_hash = $1 AND created_at >= $2 ORDER BY created_at, report_id`,
-        [reported, since],
-      );
-      return rows;
-    });
+    return this.db.all<ReportRecord>(
+      `SELECT ${REPORT} FROM reports WHERE reported_user_hash = $1 AND created_at >= $2 ORDER BY created_at, report_id`,
+      [reported, since],
+    );
   }
 
-  countDismissedReports(reporter: UserHash): Promise<number> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<{ n: number }>(
-        "SELECT count(*) AS n FROM reports WHERE reporter_user_hash = $1 AND resolution = 'dismissed'",
-        [reporter],
-      );
-      return rows[0]?.n ?? 0;
-    });
+
+  async countDismissedReports(reporter: UserHash): Promise<number> {
+    const row = await this.db.one<{ n: number }>("SELECT count(*) AS n FROM reports WHERE reporter_user_hash = $1 AND resolution = 'dismissed'", [
+      reporter,
+    ]);
+    return row?.n ?? 0;
   }
+
 
   createBan(
     ban: NewBan,
     cascade: { layer: BanLayer; target: string }[],
     audit: (bans: BanRecord[]) => NewAuditRecord,
   ): Promise<BanRecord[]> {
-    return this.tx(async (sql) => {
+    return this.db.tx(async (sql) => {
       const parent = await sql.query<BanRecord>(
         `INSERT INTO bans (layer, target, reason, issuer, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING ${BAN}`,
@@ -210,7 +171,7 @@ export class PostgresModerationTables {
     revocation: { at: number; by: string },
     audit: (ban: BanRecord) => NewAuditRecord,
   ): Promise<BanRecord | null> {
-    return this.tx(async (sql) => {
+    return this.db.tx(async (sql) => {
       // Locking the parent first means two revocations of one ban cannot both write an entry.
       const current = await sql.query<BanRecord>(`SELECT ${BAN} FROM bans WHERE ban_id = $1 FOR UPDATE`, [banId]);
       if (!current.rows[0] || current.rows[0].revokedAt !== null) return null;
@@ -227,36 +188,32 @@ export class PostgresModerationTables {
   }
 
   listBans({ activeAt, layer, target, limit, offset }: BanQuery): Promise<BanRecord[]> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<BanRecord>(
-        `SELECT ${BAN} FROM bans
-         WHERE ($1::bigint IS NULL OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)))
-           AND ($2::text IS NULL OR layer = $2) AND ($3::text IS NULL OR target = $3)
-         ORDER BY created_at DESC, ban_id DESC
-         LIMIT $4 OFFSET $5`,
-        // LIMIT NULL is "no limit".
-        [activeAt ?? null, layer ?? null, target ?? null, limit === undefined ? null : Math.max(0, limit), Math.max(0, offset ?? 0)],
-      );
-      return rows;
-    });
+    return this.db.all<BanRecord>(
+      `SELECT ${BAN} FROM bans
+       WHERE ($1::bigint IS NULL OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)))
+         AND ($2::text IS NULL OR layer = $2) AND ($3::text IS NULL OR target = $3)
+       ORDER BY created_at DESC, ban_id DESC
+       LIMIT $4 OFFSET $5`,
+      // LIMIT NULL is "no limit".
+      [activeAt ?? null, layer ?? null, target ?? null, limit === undefined ? null : Math.max(0, limit), Math.max(0, offset ?? 0)],
+    );
   }
 
+
   appendAudit(entry: NewAuditRecord): Promise<void> {
-    return this.read((sql) => appendAudit(sql, entry));
+    return this.db.read((sql) => appendAudit(sql, entry));
   }
 
   listAudit({ beforeId, limit }: { beforeId?: number | undefined; limit: number }): Promise<AuditRecord[]> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<AuditRecord>(
-        `SELECT ${AUDIT} FROM audit_log WHERE ($1::bigint IS NULL OR audit_id < $1) ORDER BY audit_id DESC LIMIT $2`,
-        [beforeId ?? null, Math.max(0, limit)],
-      );
-      return rows;
-    });
+    return this.db.all<AuditRecord>(
+      `SELECT ${AUDIT} FROM audit_log WHERE ($1::bigint IS NULL OR audit_id < $1) ORDER BY audit_id DESC LIMIT $2`,
+      [beforeId ?? null, Math.max(0, limit)],
+    );
   }
 
+
   recordSighting(sighting: SightingRecord): Promise<void> {
-    return this.tx(async (sql) => {
+    return this.db.tx(async (sql) => {
       // Two connections of one user at once would each trim without seeing the other's row.
       await sql.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SIGHTING_LOCK_CLASS, sighting.userHash]);
       await sql.query(
@@ -274,14 +231,12 @@ export class PostgresModerationTables {
   }
 
   listSightings(userHash: UserHash): Promise<SightingRecord[]> {
-    return this.read(async (sql) => {
-      const { rows } = await sql.query<SightingRecord>(
-        `SELECT ${SIGHTING} FROM sightings WHERE user_hash = $1 ORDER BY last_seen_at DESC, network_key, client_hash`,
-        [userHash],
-      );
-      return rows;
-    });
+    return this.db.all<SightingRecord>(
+      `SELECT ${SIGHTING} FROM sightings WHERE user_hash = $1 ORDER BY last_seen_at DESC, network_key, client_hash`,
+      [userHash],
+    );
   }
+
 }
 
 /** The audit log is only ever appended to (the database refuses the rest, see migration 3). */

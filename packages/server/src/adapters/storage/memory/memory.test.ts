@@ -1,0 +1,4 @@
+import { MemoryStorage } from './index.js';
+import { storageContract } from '../contract/storage.contract.js';
+
+storageContract('memory', (clock) => new MemoryStorage({ clock }));
