@@ -75,6 +75,13 @@ const CHECKPOINT_INTERVAL_MS = 2_000;
 const WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 /** Counters kept in memory before they are dropped and read again as needed. */
 const COUNTERS_KEPT = 100_000;
+/**
+ * How often the counters a message moves (its chat's last seq, both members' stream heads)
+ * are written back. Written with every commit they were 3 of the ~7 pages a message wrote to
+ * the WAL (bench/wal-pages.ts); the messages themselves say where they stand, so a counter
+ * behind its file after a crash is caught up when read (#chatCounters, #head).
+ */
+const COUNTERS_SAVE_MS = 1_000;
 /** From sqlite-checkpointer.mjs. */
 type CheckpointerMessage =
   | { step: 'copied'; error?: string }
@@ -84,6 +91,7 @@ type CursorMove = { chatId: ChatId; userHash: UserHash; seq: number };
 interface ChatCounters {
   state: ChatRecord['state'];
   lastSeq: number;
+  lastActivityAt: number;
   userA: UserHash;
   userB: UserHash;
 }
@@ -173,8 +181,21 @@ function prepareStatements(db: Database.Database) {
     ),
 
     chatCounters: db.prepare<[ChatId], ChatCounters>(
-      'SELECT state, last_seq AS lastSeq, user_a AS userA, user_b AS userB FROM chats WHERE chat_id = ?',
+      `SELECT state, last_seq AS lastSeq, last_activity_at AS lastActivityAt, user_a AS userA, user_b AS userB
+       FROM chats WHERE chat_id = ?`,
     ),
+    lastMessage: db.prepare<[ChatId], { seq: number; sentAt: number }>(
+      'SELECT seq, sent_at AS sentAt FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1',
+    ),
+    // The newest id in the user's stream, from the events and messages still stored.
+    streamTop: db
+      .prepare<{ userHash: UserHash }, number | null>(
+        `SELECT max(
+           (SELECT max(id) FROM stream_events WHERE user_hash = @userHash),
+           (SELECT max((SELECT max(event_id_a) FROM messages m WHERE m.chat_id = c.chat_id)) FROM chats c WHERE c.user_a = @userHash),
+           (SELECT max((SELECT max(event_id_b) FROM messages m WHERE m.chat_id = c.chat_id)) FROM chats c WHERE c.user_b = @userHash))`,
+      )
+      .pluck(),
     findDuplicate: db.prepare<[ChatId, ClientHash, string], MessageRow>(
       `SELECT ${MESSAGE} FROM messages
        WHERE chat_id = ? AND sender_client_hash = ? AND client_message_id = ?`,
@@ -338,8 +359,9 @@ export class SqliteStorage implements Storage {
   #closeStarted = false;
   readonly #chats = new Map<ChatId, ChatCounters>();
   readonly #heads = new Map<UserHash, number>();
-  /** Chats whose last seq moved in the transaction under way, with their latest message time. */
-  readonly #dirtyChats = new Map<ChatId, number>();
+  /** Chats whose last seq moved since the counters were last written back. */
+  readonly #dirtyChats = new Set<ChatId>();
+  #countersSavedAt = 0;
   readonly #dirtyHeads = new Set<UserHash>();
   readonly #syncWaiters: (() => void)[] = [];
   #syncing = false;
@@ -425,6 +447,8 @@ export class SqliteStorage implements Storage {
     return this.#write((sql) => {
       const clientHashes = sql.listClients.all(userHash).map((c) => c.clientHash);
       const chats = sql.listChats.all({ userHash });
+      // The peers' stream heads must not fall back with the messages of the chats erased.
+      this.#saveCounters();
       this.#heads.delete(userHash);
       this.#dirtyHeads.delete(userHash);
       sql.deleteChatsOf.run({ userHash });
@@ -472,7 +496,7 @@ export class SqliteStorage implements Storage {
     return this.#write((sql) => {
       const [userA, userB] = chat.members;
       sql.insertChat.run({ ...chat, userA, userB });
-      this.#chats.set(chat.chatId, { state: chat.state, lastSeq: chat.lastSeq, userA, userB });
+      this.#chats.set(chat.chatId, { state: chat.state, lastSeq: chat.lastSeq, lastActivityAt: chat.lastActivityAt, userA, userB });
       for (const userHash of chat.members) sql.insertCursor.run(chat.chatId, userHash);
       return this.#append(events);
     });
@@ -480,11 +504,17 @@ export class SqliteStorage implements Storage {
 
   async getChat(chatId: ChatId): Promise<ChatRecord | null> {
     const row = this.#sql().getChat.get(chatId);
-    return row ? toChat(row) : null;
+    return row ? this.#toChat(row) : null;
   }
 
   async listChats(userHash: UserHash): Promise<ChatRecord[]> {
-    return this.#sql().listChats.all({ userHash }).map(toChat);
+    return this.#sql().listChats.all({ userHash }).map((row) => this.#toChat(row));
+  }
+
+  /** The row with the counters kept here, which the file may not have yet. */
+  #toChat(row: ChatRow): ChatRecord {
+    const { lastSeq, lastActivityAt } = this.#chatCounters(row.chatId)!;
+    return { ...toChat(row), lastSeq, lastActivityAt };
   }
 
   async hasActiveChat(a: UserHash, b: UserHash): Promise<boolean> {
@@ -534,7 +564,8 @@ export class SqliteStorage implements Storage {
         throw error;
       }
       chat.lastSeq = seq;
-      this.#dirtyChats.set(chatId, Math.max(this.#dirtyChats.get(chatId) ?? 0, sentAt));
+      chat.lastActivityAt = Math.max(chat.lastActivityAt, sentAt);
+      this.#dirtyChats.add(chatId);
       this.#setHead(chat.userA, streamIds[0]);
       this.#setHead(chat.userB, streamIds[1]);
       // The stored copy is the JSON above, so a shallow copy cannot alias it.
@@ -578,14 +609,19 @@ export class SqliteStorage implements Storage {
   }
 
   async streamHead(userHash: UserHash): Promise<number> {
-    return this.#sql().streamHead.get(userHash) ?? 0;
+    this.#sql();
+    return this.#head(userHash);
   }
 
   async purgeOlderThan(before: number): Promise<{ messages: number; events: number }> {
-    return this.#write((sql) => ({
-      messages: sql.purgeMessages.run(before).changes,
-      events: sql.purgeEvents.run(before).changes,
-    }));
+    return this.#write((sql) => {
+      // Counters first: they must not fall back with the newest messages or events purged.
+      this.#saveCounters();
+      return {
+        messages: sql.purgeMessages.run(before).changes,
+        events: sql.purgeEvents.run(before).changes,
+      };
+    });
   }
 
   // --- end-to-end keys ---------------------------------------------------------
@@ -735,6 +771,7 @@ export class SqliteStorage implements Storage {
     // Writes already accepted are committed before the file closes, and acknowledged once on
     // disk, before the descriptor they sync through goes away. The fsync that ends may start
     // another (for writes that queued while it ran), so wait until none runs.
+    void this.#write(() => this.#saveCounters());
     do {
       this.#flush();
       await new Promise<void>((resolve) => this.#afterSync(resolve));
@@ -857,14 +894,18 @@ export class SqliteStorage implements Storage {
     const batch = this.#pending.splice(0);
     if (batch.length === 0 || !this.#db.open) return;
     let outcomes: { ok: boolean; value: unknown }[];
-    if (this.#chats.size + this.#heads.size > COUNTERS_KEPT) this.#forgetCounters();
+    const now = performance.now();
+    const forget = this.#chats.size + this.#heads.size > COUNTERS_KEPT;
+    const saveCounters = forget || now - this.#countersSavedAt >= COUNTERS_SAVE_MS;
     try {
       // The common case: every write succeeds, and none pays for a savepoint of its own.
       outcomes = this.#transaction.immediate(() => {
         const done = batch.map((write) => ({ ok: true, value: write.run() }));
-        this.#saveCounters();
+        if (saveCounters) this.#saveCounters();
         return done;
       }) as typeof outcomes;
+      if (saveCounters) this.#countersSavedAt = now;
+      if (forget) this.#forgetCounters();
     } catch {
       this.#forgetCounters();
       // Some write threw and the batch rolled back: run each again on its own, so one bad
@@ -934,22 +975,35 @@ export class SqliteStorage implements Storage {
   }
 
   // --- counters -----------------------------------------------------------------
-  // One server process writes an SQLite file, so the counters it last wrote (a chat's
-  // last seq, a stream's head) are the truth: they are kept here, read from the file only
-  // on first use, and written back once per transaction rather than once per message.
+  // One server process writes an SQLite file, so the counters it keeps (a chat's last seq, a
+  // stream's head) are the truth: read from the file on first use, caught up there with the
+  // messages and events stored after them, and written back every COUNTERS_SAVE_MS, before
+  // anything that deletes messages or events, and at close.
 
   #chatCounters(chatId: ChatId): ChatCounters | undefined {
     let chat = this.#chats.get(chatId);
     if (!chat) {
       chat = this.#statements.chatCounters.get(chatId);
-      if (chat) this.#chats.set(chatId, chat);
+      if (!chat) return undefined;
+      const last = this.#statements.lastMessage.get(chatId);
+      if (last && last.seq > chat.lastSeq) {
+        chat.lastSeq = last.seq;
+        chat.lastActivityAt = Math.max(chat.lastActivityAt, last.sentAt);
+        this.#dirtyChats.add(chatId);
+      }
+      this.#chats.set(chatId, chat);
     }
     return chat;
   }
 
   #head(userHash: UserHash): number {
     let head = this.#heads.get(userHash);
-    if (head === undefined) this.#heads.set(userHash, (head = this.#statements.streamHead.get(userHash) ?? 0));
+    if (head === undefined) {
+      const saved = this.#statements.streamHead.get(userHash) ?? 0;
+      head = Math.max(saved, this.#statements.streamTop.get({ userHash }) ?? 0);
+      this.#heads.set(userHash, head);
+      if (head > saved) this.#dirtyHeads.add(userHash);
+    }
     return head;
   }
 
@@ -958,18 +1012,19 @@ export class SqliteStorage implements Storage {
     this.#dirtyHeads.add(userHash);
   }
 
-  /** Inside the transaction, last: writes back the counters its writes moved. */
+  /** Inside a transaction: writes back the counters moved since they were last written. */
   #saveCounters(): void {
     const { recordMessageInChat, saveStreamHead } = this.#statements;
-    for (const [chatId, lastActivityAt] of this.#dirtyChats) {
-      recordMessageInChat.run(this.#chats.get(chatId)!.lastSeq, lastActivityAt, chatId);
+    for (const chatId of this.#dirtyChats) {
+      const { lastSeq, lastActivityAt } = this.#chats.get(chatId)!;
+      recordMessageInChat.run(lastSeq, lastActivityAt, chatId);
     }
     for (const userHash of this.#dirtyHeads) saveStreamHead.run(userHash, this.#heads.get(userHash)!);
     this.#dirtyChats.clear();
     this.#dirtyHeads.clear();
   }
 
-  /** After a rollback the cached counters may be ahead of the file: read them again. */
+  /** After a rollback the cached counters may be ahead of the file: read them again (see #chatCounters, #head). */
   #forgetCounters(): void {
     this.#chats.clear();
     this.#heads.clear();

@@ -1,0 +1,109 @@
+/**
+ * Which b-tree pages a message commit writes: drives the server's own SqliteStorage
+ * (appendMessage, group commit, as the server calls it) with --pairs chats, --batch messages
+ * from distinct chats per commit, then reads the WAL's frame headers (the page number of each
+ * frame) and names each page's b-tree through SQLite's dbstat table. Checkpoints are off for
+ * the run, so every frame written is still in the WAL. Prints WAL bytes per message and the
+ * frames per message of each table and index. No server, no sockets: a few seconds.
+ *
+ *   node --import tsx wal-pages.ts [--pairs 500] [--batch 10] [--messages 20000]
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import type { ChatId, ClientHash, Envelope, UserHash } from '@omechat/protocol';
+import { cryptoRandom } from '../packages/server/src/adapters/crypto/crypto-random.ts';
+import { SqliteStorage } from '../packages/server/src/adapters/storage/sqlite-storage.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '500' },
+    batch: { type: 'string', default: '10' },
+    messages: { type: 'string', default: '20000' },
+  },
+});
+const PAIRS = Number(args.pairs);
+const BATCH = Math.min(Number(args.batch), PAIRS);
+const MESSAGES = Number(args.messages);
+
+const dir = mkdtempSync(join(tmpdir(), 'omechat-wal-pages-'));
+const file = join(dir, 'wal.sqlite');
+const storage = new SqliteStorage({ file, walCheckpointBytes: Number.MAX_SAFE_INTEGER });
+const now = Date.now();
+const ciphertext = Buffer.alloc(100, 7).toString('base64url');
+const chats: { chatId: ChatId; users: [UserHash, UserHash]; clients: [ClientHash, ClientHash]; sent: number }[] = [];
+for (let p = 0; p < PAIRS; p++) {
+  const users = [cryptoRandom.userHash(), cryptoRandom.userHash()] as [UserHash, UserHash];
+  const clients = [cryptoRandom.clientHash(), cryptoRandom.clientHash()] as [ClientHash, ClientHash];
+  for (const [i, userHash] of users.entries()) {
+    await storage.createUser({ userHash, username: `u${p}_${i}`, usernameKey: `u${p}_${i}`, age: 30, secretHash: 'x', createdAt: now });
+  }
+  const chatId = cryptoRandom.chatId();
+  await storage.createChat({ chatId, members: users, state: 'active', createdAt: now, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: now }, []);
+  chats.push({ chatId, users, clients, sent: 0 });
+}
+
+// After each commit, the frames it added: their count is the wal-index's mxFrame (a u32 at
+// byte 16 of the -shm file), and each frame's 24-byte header starts with its page number
+// (big-endian). A checkpoint that restarts the WAL (the storage's idle timer) resets it.
+const pageSize = 4096;
+const wal = openSync(`${file}-wal`, 'r');
+const shm = openSync(`${file}-shm`, 'r');
+const mxFrame = new Uint32Array(1);
+const readMxFrame = () => (readSync(shm, mxFrame, 0, 4, 16), mxFrame[0]!);
+const header = Buffer.alloc(24);
+const framesOfPage = new Map<number, number>();
+let frames = 0;
+let seen = readMxFrame();
+let next = 0;
+for (let sent = 0; sent < MESSAGES; sent += BATCH) {
+  const writes: Promise<unknown>[] = [];
+  for (let b = 0; b < BATCH; b++) {
+    const chat = chats[next++ % PAIRS]!;
+    const from = chat.sent % 2;
+    const envelope = { v: 1, parts: [{ to: chat.clients[1 - from]!, ciphertext, header: String(chat.sent) }] } as Envelope;
+    writes.push(
+      storage.appendMessage({
+        chatId: chat.chatId,
+        messageId: cryptoRandom.messageId(),
+        senderUserHash: chat.users[from]!,
+        senderClientHash: chat.clients[from]!,
+        clientMessageId: `m${chat.sent++}`,
+        envelope,
+        sentAt: Date.now(),
+      }),
+    );
+  }
+  await Promise.all(writes); // one commit: they were queued in one event-loop turn
+  const end = readMxFrame();
+  if (end < seen) seen = 0;
+  for (let k = seen; k < end; k++) {
+    readSync(wal, header, 0, 24, 32 + k * (24 + pageSize));
+    const page = header.readUInt32BE(0);
+    framesOfPage.set(page, (framesOfPage.get(page) ?? 0) + 1);
+    frames++;
+  }
+  seen = end;
+}
+closeSync(wal);
+closeSync(shm);
+const reader = new Database(file, { readonly: true });
+const nameOf = new Map<number, string>(
+  reader.prepare<[], { name: string; pageno: number }>('SELECT name, pageno FROM dbstat').all().map((r) => [r.pageno, r.name]),
+);
+const byTree = new Map<string, number>();
+for (const [page, n] of framesOfPage) {
+  const name = page === 1 ? 'page 1 (header)' : (nameOf.get(page) ?? 'free or new');
+  byTree.set(name, (byTree.get(name) ?? 0) + n);
+}
+reader.close();
+await storage.close();
+rmSync(dir, { recursive: true, force: true });
+
+console.log(`${PAIRS} chats, ${BATCH} messages (distinct chats) per commit, ${MESSAGES} messages`);
+console.log(`WAL written: ${((frames * (24 + pageSize)) / MESSAGES / 1024).toFixed(2)} KiB/msg, ${(frames / MESSAGES).toFixed(2)} frames/msg`);
+for (const [name, n] of [...byTree].sort((a, b) => b[1] - a[1])) {
+  console.log(`  ${name.padEnd(28)} ${(n / MESSAGES).toFixed(3)} frames/msg`);
+}
