@@ -45,6 +45,8 @@ export interface SqliteStorageOptions {
    * fsyncs, so a larger WAL means fewer holds; its high-water mark stays under ~2x this.
    */
   walCheckpointBytes?: number;
+  /** How often counters are written back (COUNTERS_SAVE_MS); tests raise it to act out a crash. */
+  countersSaveMs?: number;
 }
 
 /** What the WAL and its checkpoints have done since the storage opened (see figures()). */
@@ -190,10 +192,10 @@ function prepareStatements(db: Database.Database) {
     // The newest id in the user's stream, from the events and messages still stored.
     streamTop: db
       .prepare<{ userHash: UserHash }, number | null>(
-        `SELECT max(
-           (SELECT max(id) FROM stream_events WHERE user_hash = @userHash),
-           (SELECT max((SELECT max(event_id_a) FROM messages m WHERE m.chat_id = c.chat_id)) FROM chats c WHERE c.user_a = @userHash),
-           (SELECT max((SELECT max(event_id_b) FROM messages m WHERE m.chat_id = c.chat_id)) FROM chats c WHERE c.user_b = @userHash))`,
+        `SELECT max(top) FROM (
+           SELECT max(id) AS top FROM stream_events WHERE user_hash = @userHash
+           UNION ALL SELECT (SELECT max(event_id_a) FROM messages m WHERE m.chat_id = c.chat_id) FROM chats c WHERE c.user_a = @userHash
+           UNION ALL SELECT (SELECT max(event_id_b) FROM messages m WHERE m.chat_id = c.chat_id) FROM chats c WHERE c.user_b = @userHash)`,
       )
       .pluck(),
     findDuplicate: db.prepare<[ChatId, ClientHash, string], MessageRow>(
@@ -362,6 +364,7 @@ export class SqliteStorage implements Storage {
   /** Chats whose last seq moved since the counters were last written back. */
   readonly #dirtyChats = new Set<ChatId>();
   #countersSavedAt = 0;
+  readonly #countersSaveMs: number;
   readonly #dirtyHeads = new Set<UserHash>();
   readonly #syncWaiters: (() => void)[] = [];
   #syncing = false;
@@ -376,8 +379,10 @@ export class SqliteStorage implements Storage {
     onCheckpointError = () => undefined,
     ackBeforeFsync = false,
     walCheckpointBytes = WAL_CHECKPOINT_BYTES,
+    countersSaveMs = COUNTERS_SAVE_MS,
   }: SqliteStorageOptions) {
     this.#clock = clock;
+    this.#countersSaveMs = countersSaveMs;
     this.#walCheckpointBytes = walCheckpointBytes;
     this.#onCheckpointError = onCheckpointError;
     const db = (this.#db = new Database(file));
@@ -896,7 +901,7 @@ export class SqliteStorage implements Storage {
     let outcomes: { ok: boolean; value: unknown }[];
     const now = performance.now();
     const forget = this.#chats.size + this.#heads.size > COUNTERS_KEPT;
-    const saveCounters = forget || now - this.#countersSavedAt >= COUNTERS_SAVE_MS;
+    const saveCounters = forget || now - this.#countersSavedAt >= this.#countersSaveMs;
     try {
       // The common case: every write succeeds, and none pays for a savepoint of its own.
       outcomes = this.#transaction.immediate(() => {
