@@ -17,8 +17,11 @@ export const eventsRouter = router({
     // to the device's other calls still fit the budget while a backlog streams.
     const maxBatchBytes = Math.min(512 * 1024, ctx.limits.maxBufferedBytes / 4);
     const stream = streamEvents(ctx.core.streamDeps, ctx.session, lastEventId, signal ?? new AbortController().signal, maxBatchBytes);
+    const { metrics } = ctx.core.deps;
+    metrics.streamsOpen(1);
     try {
-      for await (const batch of ctx.core.deps.metrics.stream(stream)) {
+      for await (const batch of stream) {
+        metrics.streamBatch(batch.events.length);
         // A backlog leaves as fast as the device reads it; a device that does not keep up with
         // live events must not make the server buffer for it without end.
         const { maxBufferedBytes } = ctx.limits;
@@ -35,6 +38,8 @@ export const eventsRouter = router({
       // Thrown while streaming, past the middleware that maps domain errors (a bad cursor is
       // the client's fault: BAD_REQUEST, not a server error in the log).
       throw err instanceof DomainError ? toTRPCError(err) : err;
+    } finally {
+      metrics.streamsOpen(-1);
     }
   }),
 });
