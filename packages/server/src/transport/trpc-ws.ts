@@ -147,15 +147,16 @@ class TrpcConnection<TContext> {
     // listener that holds it goes once that message is in (an idle connection keeping its
     // upgrade request and headers would cost more memory than everything else it holds).
     this.ctxPromise = null;
+    // A socket that never says who it is holds a descriptor for nothing. Not cleared on close:
+    // a listener for that would keep this timer and its scope (the request) alive as long as
+    // the connection; closeHard on a closed socket does nothing.
+    const deadline = setTimeout(() => this.closeHard(PROTOCOL_ERROR, 'no connectionParams in time'), handler.options.limits.credentialsTimeoutMs).unref();
     ws.once('message', (data, isBinary) => {
       clearTimeout(deadline);
       this.lastSeen = Date.now();
       this.ctxPromise = this.#createContext(req, () => connectionParamsOf(data, isBinary));
       this.#listen();
     });
-    // A socket that never says who it is holds a descriptor for nothing.
-    const deadline = setTimeout(() => this.closeHard(PROTOCOL_ERROR, 'no connectionParams in time'), handler.options.limits.credentialsTimeoutMs);
-    ws.once('close', () => clearTimeout(deadline));
   }
 
   // Listeners are made in methods of their own, outside the constructor's scope, so that
