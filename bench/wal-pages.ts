@@ -2,9 +2,9 @@
  * Which b-tree pages a message commit writes: drives the server's own SqliteStorage
  * (appendMessage, group commit, as the server calls it) with --pairs chats, --batch messages
  * from distinct chats per commit, then reads the WAL's frame headers (the page number of each
- * frame) and names each page's b-tree through SQLite's dbstat table. Checkpoints are off for
- * the run, so every frame written is still in the WAL. Prints WAL bytes per message and the
- * frames per message of each table and index. No server, no sockets: a few seconds.
+ * frame) after each commit, and names each page's b-tree through SQLite's dbstat table.
+ * Prints WAL bytes per message and the frames per message of each table and index. No
+ * server, no sockets: a few seconds.
  *
  *   node --import tsx wal-pages.ts [--pairs 500] [--batch 10] [--messages 20000] [--no-write]
  */
