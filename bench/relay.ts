@@ -41,7 +41,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
 import { benchDatabase, dropSchema, POSTGRES_URL, PostgresCpu } from './lib/postgres.ts';
-import { cpuSeconds, startBaseline, startOmeChat, startRedis, type ServerProcess } from './lib/proc.ts';
+import { cpuSeconds, metricsHeaders, startBaseline, startOmeChat, startRedis, type ServerProcess } from './lib/proc.ts';
 import { commandLine, scriptArgs, table, writeSection } from './lib/report.ts';
 import { openMany, RpcClient, type Credentials } from './lib/rpc.ts';
 import { probeCommitMs, registerAccounts, seedAccounts, seedPostgres, type SeededUser } from './lib/seed.ts';
@@ -349,7 +349,7 @@ async function walFigures(stack: Stack, server: ServerProcess): Promise<RunResul
     return { highWaterBytes: s.walHighWaterBytes, holdSeconds: s.holdSeconds, checkpoints: s.checkpoints };
   }
   if (stack !== 'omechat' || STORAGE !== 'sqlite') return undefined;
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const text = await (await fetch(`${base}/metrics`, { headers: metricsHeaders })).text();
   const figure = (name: string) => Number(new RegExp(`^omechat_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { highWaterBytes: figure('sqlite_wal_high_water_bytes'), holdSeconds: figure('sqlite_checkpoint_hold_seconds'), checkpoints: figure('sqlite_checkpoints') };
 }

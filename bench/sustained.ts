@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { codeRevision, describeMachine, machine, now } from './lib/machine.ts';
-import { GC_PROBE_ARGS, startOmeChat } from './lib/proc.ts';
+import { GC_PROBE_ARGS, metricsHeaders, startOmeChat } from './lib/proc.ts';
 import { commandLine, scriptArgs, table, writeSection } from './lib/report.ts';
 import { openMany, RpcClient } from './lib/rpc.ts';
 import { seedAccounts } from './lib/seed.ts';
@@ -120,7 +120,7 @@ let lastAt = t0;
 console.log(`${PAIRS} pairs x${WINDOW}, both directions, ${SECONDS} s; a sample every ${SAMPLE} s`);
 while (performance.now() - t0 < SECONDS * 1000) {
   await sleep(SAMPLE * 1000);
-  const text = await (await fetch(metricsUrl)).text();
+  const text = await (await fetch(metricsUrl, { headers: metricsHeaders })).text();
   const at = performance.now();
   const sample: Sample = {
     t: (at - t0) / 1000,

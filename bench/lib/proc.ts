@@ -174,7 +174,12 @@ function watch(name: string, child: ChildProcess, pattern: RegExp, cleanup: () =
  * their cost per call is measured) but are raised out of reach: all the load comes from one
  * loopback network and a few clients send far faster than a person.
  */
+/** /metrics on the main port answers this as a bearer token (`metricsHeaders`). */
+const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123456789abcdef';
+export const metricsHeaders = { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` };
+
 export const BENCH_SERVER_ENV: Record<string, string> = {
+  OMECHAT_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
   OMECHAT_RATE_LIMIT_STORE: 'memory',
   OMECHAT_RATE_CONNECTIONS_PER_NETWORK: '999999999/60',
   OMECHAT_RATE_MESSAGES_BURST: '999999999/5',
@@ -182,6 +187,10 @@ export const BENCH_SERVER_ENV: Record<string, string> = {
   OMECHAT_RATE_MATCH_STARTS: '999999999/60',
   // --storage memory registers its accounts through the API.
   OMECHAT_RATE_REGISTER_PER_NETWORK: '999999999/60',
+  // Every connection comes from one address: the open-socket caps would refuse the 1,000
+  // clients at 500 pairs (HTTP 503) and the 5,000 of memory.ts.
+  OMECHAT_MAX_SOCKETS: '1000000',
+  OMECHAT_MAX_SOCKETS_PER_NETWORK: '1000000',
   // A fixed key: no warning about network bans lapsing on restart.
   OMECHAT_NETWORK_KEY: 'bench-network-key-0123456789abcdef0123456789',
 };

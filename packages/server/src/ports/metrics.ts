@@ -12,8 +12,13 @@ export interface Metrics {
   matchFound(waitedMs: readonly number[]): void;
   banIssued(layer: BanLayer): void;
   reportMade(urgent: boolean): void;
-  /** Passes an event stream's batches through, counting the open stream and each batch's size. */
-  stream<B extends { events: readonly unknown[] }>(batches: AsyncIterable<B>): AsyncGenerator<B>;
+  /**
+   * An event stream opened (+1) or ended (-1). Plain calls rather than a generator wrapped
+   * around the stream: each layer of async generator costs every pushed batch a few promises.
+   */
+  streamsOpen(delta: 1 | -1): void;
+  /** An event stream sent a batch of this many events. */
+  streamBatch(events: number): void;
 }
 
 /** Counts nothing: for cores built without an exporter (tests of the core, tools). */
@@ -22,7 +27,6 @@ export const noMetrics: Metrics = {
   matchFound: () => undefined,
   banIssued: () => undefined,
   reportMade: () => undefined,
-  async *stream(batches) {
-    yield* batches;
-  },
+  streamsOpen: () => undefined,
+  streamBatch: () => undefined,
 };

@@ -64,6 +64,18 @@ const BANNED_GRACE_MS = 1000;
 const REFUSED_GRACE_MS = BANNED_GRACE_MS;
 const CREDENTIALS_REFUSED = 'These credentials are not valid (unknown, revoked or deleted device): sign in again';
 
+/**
+ * Listeners that live as long as the socket are made outside the upgrade handler, whose
+ * scope also holds the request: a closure made there keeps the whole request (headers and
+ * all) alive with the connection.
+ */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+function releaseOnClose(socket: Duplex, sockets: SocketBudget, networkKeys: string[]): void {
+  socket.once('close', () => sockets.release(networkKeys));
+}
+
 /** Answers an upgrade with a plain HTTP status and frees the socket: no WebSocket is made. */
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n${status === 503 ? 'Retry-After: 10\r\n' : ''}\r\n`, () => socket.destroy());
@@ -122,12 +134,12 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   const sockets = new SocketBudget({ overall: config.OMECHAT_MAX_SOCKETS, perNetwork: config.OMECHAT_MAX_SOCKETS_PER_NETWORK });
   const upgrades = new WeakMap<IncomingMessage, { networkKeys: string[]; rate: Promise<RateLimitDecision> }>();
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     if ((req.url ?? '').split('?')[0] !== '/trpc') return refuseUpgrade(socket, 404, 'Not Found');
     if (!accepting) return refuseUpgrade(socket, 503, 'Service Unavailable');
     const networkKeys = networksOf(req);
     if (!sockets.take(networkKeys)) return refuseUpgrade(socket, 503, 'Service Unavailable');
-    socket.once('close', () => sockets.release(networkKeys));
+    releaseOnClose(socket, sockets, networkKeys);
     const rate = core.rateLimits.connection(networkKeys);
     // Awaited by the connection's context, which answers a failure (Redis down, with
     // OMECHAT_RATE_LIMIT_REDIS_DOWN=closed) like any other: not an unhandled rejection meanwhile.

@@ -120,16 +120,12 @@ export class PrometheusMetrics implements Metrics {
     this.#reports.inc({ urgent: String(urgent) });
   }
 
-  async *stream<B extends { events: readonly unknown[] }>(batches: AsyncIterable<B>): AsyncGenerator<B> {
-    this.#streams.inc();
-    try {
-      for await (const batch of batches) {
-        this.#batchEvents.observe(batch.events.length);
-        yield batch;
-      }
-    } finally {
-      this.#streams.dec();
-    }
+  streamsOpen(delta: 1 | -1): void {
+    this.#streams.inc(delta);
+  }
+
+  streamBatch(events: number): void {
+    this.#batchEvents.observe(events);
   }
 
   #figure(name: string): Gauge {

@@ -87,6 +87,8 @@ export class SqliteAccounts implements AccountStore {
   async deleteUser(userHash: UserHash, at: number): Promise<ClientHash[]> {
     return this.#write((sql) => {
       const clientHashes = sql.listClients.all(userHash).map((c) => c.clientHash);
+      // The peers' stream heads must not fall back with the messages of the chats erased.
+      this.conn.saveCounters();
       sql.deleteChatsOf.run({ userHash });
       this.conn.forgetUser(userHash);
       sql.deleteCursorsOf.run(userHash);

@@ -98,7 +98,7 @@ export class SqliteChats implements ChatStore {
     return this.#write((sql) => {
       const [userA, userB] = chat.members;
       sql.insertChat.run({ ...chat, userA, userB });
-      this.conn.chats.set(chat.chatId, { state: chat.state, lastSeq: chat.lastSeq, userA, userB });
+      this.conn.chats.set(chat.chatId, { state: chat.state, lastSeq: chat.lastSeq, lastActivityAt: chat.lastActivityAt, userA, userB });
       for (const userHash of chat.members) sql.insertCursor.run(chat.chatId, userHash);
       return this.conn.append(events);
     });
@@ -106,11 +106,17 @@ export class SqliteChats implements ChatStore {
 
   async getChat(chatId: ChatId): Promise<ChatRecord | null> {
     const row = this.#sql().getChat.get(chatId);
-    return row ? toChat(row) : null;
+    return row ? this.#toChat(row) : null;
   }
 
   async listChats(userHash: UserHash): Promise<ChatRecord[]> {
-    return this.#sql().listChats.all({ userHash }).map(toChat);
+    return this.#sql().listChats.all({ userHash }).map((row) => this.#toChat(row));
+  }
+
+  /** The row with the counters kept in memory, which the file may not have yet. */
+  #toChat(row: ChatRow): ChatRecord {
+    const { lastSeq, lastActivityAt } = this.conn.chatCounters(row.chatId)!;
+    return { ...toChat(row), lastSeq, lastActivityAt };
   }
 
   async hasActiveChat(a: UserHash, b: UserHash): Promise<boolean> {
@@ -160,7 +166,8 @@ export class SqliteChats implements ChatStore {
         throw error;
       }
       chat.lastSeq = seq;
-      this.conn.dirtyChats.set(chatId, Math.max(this.conn.dirtyChats.get(chatId) ?? 0, sentAt));
+      chat.lastActivityAt = Math.max(chat.lastActivityAt, sentAt);
+      this.conn.dirtyChats.add(chatId);
       this.conn.setHead(chat.userA, streamIds[0]);
       this.conn.setHead(chat.userB, streamIds[1]);
       // The stored copy is the JSON above, so a shallow copy cannot alias it.

@@ -29,6 +29,8 @@ export interface SqliteStorageOptions {
    * fsyncs, so a larger WAL means fewer holds; its high-water mark stays under ~2x this.
    */
   walCheckpointBytes?: number;
+  /** How often counters are written back (COUNTERS_SAVE_MS); tests raise it to act out a crash. */
+  countersSaveMs?: number;
 }
 
 /** What the WAL and its checkpoints have done since the storage opened (see figures()). */
@@ -52,6 +54,13 @@ const CHECKPOINT_INTERVAL_MS = 2_000;
 const WAL_CHECKPOINT_BYTES = 64 * 1024 * 1024;
 /** Counters kept in memory before they are dropped and read again as needed. */
 const COUNTERS_KEPT = 100_000;
+/**
+ * How often the counters a message moves (its chat's last seq, both members' stream heads)
+ * are written back. Written with every commit they were 3 of the ~7 pages a message wrote to
+ * the WAL (bench/wal-pages.ts); the messages themselves say where they stand, so a counter
+ * behind its file after a crash is caught up when read (chatCounters, head).
+ */
+const COUNTERS_SAVE_MS = 1_000;
 /** From checkpointer.mjs. */
 type CheckpointerMessage =
   | { step: 'copied'; error?: string }
@@ -60,6 +69,7 @@ type CheckpointerMessage =
 interface ChatCounters {
   state: ChatRecord['state'];
   lastSeq: number;
+  lastActivityAt: number;
   userA: UserHash;
   userB: UserHash;
 }
@@ -72,8 +82,21 @@ function prepareCounterStatements(db: Database.Database) {
        WHERE chat_id = ?`,
     ),
     chatCounters: db.prepare<[ChatId], ChatCounters>(
-      'SELECT state, last_seq AS lastSeq, user_a AS userA, user_b AS userB FROM chats WHERE chat_id = ?',
+      `SELECT state, last_seq AS lastSeq, last_activity_at AS lastActivityAt, user_a AS userA, user_b AS userB
+       FROM chats WHERE chat_id = ?`,
     ),
+    lastMessage: db.prepare<[ChatId], { seq: number; sentAt: number }>(
+      'SELECT seq, sent_at AS sentAt FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1',
+    ),
+    // The newest id in the user's stream, from the events and messages still stored.
+    streamTop: db
+      .prepare<{ userHash: UserHash }, number | null>(
+        `SELECT max(top) FROM (
+           SELECT max(id) AS top FROM stream_events WHERE user_hash = @userHash
+           UNION ALL SELECT (SELECT max(event_id_a) FROM messages m WHERE m.chat_id = c.chat_id) FROM chats c WHERE c.user_a = @userHash
+           UNION ALL SELECT (SELECT max(event_id_b) FROM messages m WHERE m.chat_id = c.chat_id) FROM chats c WHERE c.user_b = @userHash)`,
+      )
+      .pluck(),
     // The user's stream row outlives purged events, so an id is never handed out twice.
     saveStreamHead: db.prepare<[UserHash, number]>(
       `INSERT INTO streams (user_hash, last_event_id) VALUES (?, ?)
@@ -131,8 +154,10 @@ export class SqliteConnection {
   /** Cached counters of chats (a chat's store sets and reads them inside its writes). */
   readonly chats = new Map<ChatId, ChatCounters>();
   readonly #heads = new Map<UserHash, number>();
-  /** Chats whose last seq moved in the transaction under way, with their latest message time. */
-  readonly dirtyChats = new Map<ChatId, number>();
+  /** Chats whose last seq moved since the counters were last written back. */
+  readonly dirtyChats = new Set<ChatId>();
+  #countersSavedAt = 0;
+  readonly #countersSaveMs: number;
   readonly #dirtyHeads = new Set<UserHash>();
   readonly #syncWaiters: (() => void)[] = [];
   #syncing = false;
@@ -147,8 +172,10 @@ export class SqliteConnection {
     onCheckpointError = () => undefined,
     ackBeforeFsync = false,
     walCheckpointBytes = WAL_CHECKPOINT_BYTES,
+    countersSaveMs = COUNTERS_SAVE_MS,
   }: SqliteStorageOptions) {
     this.#clock = clock;
+    this.#countersSaveMs = countersSaveMs;
     this.#walCheckpointBytes = walCheckpointBytes;
     this.#onCheckpointError = onCheckpointError;
     const db = (this.db = new Database(file));
@@ -228,6 +255,7 @@ export class SqliteConnection {
     // Writes already accepted are committed before the file closes, and acknowledged once on
     // disk, before the descriptor they sync through goes away. The fsync that ends may start
     // another (for writes that queued while it ran), so wait until none runs.
+    void this.write(() => this.saveCounters());
     do {
       this.#flush();
       await new Promise<void>((resolve) => this.#afterSync(resolve));
@@ -345,14 +373,18 @@ export class SqliteConnection {
     const batch = this.#pending.splice(0);
     if (batch.length === 0 || !this.db.open) return;
     let outcomes: { ok: boolean; value: unknown }[];
-    if (this.chats.size + this.#heads.size > COUNTERS_KEPT) this.#forgetCounters();
+    const now = performance.now();
+    const forget = this.chats.size + this.#heads.size > COUNTERS_KEPT;
+    const saveCounters = forget || now - this.#countersSavedAt >= this.#countersSaveMs;
     try {
       // The common case: every write succeeds, and none pays for a savepoint of its own.
       outcomes = this.#transaction.immediate(() => {
         const done = batch.map((write) => ({ ok: true, value: write.run() }));
-        this.#saveCounters();
+        if (saveCounters) this.saveCounters();
         return done;
       }) as typeof outcomes;
+      if (saveCounters) this.#countersSavedAt = now;
+      if (forget) this.#forgetCounters();
     } catch {
       this.#forgetCounters();
       // Some write threw and the batch rolled back: run each again on its own, so one bad
@@ -364,7 +396,7 @@ export class SqliteConnection {
             ok: true,
             value: this.#transaction.immediate(() => {
               const value = write.run();
-              this.#saveCounters();
+              this.saveCounters();
               return value;
             }),
           };
@@ -422,22 +454,35 @@ export class SqliteConnection {
   }
 
   // --- counters -----------------------------------------------------------------
-  // One server process writes an SQLite file, so the counters it last wrote (a chat's
-  // last seq, a stream's head) are the truth: they are kept here, read from the file only
-  // on first use, and written back once per transaction rather than once per message.
+  // One server process writes an SQLite file, so the counters it keeps (a chat's last seq, a
+  // stream's head) are the truth: read from the file on first use, caught up there with the
+  // messages and events stored after them, and written back every COUNTERS_SAVE_MS, before
+  // anything that deletes messages or events, and at close.
 
   chatCounters(chatId: ChatId): ChatCounters | undefined {
     let chat = this.chats.get(chatId);
     if (!chat) {
       chat = this.counters.chatCounters.get(chatId);
-      if (chat) this.chats.set(chatId, chat);
+      if (!chat) return undefined;
+      const last = this.counters.lastMessage.get(chatId);
+      if (last && last.seq > chat.lastSeq) {
+        chat.lastSeq = last.seq;
+        chat.lastActivityAt = Math.max(chat.lastActivityAt, last.sentAt);
+        this.dirtyChats.add(chatId);
+      }
+      this.chats.set(chatId, chat);
     }
     return chat;
   }
 
   head(userHash: UserHash): number {
     let head = this.#heads.get(userHash);
-    if (head === undefined) this.#heads.set(userHash, (head = this.counters.streamHead.get(userHash) ?? 0));
+    if (head === undefined) {
+      const saved = this.counters.streamHead.get(userHash) ?? 0;
+      head = Math.max(saved, this.counters.streamTop.get({ userHash }) ?? 0);
+      this.#heads.set(userHash, head);
+      if (head > saved) this.#dirtyHeads.add(userHash);
+    }
     return head;
   }
 
@@ -446,18 +491,19 @@ export class SqliteConnection {
     this.#dirtyHeads.add(userHash);
   }
 
-  /** Inside the transaction, last: writes back the counters its writes moved. */
-  #saveCounters(): void {
+  /** Inside a write: writes back the counters moved since they were last written. */
+  saveCounters(): void {
     const { recordMessageInChat, saveStreamHead } = this.counters;
-    for (const [chatId, lastActivityAt] of this.dirtyChats) {
-      recordMessageInChat.run(this.chats.get(chatId)!.lastSeq, lastActivityAt, chatId);
+    for (const chatId of this.dirtyChats) {
+      const { lastSeq, lastActivityAt } = this.chats.get(chatId)!;
+      recordMessageInChat.run(lastSeq, lastActivityAt, chatId);
     }
     for (const userHash of this.#dirtyHeads) saveStreamHead.run(userHash, this.#heads.get(userHash)!);
     this.dirtyChats.clear();
     this.#dirtyHeads.clear();
   }
 
-  /** After a rollback the cached counters may be ahead of the file: read them again. */
+  /** After a rollback the cached counters may be ahead of the file: read them again (see chatCounters, head). */
   #forgetCounters(): void {
     this.chats.clear();
     this.#heads.clear();

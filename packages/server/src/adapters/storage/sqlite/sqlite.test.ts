@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { UserHash } from '@omechat/protocol';
+import type { ChatId, ClientHash, Envelope, MessageId, UserHash } from '@omechat/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteStorage } from './index.js';
@@ -135,6 +135,39 @@ describe('SqliteStorage on disk', () => {
     const [next] = await storage.streams.appendEvents([{ userHash: bob.userHash, type: 't', payload: '{}' }]);
     expect(next!.id).toBe(5);
     await storage.close();
+  });
+
+  it('counts on from the stored messages when a crash left their counters unwritten', async () => {
+    const file = freshFile();
+    // Counters written back only at close: this one never closes, as if killed.
+    const crashed = new SqliteStorage({ file, countersSaveMs: 3_600_000 });
+    const bob = { ...alice, userHash: 'user-bob' as UserHash, username: 'bob', usernameKey: 'bob' };
+    await crashed.accounts.createUser(alice);
+    await crashed.accounts.createUser(bob);
+    const chatId = 'chat-1' as ChatId;
+    await crashed.chats.createChat({ chatId, members: [alice.userHash, bob.userHash], state: 'active', createdAt: 1, endedAt: null, endReason: null, lastSeq: 0, lastActivityAt: 1 }, []);
+    const send = (storage: SqliteStorage, n: number, sentAt: number) =>
+      storage.chats.appendMessage({ chatId, messageId: `msg-${n}` as MessageId, senderUserHash: alice.userHash, senderClientHash: 'client-alice' as ClientHash, clientMessageId: `c${n}`, envelope: { v: 1, parts: [] } as unknown as Envelope, sentAt });
+    for (let n = 1; n <= 3; n++) await send(crashed, n, 10 + n);
+    const [event] = await crashed.streams.appendEvents([{ userHash: bob.userHash, type: 't', payload: '{}' }]);
+    const raw = new Database(file, { readonly: true });
+    expect(raw.prepare('SELECT last_seq FROM chats').pluck().get()).toBe(0); // the file is behind
+    raw.close();
+
+    const restarted = new SqliteStorage({ file });
+    expect(await restarted.chats.getChat(chatId)).toMatchObject({ lastSeq: 3, lastActivityAt: 13 });
+    expect(await restarted.streams.streamHead(alice.userHash)).toBe(3);
+    expect(await restarted.streams.streamHead(bob.userHash)).toBe(event!.id);
+    const next = await send(restarted, 4, 20);
+    expect(next).toMatchObject({ status: 'stored', message: { seq: 4 }, streamIds: [4, event!.id + 1] });
+    // Purging every message keeps the counters: no seq or stream id is handed out twice.
+    await restarted.streams.purgeOlderThan(100);
+    await restarted.close();
+    const again = new SqliteStorage({ file });
+    expect(await again.chats.getChat(chatId)).toMatchObject({ lastSeq: 4 });
+    expect(await send(again, 5, 200)).toMatchObject({ message: { seq: 5 }, streamIds: [5, event!.id + 2] });
+    await again.close();
+    await crashed.close();
   });
 
   it('keeps the WAL bounded while commits never stop, and loses nothing to checkpoints', async () => {

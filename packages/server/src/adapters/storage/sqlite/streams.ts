@@ -59,13 +59,17 @@ export class SqliteStreams implements StreamStore {
 
   async streamHead(userHash: UserHash): Promise<number> {
     this.#sql();
-    return this.conn.counters.streamHead.get(userHash) ?? 0;
+    return this.conn.head(userHash);
   }
 
   async purgeOlderThan(before: number): Promise<{ messages: number; events: number }> {
-    return this.#write((sql) => ({
-      messages: sql.purgeMessages.run(before).changes,
-      events: sql.purgeEvents.run(before).changes,
-    }));
+    return this.#write((sql) => {
+      // Counters first: they must not fall back with the newest messages or events purged.
+      this.conn.saveCounters();
+      return {
+        messages: sql.purgeMessages.run(before).changes,
+        events: sql.purgeEvents.run(before).changes,
+      };
+    });
   }
 }
