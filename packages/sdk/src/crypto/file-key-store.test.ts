@@ -1,11 +1,17 @@
-import { mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FileKeyStore } from './file-key-store.js';
 import { describeKeyStore } from './key-store.contract.js';
 
-const directory = () => mkdtemp(join(tmpdir(), 'omechat-keys-'));
+const made: string[] = [];
+const directory = async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'omechat-keys-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
 
 describeKeyStore('FileKeyStore', async () => new FileKeyStore(join(await directory(), 'nested', 'device.json')));
 

@@ -1,11 +1,17 @@
-import { appendFile, mkdtemp, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FileMessageStore } from './file-message-store.js';
 import { describeMessageStore } from './message-store.contract.js';
 
-const file = async () => join(await mkdtemp(join(tmpdir(), 'omechat-messages-')), 'nested', 'messages.jsonl');
+const made: string[] = [];
+const file = async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'omechat-messages-'));
+  made.push(dir);
+  return join(dir, 'nested', 'messages.jsonl');
+};
+afterAll(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
 
 describeMessageStore(
   'FileMessageStore',
