@@ -85,7 +85,9 @@ export class TrpcWsHandler<TContext> {
     wss.on('connection', (ws, req) => {
       const conn = new TrpcConnection(this, ws, req);
       this.#connections.add(conn);
-      ws.once('close', () => {
+      // `on`, not `once`: 'close' comes once, and once() wraps each listener in three objects
+      // more that would live as long as the socket.
+      ws.on('close', () => {
         this.#connections.delete(conn);
         conn.closed();
       });
