@@ -123,7 +123,10 @@ export class TrpcWsHandler<TContext> {
 
 class TrpcConnection<TContext = unknown> {
   ctx: TContext | undefined;
-  /** Set until the context exists; null while the connectionParams message is awaited. */
+  /**
+   * Set while the context is being made (rejected if it could not be); null while the
+   * connectionParams message is awaited, and once `ctx` exists (an idle socket keeps no promise).
+   */
   ctxPromise: Promise<TContext> | null;
   isClosed = false;
   subscriptions: Map<RequestId, Subscription> | null = null;
@@ -176,7 +179,7 @@ class TrpcConnection<TContext = unknown> {
 
   closed(): void {
     this.isClosed = true;
-    for (const subscription of this.subscriptions?.values() ?? []) subscription.stop.abort();
+    for (const subscription of this.subscriptions?.values() ?? []) subscription.cancel();
     this.subscriptions = null;
   }
 
@@ -227,6 +230,7 @@ class TrpcConnection<TContext = unknown> {
     try {
       const connectionParams = params ? params() : null;
       this.ctx = await this.handler.options.createContext({ ws: this.ws, req, connectionParams });
+      this.ctxPromise = null;
       return this.ctx;
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
@@ -277,7 +281,7 @@ class TrpcConnection<TContext = unknown> {
       return this.#junk(id, new TRPCError({ code: 'PARSE_ERROR', message: id === null ? '`id` is required' : 'Unknown method' }));
     }
     if (request.method === 'subscription.stop') {
-      this.subscriptions?.get(id)?.stop.abort();
+      this.subscriptions?.get(id)?.cancel();
       return;
     }
     const params = request.params;
@@ -325,7 +329,6 @@ class TrpcConnection<TContext = unknown> {
     const subscription = new Subscription(this, id, jsonrpc);
     const { stop } = subscription;
     subscriptions.set(id, subscription);
-    stop.signal.addEventListener('abort', subscription, { once: true });
     try {
       const ctx = this.ctx ?? (await this.ctxPromise!);
       const result = await invoke(this.handler.options.router, { path, type: 'subscription', ctx, input, signal: stop.signal });
@@ -356,8 +359,7 @@ class TrpcConnection<TContext = unknown> {
     } catch (cause) {
       if (!stop.signal.aborted) this.#refuse(id, jsonrpc, cause, 'subscription', path, input);
     } finally {
-      stop.signal.removeEventListener('abort', subscription);
-      // Stopped (by the client or a close): handleEvent has already called return().
+      // Stopped (by the client or a close): cancel() has already called return().
       const returned = stop.signal.aborted;
       stop.abort();
       if (this.subscriptions?.get(id) === subscription) this.subscriptions.delete(id);
@@ -394,9 +396,10 @@ class TrpcConnection<TContext = unknown> {
 }
 
 /**
- * An open subscription, and the listener of its own abort signal (`handleEvent`): an idle
- * subscription holds no closure of its own. (Under tsx, esbuild's keepNames gives every named
- * arrow function a `name` property of its own, which costs it a 256-byte property dictionary.)
+ * An open subscription. Only its connection aborts its signal, through cancel(): no abort
+ * listener, and no closure of its own, lives as long as an idle subscription. (Under tsx,
+ * esbuild's keepNames gives every named arrow function a `name` property of its own, which
+ * costs it a 256-byte property dictionary.)
  */
 class Subscription {
   readonly stop = new AbortController();
@@ -415,12 +418,14 @@ class Subscription {
    * once, not when its pending `next()` settles, so a generator waiting on something other
    * than its signal is told to run its `finally` right away.
    */
-  handleEvent(): void {
+  cancel(): void {
+    if (this.stop.signal.aborted) return;
     const { conn, id } = this;
     // Its place is free at once: the next subscription need not wait for this one's teardown.
     if (conn.subscriptions?.get(id) === this) conn.subscriptions.delete(id);
     this.sendStopped();
     void this.iterator?.return?.().catch(() => undefined);
+    this.stop.abort();
   }
 
   sendStopped(): void {
