@@ -34,6 +34,8 @@ export interface TrpcWsOptions<TContext> {
   /** What one socket may cost (docs/safety.md, "Threat model"). */
   limits: WsLimits;
   onError(info: { error: TRPCError; path: string | undefined }): void;
+  /** A connection whose context was made has closed (one listener fewer per socket than its own). */
+  onClose?(ctx: TContext): void;
 }
 
 export interface WsLimits {
@@ -181,6 +183,7 @@ class TrpcConnection<TContext = unknown> {
     this.isClosed = true;
     for (const subscription of this.subscriptions?.values() ?? []) subscription.cancel();
     this.subscriptions = null;
+    if (this.ctx !== undefined) this.handler.options.onClose?.(this.ctx);
   }
 
   /** Closes with `code`, and cuts the socket if it has not closed a moment later. */
