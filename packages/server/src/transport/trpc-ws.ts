@@ -67,6 +67,7 @@ interface Request {
 }
 
 const OPEN = 1;
+const NO_SUBSCRIPTIONS: readonly Subscription[] = [];
 /** Queries and mutations run to the end even if their socket closes: their writes are acked work. */
 const NEVER_ABORTED = new AbortController().signal;
 const METHODS = new Set(['query', 'mutation', 'subscription', 'subscription.stop']);
@@ -131,7 +132,8 @@ class TrpcConnection<TContext = unknown> {
    */
   ctxPromise: Promise<TContext> | null;
   isClosed = false;
-  subscriptions: Map<RequestId, Subscription> | null = null;
+  /** Replaced, never changed in place, so each array is just long enough (a Map of one costs ~200 bytes). */
+  subscriptions: readonly Subscription[] = NO_SUBSCRIPTIONS;
   /** This connection's queries and mutations running now. */
   inflight = 0;
   lastSeen = Date.now();
@@ -181,9 +183,13 @@ class TrpcConnection<TContext = unknown> {
 
   closed(): void {
     this.isClosed = true;
-    for (const subscription of this.subscriptions?.values() ?? []) subscription.cancel();
-    this.subscriptions = null;
+    for (const subscription of this.subscriptions) subscription.cancel();
+    this.subscriptions = NO_SUBSCRIPTIONS;
     if (this.ctx !== undefined) this.handler.options.onClose?.(this.ctx);
+  }
+
+  forget(subscription: Subscription): void {
+    if (this.subscriptions.includes(subscription)) this.subscriptions = this.subscriptions.filter((s) => s !== subscription);
   }
 
   /** Closes with `code`, and cuts the socket if it has not closed a moment later. */
@@ -284,7 +290,7 @@ class TrpcConnection<TContext = unknown> {
       return this.#junk(id, new TRPCError({ code: 'PARSE_ERROR', message: id === null ? '`id` is required' : 'Unknown method' }));
     }
     if (request.method === 'subscription.stop') {
-      this.subscriptions?.get(id)?.cancel();
+      this.subscriptions.find((s) => s.id === id)?.cancel();
       return;
     }
     const params = request.params;
@@ -320,18 +326,17 @@ class TrpcConnection<TContext = unknown> {
   }
 
   async #subscribe(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown): Promise<void> {
-    const subscriptions = (this.subscriptions ??= new Map());
-    if (subscriptions.has(id) || this.isClosed) {
+    if (this.subscriptions.some((s) => s.id === id) || this.isClosed) {
       return this.#refuse(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }));
     }
     const { maxSubscriptions } = this.handler.options.limits;
-    if (subscriptions.size >= maxSubscriptions) {
+    if (this.subscriptions.length >= maxSubscriptions) {
       const message = `At most ${maxSubscriptions} subscription${maxSubscriptions === 1 ? '' : 's'} per connection: stop the open one first`;
       return this.#refuse(id, jsonrpc, new TRPCError({ code: 'CONFLICT', message }), 'subscription', path);
     }
     const subscription = new Subscription(this, id, jsonrpc);
     const { stop } = subscription;
-    subscriptions.set(id, subscription);
+    this.subscriptions = [...this.subscriptions, subscription];
     try {
       const ctx = this.ctx ?? (await this.ctxPromise!);
       const result = await invoke(this.handler.options.router, { path, type: 'subscription', ctx, input, signal: stop.signal });
@@ -365,7 +370,7 @@ class TrpcConnection<TContext = unknown> {
       // Stopped (by the client or a close): cancel() has already called return().
       const returned = stop.signal.aborted;
       stop.abort();
-      if (this.subscriptions?.get(id) === subscription) this.subscriptions.delete(id);
+      this.forget(subscription);
       if (!returned) await subscription.iterator?.return?.().catch(() => undefined);
       subscription.sendStopped();
     }
@@ -423,9 +428,8 @@ class Subscription {
    */
   cancel(): void {
     if (this.stop.signal.aborted) return;
-    const { conn, id } = this;
     // Its place is free at once: the next subscription need not wait for this one's teardown.
-    if (conn.subscriptions?.get(id) === this) conn.subscriptions.delete(id);
+    this.conn.forget(this);
     this.sendStopped();
     void this.iterator?.return?.().catch(() => undefined);
     this.stop.abort();
