@@ -55,7 +55,7 @@ export async function* streamEvents(
   let lowestSeen = Infinity;
   let highestSeen = 0;
   const queue: OmeEvent[] = [];
-  let wake: (() => void) | null = null;
+  const waker = new Waker();
 
   const unsubscribe = hub.listen(userHash, (message) => {
     const { id, event } = message;
@@ -76,10 +76,9 @@ export async function* streamEvents(
       if (message.fromClient === clientHash) return;
       queue.push(event);
     }
-    wake?.();
+    waker.handleEvent();
   });
-  const onAbort = () => wake?.();
-  signal.addEventListener('abort', onAbort);
+  signal.addEventListener('abort', waker);
 
   try {
     const head = await storage.streams.streamHead(userHash);
@@ -100,8 +99,7 @@ export async function* streamEvents(
 
     while (!signal.aborted) {
       if (!gap && queue.length === 0) {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
+        await waker.wait();
         continue;
       }
       // Queued events are all at or below the cursor, so they go first.
@@ -133,8 +131,26 @@ export async function* streamEvents(
       noteDelivered(chats, session, events);
     }
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', waker);
     unsubscribe();
+  }
+}
+
+/**
+ * Wakes a stream waiting for events; also the listener of its abort signal, as an object
+ * rather than a closure (see Subscription in transport/trpc-ws.ts: memory per idle stream).
+ */
+class Waker {
+  #resolve: (() => void) | null = null;
+
+  wait(): Promise<void> {
+    return new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  handleEvent(): void {
+    const resolve = this.#resolve;
+    this.#resolve = null;
+    resolve?.();
   }
 }
 

@@ -66,10 +66,10 @@ export class SocketConnection implements Connection {
  * banned user's sockets at once, wherever the order comes from (via the Bus).
  */
 export class ConnectionRegistry {
-  readonly #byClient = new Map<ClientHash, Set<Connection>>();
-  readonly #byUser = new Map<UserHash, Set<Connection>>();
+  readonly #byClient = new Map<ClientHash, Members>();
+  readonly #byUser = new Map<UserHash, Members>();
   /** Every connection, signed in or not, by network key: for network bans. */
-  readonly #byNetwork = new Map<string, Set<Connection>>();
+  readonly #byNetwork = new Map<string, Members>();
   readonly #unsubscribe: () => void;
 
   constructor(bus: Bus) {
@@ -92,12 +92,12 @@ export class ConnectionRegistry {
 
   /** Number of live authenticated connections of a user (for presence-bound state). */
   countForUser(userHash: UserHash): number {
-    return this.#byUser.get(userHash)?.size ?? 0;
+    return countOf(this.#byUser.get(userHash));
   }
 
   get size(): number {
     let n = 0;
-    for (const set of this.#byClient.values()) n += set.size;
+    for (const members of this.#byClient.values()) n += countOf(members);
     return n;
   }
 
@@ -109,29 +109,46 @@ export class ConnectionRegistry {
     if (message.kind === 'close-clients') {
       const code = message.reason === 'banned' ? CLOSE_CODES.BANNED : CLOSE_CODES.SESSION_REVOKED;
       for (const clientHash of message.clientHashes) {
-        for (const conn of this.#byClient.get(clientHash) ?? []) conn.close(code, message.reason);
+        for (const conn of membersOf(this.#byClient, clientHash)) conn.close(code, message.reason);
       }
     } else if (message.kind === 'close-user') {
       const code = message.reason === 'banned' ? CLOSE_CODES.BANNED : CLOSE_CODES.SESSION_REVOKED;
-      for (const conn of this.#byUser.get(message.userHash) ?? []) conn.close(code, message.reason);
+      for (const conn of membersOf(this.#byUser, message.userHash)) conn.close(code, message.reason);
     } else if (message.kind === 'close-network') {
       // Moderators connect from anywhere: a network ban must not lock them out of unbanning it.
-      for (const conn of this.#byNetwork.get(message.networkKey) ?? []) {
+      for (const conn of membersOf(this.#byNetwork, message.networkKey)) {
         if (!conn.admin) conn.close(CLOSE_CODES.BANNED, message.reason);
       }
     }
   }
 }
 
-function addTo<K>(map: Map<K, Set<Connection>>, key: K, conn: Connection) {
-  let set = map.get(key);
-  if (!set) map.set(key, (set = new Set()));
-  set.add(conn);
+/**
+ * The connections under one key: the connection itself while it is the only one (most
+ * devices have one socket), a Set from the second on; a Set of one cost ~250 bytes per
+ * connection (bench/memory.ts).
+ */
+type Members = Connection | Set<Connection>;
+
+const countOf = (members: Members | undefined) => (members === undefined ? 0 : members instanceof Set ? members.size : 1);
+
+function membersOf<K>(map: Map<K, Members>, key: K): Iterable<Connection> {
+  const members = map.get(key);
+  return members === undefined ? [] : members instanceof Set ? members : [members];
 }
 
-function removeFrom<K>(map: Map<K, Set<Connection>>, key: K, conn: Connection) {
-  const set = map.get(key);
-  if (!set) return;
-  set.delete(conn);
-  if (set.size === 0) map.delete(key);
+function addTo<K>(map: Map<K, Members>, key: K, conn: Connection) {
+  const members = map.get(key);
+  if (members === undefined) map.set(key, conn);
+  else if (members instanceof Set) members.add(conn);
+  else if (members !== conn) map.set(key, new Set([members, conn]));
+}
+
+function removeFrom<K>(map: Map<K, Members>, key: K, conn: Connection) {
+  const members = map.get(key);
+  if (members === conn) map.delete(key);
+  else if (members instanceof Set) {
+    members.delete(conn);
+    if (members.size === 1) map.set(key, members.values().next().value!);
+  }
 }

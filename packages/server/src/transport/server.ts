@@ -73,7 +73,7 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 function releaseOnClose(socket: Duplex, sockets: SocketBudget, networkKeys: string[]): void {
-  socket.once('close', () => sockets.release(networkKeys));
+  socket.on('close', () => sockets.release(networkKeys)); // 'close' comes once; once() would cost a wrapper per socket
 }
 
 /** Answers an upgrade with a plain HTTP status and frees the socket: no WebSocket is made. */
@@ -181,7 +181,6 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
     }
     if (!accepting) conn.close(CLOSE_CODES.SERVER_SHUTDOWN, 'server shutting down');
     connections.add(conn);
-    ws.once('close', () => conn.signOut());
     log.debug(
       { conn: conn.id, clientHash: conn.session?.clientHash, authenticated: conn.session !== null, admin: conn.admin !== null },
       'connection ready',
@@ -192,6 +191,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   const handler: TrpcWsHandler<Context> = new TrpcWsHandler(wss, {
     router: appRouter,
     createContext,
+    onClose: ({ conn }) => conn.signOut(),
     keepAlive: { pingMs: config.OMECHAT_KEEPALIVE_MS, pongWaitMs: config.OMECHAT_PONG_WAIT_MS },
     limits: {
       credentialsTimeoutMs: config.OMECHAT_CREDENTIALS_TIMEOUT_MS,

@@ -34,6 +34,8 @@ export interface TrpcWsOptions<TContext> {
   /** What one socket may cost (docs/safety.md, "Threat model"). */
   limits: WsLimits;
   onError(info: { error: TRPCError; path: string | undefined }): void;
+  /** A connection whose context was made has closed (one listener fewer per socket than its own). */
+  onClose?(ctx: TContext): void;
 }
 
 export interface WsLimits {
@@ -65,6 +67,7 @@ interface Request {
 }
 
 const OPEN = 1;
+const NO_SUBSCRIPTIONS: readonly Subscription[] = [];
 /** Queries and mutations run to the end even if their socket closes: their writes are acked work. */
 const NEVER_ABORTED = new AbortController().signal;
 const METHODS = new Set(['query', 'mutation', 'subscription', 'subscription.stop']);
@@ -85,7 +88,9 @@ export class TrpcWsHandler<TContext> {
     wss.on('connection', (ws, req) => {
       const conn = new TrpcConnection(this, ws, req);
       this.#connections.add(conn);
-      ws.once('close', () => {
+      // `on`, not `once`: 'close' comes once, and once() wraps each listener in three objects
+      // more that would live as long as the socket.
+      ws.on('close', () => {
         this.#connections.delete(conn);
         conn.closed();
       });
@@ -119,12 +124,16 @@ export class TrpcWsHandler<TContext> {
   }
 }
 
-class TrpcConnection<TContext> {
+class TrpcConnection<TContext = unknown> {
   ctx: TContext | undefined;
-  /** Set until the context exists; null while the connectionParams message is awaited. */
+  /**
+   * Set while the context is being made (rejected if it could not be); null while the
+   * connectionParams message is awaited, and once `ctx` exists (an idle socket keeps no promise).
+   */
   ctxPromise: Promise<TContext> | null;
   isClosed = false;
-  subscriptions: Map<RequestId, AbortController> | null = null;
+  /** Replaced, never changed in place, so each array is just long enough (a Map of one costs ~200 bytes). */
+  subscriptions: readonly Subscription[] = NO_SUBSCRIPTIONS;
   /** This connection's queries and mutations running now. */
   inflight = 0;
   lastSeen = Date.now();
@@ -174,8 +183,13 @@ class TrpcConnection<TContext> {
 
   closed(): void {
     this.isClosed = true;
-    for (const subscription of this.subscriptions?.values() ?? []) subscription.abort();
-    this.subscriptions = null;
+    for (const subscription of this.subscriptions) subscription.cancel();
+    this.subscriptions = NO_SUBSCRIPTIONS;
+    if (this.ctx !== undefined) this.handler.options.onClose?.(this.ctx);
+  }
+
+  forget(subscription: Subscription): void {
+    if (this.subscriptions.includes(subscription)) this.subscriptions = this.subscriptions.filter((s) => s !== subscription);
   }
 
   /** Closes with `code`, and cuts the socket if it has not closed a moment later. */
@@ -208,7 +222,7 @@ class TrpcConnection<TContext> {
    * Every reply and item goes through here: output is memory, so a socket whose reader has
    * fallen more than the budget behind is closed instead of being given more.
    */
-  #send(message: object): void {
+  send(message: object): void {
     if (this.ws.readyState !== OPEN || this.isClosed) return;
     if (this.ws.bufferedAmount > this.handler.options.limits.maxBufferedBytes) return this.closeHard(SLOW_CONSUMER, 'slow consumer');
     this.#frame(JSON.stringify(message));
@@ -225,11 +239,12 @@ class TrpcConnection<TContext> {
     try {
       const connectionParams = params ? params() : null;
       this.ctx = await this.handler.options.createContext({ ws: this.ws, req, connectionParams });
+      this.ctxPromise = null;
       return this.ctx;
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
       this.#report(error, undefined);
-      this.#send({ id: null, error: this.#shape(error, 'unknown', undefined, undefined) });
+      this.send({ id: null, error: this.#shape(error, 'unknown', undefined, undefined) });
       setImmediate(() => this.ws.close());
       throw error;
     }
@@ -275,7 +290,7 @@ class TrpcConnection<TContext> {
       return this.#junk(id, new TRPCError({ code: 'PARSE_ERROR', message: id === null ? '`id` is required' : 'Unknown method' }));
     }
     if (request.method === 'subscription.stop') {
-      this.subscriptions?.get(id)?.abort();
+      this.subscriptions.find((s) => s.id === id)?.cancel();
       return;
     }
     const params = request.params;
@@ -301,7 +316,7 @@ class TrpcConnection<TContext> {
     try {
       const ctx = this.ctx ?? (await this.ctxPromise!);
       const data = await invoke(handler.options.router, { path, type, ctx, input, signal: NEVER_ABORTED });
-      this.#send(jsonrpc ? { id, jsonrpc, result: { type: 'data', data } } : { id, result: { type: 'data', data } });
+      this.send(jsonrpc ? { id, jsonrpc, result: { type: 'data', data } } : { id, result: { type: 'data', data } });
     } catch (cause) {
       this.#refuse(id, jsonrpc, cause, type, path, input);
     } finally {
@@ -311,45 +326,27 @@ class TrpcConnection<TContext> {
   }
 
   async #subscribe(id: RequestId, jsonrpc: '2.0' | undefined, path: string, input: unknown): Promise<void> {
-    const subscriptions = (this.subscriptions ??= new Map());
-    if (subscriptions.has(id) || this.isClosed) {
+    if (this.subscriptions.some((s) => s.id === id) || this.isClosed) {
       return this.#refuse(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }));
     }
     const { maxSubscriptions } = this.handler.options.limits;
-    if (subscriptions.size >= maxSubscriptions) {
+    if (this.subscriptions.length >= maxSubscriptions) {
       const message = `At most ${maxSubscriptions} subscription${maxSubscriptions === 1 ? '' : 's'} per connection: stop the open one first`;
       return this.#refuse(id, jsonrpc, new TRPCError({ code: 'CONFLICT', message }), 'subscription', path);
     }
-    const stop = new AbortController();
-    subscriptions.set(id, stop);
-    let iterator: AsyncIterator<unknown> | undefined;
-    let started = false;
-    let stopSent = false;
-    const sendStopped = () => {
-      if (!started || stopSent) return;
-      stopSent = true;
-      this.#send({ id, jsonrpc, result: { type: 'stopped' } });
-    };
-    // As tRPC's adapter does on `subscription.stop`: answer `stopped` and end the iterator at
-    // once, not when its pending `next()` settles, so a generator waiting on something other
-    // than its signal is told to run its `finally` right away.
-    const onStop = () => {
-      // Its place is free at once: the next subscription need not wait for this one's teardown.
-      if (this.subscriptions?.get(id) === stop) this.subscriptions.delete(id);
-      sendStopped();
-      void iterator?.return?.().catch(() => undefined);
-    };
-    stop.signal.addEventListener('abort', onStop, { once: true });
+    const subscription = new Subscription(this, id, jsonrpc);
+    const { stop } = subscription;
+    this.subscriptions = [...this.subscriptions, subscription];
     try {
       const ctx = this.ctx ?? (await this.ctxPromise!);
       const result = await invoke(this.handler.options.router, { path, type: 'subscription', ctx, input, signal: stop.signal });
       if (!isObject(result) || typeof (result as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] !== 'function') {
         throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Subscription ${path} did not return an async iterable` });
       }
-      iterator = (result as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      const iterator = (subscription.iterator = (result as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator]());
       if (stop.signal.aborted) return;
-      started = true;
-      this.#send({ id, jsonrpc, result: { type: 'started' } });
+      subscription.started = true;
+      this.send({ id, jsonrpc, result: { type: 'started' } });
       // Declared outside the loop and cleared after each send, so a waiting subscription does
       // not keep its last item alive (tRPC #6156).
       let next: IteratorResult<unknown> | null;
@@ -359,24 +356,23 @@ class TrpcConnection<TContext> {
         if (next.done || stop.signal.aborted) break;
         value = next.value;
         next = null;
-        this.#send(
+        this.send(
           isTrackedEnvelope(value)
             ? { id, jsonrpc, result: { type: 'data', id: value[0], data: { id: value[0], data: value[1] } } }
             : { id, jsonrpc, result: { type: 'data', data: value } },
         );
         value = undefined;
       }
-      iterator = undefined;
+      subscription.iterator = undefined;
     } catch (cause) {
       if (!stop.signal.aborted) this.#refuse(id, jsonrpc, cause, 'subscription', path, input);
     } finally {
-      stop.signal.removeEventListener('abort', onStop);
-      // Stopped (by the client or a close): onStop has already called return().
+      // Stopped (by the client or a close): cancel() has already called return().
       const returned = stop.signal.aborted;
       stop.abort();
-      if (this.subscriptions?.get(id) === stop) this.subscriptions.delete(id);
-      if (!returned) await iterator?.return?.().catch(() => undefined);
-      sendStopped();
+      this.forget(subscription);
+      if (!returned) await subscription.iterator?.return?.().catch(() => undefined);
+      subscription.sendStopped();
     }
   }
 
@@ -391,7 +387,7 @@ class TrpcConnection<TContext> {
   ): void {
     const error = getTRPCErrorFromUnknown(cause);
     this.#report(error, path);
-    this.#send({ id, jsonrpc, error: this.#shape(error, type, path, input) });
+    this.send({ id, jsonrpc, error: this.#shape(error, type, path, input) });
   }
 
   #shape(error: TRPCError, type: Method | 'unknown', path: string | undefined, input: unknown): unknown {
@@ -404,6 +400,45 @@ class TrpcConnection<TContext> {
     } catch {
       // A failing error hook must not take the connection down.
     }
+  }
+}
+
+/**
+ * An open subscription. Only its connection aborts its signal, through cancel(): no abort
+ * listener, and no closure of its own, lives as long as an idle subscription. (Under tsx,
+ * esbuild's keepNames gives every named arrow function a `name` property of its own, which
+ * costs it a 256-byte property dictionary.)
+ */
+class Subscription {
+  readonly stop = new AbortController();
+  iterator: AsyncIterator<unknown> | undefined;
+  started = false;
+  #stopSent = false;
+
+  constructor(
+    readonly conn: TrpcConnection,
+    readonly id: RequestId,
+    readonly jsonrpc: '2.0' | undefined,
+  ) {}
+
+  /**
+   * As tRPC's adapter does on `subscription.stop`: answer `stopped` and end the iterator at
+   * once, not when its pending `next()` settles, so a generator waiting on something other
+   * than its signal is told to run its `finally` right away.
+   */
+  cancel(): void {
+    if (this.stop.signal.aborted) return;
+    // Its place is free at once: the next subscription need not wait for this one's teardown.
+    this.conn.forget(this);
+    this.sendStopped();
+    void this.iterator?.return?.().catch(() => undefined);
+    this.stop.abort();
+  }
+
+  sendStopped(): void {
+    if (!this.started || this.#stopSent) return;
+    this.#stopSent = true;
+    this.conn.send({ id: this.id, jsonrpc: this.jsonrpc, result: { type: 'stopped' } });
   }
 }
 

@@ -31,11 +31,19 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
  */
 class TrackedBatches implements AsyncIterableIterator<Item, undefined> {
   #ended = false;
+  // What it needs of the context, not the context: the middlewares' copy of it (a hidden
+  // class of its own, ~300 bytes) would live as long as the stream.
+  readonly #core: Context['core'];
+  readonly #conn: Context['conn'];
+  readonly #limits: Context['limits'];
 
   constructor(
-    private readonly ctx: Pick<Context, 'core' | 'conn' | 'limits'>,
+    ctx: Pick<Context, 'core' | 'conn' | 'limits'>,
     private readonly batches: AsyncGenerator<EventBatchOut>,
   ) {
+    this.#core = ctx.core;
+    this.#conn = ctx.conn;
+    this.#limits = ctx.limits;
     ctx.core.deps.metrics.streamsOpen(1);
   }
 
@@ -64,11 +72,11 @@ class TrackedBatches implements AsyncIterableIterator<Item, undefined> {
   async #item(result: IteratorResult<EventBatchOut>): Promise<IteratorResult<Item, undefined>> {
     if (result.done) return this.#end();
     const batch = result.value;
-    const { conn, limits, core } = this.ctx;
-    core.deps.metrics.streamBatch(batch.events.length);
+    const conn = this.#conn;
+    this.#core.deps.metrics.streamBatch(batch.events.length);
     // A backlog leaves as fast as the device reads it; a device that does not keep up with
     // live events must not make the server buffer for it without end.
-    const { maxBufferedBytes } = limits;
+    const { maxBufferedBytes } = this.#limits;
     const keptUp = batch.backlog
       ? conn.bufferedBytes() < maxBufferedBytes / 2 || (await conn.drained(maxBufferedBytes / 2))
       : conn.bufferedBytes() <= maxBufferedBytes;
@@ -83,7 +91,7 @@ class TrackedBatches implements AsyncIterableIterator<Item, undefined> {
   #end(): IteratorReturnResult<undefined> {
     if (!this.#ended) {
       this.#ended = true;
-      this.ctx.core.deps.metrics.streamsOpen(-1);
+      this.#core.deps.metrics.streamsOpen(-1);
     }
     return DONE;
   }
