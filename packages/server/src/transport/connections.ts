@@ -83,8 +83,14 @@ export class ConnectionRegistry {
     addTo(this.#byUser, conn.session.userHash, conn);
   }
 
+  /** A connection that closed, signed in or not: gone from every index. */
   remove(conn: Connection): void {
     for (const key of conn.networkKeys) removeFrom(this.#byNetwork, key, conn);
+    this.forgetSession(conn);
+  }
+
+  /** A connection whose session ends (sign-out, or close): no longer found by device or user. */
+  forgetSession(conn: Connection): void {
     if (!conn.session) return;
     removeFrom(this.#byClient, conn.session.clientHash, conn);
     removeFrom(this.#byUser, conn.session.userHash, conn);

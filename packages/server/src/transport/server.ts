@@ -149,7 +149,7 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   });
 
   const signedOut = (conn: SocketConnection, session: Session) => {
-    connections.remove(conn); // while conn.session still says where it is registered
+    connections.forgetSession(conn); // while conn.session still says where it is registered
     // A ticket lives only while its user is online somewhere.
     if (connections.countForUser(session.userHash) === 0) {
       core.matchmaking.cancel(session.userHash).catch((err: unknown) => log.warn({ err }, 'ticket withdrawal failed'));
@@ -191,7 +191,10 @@ export async function startServer(opts: { config: ServerConfig; core: Core; log:
   const handler: TrpcWsHandler<Context> = new TrpcWsHandler(wss, {
     router: appRouter,
     createContext,
-    onClose: ({ conn }) => conn.signOut(),
+    onClose: ({ conn }) => {
+      conn.signOut();
+      connections.remove(conn); // signed in or not: a network ban still finds it until it closes
+    },
     keepAlive: { pingMs: config.OMECHAT_KEEPALIVE_MS, pongWaitMs: config.OMECHAT_PONG_WAIT_MS },
     limits: {
       credentialsTimeoutMs: config.OMECHAT_CREDENTIALS_TIMEOUT_MS,

@@ -67,6 +67,7 @@ interface Request {
 }
 
 const OPEN = 1;
+const CLOSED = 3;
 const NO_SUBSCRIPTIONS: readonly Subscription[] = [];
 /** Queries and mutations run to the end even if their socket closes: their writes are acked work. */
 const NEVER_ABORTED = new AbortController().signal;
@@ -240,6 +241,9 @@ class TrpcConnection<TContext = unknown> {
       const connectionParams = params ? params() : null;
       this.ctx = await this.handler.options.createContext({ ws: this.ws, req, connectionParams });
       this.ctxPromise = null;
+      // Closed while the context was being made (it may wait on Redis or PostgreSQL): closed()
+      // had no context to hand to onClose then.
+      if (this.ws.readyState === CLOSED) this.handler.options.onClose?.(this.ctx);
       return this.ctx;
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);
