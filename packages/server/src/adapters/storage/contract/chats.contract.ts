@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ChatId, ClientHash, MessageId } from '@omechat/protocol';
-import type { MessageRecord, NewEvent, Storage, UserRecord } from '../../../ports/storage.js';
-import { byKey, chat, event, hash, message, user, type ContractContext } from './fixtures.js';
+import type { MessageRecord, Storage, UserRecord } from '../../../ports/storage.js';
+import { byKey, chat, event, hash, message, user, type ContractContext , contractWrites } from './fixtures.js';
 
 /** The chats (chats, messages, cursors) part of the Storage contract. */
 export function chatsContract(t: ContractContext): void {
@@ -12,15 +12,7 @@ export function chatsContract(t: ContractContext): void {
   const alice = user('alice');
   const bob = user('bob');
   const carol = user('carol');
-  const seed = async (...users: UserRecord[]) => {
-    for (const u of users) expect(await storage.accounts.createUser(u)).toBe('created');
-  };
-  const openChat = async (id: string, a: UserRecord, b: UserRecord, events: NewEvent[] = []) => {
-    const record = chat(id, a.userHash, b.userHash);
-    await storage.chats.createChat(record, events);
-    return record;
-  };
-  const send = (msg: Omit<MessageRecord, 'seq'>) => storage.chats.appendMessage(msg);
+  const { seed, openChat, send } = contractWrites(() => storage);
   const ids = async (who: UserRecord, after = 0) => (await storage.streams.readStream(who.userHash, after, 100)).map((e) => e.id);
 
   describe('chats', () => {

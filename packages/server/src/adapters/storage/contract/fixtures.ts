@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { ChatId, UserHash } from '@omechat/protocol';
 import type { ChatRecord, ClientRecord, MessageRecord, NewEvent, Storage, UserRecord } from '../../../ports/storage.js';
 
@@ -77,4 +78,19 @@ export function event(owner: UserRecord, type = 'test', payload = '{}'): NewEven
 /** The port promises no order for lists, so compare them sorted. */
 export function byKey<T extends Record<K, string>, K extends string>(items: T[], key: K): T[] {
   return [...items].sort((a, b) => (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0));
+}
+
+/** The writes most contract tests start with, on the storage the test has now. */
+export function contractWrites(storage: () => Storage) {
+  return {
+    seed: async (...users: UserRecord[]) => {
+      for (const u of users) expect(await storage().accounts.createUser(u)).toBe('created');
+    },
+    openChat: async (id: string, a: UserRecord, b: UserRecord, events: NewEvent[] = []) => {
+      const record = chat(id, a.userHash, b.userHash);
+      await storage().chats.createChat(record, events);
+      return record;
+    },
+    send: (msg: Omit<MessageRecord, 'seq'>) => storage().chats.appendMessage(msg),
+  };
 }

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ClientHash } from '@omechat/protocol';
-import type { Storage, UserRecord } from '../../../ports/storage.js';
-import { client, hash, user, type ContractContext } from './fixtures.js';
+import type { Storage } from '../../../ports/storage.js';
+import { client, hash, user, type ContractContext , contractWrites } from './fixtures.js';
 
 /** The end-to-end keys part of the Storage contract. */
 export function keysContract(t: ContractContext): void {
@@ -10,9 +10,7 @@ export function keysContract(t: ContractContext): void {
     storage = t.storage();
   });
   const alice = user('alice');
-  const seed = async (...users: UserRecord[]) => {
-    for (const u of users) expect(await storage.accounts.createUser(u)).toBe('created');
-  };
+  const { seed } = contractWrites(() => storage);
 
   describe('end-to-end keys', () => {
     const key = (c: string) => c.repeat(43);

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { MessageRecord, NewEvent, Storage, StoredEvent, UserRecord } from '../../../ports/storage.js';
-import { chat, client, event, message, user, type ContractContext } from './fixtures.js';
+import type { Storage, StoredEvent } from '../../../ports/storage.js';
+import { client, event, message, user, type ContractContext, contractWrites } from './fixtures.js';
 
 /** The streams (events, retention, isolation) part of the Storage contract. */
 export function streamsContract(t: ContractContext): void {
@@ -11,15 +11,7 @@ export function streamsContract(t: ContractContext): void {
   const alice = user('alice');
   const bob = user('bob');
   const carol = user('carol');
-  const seed = async (...users: UserRecord[]) => {
-    for (const u of users) expect(await storage.accounts.createUser(u)).toBe('created');
-  };
-  const openChat = async (id: string, a: UserRecord, b: UserRecord, events: NewEvent[] = []) => {
-    const record = chat(id, a.userHash, b.userHash);
-    await storage.chats.createChat(record, events);
-    return record;
-  };
-  const send = (msg: Omit<MessageRecord, 'seq'>) => storage.chats.appendMessage(msg);
+  const { seed, openChat, send } = contractWrites(() => storage);
 
   describe('streams', () => {
     it('numbers each user\'s stream on its own, 1, 2, 3, in append order', async () => {
