@@ -30,9 +30,9 @@
  * node or, with --cross, sender and receiver on different nodes; it reports the aggregate
  * msg/s and the PostgreSQL CPU beside it.
  *
- *   node --import tsx relay.ts [--pairs 50[,500x1]] [--window 32] [--seconds 10] [--warmup 2]
+ *   node --import tsx relay.ts [--pairs 50[,500x1] | --pairs none] [--window 32] [--seconds 10] [--warmup 2]
  *     [--unloaded-seconds 5] [--rounds 1] [--stacks ws,socketio,trpc,omechat] [--storage sqlite|memory|postgres]
- *     [--nodes 2 [--cross]] [--cpu-prof DIR] [--no-write]
+ *     [--nodes 2 [--cross]] [--cpu-prof DIR] [--node-args=FLAGS] [--no-write]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -69,12 +69,14 @@ const { values: args } = parseArgs({
     nodes: { type: 'string', default: '1' },
     cross: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    /** Extra node flags for the OmeChat server, space-separated: --node-args=--trace-gc (with "=", as they start with a dash). */
+    'node-args': { type: 'string', default: '' },
     'no-write': { type: 'boolean', default: false },
   },
 });
 const WINDOW = Number(args.window);
-/** "50" (with --window) or "500x1": pairs, and sends in flight per sender. */
-const LOADS = args.pairs.split(',').map((entry) => {
+/** "50" (with --window) or "500x1": pairs, and sends in flight per sender; "none" runs only the unloaded scenario. */
+const LOADS = (args.pairs === 'none' ? [] : args.pairs.split(',')).map((entry) => {
   const [pairs, window] = entry.split('x');
   return { pairs: Number(pairs), window: window === undefined ? WINDOW : Number(window) };
 });
@@ -368,7 +370,10 @@ async function run(stack: Stack, mode: Mode, pairs: number, nodes = 1, window = 
         const server = await startOmeChat({
           ...(backend.dataDir ? { dataDir: backend.dataDir } : {}),
           env: backend.env,
-          nodeArgs: args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : [],
+          nodeArgs: [
+            ...(args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']] : []),
+            ...args['node-args'].split(' ').filter(Boolean),
+          ],
         });
         servers.push(server);
       }
@@ -530,7 +535,7 @@ async function runStacks(): Promise<void> {
 
   // The issue's targets compare OmeChat with Socket.IO in the same run, at the first --pairs.
   const targets: (string | number)[][] = [];
-  const main = loaded.get(`${LOADS[0]!.pairs}x${LOADS[0]!.window}`)!;
+  const main = LOADS[0] ? loaded.get(`${LOADS[0].pairs}x${LOADS[0].window}`)! : new Map<Stack, RunResult>();
   const [o, s, ou, su] = [main.get('omechat'), main.get('socketio'), unloaded.get('omechat'), unloaded.get('socketio')];
   const check = (what: string, mine: number, theirs: number, show: (n: number) => string, most: number | null, least: number | null) => {
     const r = mine / theirs;
