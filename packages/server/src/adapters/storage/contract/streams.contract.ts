@@ -43,6 +43,25 @@ export function streamsContract(t: ContractContext): void {
       expect(await storage.streams.readStream(alice.userHash, page3.at(-1)!.id, 2)).toEqual([]);
     });
 
+    it('reads the same entries from every cursor, across chats and events, after a purge', async () => {
+      await seed(alice, bob, carol);
+      const ab = await openChat('chat-ab', alice, bob);
+      const ca = await openChat('chat-ca', carol, alice);
+      for (let i = 0; i < 24; i++) {
+        t.setNow(100 + i);
+        await send(message(ab, i % 2 ? alice : bob, `ab-${i}`, 100 + i));
+        if (i % 3 === 0) await send(message(ca, carol, `ca-${i}`, 100 + i));
+        if (i % 5 === 0) await storage.streams.appendEvents([event(alice)]);
+      }
+      await storage.streams.purgeOlderThan(104);
+      const all = await storage.streams.readStream(alice.userHash, 0, 1_000);
+      expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((x, y) => x - y));
+      expect(all.filter((e) => 'message' in e && e.message.chatId === ca.chatId)).toHaveLength(6);
+      for (let cursor = 0; cursor <= all.at(-1)!.id; cursor++) {
+        expect(await storage.streams.readStream(alice.userHash, cursor, 5)).toEqual(all.filter((e) => e.id > cursor).slice(0, 5));
+      }
+    });
+
     it('never reuses an id, even after the newest events are purged', async () => {
       const [old] = await storage.streams.appendEvents([event(alice)]);
       t.setNow(2_000);

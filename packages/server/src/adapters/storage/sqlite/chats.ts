@@ -15,7 +15,7 @@ type CursorMove = { chatId: ChatId; userHash: UserHash; seq: number };
 const CHAT = `chat_id AS chatId, user_a AS userA, user_b AS userB, state, created_at AS createdAt,
   ended_at AS endedAt, end_reason AS endReason, last_seq AS lastSeq,
   last_activity_at AS lastActivityAt`;
-const MESSAGE = `chat_id AS chatId, seq, message_id AS messageId,
+export const MESSAGE = `chat_id AS chatId, seq, message_id AS messageId,
   sender_user_hash AS senderUserHash, sender_client_hash AS senderClientHash,
   client_message_id AS clientMessageId, envelope, sent_at AS sentAt`;
 const CURSOR = `chat_id AS chatId, user_hash AS userHash, delivered_seq AS deliveredSeq,

@@ -88,13 +88,14 @@ function prepareCounterStatements(db: Database.Database) {
     lastMessage: db.prepare<[ChatId], { seq: number; sentAt: number }>(
       'SELECT seq, sent_at AS sentAt FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1',
     ),
-    // The newest id in the user's stream, from the events and messages still stored.
+    // The newest id in the user's stream, from the events and messages still stored (a chat's
+    // newest message holds its highest stream ids: they grow with seq).
     streamTop: db
       .prepare<{ userHash: UserHash }, number | null>(
         `SELECT max(top) FROM (
            SELECT max(id) AS top FROM stream_events WHERE user_hash = @userHash
-           UNION ALL SELECT (SELECT max(event_id_a) FROM messages m WHERE m.chat_id = c.chat_id) FROM chats c WHERE c.user_a = @userHash
-           UNION ALL SELECT (SELECT max(event_id_b) FROM messages m WHERE m.chat_id = c.chat_id) FROM chats c WHERE c.user_b = @userHash)`,
+           UNION ALL SELECT (SELECT event_id_a FROM messages m WHERE m.chat_id = c.chat_id ORDER BY seq DESC LIMIT 1) FROM chats c WHERE c.user_a = @userHash
+           UNION ALL SELECT (SELECT event_id_b FROM messages m WHERE m.chat_id = c.chat_id ORDER BY seq DESC LIMIT 1) FROM chats c WHERE c.user_b = @userHash)`,
       )
       .pluck(),
     // The user's stream row outlives purged events, so an id is never handed out twice.

@@ -1,35 +1,35 @@
-import type { UserHash } from '@omechat/protocol';
+import type { ChatId, UserHash } from '@omechat/protocol';
 import type Database from 'better-sqlite3';
 import type { NewEvent, StoredEvent, StreamEntry, StreamStore } from '../../../ports/storage.js';
-import { toMessage, type MessageRow } from './chats.js';
+import { MESSAGE, toMessage, type MessageRow } from './chats.js';
 import type { SqliteConnection, Tables } from './connection.js';
 
-type StreamRow = { id: number; type: string | null; payload: string | null; createdAt: number | null } & {
-  [K in keyof MessageRow]: MessageRow[K] | null;
-};
-const MESSAGE_IN_STREAM = `m.chat_id, m.seq, m.message_id, m.sender_user_hash, m.sender_client_hash,
-  m.client_message_id, m.envelope, m.sent_at`;
+/** A member's side of a chat: which of a message's two stream ids is theirs. */
+type Side = 'a' | 'b';
 
 function prepare(db: Database.Database) {
   return {
-    // Events and the messages of the user's chats, merged by id. Message columns are null on
-    // event rows and the event columns on message rows.
-    readStream: db.prepare<{ userHash: UserHash; after: number; limit: number }, StreamRow>(
-      `SELECT id, type, payload, created_at AS createdAt, NULL AS chatId, NULL AS seq,
-         NULL AS messageId, NULL AS senderUserHash, NULL AS senderClientHash,
-         NULL AS clientMessageId, NULL AS envelope, NULL AS sentAt
-       FROM stream_events WHERE user_hash = @userHash AND id > @after
-       UNION ALL
-       SELECT m.event_id_a, NULL, NULL, NULL, ${MESSAGE_IN_STREAM}
-       FROM chats c JOIN messages m ON m.chat_id = c.chat_id
-       WHERE c.user_a = @userHash AND m.event_id_a > @after
-       UNION ALL
-       SELECT m.event_id_b, NULL, NULL, NULL, ${MESSAGE_IN_STREAM}
-       FROM chats c JOIN messages m ON m.chat_id = c.chat_id
-       WHERE c.user_b = @userHash AND m.event_id_b > @after
-       ORDER BY 1 LIMIT @limit`,
+    readEvents: db.prepare<{ userHash: UserHash; after: number; limit: number }, { id: number; type: string; payload: string; createdAt: number }>(
+      `SELECT id, type, payload, created_at AS createdAt FROM stream_events
+       WHERE user_hash = @userHash AND id > @after ORDER BY id LIMIT @limit`,
     ),
-    purgeMessages: db.prepare<[number]>('DELETE FROM messages WHERE sent_at < ?'),
+    chatsOf: db.prepare<{ userHash: UserHash }, { chatId: ChatId; side: Side }>(
+      `SELECT chat_id AS chatId, 'a' AS side FROM chats WHERE user_a = @userHash
+       UNION ALL SELECT chat_id, 'b' FROM chats WHERE user_b = @userHash`,
+    ),
+    streamIdsAt: db.prepare<[ChatId, number], Record<Side, number>>('SELECT event_id_a AS a, event_id_b AS b FROM messages WHERE chat_id = ? AND seq = ?'),
+    messagesFrom: db.prepare<[ChatId, number, number], MessageRow & Record<Side, number>>(
+      `SELECT ${MESSAGE}, event_id_a AS a, event_id_b AS b FROM messages
+       WHERE chat_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+    ),
+    // Rows are in the order they were stored, so what is old enough is a run from the start:
+    // the scan stops at the first newer row, and needs no index on sent_at (one b-tree page
+    // fewer written per message). A row stored after a newer one (the clock went back) waits
+    // for that one: purged late, never early.
+    purgeMessages: db.prepare<{ before: number }>(
+      `DELETE FROM messages WHERE sent_at < @before AND id < coalesce(
+         (SELECT id FROM messages WHERE sent_at >= @before ORDER BY id LIMIT 1), 9223372036854775807)`,
+    ),
     purgeEvents: db.prepare<[number]>('DELETE FROM stream_events WHERE created_at < ?'),
   };
 }
@@ -47,14 +47,41 @@ export class SqliteStreams implements StreamStore {
     return this.#write(() => this.conn.append(events));
   }
 
+  /**
+   * The user's events and the messages of their chats, merged by id. A message's stream ids
+   * grow with its seq within a chat, so the ones after the cursor are the chat's newest, found
+   * by a binary search on (chat_id, seq): no index per member's stream, each of which cost a
+   * random page written per message (bench/wal-pages.ts).
+   */
   async readStream(userHash: UserHash, afterId: number, limit: number): Promise<StreamEntry[]> {
-    // SQLite reads a negative LIMIT as "no limit".
-    const rows = this.#sql().readStream.all({ userHash, after: afterId, limit: Math.max(0, limit) });
-    return rows.map(({ id, type, payload, createdAt, ...message }): StreamEntry =>
-      type !== null
-        ? { id, userHash, type, payload: payload!, createdAt: createdAt! }
-        : { id, userHash, message: toMessage(message as MessageRow) },
-    );
+    const sql = this.#sql();
+    if (limit <= 0) return [];
+    const entries: StreamEntry[] = sql.readEvents
+      .all({ userHash, after: afterId, limit })
+      .map((row) => ({ userHash, ...row }));
+    for (const { chatId, side } of sql.chatsOf.all({ userHash })) {
+      const first = this.#firstAfter(chatId, side, afterId);
+      if (first === null) continue;
+      for (const { a, b, ...row } of sql.messagesFrom.all(chatId, first, limit)) {
+        entries.push({ id: side === 'a' ? a : b, userHash, message: toMessage(row) });
+      }
+    }
+    return entries.sort((x, y) => x.id - y.id).slice(0, limit);
+  }
+
+  /** The first seq of the chat whose stream id on `side` is above `afterId`, or null if none is. */
+  #firstAfter(chatId: ChatId, side: Side, afterId: number): number | null {
+    const { streamIdsAt } = this.#sql();
+    const last = this.conn.chatCounters(chatId)?.lastSeq ?? 0;
+    const idAt = (seq: number) => streamIdsAt.get(chatId, seq)?.[side] ?? 0; // purged: older than any kept
+    if (last === 0 || idAt(last) <= afterId) return null;
+    let [low, high] = [1, last];
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      if (idAt(middle) > afterId) high = middle;
+      else low = middle + 1;
+    }
+    return low;
   }
 
   async streamHead(userHash: UserHash): Promise<number> {
@@ -67,7 +94,7 @@ export class SqliteStreams implements StreamStore {
       // Counters first: they must not fall back with the newest messages or events purged.
       this.conn.saveCounters();
       return {
-        messages: sql.purgeMessages.run(before).changes,
+        messages: sql.purgeMessages.run({ before }).changes,
         events: sql.purgeEvents.run(before).changes,
       };
     });
