@@ -18,6 +18,9 @@ function prepare(db: Database.Database) {
        UNION ALL SELECT chat_id, 'b' FROM chats WHERE user_b = @userHash`,
     ),
     streamIdsAt: db.prepare<[ChatId, number], Record<Side, number>>('SELECT event_id_a AS a, event_id_b AS b FROM messages WHERE chat_id = ? AND seq = ?'),
+    newest: db.prepare<[ChatId], Record<Side, number> & { seq: number }>(
+      'SELECT seq, event_id_a AS a, event_id_b AS b FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1',
+    ),
     messagesFrom: db.prepare<[ChatId, number, number], MessageRow & Record<Side, number>>(
       `SELECT ${MESSAGE}, event_id_a AS a, event_id_b AS b FROM messages
        WHERE chat_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
@@ -71,11 +74,11 @@ export class SqliteStreams implements StreamStore {
 
   /** The first seq of the chat whose stream id on `side` is above `afterId`, or null if none is. */
   #firstAfter(chatId: ChatId, side: Side, afterId: number): number | null {
-    const { streamIdsAt } = this.#sql();
-    const last = this.conn.chatCounters(chatId)?.lastSeq ?? 0;
+    const { streamIdsAt, newest } = this.#sql();
+    const last = newest.get(chatId);
+    if (!last || last[side] <= afterId) return null;
     const idAt = (seq: number) => streamIdsAt.get(chatId, seq)?.[side] ?? 0; // purged: older than any kept
-    if (last === 0 || idAt(last) <= afterId) return null;
-    let [low, high] = [1, last];
+    let [low, high] = [1, last.seq];
     while (low < high) {
       const middle = Math.floor((low + high) / 2);
       if (idAt(middle) > afterId) high = middle;
