@@ -261,7 +261,7 @@ export const MIGRATIONS: readonly string[] = [
   // 8: a message wrote a random page in each of five indexes; three go. The stream ids of a
   // chat's messages grow with seq, so a stream is read through (chat_id, seq) (streams.ts,
   // readStream), and rows are stored in time order, so the purge scans from the table's start.
-  // bench/wal-pages.ts: 7.4 -> 3.7 pages written per message at one message per commit.
+  // bench/wal-pages.ts: 7.4 -> 3.8 pages written per message at one message per commit.
   `
   DROP INDEX messages_stream_a;
   DROP INDEX messages_stream_b;
