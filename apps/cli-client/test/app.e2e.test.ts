@@ -13,7 +13,7 @@ const SOCKET = `omechat-app-test-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 const screen = (pane = 'app') => tmux('capture-pane', '-p', '-J', '-t', pane);
 const type = (text: string, pane = 'app') => {
-  tmux('send-keys', '-t', pane, '-l', text);
+  tmux('send-keys', '-t', pane, '-l', '--', text); // '--': a secret may start with '-'
   tmux('send-keys', '-t', pane, 'Enter');
 };
 async function shows(pattern: string | RegExp, what = String(pattern), pane = 'app') {
