@@ -468,6 +468,8 @@ interface CallOptions {
  * than the input's validation. A procedure whose shape this does not know (a future tRPC)
  * goes through `callTRPCProcedure` itself.
  */
+const failed = (cause: unknown): MiddlewareResult => ({ ok: false, error: getTRPCErrorFromUnknown(cause) });
+
 export async function invoke(router: AnyTRPCRouter, { path, type, ctx, input, signal }: CallOptions): Promise<unknown> {
   const procedure = (router._def.procedures as Record<string, { _def?: { type?: string; middlewares?: unknown; meta?: unknown } } | undefined>)[path];
   const def = procedure?._def;
@@ -477,9 +479,11 @@ export async function invoke(router: AnyTRPCRouter, { path, type, ctx, input, si
   }
   if (def!.type !== type) throw new TRPCError({ code: 'NOT_FOUND', message: `No "${type}"-procedure on path "${path}"` });
   const meta = def!.meta;
-  const step = async (index: number, ctx: unknown, parsed: unknown, getRawInput: () => Promise<unknown>): Promise<MiddlewareResult | undefined> => {
+  // Not async: each level's suspended frame would live as long as the call waits for its
+  // commit, and sends waiting for a commit are what the GC copies under load (bench/README.md).
+  const step = (index: number, ctx: unknown, parsed: unknown, getRawInput: () => Promise<unknown>): Promise<MiddlewareResult | undefined> => {
     try {
-      return await (middlewares[index] as Middleware)({
+      return (middlewares[index] as Middleware)({
         ctx,
         type,
         path,
@@ -495,9 +499,9 @@ export async function invoke(router: AnyTRPCRouter, { path, type, ctx, input, si
             next && 'input' in next ? next.input : parsed,
             next?.getRawInput ?? getRawInput,
           ),
-      });
+      }).then(undefined, failed);
     } catch (cause) {
-      return { ok: false, error: getTRPCErrorFromUnknown(cause) };
+      return Promise.resolve(failed(cause));
     }
   };
   const result = await step(0, ctx, undefined, () => Promise.resolve(input));

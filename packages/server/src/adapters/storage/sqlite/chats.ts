@@ -49,11 +49,11 @@ function prepare(db: Database.Database) {
       `SELECT ${MESSAGE} FROM messages
        WHERE chat_id = ? AND sender_client_hash = ? AND client_message_id = ?`,
     ),
-    insertMessage: db.prepare<MessageRow & { eventIdA: number; eventIdB: number }>(
+    // Positional: the message path's one INSERT binds ten values without building an object.
+    insertMessage: db.prepare<[ChatId, number, string, UserHash, ClientHash, string, string, number, number, number]>(
       `INSERT INTO messages (chat_id, seq, message_id, sender_user_hash, sender_client_hash,
          client_message_id, envelope, sent_at, event_id_a, event_id_b)
-       VALUES (@chatId, @seq, @messageId, @senderUserHash, @senderClientHash, @clientMessageId,
-         @envelope, @sentAt, @eventIdA, @eventIdB)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getMessages: db.prepare<[ChatId, number, number], MessageRow>(
       `SELECT ${MESSAGE} FROM messages WHERE chat_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`,
@@ -152,13 +152,8 @@ export class SqliteChats implements ChatStore {
       const seq = chat.lastSeq + 1;
       const streamIds: [number, number] = [this.conn.head(chat.userA) + 1, this.conn.head(chat.userB) + 1];
       try {
-        sql.insertMessage.run({
-          ...message,
-          seq,
-          envelope: JSON.stringify(message.envelope),
-          eventIdA: streamIds[0],
-          eventIdB: streamIds[1],
-        });
+        const { messageId, senderUserHash, envelope } = message;
+        sql.insertMessage.run(chatId, seq, messageId, senderUserHash, senderClientHash, clientMessageId, JSON.stringify(envelope), sentAt, streamIds[0], streamIds[1]);
       } catch (error) {
         // The idempotency index refused it: a retry (rare, so found after the fact).
         const first = (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ? duplicate() : null;
