@@ -460,6 +460,9 @@ interface CallOptions {
   signal: AbortSignal;
 }
 
+/** A middleware step that threw or rejected, as tRPC's own chain reports it. */
+const failed = (cause: unknown): MiddlewareResult => ({ ok: false, error: getTRPCErrorFromUnknown(cause) });
+
 /**
  * Calls a procedure as tRPC's `callProcedure` does: its middlewares in order (the ones
  * `.use()` added, the input and output validators, the error formatter, the resolver), each
@@ -468,8 +471,6 @@ interface CallOptions {
  * than the input's validation. A procedure whose shape this does not know (a future tRPC)
  * goes through `callTRPCProcedure` itself.
  */
-const failed = (cause: unknown): MiddlewareResult => ({ ok: false, error: getTRPCErrorFromUnknown(cause) });
-
 export async function invoke(router: AnyTRPCRouter, { path, type, ctx, input, signal }: CallOptions): Promise<unknown> {
   const procedure = (router._def.procedures as Record<string, { _def?: { type?: string; middlewares?: unknown; meta?: unknown } } | undefined>)[path];
   const def = procedure?._def;
