@@ -85,8 +85,10 @@ function prepareCounterStatements(db: Database.Database) {
       `SELECT state, last_seq AS lastSeq, last_activity_at AS lastActivityAt, user_a AS userA, user_b AS userB
        FROM chats WHERE chat_id = ?`,
     ),
-    lastMessage: db.prepare<[ChatId], { seq: number; sentAt: number }>(
-      'SELECT seq, sent_at AS sentAt FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1',
+    // A chat's newest message: where its counters stand after a crash, and (by its stream ids,
+    // a and b) whether a stream has anything of the chat after a cursor (streams.ts).
+    lastMessage: db.prepare<[ChatId], { seq: number; sentAt: number; a: number; b: number }>(
+      'SELECT seq, sent_at AS sentAt, event_id_a AS a, event_id_b AS b FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1',
     ),
     // The newest id in the user's stream, from the events and messages still stored (a chat's
     // newest message holds its highest stream ids: they grow with seq).

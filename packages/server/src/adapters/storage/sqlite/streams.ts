@@ -18,9 +18,6 @@ function prepare(db: Database.Database) {
        UNION ALL SELECT chat_id, 'b' FROM chats WHERE user_b = @userHash`,
     ),
     streamIdsAt: db.prepare<[ChatId, number], Record<Side, number>>('SELECT event_id_a AS a, event_id_b AS b FROM messages WHERE chat_id = ? AND seq = ?'),
-    newest: db.prepare<[ChatId], Record<Side, number> & { seq: number }>(
-      'SELECT seq, event_id_a AS a, event_id_b AS b FROM messages WHERE chat_id = ? ORDER BY seq DESC LIMIT 1',
-    ),
     messagesFrom: db.prepare<[ChatId, number, number], MessageRow & Record<Side, number>>(
       `SELECT ${MESSAGE}, event_id_a AS a, event_id_b AS b FROM messages
        WHERE chat_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
@@ -63,7 +60,7 @@ export class SqliteStreams implements StreamStore {
       .all({ userHash, after: afterId, limit })
       .map((row) => ({ userHash, ...row }));
     for (const { chatId, side } of sql.chatsOf.all({ userHash })) {
-      const first = this.#firstAfter(chatId, side, afterId);
+      const first = this.#firstAfter(sql, chatId, side, afterId);
       if (first === null) continue;
       for (const { a, b, ...row } of sql.messagesFrom.all(chatId, first, limit)) {
         entries.push({ id: side === 'a' ? a : b, userHash, message: toMessage(row) });
@@ -73,9 +70,8 @@ export class SqliteStreams implements StreamStore {
   }
 
   /** The first seq of the chat whose stream id on `side` is above `afterId`, or null if none is. */
-  #firstAfter(chatId: ChatId, side: Side, afterId: number): number | null {
-    const { streamIdsAt, newest } = this.#sql();
-    const last = newest.get(chatId);
+  #firstAfter({ streamIdsAt }: Statements, chatId: ChatId, side: Side, afterId: number): number | null {
+    const last = this.conn.counters.lastMessage.get(chatId);
     if (!last || last[side] <= afterId) return null;
     const idAt = (seq: number) => streamIdsAt.get(chatId, seq)?.[side] ?? 0; // purged: older than any kept
     let [low, high] = [1, last.seq];
